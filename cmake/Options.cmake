@@ -1,0 +1,10 @@
+# Build options. Presets in CMakePresets.json pick among these; nothing here
+# touches the global CMAKE_C_FLAGS.
+option(OWB_BUILD_TESTS "Build the cmocka test suite" ON)
+option(OWB_WERROR "Treat compiler warnings as errors" ON)
+option(OWB_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
+
+# The shared/ folder beside the repo holds the normative vectors; the tests
+# compare their own copy against it when it is there.
+set(OWB_SHARED_DIR "${CMAKE_SOURCE_DIR}/../shared" CACHE PATH
+    "Folder holding the normative PROTOCOL.md and vectors (optional)")

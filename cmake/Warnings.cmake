@@ -1,0 +1,16 @@
+# owb_target_warnings(target): the project's warning set, applied per target.
+function(owb_target_warnings target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+    -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef)
+  if(OWB_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
+  if(OWB_SANITIZE)
+    target_compile_options(${target} PRIVATE
+      -fsanitize=address,undefined -fno-sanitize-recover=all
+      -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()

@@ -1,0 +1,29 @@
+/* Library start-up and secret memory.
+ *
+ * owb_init() must run once before any other owb function (it starts
+ * libsodium). Secrets that live longer than one function call are kept in
+ * owb_secret_alloc() memory (sodium_malloc: guard pages, locked, wiped on
+ * free) and released with owb_secret_free(). Short-lived secrets on the
+ * stack are wiped by their owner with sodium_memzero().
+ */
+#ifndef OWB_MEM_H
+#define OWB_MEM_H
+
+#include <stddef.h>
+
+#include "owb/err.h"
+
+enum owb_err owb_init(void) OWB_MUST_CHECK;
+
+/* Zero-filled secret memory, or NULL. Free with owb_secret_free(). */
+void *owb_secret_alloc(size_t len);
+void owb_secret_free(void *p);
+
+/* Wipe len bytes at p, then free(p). For secrets in ordinary heap memory
+ * (e.g. a JSON text holding a PSK). NULL is ignored. */
+void owb_clear_free(void *p, size_t len);
+
+/* Wipe and free a NUL-terminated heap string. NULL is ignored. */
+void owb_clear_free_str(char *s);
+
+#endif

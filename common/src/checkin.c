@@ -1,0 +1,58 @@
+#include "owb/checkin.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "bytes_i.h"
+#include "owb/envelope.h"
+#include "prefix_i.h"
+
+enum owb_err owb_checkin_message(const char *device_id, uint64_t counter,
+                                 const uint8_t nonce[static OWB_CHECKIN_NONCE_BYTES],
+                                 uint8_t *msg, size_t msg_cap, size_t *msg_len)
+{
+    size_t n;
+    enum owb_err rc;
+
+    *msg_len = 0;
+    /* msg = "OWB1" || "C" || id_len || device_id || counter || nonce(16) */
+    rc = owb_prefix_write('C', device_id, msg, msg_cap, &n);
+    if (rc != OWB_OK)
+        return rc;
+    if (msg_cap - n < 8 + OWB_CHECKIN_NONCE_BYTES)
+        return OWB_ERR_SPACE;
+    owb_store_be64(msg + n, counter);
+    memcpy(msg + n + 8, nonce, OWB_CHECKIN_NONCE_BYTES);
+    *msg_len = n + 8 + OWB_CHECKIN_NONCE_BYTES;
+    return OWB_OK;
+}
+
+enum owb_err owb_checkin_mac(const uint8_t checkin_key[static 32], const char *device_id,
+                             uint64_t counter, const uint8_t nonce[static OWB_CHECKIN_NONCE_BYTES],
+                             uint8_t mac[static OWB_CHECKIN_MAC_BYTES])
+{
+    uint8_t msg[OWB_CHECKIN_MSG_MAX];
+    size_t len;
+    enum owb_err rc = owb_checkin_message(device_id, counter, nonce, msg, sizeof msg, &len);
+
+    if (rc != OWB_OK)
+        return rc;
+    crypto_auth(mac, msg, len, checkin_key);
+    return OWB_OK;
+}
+
+enum owb_err owb_checkin_verify(const uint8_t checkin_key[static 32], const char *device_id,
+                                uint64_t counter,
+                                const uint8_t nonce[static OWB_CHECKIN_NONCE_BYTES],
+                                const uint8_t mac[static OWB_CHECKIN_MAC_BYTES])
+{
+    uint8_t msg[OWB_CHECKIN_MSG_MAX];
+    size_t len;
+    enum owb_err rc = owb_checkin_message(device_id, counter, nonce, msg, sizeof msg, &len);
+
+    if (rc != OWB_OK)
+        return rc;
+    /* crypto_auth_verify compares in constant time. */
+    return crypto_auth_verify(mac, msg, len, checkin_key) == 0 ? OWB_OK : OWB_ERR_AUTH_FAILED;
+}

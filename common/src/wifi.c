@@ -1,0 +1,171 @@
+#include "owb/wifi.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "owb/json.h"
+
+static const char *const sec_names[] = {
+    [OWB_SEC_OPEN] = "open",
+    [OWB_SEC_WPA2_PSK] = "wpa2-psk",
+    [OWB_SEC_WPA3_SAE] = "wpa3-sae",
+};
+
+const char *owb_security_name(enum owb_security sec)
+{
+    if ((unsigned)sec >= sizeof sec_names / sizeof sec_names[0])
+        return "unknown";
+    return sec_names[sec];
+}
+
+enum owb_err owb_security_parse(const char *name, enum owb_security *out)
+{
+    for (size_t i = 0; i < sizeof sec_names / sizeof sec_names[0]; i++) {
+        if (name && strcmp(name, sec_names[i]) == 0) {
+            *out = (enum owb_security)i;
+            return OWB_OK;
+        }
+    }
+    return OWB_ERR_INVALID_CONFIG;
+}
+
+static bool ssid_ok(const char *ssid, size_t len)
+{
+    if (len < 1 || len > OWB_SSID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)ssid[i];
+        if (c < 0x20 || c == 0x7F)
+            return false;
+    }
+    return owb_utf8_valid((const uint8_t *)ssid, len);
+}
+
+static bool is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* A WPA passphrase (8-63 printable ASCII) or a raw 256-bit PSK (64 hex). */
+static bool psk_ok(const char *psk, size_t len)
+{
+    if (len == 64) {
+        for (size_t i = 0; i < len; i++)
+            if (!is_hex((unsigned char)psk[i]))
+                return false;
+        return true;
+    }
+    if (len < 8 || len > 63)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)psk[i];
+        if (c < 0x20 || c > 0x7E)
+            return false;
+    }
+    return true;
+}
+
+enum owb_err owb_wifi_check(const struct owb_wifi *w)
+{
+    size_t psk_len = strnlen(w->psk, sizeof w->psk);
+
+    if (w->ssid_len > OWB_SSID_MAX || strnlen(w->ssid, sizeof w->ssid) != w->ssid_len ||
+        !ssid_ok(w->ssid, w->ssid_len))
+        return OWB_ERR_INVALID_CONFIG;
+    switch (w->security) {
+    case OWB_SEC_OPEN:
+        return psk_len == 0 ? OWB_OK : OWB_ERR_INVALID_CONFIG;
+    case OWB_SEC_WPA2_PSK:
+    case OWB_SEC_WPA3_SAE:
+        return psk_len <= OWB_PSK_MAX && psk_ok(w->psk, psk_len) ? OWB_OK
+                                                                 : OWB_ERR_INVALID_CONFIG;
+    }
+    return OWB_ERR_INVALID_CONFIG;
+}
+
+void owb_wifi_wipe(struct owb_wifi *w)
+{
+    sodium_memzero(w, sizeof *w);
+}
+
+enum owb_err owb_wifi_parse(const char *json, size_t len, struct owb_wifi *w)
+{
+    cJSON *root = NULL;
+    const cJSON *ssid, *sec, *psk, *hidden;
+    enum owb_err rc = OWB_ERR_INVALID_CONFIG;
+    size_t n;
+
+    owb_wifi_wipe(w);
+    if (len > OWB_WIFI_JSON_MAX || owb_json_parse(json, len, &root) != OWB_OK ||
+        !cJSON_IsObject(root))
+        goto out;
+
+    ssid = cJSON_GetObjectItemCaseSensitive(root, "ssid");
+    sec = cJSON_GetObjectItemCaseSensitive(root, "security");
+    psk = cJSON_GetObjectItemCaseSensitive(root, "psk");
+    hidden = cJSON_GetObjectItemCaseSensitive(root, "hidden");
+
+    if (!cJSON_IsString(ssid) || !cJSON_IsString(sec))
+        goto out;
+    n = strlen(ssid->valuestring);
+    if (n > OWB_SSID_MAX)
+        goto out;
+    memcpy(w->ssid, ssid->valuestring, n);
+    w->ssid_len = n;
+    if (owb_security_parse(sec->valuestring, &w->security) != OWB_OK)
+        goto out;
+    if (psk) {
+        /* An open network with a psk is refused rather than ignored: the
+         * sender meant something the device cannot do. */
+        if (!cJSON_IsString(psk) || w->security == OWB_SEC_OPEN)
+            goto out;
+        n = strlen(psk->valuestring);
+        if (n > OWB_PSK_MAX)
+            goto out;
+        memcpy(w->psk, psk->valuestring, n);
+    }
+    if (hidden) {
+        if (!cJSON_IsBool(hidden))
+            goto out;
+        w->hidden = cJSON_IsTrue(hidden);
+    }
+    rc = owb_wifi_check(w);
+out:
+    if (rc != OWB_OK)
+        owb_wifi_wipe(w);
+    owb_json_free_secret(root);
+    return rc;
+}
+
+enum owb_err owb_wifi_to_json(const struct owb_wifi *w, char *out, size_t out_cap,
+                              size_t *out_len)
+{
+    cJSON *root = NULL;
+    enum owb_err rc;
+
+    *out_len = 0;
+    rc = owb_wifi_check(w);
+    if (rc != OWB_OK)
+        goto out;
+    rc = OWB_ERR_NOMEM;
+    root = cJSON_CreateObject();
+    if (!root || !cJSON_AddStringToObject(root, "ssid", w->ssid) ||
+        !cJSON_AddStringToObject(root, "security", owb_security_name(w->security)))
+        goto out;
+    if (w->security != OWB_SEC_OPEN && !cJSON_AddStringToObject(root, "psk", w->psk))
+        goto out;
+    if (w->hidden && !cJSON_AddTrueToObject(root, "hidden"))
+        goto out;
+    /* cJSON may need a few bytes beyond the final length while printing. */
+    if (out_cap < 6 || out_cap > 65536 ||
+        !cJSON_PrintPreallocated(root, out, (int)(out_cap - 5), false)) {
+        rc = OWB_ERR_SPACE;
+        goto out;
+    }
+    *out_len = strlen(out);
+    rc = OWB_OK;
+out:
+    owb_json_free_secret(root);
+    return rc;
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages owb needs to build and test, and nothing else.
+# Idempotent: when every package is present it asks apt nothing and returns
+# at once. Extra package groups are named as arguments (e.g. "browser").
+set -euo pipefail
+
+base_pkgs=(build-essential cmake pkg-config libsodium-dev libcjson-dev
+           libmicrohttpd-dev libqrencode-dev libcmocka-dev libsqlite3-dev
+           libpng-dev libcurl4-openssl-dev curl)
+test_pkgs=(zbar-tools libxml2-utils)
+pkgs=("${base_pkgs[@]}" "${test_pkgs[@]}")
+for group in "$@"; do
+    case "$group" in
+    browser) pkgs+=(chromium nodejs npm) ;;
+    fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
+    esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
