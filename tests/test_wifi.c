@@ -1,2 +1,147 @@
+/* The rules of W at their edges (PROTOCOL.md, "Inner layer"). */
 #include "test_support.h"
-int main(void){return 0;}
+
+#include <stdio.h>
+#include <string.h>
+
+#include "owb/mem.h"
+#include "owb/wifi.h"
+
+struct wcase {
+    const char *name;
+    const char *json;
+    enum owb_err want;
+};
+
+/* 32 ASCII bytes, 33 bytes, and "é" (2 bytes) straddling the edge. */
+#define S31 "abcdefghijklmnopqrstuvwxyz01234"
+#define S32 S31 "5"
+#define S33 S32 "6"
+#define HEX64 "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef"
+
+static const struct wcase cases[] = {
+    {"ssid 0 bytes", "{\"ssid\":\"\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid 1 byte", "{\"ssid\":\"a\",\"security\":\"open\"}", OWB_OK},
+    {"ssid 32 bytes", "{\"ssid\":\"" S32 "\",\"security\":\"open\"}", OWB_OK},
+    {"ssid 33 bytes", "{\"ssid\":\"" S33 "\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid 30 + 2-byte char = 32", "{\"ssid\":\"" "abcdefghijklmnopqrstuvwxyz0123" "\xc3\xa9\",\"security\":\"open\"}", OWB_OK},
+    {"ssid 31 + 2-byte char straddles", "{\"ssid\":\"" S31 "\xc3\xa9\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid escaped multibyte straddles", "{\"ssid\":\"" S31 "\\u00e9\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid 4-byte char ok", "{\"ssid\":\"\xf0\x9f\x93\xb6 wifi\",\"security\":\"open\"}", OWB_OK},
+    {"ssid control char", "{\"ssid\":\"a\\u0001b\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid tab", "{\"ssid\":\"a\\tb\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid newline", "{\"ssid\":\"a\\nb\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid DEL", "{\"ssid\":\"a\x7f" "b\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid escaped DEL", "{\"ssid\":\"a\\u007fb\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid escaped NUL", "{\"ssid\":\"a\\u0000b\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid invalid utf-8", "{\"ssid\":\"a\xff" "b\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid overlong utf-8", "{\"ssid\":\"a\xc0\xaf\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid lone surrogate", "{\"ssid\":\"a\\ud800\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid 0x20 edge", "{\"ssid\":\" \",\"security\":\"open\"}", OWB_OK},
+    {"psk 7 chars", "{\"ssid\":\"n\",\"security\":\"wpa2-psk\",\"psk\":\"1234567\"}", OWB_ERR_INVALID_CONFIG},
+    {"psk 8 chars", "{\"ssid\":\"n\",\"security\":\"wpa2-psk\",\"psk\":\"12345678\"}", OWB_OK},
+    {"psk 63 chars", "{\"ssid\":\"n\",\"security\":\"wpa2-psk\",\"psk\":\"" S32 S31 "\"}", OWB_OK},
+    {"psk 64 hex", "{\"ssid\":\"n\",\"security\":\"wpa3-sae\",\"psk\":\"" HEX64 "\"}", OWB_OK},
+    {"psk 64 non-hex", "{\"ssid\":\"n\",\"security\":\"wpa2-psk\",\"psk\":\"" S32 S32 "\"}", OWB_ERR_INVALID_CONFIG},
+    {"psk 65 chars", "{\"ssid\":\"n\",\"security\":\"wpa2-psk\",\"psk\":\"" HEX64 "0\"}", OWB_ERR_INVALID_CONFIG},
+    {"psk non-ascii", "{\"ssid\":\"n\",\"security\":\"wpa2-psk\",\"psk\":\"pass\xc3\xa9word\"}", OWB_ERR_INVALID_CONFIG},
+    {"psk control char", "{\"ssid\":\"n\",\"security\":\"wpa2-psk\",\"psk\":\"pass\\tword\"}", OWB_ERR_INVALID_CONFIG},
+    {"psk missing", "{\"ssid\":\"n\",\"security\":\"wpa2-psk\"}", OWB_ERR_INVALID_CONFIG},
+    {"psk with quotes ok", "{\"ssid\":\"n\",\"security\":\"wpa2-psk\",\"psk\":\"a\\\"$(rm)\\\\ b\"}", OWB_OK},
+    {"open with psk", "{\"ssid\":\"n\",\"security\":\"open\",\"psk\":\"12345678\"}", OWB_ERR_INVALID_CONFIG},
+    {"open with empty psk", "{\"ssid\":\"n\",\"security\":\"open\",\"psk\":\"\"}", OWB_ERR_INVALID_CONFIG},
+    {"unknown security", "{\"ssid\":\"n\",\"security\":\"wep\",\"psk\":\"12345678\"}", OWB_ERR_INVALID_CONFIG},
+    {"security case", "{\"ssid\":\"n\",\"security\":\"WPA2-PSK\",\"psk\":\"12345678\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid number", "{\"ssid\":5,\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"ssid null", "{\"ssid\":null,\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"security array", "{\"ssid\":\"n\",\"security\":[\"open\"]}", OWB_ERR_INVALID_CONFIG},
+    {"psk number", "{\"ssid\":\"n\",\"security\":\"wpa2-psk\",\"psk\":12345678}", OWB_ERR_INVALID_CONFIG},
+    {"hidden string", "{\"ssid\":\"n\",\"security\":\"open\",\"hidden\":\"true\"}", OWB_ERR_INVALID_CONFIG},
+    {"hidden number", "{\"ssid\":\"n\",\"security\":\"open\",\"hidden\":1}", OWB_ERR_INVALID_CONFIG},
+    {"hidden false", "{\"ssid\":\"n\",\"security\":\"open\",\"hidden\":false}", OWB_OK},
+    {"unknown member ignored", "{\"ssid\":\"n\",\"security\":\"open\",\"band\":\"5g\"}", OWB_OK},
+    {"duplicate ssid", "{\"ssid\":\"a\",\"ssid\":\"b\",\"security\":\"open\"}", OWB_ERR_INVALID_CONFIG},
+    {"duplicate psk", "{\"ssid\":\"n\",\"security\":\"wpa2-psk\",\"psk\":\"12345678\",\"psk\":\"87654321\"}", OWB_ERR_INVALID_CONFIG},
+    {"not an object", "[\"ssid\"]", OWB_ERR_INVALID_CONFIG},
+    {"not json", "ssid=n", OWB_ERR_INVALID_CONFIG},
+    {"trailing garbage", "{\"ssid\":\"n\",\"security\":\"open\"}x", OWB_ERR_INVALID_CONFIG},
+    {"two objects", "{\"ssid\":\"n\",\"security\":\"open\"}{}", OWB_ERR_INVALID_CONFIG},
+    {"trailing white space ok", "{\"ssid\":\"n\",\"security\":\"open\"}\n", OWB_OK},
+};
+
+static int setup(void **state)
+{
+    (void)state;
+    return owb_init() == OWB_OK ? 0 : -1;
+}
+
+static void test_rule_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct owb_wifi w;
+        enum owb_err rc = owb_wifi_parse(cases[i].json, strlen(cases[i].json), &w);
+        if (rc != cases[i].want)
+            fail_msg("case '%s': got %s, want %s", cases[i].name, owb_err_code(rc),
+                     owb_err_code(cases[i].want));
+        if (rc != OWB_OK) {
+            /* A refused W leaves nothing behind. */
+            static const struct owb_wifi zero;
+            assert_memory_equal(&w, &zero, sizeof w);
+        }
+    }
+}
+
+static void test_raw_nul_refused(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"ssid\":\"a\0b\",\"security\":\"open\"}";
+    struct owb_wifi w;
+    assert_int_equal(owb_wifi_parse(text, sizeof text - 1, &w), OWB_ERR_INVALID_CONFIG);
+}
+
+static void test_round_trip_hostile(void **state)
+{
+    (void)state;
+    struct owb_wifi w = {0}, back;
+    char json[OWB_WIFI_JSON_MAX];
+    size_t len;
+
+    strcpy(w.ssid, "Caf\xc3\xa9 \"$(reboot)\" \\ `x`");
+    w.ssid_len = strlen(w.ssid);
+    w.security = OWB_SEC_WPA2_PSK;
+    strcpy(w.psk, "p\"a$(s)s\\w`o`rd ");
+    w.hidden = true;
+    assert_int_equal(owb_wifi_to_json(&w, json, sizeof json, &len), OWB_OK);
+    assert_int_equal(len, strlen(json));
+    assert_int_equal(owb_wifi_parse(json, len, &back), OWB_OK);
+    assert_memory_equal(&w, &back, sizeof w);
+
+    /* Output buffer too small. */
+    assert_int_equal(owb_wifi_to_json(&w, json, 20, &len), OWB_ERR_SPACE);
+    /* A struct that breaks a rule is not written. */
+    w.security = OWB_SEC_OPEN;
+    assert_int_equal(owb_wifi_to_json(&w, json, sizeof json, &len), OWB_ERR_INVALID_CONFIG);
+}
+
+static void test_security_names(void **state)
+{
+    (void)state;
+    enum owb_security s;
+    assert_int_equal(owb_security_parse("wpa3-sae", &s), OWB_OK);
+    assert_int_equal(s, OWB_SEC_WPA3_SAE);
+    assert_string_equal(owb_security_name(OWB_SEC_WPA2_PSK), "wpa2-psk");
+    assert_int_equal(owb_security_parse(NULL, &s), OWB_ERR_INVALID_CONFIG);
+    assert_int_equal(owb_security_parse("", &s), OWB_ERR_INVALID_CONFIG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rule_table),
+        cmocka_unit_test(test_raw_nul_refused),
+        cmocka_unit_test(test_round_trip_hostile),
+        cmocka_unit_test(test_security_names),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

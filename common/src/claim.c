@@ -10,22 +10,16 @@ static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 void owb_crockford_random(char *out, size_t chars)
 {
-    uint8_t buf[64];
-    size_t nbytes = (chars * 5 + 7) / 8, bit = 0;
+    uint8_t buf[5];
 
-    if (nbytes > sizeof buf) {
-        out[0] = '\0';
-        return;
-    }
-    randombytes_buf(buf, nbytes);
-    /* Five bits per character, most significant first. */
-    for (size_t i = 0; i < chars; i++, bit += 5) {
-        unsigned v = 0;
-        for (size_t k = 0; k < 5; k++) {
-            size_t b = bit + k;
-            v = (v << 1) | ((buf[b / 8] >> (7 - b % 8)) & 1u);
-        }
-        out[i] = crockford[v];
+    /* Five random bytes make eight characters, most significant bits first. */
+    for (size_t i = 0; i < chars; i += 8) {
+        uint64_t v = 0;
+        randombytes_buf(buf, sizeof buf);
+        for (size_t k = 0; k < sizeof buf; k++)
+            v = (v << 8) | buf[k];
+        for (size_t k = 0; k < 8 && i + k < chars; k++)
+            out[i + k] = crockford[(v >> (35 - 5 * k)) & 31];
     }
     out[chars] = '\0';
     sodium_memzero(buf, sizeof buf);

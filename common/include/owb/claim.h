@@ -14,8 +14,8 @@
 #define OWB_CLAIM_SIZE (OWB_CLAIM_LEN + 1)
 #define OWB_CLAIM_HASH_BYTES 32
 
-/* Crockford base32 of n random bytes drawn with randombytes_buf; out gets
- * ceil(8n/5) characters and a NUL. */
+/* chars random Crockford base32 characters (5 bits each, from
+ * randombytes_buf) and a NUL into out, which holds chars + 1. */
 void owb_crockford_random(char *out, size_t chars);
 
 void owb_claim_generate(char out[static OWB_CLAIM_SIZE]);

@@ -23,6 +23,7 @@
 
 #include "owb/err.h"
 #include "owb/id.h"
+#include "owb/wifi.h"
 
 #define OWB_APP_KEY_BYTES 32
 #define OWB_NONCE_BYTES 24
@@ -36,7 +37,7 @@
 /* Bounds that keep every bundle inside the device's 8 KiB request. */
 #define OWB_PAYLOAD_MAX 4096
 #define OWB_BUNDLE_MAX (OWB_BUNDLE_HEADER_MAX + OWB_NONCE_BYTES + OWB_PAYLOAD_MAX + OWB_TAG_BYTES)
-#define OWB_WIFI_BLOB_MAX (OWB_NONCE_BYTES + 1024 + OWB_TAG_BYTES)
+#define OWB_WIFI_BLOB_MAX (OWB_NONCE_BYTES + OWB_WIFI_JSON_MAX + OWB_TAG_BYTES)
 
 #define OWB_WIFI_BLOB_SIZE(wlen) (OWB_NONCE_BYTES + (wlen) + OWB_TAG_BYTES)
 
