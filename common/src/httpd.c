@@ -1,0 +1,402 @@
+#include "owb/httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "owb/json.h"
+#include "owb/mem.h"
+
+struct owb_httpd {
+    struct MHD_Daemon *mhd;
+    struct owb_httpd_options opt;
+    uint16_t port;
+};
+
+/* Per-connection request state, in MHD's con_cls. */
+struct req_state {
+    char *buf;
+    size_t len, cap;
+    bool responded;
+    struct timespec start;
+};
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+void owb_http_set_body(struct owb_http_response *r, int status, const char *content_type,
+                       char *body, size_t len)
+{
+    if (r->body && !r->body_static)
+        owb_clear_free(r->body, r->body_len);
+    r->status = status;
+    r->content_type = content_type;
+    r->body = body;
+    r->body_len = len;
+    r->body_static = false;
+}
+
+void owb_http_set_static(struct owb_http_response *r, int status, const char *content_type,
+                         const char *body, size_t len)
+{
+    owb_http_set_body(r, status, content_type, NULL, 0);
+    r->body = (char *)(uintptr_t)body;
+    r->body_len = len;
+    r->body_static = true;
+}
+
+void owb_http_json(struct owb_http_response *r, int status, cJSON *obj)
+{
+    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+
+    owb_json_free_secret(obj);
+    if (!text) {
+        static const char oom[] = "{\"error\":\"internal\",\"message\":\"Out of memory.\"}";
+        owb_http_set_static(r, 500, "application/json", oom, sizeof oom - 1);
+        return;
+    }
+    owb_http_set_body(r, status, "application/json", text, strlen(text));
+}
+
+void owb_http_error(struct owb_http_response *r, enum owb_err err, const char *message)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (o) {
+        cJSON_AddStringToObject(o, "error", owb_err_code(err));
+        cJSON_AddStringToObject(o, "message", message ? message : owb_strerror(err));
+    }
+    owb_http_json(r, owb_err_http_status(err), o);
+}
+
+void owb_http_add_header(struct owb_http_response *r, const char *name, const char *value)
+{
+    if (r->n_headers >= OWB_HTTP_MAX_HEADERS)
+        return;
+    r->header_values[r->n_headers] = strdup(value);
+    if (!r->header_values[r->n_headers])
+        return;
+    r->header_names[r->n_headers++] = name;
+}
+
+cJSON *owb_json_add_u64(cJSON *obj, const char *key, uint64_t v)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%" PRIu64, v);
+    return cJSON_AddRawToObject(obj, key, num);
+}
+
+const char *owb_http_header(const struct owb_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+static void free_body(void *cls)
+{
+    struct owb_http_response *r = cls;
+    if (r->body && !r->body_static)
+        owb_clear_free(r->body, r->body_len);
+    free(r);
+}
+
+static void response_clear(struct owb_http_response *r)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        free(r->header_values[i]);
+    r->n_headers = 0;
+}
+
+/* Hands r's body to MHD (which frees it through free_body) and queues it. */
+static enum MHD_Result send_response(struct MHD_Connection *c, struct owb_http_response *r)
+{
+    struct owb_http_response *owned = malloc(sizeof *owned);
+    struct MHD_Response *mr;
+    enum MHD_Result ok;
+
+    if (!owned) {
+        response_clear(r);
+        if (r->body && !r->body_static)
+            owb_clear_free(r->body, r->body_len);
+        return MHD_NO;
+    }
+    *owned = *r;
+    mr = MHD_create_response_from_buffer_with_free_callback_cls(owned->body_len, owned->body,
+                                                                free_body, owned);
+    if (!mr) {
+        response_clear(r);
+        free_body(owned);
+        return MHD_NO;
+    }
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "application/json");
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (size_t i = 0; i < r->n_headers; i++)
+        MHD_add_response_header(mr, r->header_names[i], r->header_values[i]);
+    response_clear(r);
+    ok = MHD_queue_response(c, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    return ok;
+}
+
+static void fill_client_addr(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    snprintf(out, cap, "unknown");
+    if (!ci || !ci->client_addr)
+        return;
+    socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in);
+    if (getnameinfo(ci->client_addr, len, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(out, cap, "unknown");
+}
+
+static enum MHD_Result finish(struct owb_httpd *d, struct req_state *st, struct MHD_Connection *c,
+                              const char *url, const char *method,
+                              struct owb_http_response *resp)
+{
+    struct owb_http_request req = {0};
+    const char *q;
+    char path[2048];
+
+    req.method = method;
+    /* MHD leaves the query string out of url, but be sure. */
+    q = strchr(url, '?');
+    snprintf(path, sizeof path, "%.*s", (int)(q ? (size_t)(q - url) : strlen(url)), url);
+    req.path = path;
+    req.body = st->buf ? st->buf : "";
+    req.body_len = st->len;
+    req.conn = c;
+    fill_client_addr(c, req.client_addr, sizeof req.client_addr);
+    if (resp->status == 0)
+        d->opt.handler(d->opt.ctx, &req, resp);
+    if (resp->status == 0)
+        owb_http_error(resp, OWB_ERR_INTERNAL, NULL);
+    if (d->opt.done)
+        d->opt.done(d->opt.ctx, &req, resp, ms_since(&st->start));
+    st->responded = true;
+    return send_response(c, resp);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct owb_httpd *d = cls;
+    struct req_state *st = *con_cls;
+    struct owb_http_response resp = {0};
+    (void)version;
+
+    if (!st) {
+        const char *cl;
+        st = calloc(1, sizeof *st);
+        if (!st)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &st->start);
+        *con_cls = st;
+        cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno || end == cl || n > d->opt.body_max) {
+                /* Answer before reading any of the body. */
+                resp.route = "(too large)";
+                owb_http_error(&resp, OWB_ERR_TOO_LARGE, NULL);
+                return finish(d, st, c, url, method, &resp);
+            }
+        }
+        return MHD_YES;
+    }
+    if (st->responded) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (n > d->opt.body_max - st->len) {
+            resp.route = "(too large)";
+            owb_http_error(&resp, OWB_ERR_TOO_LARGE, NULL);
+            return finish(d, st, c, url, method, &resp);
+        }
+        if (st->len + n + 1 > st->cap) {
+            size_t cap = st->cap ? st->cap : 1024;
+            while (cap < st->len + n + 1)
+                cap *= 2;
+            if (cap > d->opt.body_max + 1)
+                cap = d->opt.body_max + 1;
+            /* Grow by copy so that no stale secret is left in a freed block. */
+            char *nb = malloc(cap);
+            if (!nb)
+                return MHD_NO;
+            if (st->buf) {
+                memcpy(nb, st->buf, st->len);
+                owb_clear_free(st->buf, st->cap);
+            }
+            st->buf = nb;
+            st->cap = cap;
+        }
+        memcpy(st->buf + st->len, upload_data, n);
+        st->len += n;
+        st->buf[st->len] = '\0';
+        return MHD_YES;
+    }
+    return finish(d, st, c, url, method, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct req_state *st = *con_cls;
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (!st)
+        return;
+    if (st->buf)
+        owb_clear_free(st->buf, st->cap);
+    free(st);
+    *con_cls = NULL;
+}
+
+/* Keeps the raw path: MHD's default unescaping turns "%00" into a NUL. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+enum owb_err owb_parse_listen(const char *text, void *ss, unsigned *socklen, bool *is_v6)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *colon, *port_s;
+    char *end;
+    unsigned long port;
+    size_t hlen;
+
+    memset(ss, 0, sizeof(struct sockaddr_storage));
+    *socklen = 0;
+    *is_v6 = false;
+    if (!text)
+        return OWB_ERR_INVALID_ARG;
+    if (text[0] == '[') {
+        const char *rb = strchr(text, ']');
+        if (!rb || rb[1] != ':')
+            return OWB_ERR_INVALID_ARG;
+        hlen = (size_t)(rb - text - 1);
+        if (hlen >= sizeof host)
+            return OWB_ERR_INVALID_ARG;
+        memcpy(host, text + 1, hlen);
+        port_s = rb + 2;
+        *is_v6 = true;
+    } else {
+        colon = strrchr(text, ':');
+        if (!colon)
+            return OWB_ERR_INVALID_ARG;
+        hlen = (size_t)(colon - text);
+        if (hlen >= sizeof host)
+            return OWB_ERR_INVALID_ARG;
+        memcpy(host, text, hlen);
+        port_s = colon + 1;
+    }
+    host[hlen] = '\0';
+    errno = 0;
+    port = strtoul(port_s, &end, 10);
+    if (errno || end == port_s || *end || port > 65535)
+        return OWB_ERR_INVALID_ARG;
+    if (*is_v6) {
+        struct sockaddr_in6 *a = ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+            return OWB_ERR_INVALID_ARG;
+        *socklen = sizeof *a;
+    } else {
+        struct sockaddr_in *a = ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, hlen ? host : "0.0.0.0", &a->sin_addr) != 1)
+            return OWB_ERR_INVALID_ARG;
+        *socklen = sizeof *a;
+    }
+    return OWB_OK;
+}
+
+enum owb_err owb_httpd_start(const struct owb_httpd_options *opt, struct owb_httpd **out)
+{
+    struct sockaddr_storage ss;
+    unsigned socklen;
+    bool v6;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
+    struct owb_httpd *d = NULL;
+    const union MHD_DaemonInfo *info;
+    enum owb_err rc;
+
+    *out = NULL;
+    rc = owb_parse_listen(opt->listen, &ss, &socklen, &v6);
+    if (rc != OWB_OK)
+        return rc;
+    d = calloc(1, sizeof *d);
+    if (!d)
+        return OWB_ERR_NOMEM;
+    d->opt = *opt;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    d->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opt->threads > 1 ? opt->threads : 0),
+        MHD_OPTION_CONNECTION_LIMIT, opt->conn_limit ? opt->conn_limit : 256u,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, opt->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        opt->timeout_s ? opt->timeout_s : 10u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, d, MHD_OPTION_END);
+    if (!d->mhd) {
+        free(d);
+        return OWB_ERR_IO;
+    }
+    info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    d->port = info ? info->port : 0;
+    *out = d;
+    return OWB_OK;
+}
+
+uint16_t owb_httpd_port(const struct owb_httpd *d)
+{
+    return d->port;
+}
+
+void owb_httpd_stop(struct owb_httpd *d, unsigned grace_ms)
+{
+    if (!d)
+        return;
+    /* Quiescing closes the listening socket; connections already open may
+     * finish what they are doing. */
+    MHD_quiesce_daemon(d->mhd);
+    for (unsigned waited = 0; waited < grace_ms; waited += 10) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!info || info->num_connections == 0)
+            break;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    MHD_stop_daemon(d->mhd);
+    free(d);
+}

@@ -1,0 +1,96 @@
+#include "owb/record.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "owb/base64.h"
+#include "owb/json.h"
+#include "owb/keyfile.h"
+
+static void say(char *diag, const char *what)
+{
+    if (diag)
+        snprintf(diag, OWB_DIAG_SIZE, "%s", what);
+}
+
+enum owb_err owb_record_parse(const char *line, size_t len, struct owb_record *r, char *diag)
+{
+    cJSON *root = NULL;
+    const cJSON *item;
+    const char *s;
+    enum owb_err rc = OWB_ERR_BAD_FILE;
+
+    sodium_memzero(r, sizeof *r);
+    say(diag, "ok");
+    if (len > OWB_RECORD_LINE_MAX) {
+        say(diag, "line too long for a record");
+        goto out;
+    }
+    if (owb_json_parse(line, len, &root) != OWB_OK || !cJSON_IsObject(root)) {
+        say(diag, "not a JSON object");
+        goto out;
+    }
+    s = owb_json_string(root, "suite");
+    if (cJSON_GetObjectItemCaseSensitive(root, "suite") && (!s || strcmp(s, "sym") != 0)) {
+        say(diag, "suite: unsupported (this build knows \"sym\")");
+        goto out;
+    }
+    s = owb_json_string(root, "device_id");
+    if (!s || !owb_device_id_valid_str(s)) {
+        say(diag, "device_id: missing or not 1-32 characters of [A-Za-z0-9._-]");
+        goto out;
+    }
+    memcpy(r->device_id, s, strlen(s) + 1);
+    s = owb_json_string(root, "device_key");
+    if (!s || owb_b64_decode_exact(s, strlen(s), r->device_key, sizeof r->device_key) != OWB_OK) {
+        say(diag, "device_key: missing or not 32 bytes of base64url");
+        goto out;
+    }
+    item = cJSON_GetObjectItemCaseSensitive(root, "claim_code");
+    if (item) {
+        s = owb_json_string(root, "claim_code");
+        if (!s || owb_claim_normalize(s, strlen(s), r->claim_code) != OWB_OK) {
+            say(diag, "claim_code: not 16 characters of Crockford base32");
+            goto out;
+        }
+    }
+    rc = OWB_OK;
+out:
+    if (rc != OWB_OK)
+        sodium_memzero(r, sizeof *r);
+    owb_json_free_secret(root);
+    return rc;
+}
+
+enum owb_err owb_record_to_line(const struct owb_record *r, char *out, size_t out_cap,
+                                size_t *out_len)
+{
+    char key[OWB_B64_ENCODED_SIZE(OWB_DEVICE_KEY_BYTES)];
+    char claim[OWB_CLAIM_SIZE];
+    int n;
+
+    *out_len = 0;
+    if (!owb_device_id_valid_str(r->device_id) ||
+        (r->claim_code[0] &&
+         (owb_claim_normalize(r->claim_code, strlen(r->claim_code), claim) != OWB_OK ||
+          strcmp(claim, r->claim_code) != 0)))
+        return OWB_ERR_INVALID_ARG;
+    if (owb_b64_encode(r->device_key, sizeof r->device_key, key, sizeof key) != OWB_OK)
+        return OWB_ERR_INTERNAL;
+    /* Every field is from a fixed safe alphabet, so no JSON escaping is needed. */
+    if (r->claim_code[0])
+        n = snprintf(out, out_cap, "{\"device_id\":\"%s\",\"device_key\":\"%s\",\"claim_code\":\"%s\"}\n",
+                     r->device_id, key, r->claim_code);
+    else
+        n = snprintf(out, out_cap, "{\"device_id\":\"%s\",\"device_key\":\"%s\"}\n", r->device_id,
+                     key);
+    sodium_memzero(key, sizeof key);
+    if (n < 0 || (size_t)n >= out_cap) {
+        sodium_memzero(out, out_cap);
+        return OWB_ERR_SPACE;
+    }
+    *out_len = (size_t)n;
+    return OWB_OK;
+}

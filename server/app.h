@@ -1,0 +1,60 @@
+/* The running provisioning server: configuration, store, master key,
+ * metrics and rate limiter shared by every request handler. */
+#ifndef OWB_SERVER_APP_H
+#define OWB_SERVER_APP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics.h"
+#include "owb/httpd.h"
+#include "owb/payload.h"
+#include "ratelimit.h"
+#include "secrets.h"
+#include "store.h"
+
+#define OWB_SERVER_BODY_MAX (16 * 1024)
+
+struct owb_app_config {
+    const char *listen;
+    char public_url[OWB_URL_MAX + 1]; /* no trailing slash */
+    const char *device_ap_url;
+    unsigned threads, conn_limit, timeout_s;
+    double rate, burst;      /* setup requests per second per address; 0 = off */
+    unsigned claim_max;      /* wrong claims before a device locks */
+    unsigned claim_window_s; /* how long failures count */
+    bool quiet;              /* no per-request log lines */
+};
+
+struct owb_app {
+    struct owb_app_config cfg;
+    struct owb_store *store;
+    struct owb_master *master;
+    struct owb_metrics *metrics;
+    struct owb_ratelimit *rl; /* NULL when off */
+};
+
+/* The router: owb_http_handler_fn and owb_http_done_fn for owb_httpd. */
+void owb_app_handle(void *ctx, const struct owb_http_request *req,
+                    struct owb_http_response *resp);
+void owb_app_done(void *ctx, const struct owb_http_request *req,
+                  const struct owb_http_response *resp, double millis);
+
+/* Routes, one file each. id and token are validated by the router. */
+void route_setup(struct owb_app *app, const struct owb_http_request *req,
+                 struct owb_http_response *resp, const char *id);
+void route_checkin(struct owb_app *app, const struct owb_http_request *req,
+                   struct owb_http_response *resp, const char *id);
+void route_session(struct owb_app *app, const struct owb_http_request *req,
+                   struct owb_http_response *resp, const char *token);
+void route_page(struct owb_app *app, const struct owb_http_request *req,
+                struct owb_http_response *resp, const char *id);
+void route_asset(struct owb_app *app, const struct owb_http_request *req,
+                 struct owb_http_response *resp, const char *name);
+
+/* Opens a device's key from its row into key (wiped by the caller). */
+enum owb_err owb_app_device_key(const struct owb_app *app, const struct owb_device_row *row,
+                                uint8_t key[static 32]) OWB_MUST_CHECK;
+
+#endif

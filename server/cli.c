@@ -1,0 +1,139 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "owb/fileio.h"
+#include "owb/keyfile.h"
+#include "owb/mem.h"
+
+void cli_db_defaults(struct cli_db *o)
+{
+    const char *env = getenv("OWB_DB");
+    memset(o, 0, sizeof *o);
+    o->db = env && *env ? env : "owb.db";
+}
+
+bool cli_db_opt(struct cli_db *o, int c, const char *arg)
+{
+    switch (c) {
+    case 'D':
+        o->db = arg;
+        return true;
+    case 'K':
+        o->master_key = arg;
+        return true;
+    default:
+        return false;
+    }
+}
+
+int64_t cli_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "owb-server %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'owb-server %s --help'.\n", cmd);
+    return EXIT_USAGE;
+}
+
+enum owb_err cli_open(struct cli_db *o, bool create, unsigned connections, bool sync_full,
+                      struct owb_srv *srv)
+{
+    struct owb_store_config cfg = {0};
+    char diag[OWB_DIAG_SIZE];
+    const char *key_path = owb_master_path(o->master_key, o->master_buf, sizeof o->master_buf);
+    enum owb_err rc;
+
+    memset(srv, 0, sizeof *srv);
+    if (!create && access(o->db, F_OK) != 0) {
+        fprintf(stderr, "owb-server: %s: no database (create one with 'owb-server init')\n", o->db);
+        return OWB_ERR_NOENT;
+    }
+    rc = owb_master_load(key_path, &srv->master, diag);
+    if (rc != OWB_OK) {
+        fprintf(stderr, "owb-server: master key: %s\n", diag);
+        goto out;
+    }
+    cfg.path = o->db;
+    cfg.connections = connections;
+    cfg.busy_ms = 5000;
+    cfg.sync_full = sync_full;
+    cfg.create = create;
+    rc = owb_store_sqlite_open(&cfg, &srv->store, diag);
+    if (rc != OWB_OK) {
+        fprintf(stderr, "owb-server: database %s: %s\n", o->db, diag);
+        goto out;
+    }
+    rc = owb_master_check(srv->master, srv->store, create);
+    if (rc == OWB_ERR_AUTH_FAILED)
+        fprintf(stderr,
+                "owb-server: master key %s does not open database %s: it is not the key this "
+                "database was created with\n",
+                key_path, o->db);
+    else if (rc == OWB_ERR_BAD_FILE)
+        fprintf(stderr, "owb-server: database %s was never initialised (run 'owb-server init')\n",
+                o->db);
+    else if (rc != OWB_OK)
+        fprintf(stderr, "owb-server: database %s: %s\n", o->db, owb_strerror(rc));
+out:
+    if (rc != OWB_OK)
+        cli_close(srv);
+    return rc;
+}
+
+void cli_close(struct owb_srv *srv)
+{
+    if (srv->store)
+        srv->store->ops->close(srv->store);
+    owb_master_free(srv->master);
+    memset(srv, 0, sizeof *srv);
+}
+
+enum owb_err cli_read_secret(const char *path, char *out, size_t cap, char *diag)
+{
+    FILE *f = stdin;
+    size_t n = 0;
+    int ch;
+    enum owb_err rc = OWB_OK;
+
+    out[0] = '\0';
+    if (path && strcmp(path, "-") != 0) {
+        f = fopen(path, "re");
+        if (!f) {
+            snprintf(diag, OWB_DIAG_SIZE, "%s: %s", path, strerror(errno));
+            return OWB_ERR_IO;
+        }
+    }
+    while ((ch = fgetc(f)) != EOF && ch != '\n') {
+        if (n + 1 >= cap) {
+            rc = OWB_ERR_TOO_LARGE;
+            snprintf(diag, OWB_DIAG_SIZE, "%s: longer than %zu bytes",
+                     path ? path : "stdin", cap - 1);
+            break;
+        }
+        out[n++] = (char)ch;
+    }
+    out[n] = '\0';
+    if (n > 0 && out[n - 1] == '\r')
+        out[--n] = '\0';
+    if (f != stdin)
+        fclose(f);
+    if (rc != OWB_OK)
+        sodium_memzero(out, cap);
+    return rc;
+}

@@ -1,0 +1,255 @@
+/* owb-server device import|list|show|remove|assign. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "owb/keyfile.h"
+#include "owb/mem.h"
+#include "owb/record.h"
+
+static const char device_help[] =
+    "Usage: owb-server device import FILE [db options]\n"
+    "       owb-server device list [db options]\n"
+    "       owb-server device show ID [db options]\n"
+    "       owb-server device remove ID [db options]\n"
+    "       owb-server device assign ID... --network NAME [db options]\n"
+    "import reads the JSON-lines records owb-mint writes. A file is imported\n"
+    "whole or not at all; records already present with the same key are\n"
+    "skipped, and one whose id exists with another key stops the import.\n"
+    "assign --network '' clears the assignment.\n\n" CLI_DB_HELP;
+
+#define IMPORT_BATCH 1024
+
+static void fmt_time(char *out, size_t cap, int64_t t)
+{
+    struct tm tm;
+    time_t ts = (time_t)t;
+    if (!t) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&ts, &tm));
+}
+
+static void print_device_line(void *ctx, const struct owb_device_row *d)
+{
+    (void)ctx;
+    printf("%-32s counter=%-6llu state=%-7s network=%s\n", d->id, (unsigned long long)d->counter,
+           d->state, d->network[0] ? d->network : "-");
+}
+
+static void print_device_full(const struct owb_device_row *d)
+{
+    char created[32], updated[32], online[32];
+    fmt_time(created, sizeof created, d->created_at);
+    fmt_time(updated, sizeof updated, d->updated_at);
+    fmt_time(online, sizeof online, d->online_at);
+    printf("id:         %s\nstate:      %s\ncounter:    %llu\nnetwork:    %s\n"
+           "claim code: %s\nkey:        (hidden)\ncreated:    %s\nupdated:    %s\n"
+           "online:     %s\n",
+           d->id, d->state, (unsigned long long)d->counter, d->network[0] ? d->network : "-",
+           d->has_claim ? "set (stored as a hash)" : "none", created, updated, online);
+}
+
+/* Turns a parsed record into a sealed import item; wipes nothing of r. */
+static enum owb_err record_to_item(const struct owb_master *m, const struct owb_record *r,
+                                   struct owb_import_item *it)
+{
+    enum owb_err rc;
+
+    memset(it, 0, sizeof *it);
+    memcpy(it->id, r->device_id, sizeof it->id);
+    rc = owb_atrest_seal(m, "devices", r->device_id, r->device_key, sizeof r->device_key,
+                         &it->sealed_key);
+    if (rc != OWB_OK)
+        return rc;
+    owb_key_fingerprint(m, r->device_key, sizeof r->device_key, it->key_fp);
+    if (r->claim_code[0]) {
+        it->has_claim = true;
+        rc = owb_claim_hash(r->device_id, r->claim_code, strlen(r->claim_code), it->claim_hash);
+    }
+    return rc;
+}
+
+static int device_import(struct owb_srv *srv, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    struct owb_import *imp = NULL;
+    struct owb_import_item *items = NULL;
+    struct owb_record *rec = NULL;
+    struct owb_import_result res = {0};
+    char *line = NULL;
+    size_t cap = 0, n = 0, lineno = 0;
+    ssize_t len;
+    char diag[OWB_DIAG_SIZE];
+    enum owb_err rc = OWB_ERR_NOMEM;
+    bool failed = true;
+
+    if (!f) {
+        fprintf(stderr, "owb-server device import: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    items = calloc(IMPORT_BATCH, sizeof *items);
+    rec = owb_secret_alloc(sizeof *rec);
+    if (!items || !rec)
+        goto out;
+    rc = srv->store->ops->import_begin(srv->store, &imp);
+    if (rc != OWB_OK) {
+        fprintf(stderr, "owb-server device import: database: %s\n", owb_strerror(rc));
+        goto out;
+    }
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        rc = owb_record_parse(line, (size_t)len, rec, diag);
+        sodium_memzero(line, (size_t)len);
+        if (rc != OWB_OK) {
+            fprintf(stderr, "owb-server device import: %s:%zu: %s\n", path, lineno, diag);
+            goto out;
+        }
+        rc = record_to_item(srv->master, rec, &items[n++]);
+        if (rc != OWB_OK)
+            goto out;
+        if (n == IMPORT_BATCH) {
+            rc = srv->store->ops->import_add(imp, items, n, &res);
+            n = 0;
+            if (rc != OWB_OK)
+                goto report;
+        }
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "owb-server device import: %s: read error\n", path);
+        goto out;
+    }
+    if (n > 0)
+        rc = srv->store->ops->import_add(imp, items, n, &res);
+report:
+    if (rc == OWB_ERR_CONFLICT)
+        fprintf(stderr,
+                "owb-server device import: %s: device %s exists with a different key; refusing "
+                "to replace it\n",
+                path, res.conflict_id);
+    else if (rc != OWB_OK)
+        fprintf(stderr, "owb-server device import: database: %s\n", owb_strerror(rc));
+    else
+        failed = false;
+out:
+    if (imp) {
+        enum owb_err end = srv->store->ops->import_end(imp, !failed);
+        if (!failed && end != OWB_OK) {
+            fprintf(stderr, "owb-server device import: commit: %s\n", owb_strerror(end));
+            failed = true;
+        }
+    }
+    if (failed)
+        fprintf(stderr, "owb-server device import: nothing imported from %s\n", path);
+    else
+        printf("imported %zu new device(s), %zu already present, from %s\n", res.added,
+               res.unchanged, path);
+    if (line) {
+        sodium_memzero(line, cap);
+        free(line);
+    }
+    if (items)
+        owb_clear_free(items, IMPORT_BATCH * sizeof *items);
+    if (rec)
+        owb_secret_free(rec);
+    fclose(f);
+    return failed ? 1 : 0;
+}
+
+int cmd_device_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CLI_DB_OPTIONS, {"network", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0}};
+    struct cli_db o;
+    struct owb_srv srv;
+    const char *network = NULL, *action;
+    char missing[OWB_NETWORK_NAME_MAX + 1];
+    int c, ret = 1, nargs;
+    enum owb_err rc;
+
+    cli_db_defaults(&o);
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_db_opt(&o, c, optarg))
+            continue;
+        if (c == 'h') {
+            fputs(device_help, stdout);
+            return 0;
+        }
+        if (c == 'n') {
+            network = optarg;
+            continue;
+        }
+        return cli_usage_error("device", "unknown option");
+    }
+    if (optind >= argc)
+        return cli_usage_error("device", "missing action: import, list, show, remove or assign");
+    action = argv[optind++];
+    nargs = argc - optind;
+    if (strcmp(action, "list") == 0) {
+        if (nargs != 0)
+            return cli_usage_error("device", "list takes no argument");
+    } else if (strcmp(action, "import") == 0 || strcmp(action, "show") == 0 ||
+               strcmp(action, "remove") == 0) {
+        if (nargs != 1)
+            return cli_usage_error("device", "%s needs exactly one argument", action);
+    } else if (strcmp(action, "assign") == 0) {
+        if (nargs < 1 || !network)
+            return cli_usage_error("device", "assign needs ID... and --network NAME");
+    } else {
+        return cli_usage_error("device", "unknown action '%s'", action);
+    }
+    for (int i = optind; strcmp(action, "import") != 0 && i < argc; i++)
+        if (!owb_device_id_valid_str(argv[i]))
+            return cli_usage_error("device", "'%s' is not a device id", argv[i]);
+
+    if (cli_open(&o, false, 1, true, &srv) != OWB_OK)
+        return 1;
+    if (strcmp(action, "import") == 0) {
+        ret = device_import(&srv, argv[optind]);
+    } else if (strcmp(action, "list") == 0) {
+        ret = srv.store->ops->device_list(srv.store, print_device_line, NULL) == OWB_OK ? 0 : 1;
+    } else if (strcmp(action, "show") == 0) {
+        struct owb_device_row d;
+        rc = srv.store->ops->device_get(srv.store, argv[optind], &d);
+        if (rc == OWB_OK) {
+            print_device_full(&d);
+            ret = 0;
+        } else {
+            fprintf(stderr, "owb-server device: %s: %s\n", argv[optind],
+                    rc == OWB_ERR_NOENT ? "no such device" : owb_strerror(rc));
+        }
+    } else if (strcmp(action, "remove") == 0) {
+        rc = srv.store->ops->device_remove(srv.store, argv[optind]);
+        if (rc == OWB_OK) {
+            printf("device %s removed\n", argv[optind]);
+            ret = 0;
+        } else {
+            fprintf(stderr, "owb-server device: %s: %s\n", argv[optind],
+                    rc == OWB_ERR_NOENT ? "no such device" : owb_strerror(rc));
+        }
+    } else {
+        rc = srv.store->ops->device_assign(srv.store, (const char *const *)argv + optind,
+                                           (size_t)nargs, network[0] ? network : NULL, missing);
+        if (rc == OWB_OK) {
+            printf("%d device(s) %s %s\n", nargs, network[0] ? "assigned to" : "cleared of",
+                   network[0] ? network : "their network");
+            ret = 0;
+        } else {
+            fprintf(stderr, "owb-server device assign: %s: %s; nothing changed\n", missing,
+                    rc == OWB_ERR_NOENT ? "no such device or network" : owb_strerror(rc));
+        }
+    }
+    cli_close(&srv);
+    return ret;
+}

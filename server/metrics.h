@@ -1,0 +1,29 @@
+/* Prometheus counters for owb-server: requests by route and status, a
+ * latency histogram, bundles by mode, check-ins, claim rejections. */
+#ifndef OWB_SERVER_METRICS_H
+#define OWB_SERVER_METRICS_H
+
+#include <stddef.h>
+
+enum owb_counter {
+    OWB_M_BUNDLES_SERVER_SEALED,
+    OWB_M_BUNDLES_APP_SEALED,
+    OWB_M_CHECKINS_OK,
+    OWB_M_CHECKINS_REJECTED,
+    OWB_M_CLAIM_REJECTED,
+    OWB_M_CLAIM_LOCKED,
+    OWB_M_RATE_LIMITED,
+    OWB_M__COUNT
+};
+
+struct owb_metrics;
+
+struct owb_metrics *owb_metrics_new(void);
+void owb_metrics_free(struct owb_metrics *m);
+/* route must be a string that lives as long as m (a literal). */
+void owb_metrics_request(struct owb_metrics *m, const char *route, int status, double millis);
+void owb_metrics_inc(struct owb_metrics *m, enum owb_counter c);
+/* The exposition text in a new heap string (free()), or NULL. */
+char *owb_metrics_render(struct owb_metrics *m, size_t *len);
+
+#endif

@@ -1,0 +1,83 @@
+/* POST /v1/devices/{id}/checkin (PROTOCOL.md, "Check-in"): the device
+ * proves it is online with a MAC under its check-in key. The MAC is checked
+ * before anything is written, so a forger cannot fill the nonce table. */
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "app.h"
+#include "owb/base64.h"
+#include "owb/checkin.h"
+#include "owb/json.h"
+#include "owb/kdf.h"
+
+void route_checkin(struct owb_app *app, const struct owb_http_request *req,
+                   struct owb_http_response *resp, const char *id)
+{
+    struct owb_device_row dev;
+    cJSON *body = NULL, *answer;
+    const char *nonce_b64, *mac_b64, *why = NULL;
+    uint8_t nonce[OWB_CHECKIN_NONCE_BYTES], mac[OWB_CHECKIN_MAC_BYTES];
+    uint8_t key[OWB_DEVICE_KEY_BYTES], kc[OWB_CHECKIN_KEY_BYTES];
+    uint64_t counter = 0;
+    enum owb_err rc;
+
+    rc = owb_json_parse(req->body, req->body_len, &body);
+    if (rc != OWB_OK || !cJSON_IsObject(body) || owb_json_uint(body, "counter", &counter) != OWB_OK) {
+        rc = OWB_ERR_BAD_REQUEST;
+        why = "Send counter, nonce and mac.";
+        goto out;
+    }
+    nonce_b64 = owb_json_string(body, "nonce");
+    mac_b64 = owb_json_string(body, "mac");
+    if (!nonce_b64 || !mac_b64 ||
+        owb_b64_decode_exact(nonce_b64, strlen(nonce_b64), nonce, sizeof nonce) != OWB_OK ||
+        owb_b64_decode_exact(mac_b64, strlen(mac_b64), mac, sizeof mac) != OWB_OK) {
+        rc = OWB_ERR_BAD_REQUEST;
+        why = "nonce must be 16 and mac 32 bytes of base64url.";
+        goto out;
+    }
+    rc = app->store->ops->device_get(app->store, id, &dev);
+    if (rc == OWB_ERR_NOENT)
+        rc = OWB_ERR_UNKNOWN_DEVICE;
+    if (rc != OWB_OK)
+        goto out;
+    rc = owb_app_device_key(app, &dev, key);
+    if (rc != OWB_OK) {
+        rc = OWB_ERR_INTERNAL;
+        goto out;
+    }
+    owb_kdf_checkin_key(kc, key);
+    sodium_memzero(key, sizeof key);
+    rc = owb_checkin_verify(kc, id, counter, nonce, mac);
+    sodium_memzero(kc, sizeof kc);
+    if (rc != OWB_OK) {
+        rc = OWB_ERR_AUTH_FAILED;
+        why = "The check-in MAC is wrong.";
+        goto out;
+    }
+    rc = app->store->ops->checkin(app->store, id, counter, nonce, (int64_t)time(NULL));
+    if (rc == OWB_ERR_CONFLICT)
+        why = "No bundle was issued with this counter.";
+    else if (rc == OWB_ERR_REPLAYED)
+        why = "This check-in nonce was already used.";
+    if (rc != OWB_OK)
+        goto out;
+    answer = cJSON_CreateObject();
+    if (answer) {
+        cJSON_AddStringToObject(answer, "device_id", id);
+        owb_json_add_u64(answer, "counter", counter);
+        cJSON_AddStringToObject(answer, "state", "online");
+    }
+    owb_http_json(resp, 200, answer);
+    owb_metrics_inc(app->metrics, OWB_M_CHECKINS_OK);
+out:
+    if (rc != OWB_OK) {
+        owb_metrics_inc(app->metrics, OWB_M_CHECKINS_REJECTED);
+        if (rc == OWB_ERR_UNAVAILABLE)
+            owb_http_add_header(resp, "Retry-After", "1");
+        owb_http_error(resp, owb_err_http_status(rc) == 500 ? OWB_ERR_INTERNAL : rc, why);
+    }
+    cJSON_Delete(body);
+}

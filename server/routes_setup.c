@@ -1,0 +1,299 @@
+/* POST /v1/setup/{id}: issue a bundle (PROTOCOL.md, "HTTP: provisioning
+ * server"). Checks in order: rate limit, body shape, device, lock, claim,
+ * then the mode's own needs (installer token and network for server-sealed;
+ * a well-formed wifi blob for app-sealed). The app key is wiped as soon as
+ * the inner layer is sealed and is never stored or logged. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "app.h"
+#include "owb/base64.h"
+#include "owb/envelope.h"
+#include "owb/json.h"
+#include "owb/kdf.h"
+#include "owb/mem.h"
+#include "owb/payload.h"
+#include "owb/wifi.h"
+
+struct setup_secrets {
+    uint8_t device_key[OWB_DEVICE_KEY_BYTES];
+    uint8_t bundle_key[OWB_BUNDLE_KEY_BYTES];
+    uint8_t app_key[OWB_APP_KEY_BYTES];
+    struct owb_wifi wifi;
+    char wifi_json[OWB_WIFI_JSON_MAX];
+    uint8_t psk[OWB_PSK_MAX + 1];
+    char ap_pass[OWB_AP_PASSPHRASE_SIZE];
+};
+
+struct setup_work {
+    struct owb_device_row dev;
+    struct owb_payload payload;
+    char p_json[OWB_PAYLOAD_MAX + 6];
+    uint8_t bundle[OWB_BUNDLE_MAX];
+    char bundle_b64[OWB_B64_ENCODED_SIZE(OWB_BUNDLE_MAX)];
+    char session[OWB_SESSION_SIZE];
+};
+
+static bool rate_limited(struct owb_app *app, const struct owb_http_request *req,
+                         struct owb_http_response *resp)
+{
+    double wait;
+    char retry[24];
+
+    if (!app->rl || owb_ratelimit_allow(app->rl, req->client_addr, &wait))
+        return false;
+    snprintf(retry, sizeof retry, "%u", (unsigned)(wait + 0.999));
+    owb_http_add_header(resp, "Retry-After", retry);
+    owb_http_error(resp, OWB_ERR_RATE_LIMITED, NULL);
+    owb_metrics_inc(app->metrics, OWB_M_RATE_LIMITED);
+    return true;
+}
+
+/* Lock and claim checks. A wrong or missing claim is counted; once the
+ * count in the window reaches the limit every attempt is refused, right or
+ * wrong, until the window has passed. */
+static enum owb_err check_claim(struct owb_app *app, const struct owb_device_row *dev,
+                                const char *claim, struct owb_http_response *resp)
+{
+    uint8_t hash[OWB_CLAIM_HASH_BYTES];
+    unsigned failures = 0;
+    int64_t now = (int64_t)time(NULL);
+    enum owb_err rc;
+    bool ok;
+
+    rc = app->store->ops->claim_failures(app->store, dev->id,
+                                         now - (int64_t)app->cfg.claim_window_s, &failures);
+    if (rc != OWB_OK)
+        return rc;
+    if (app->cfg.claim_max && failures >= app->cfg.claim_max) {
+        char retry[24];
+        snprintf(retry, sizeof retry, "%u", app->cfg.claim_window_s);
+        owb_http_add_header(resp, "Retry-After", retry);
+        owb_metrics_inc(app->metrics, OWB_M_CLAIM_LOCKED);
+        return OWB_ERR_LOCKED;
+    }
+    if (!dev->has_claim)
+        return OWB_OK;
+    ok = claim && owb_claim_hash(dev->id, claim, strlen(claim), hash) == OWB_OK &&
+         sodium_memcmp(hash, dev->claim_hash, sizeof hash) == 0;
+    if (ok)
+        return failures ? app->store->ops->claim_failures_clear(app->store, dev->id) : OWB_OK;
+    owb_metrics_inc(app->metrics, OWB_M_CLAIM_REJECTED);
+    rc = app->store->ops->claim_failure_add(app->store, dev->id, now);
+    return rc == OWB_OK ? OWB_ERR_CLAIM_REJECTED : rc;
+}
+
+static enum owb_err check_installer(struct owb_app *app, const struct owb_http_request *req)
+{
+    const char *auth = owb_http_header(req, "Authorization");
+    uint8_t hash[OWB_HASH_BYTES];
+    size_t n;
+
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+        return OWB_ERR_UNAUTHORIZED;
+    auth += 7;
+    n = strlen(auth);
+    if (n == 0 || n > 128)
+        return OWB_ERR_UNAUTHORIZED;
+    owb_token_hash(auth, n, hash);
+    return app->store->ops->token_check(app->store, hash);
+}
+
+/* Server-sealed: W from the assigned network, sealed with the phone's app key. */
+static enum owb_err seal_server_side(struct owb_app *app, const char *app_key_b64,
+                                     struct setup_work *w, struct setup_secrets *s,
+                                     const char **why)
+{
+    struct owb_network_row net;
+    size_t psk_len = 0, json_len = 0;
+    enum owb_err rc;
+
+    if (!app_key_b64 || owb_b64_decode_exact(app_key_b64, strlen(app_key_b64), s->app_key,
+                                             sizeof s->app_key) != OWB_OK) {
+        *why = "app_key must be 32 bytes of base64url.";
+        return OWB_ERR_BAD_REQUEST;
+    }
+    if (!w->dev.network[0]) {
+        *why = "No network is assigned to this device; ask the administrator to assign one.";
+        return OWB_ERR_CONFLICT;
+    }
+    rc = app->store->ops->network_get(app->store, w->dev.network, &net);
+    if (rc != OWB_OK)
+        return rc == OWB_ERR_NOENT ? OWB_ERR_CONFLICT : rc;
+    memcpy(s->wifi.ssid, net.ssid, sizeof net.ssid);
+    s->wifi.ssid_len = strlen(net.ssid);
+    s->wifi.security = net.security;
+    s->wifi.hidden = net.hidden;
+    if (net.security != OWB_SEC_OPEN) {
+        rc = owb_atrest_open(app->master, "networks", net.name, &net.sealed_psk, s->psk,
+                             OWB_PSK_MAX, &psk_len);
+        if (rc != OWB_OK) {
+            fprintf(stderr, "owb-server: network %s: stored PSK does not open\n", net.name);
+            return OWB_ERR_INTERNAL;
+        }
+        memcpy(s->wifi.psk, s->psk, psk_len);
+    }
+    rc = owb_wifi_to_json(&s->wifi, s->wifi_json, sizeof s->wifi_json, &json_len);
+    if (rc != OWB_OK)
+        return OWB_ERR_INTERNAL;
+    rc = owb_wifi_blob_seal(s->app_key, w->dev.id, (const uint8_t *)s->wifi_json, json_len, NULL,
+                            w->payload.wifi_blob, sizeof w->payload.wifi_blob,
+                            &w->payload.wifi_blob_len);
+    sodium_memzero(s->app_key, sizeof s->app_key);
+    return rc;
+}
+
+static cJSON *build_answer(struct owb_app *app, struct setup_work *w, uint64_t counter,
+                           const struct setup_secrets *s)
+{
+    char ssid[OWB_AP_SSID_SIZE];
+    cJSON *o = cJSON_CreateObject(), *ap;
+
+    if (!o || owb_ap_ssid(ssid, w->dev.id) != OWB_OK)
+        goto fail;
+    cJSON_AddStringToObject(o, "device_id", w->dev.id);
+    owb_json_add_u64(o, "counter", counter);
+    cJSON_AddStringToObject(o, "bundle", w->bundle_b64);
+    ap = cJSON_AddObjectToObject(o, "device_ap");
+    if (!ap)
+        goto fail;
+    cJSON_AddStringToObject(ap, "ssid", ssid);
+    cJSON_AddStringToObject(ap, "passphrase", s->ap_pass);
+    cJSON_AddStringToObject(ap, "url", app->cfg.device_ap_url);
+    if (!cJSON_AddStringToObject(o, "session", w->session))
+        goto fail;
+    return o;
+fail:
+    cJSON_Delete(o);
+    return NULL;
+}
+
+void route_setup(struct owb_app *app, const struct owb_http_request *req,
+                 struct owb_http_response *resp, const char *id)
+{
+    struct setup_secrets *s = owb_secret_alloc(sizeof *s);
+    struct setup_work *w = calloc(1, sizeof *w);
+    cJSON *body = NULL, *answer = NULL;
+    const char *claim, *app_key_b64, *wifi_b64, *why = NULL, *mode;
+    uint8_t session_hash[OWB_HASH_BYTES];
+    uint64_t counter = 0;
+    size_t p_len = 0, bundle_len = 0;
+    bool server_sealed;
+    enum owb_err rc;
+
+    if (!s || !w) {
+        rc = OWB_ERR_NOMEM;
+        goto out;
+    }
+    if (rate_limited(app, req, resp)) {
+        rc = OWB_OK;
+        goto out;
+    }
+    rc = owb_json_parse(req->body, req->body_len, &body);
+    if (rc != OWB_OK || !cJSON_IsObject(body)) {
+        rc = OWB_ERR_BAD_REQUEST;
+        why = "The body must be a JSON object.";
+        goto out;
+    }
+    claim = owb_json_string(body, "claim");
+    app_key_b64 = owb_json_string(body, "app_key");
+    wifi_b64 = owb_json_string(body, "wifi");
+    if ((cJSON_HasObjectItem(body, "claim") && !claim) ||
+        (cJSON_HasObjectItem(body, "app_key") && !app_key_b64) ||
+        (cJSON_HasObjectItem(body, "wifi") && !wifi_b64) || (!app_key_b64 == !wifi_b64)) {
+        rc = OWB_ERR_BAD_REQUEST;
+        why = "Send a claim with exactly one of app_key (server-sealed) or wifi (app-sealed).";
+        goto out;
+    }
+    server_sealed = app_key_b64 != NULL;
+    mode = server_sealed ? "server-sealed" : "app-sealed";
+
+    rc = app->store->ops->device_get(app->store, id, &w->dev);
+    if (rc == OWB_ERR_NOENT)
+        rc = OWB_ERR_UNKNOWN_DEVICE;
+    if (rc != OWB_OK)
+        goto out;
+    rc = check_claim(app, &w->dev, claim, resp);
+    if (rc != OWB_OK)
+        goto out;
+
+    if (server_sealed) {
+        rc = check_installer(app, req);
+        if (rc != OWB_OK)
+            goto out;
+        rc = seal_server_side(app, app_key_b64, w, s, &why);
+    } else if (owb_b64_decode(wifi_b64, strlen(wifi_b64), w->payload.wifi_blob,
+                              sizeof w->payload.wifi_blob, &w->payload.wifi_blob_len) != OWB_OK ||
+               w->payload.wifi_blob_len < OWB_NONCE_BYTES + OWB_TAG_BYTES) {
+        rc = OWB_ERR_BAD_REQUEST;
+        why = "wifi must be a base64url wifi blob.";
+    }
+    if (rc != OWB_OK)
+        goto out;
+
+    rc = owb_app_device_key(app, &w->dev, s->device_key);
+    if (rc != OWB_OK) {
+        rc = OWB_ERR_INTERNAL;
+        goto out;
+    }
+    owb_kdf_bundle_key(s->bundle_key, s->device_key);
+    owb_kdf_ap_passphrase(s->ap_pass, s->device_key);
+    sodium_memzero(s->device_key, sizeof s->device_key);
+
+    int n = snprintf(w->payload.checkin_url, sizeof w->payload.checkin_url,
+                     "%s/v1/devices/%s/checkin", app->cfg.public_url, id);
+    if (n < 0 || (size_t)n >= sizeof w->payload.checkin_url) {
+        rc = OWB_ERR_INTERNAL;
+        goto out;
+    }
+    w->payload.has_issued_at = true;
+    w->payload.issued_at = (int64_t)time(NULL);
+    rc = owb_payload_to_json(&w->payload, w->p_json, sizeof w->p_json, &p_len);
+    if (rc != OWB_OK) {
+        rc = OWB_ERR_INTERNAL;
+        goto out;
+    }
+
+    /* The counter is taken (and the session recorded) before sealing: a
+     * bundle is only ever handed out under a counter the database holds. */
+    owb_session_new(w->session, session_hash);
+    rc = app->store->ops->issue(app->store, id, session_hash, mode, w->payload.issued_at,
+                                &counter);
+    if (rc == OWB_ERR_NOENT)
+        rc = OWB_ERR_UNKNOWN_DEVICE;
+    if (rc != OWB_OK)
+        goto out;
+    rc = owb_bundle_seal(s->bundle_key, id, counter, (const uint8_t *)w->p_json, p_len, NULL,
+                         w->bundle, sizeof w->bundle, &bundle_len);
+    if (rc == OWB_OK)
+        rc = owb_b64_encode(w->bundle, bundle_len, w->bundle_b64, sizeof w->bundle_b64);
+    if (rc != OWB_OK) {
+        rc = OWB_ERR_INTERNAL;
+        goto out;
+    }
+    answer = build_answer(app, w, counter, s);
+    if (!answer) {
+        rc = OWB_ERR_NOMEM;
+        goto out;
+    }
+    owb_metrics_inc(app->metrics, server_sealed ? OWB_M_BUNDLES_SERVER_SEALED
+                                                : OWB_M_BUNDLES_APP_SEALED);
+    owb_http_json(resp, 200, answer);
+    rc = OWB_OK;
+out:
+    if (rc != OWB_OK) {
+        if (rc == OWB_ERR_UNAVAILABLE)
+            owb_http_add_header(resp, "Retry-After", "1");
+        owb_http_error(resp, owb_err_http_status(rc) == 500 ? OWB_ERR_INTERNAL : rc, why);
+    }
+    owb_json_free_secret(body);
+    if (s)
+        owb_secret_free(s);
+    if (w) {
+        sodium_memzero(w, sizeof *w);
+        free(w);
+    }
+}

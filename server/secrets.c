@@ -1,0 +1,214 @@
+#include "secrets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "owb/fileio.h"
+#include "owb/keyfile.h"
+#include "owb/mem.h"
+
+struct owb_master {
+    uint8_t seal_key[32];
+    uint8_t fp_key[32];
+};
+
+static const char master_ctx[crypto_kdf_CONTEXTBYTES] = {'o', 'w', 'b', 'm', 'a', 's', 't', 'r'};
+static const char check_plain[] = "owb master key check v1";
+
+const char *owb_master_path(const char *flag, char *buf, size_t cap)
+{
+    const char *env = getenv("OWB_MASTER_KEY_FILE");
+    const char *creds = getenv("CREDENTIALS_DIRECTORY");
+
+    if (flag && *flag)
+        return flag;
+    if (env && *env)
+        return env;
+    if (creds && *creds) {
+        snprintf(buf, cap, "%s/owb-master-key", creds);
+        return buf;
+    }
+    return "owb-master.key";
+}
+
+enum owb_err owb_master_create(const char *path, char *diag)
+{
+    uint8_t key[OWB_MASTER_KEY_BYTES];
+    enum owb_err rc;
+
+    randombytes_buf(key, sizeof key);
+    rc = owb_file_write_atomic(path, key, sizeof key, 0600, OWB_WRITE_NO_REPLACE);
+    sodium_memzero(key, sizeof key);
+    if (rc == OWB_ERR_EXISTS)
+        snprintf(diag, OWB_DIAG_SIZE, "%s: already exists; not replaced", path);
+    else if (rc != OWB_OK)
+        snprintf(diag, OWB_DIAG_SIZE, "%s: cannot write: %s", path, strerror(errno));
+    return rc;
+}
+
+enum owb_err owb_master_load(const char *path, struct owb_master **out, char *diag)
+{
+    struct owb_master *m = NULL;
+    uint8_t *raw = NULL;
+    struct stat st;
+    ssize_t n = 0;
+    int fd;
+    enum owb_err rc = OWB_ERR_IO;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        snprintf(diag, OWB_DIAG_SIZE, "%s: %s (create one with 'owb-server init')", path,
+                 strerror(errno));
+        return errno == ENOENT ? OWB_ERR_NOENT : OWB_ERR_IO;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(diag, OWB_DIAG_SIZE, "%s: not a regular file", path);
+        rc = OWB_ERR_BAD_FILE;
+        goto out;
+    }
+    if (st.st_mode & 077) {
+        snprintf(diag, OWB_DIAG_SIZE,
+                 "%s: readable or writable by group or others (mode %04o); run chmod 600 on it",
+                 path, (unsigned)(st.st_mode & 07777));
+        rc = OWB_ERR_PERM;
+        goto out;
+    }
+    raw = owb_secret_alloc(OWB_MASTER_KEY_BYTES + 1);
+    m = owb_secret_alloc(sizeof *m);
+    if (!raw || !m) {
+        rc = OWB_ERR_NOMEM;
+        goto out;
+    }
+    /* One byte more than a key, to tell a longer file. */
+    size_t got = 0;
+    while (got < OWB_MASTER_KEY_BYTES + 1 &&
+           (n = read(fd, raw + got, OWB_MASTER_KEY_BYTES + 1 - got)) > 0)
+        got += (size_t)n;
+    if (n < 0 || got != OWB_MASTER_KEY_BYTES) {
+        snprintf(diag, OWB_DIAG_SIZE, "%s: not a master key (must be exactly %d bytes)", path,
+                 OWB_MASTER_KEY_BYTES);
+        rc = OWB_ERR_BAD_FILE;
+        goto out;
+    }
+    crypto_kdf_derive_from_key(m->seal_key, 32, 1, master_ctx, raw);
+    crypto_kdf_derive_from_key(m->fp_key, 32, 2, master_ctx, raw);
+    *out = m;
+    m = NULL;
+    rc = OWB_OK;
+out:
+    if (raw)
+        owb_secret_free(raw);
+    if (m)
+        owb_secret_free(m);
+    close(fd);
+    return rc;
+}
+
+void owb_master_free(struct owb_master *m)
+{
+    if (m)
+        owb_secret_free(m);
+}
+
+static void atrest_aad(char *aad, size_t cap, const char *table, const char *row_id)
+{
+    snprintf(aad, cap, "owb-atrest-v1:%s:%s", table, row_id);
+}
+
+enum owb_err owb_atrest_seal(const struct owb_master *m, const char *table, const char *row_id,
+                             const uint8_t *plain, size_t len, struct owb_sealed *out)
+{
+    char aad[160];
+    unsigned long long clen = 0;
+
+    memset(out, 0, sizeof *out);
+    if (len + 24 + 16 > sizeof out->bytes)
+        return OWB_ERR_SPACE;
+    atrest_aad(aad, sizeof aad, table, row_id);
+    randombytes_buf(out->bytes, 24);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out->bytes + 24, &clen, plain, len,
+                                               (const uint8_t *)aad, strlen(aad), NULL,
+                                               out->bytes, m->seal_key);
+    out->len = 24 + (size_t)clen;
+    return OWB_OK;
+}
+
+enum owb_err owb_atrest_open(const struct owb_master *m, const char *table, const char *row_id,
+                             const struct owb_sealed *in, uint8_t *plain, size_t cap, size_t *len)
+{
+    char aad[160];
+    unsigned long long mlen = 0;
+
+    *len = 0;
+    if (in->len < 24 + 16 || in->len > sizeof in->bytes || cap < in->len - 24 - 16)
+        return OWB_ERR_AUTH_FAILED;
+    atrest_aad(aad, sizeof aad, table, row_id);
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &mlen, NULL, in->bytes + 24,
+                                                   in->len - 24, (const uint8_t *)aad,
+                                                   strlen(aad), in->bytes, m->seal_key) != 0)
+        return OWB_ERR_AUTH_FAILED;
+    *len = (size_t)mlen;
+    return OWB_OK;
+}
+
+enum owb_err owb_master_check(const struct owb_master *m, struct owb_store *store, bool create)
+{
+    struct owb_sealed check;
+    uint8_t plain[sizeof check_plain];
+    size_t len = 0;
+    enum owb_err rc;
+
+    rc = store->ops->meta_get(store, "master_check", check.bytes, sizeof check.bytes, &check.len);
+    if (rc == OWB_ERR_NOENT && create) {
+        rc = owb_atrest_seal(m, "meta", "master_check", (const uint8_t *)check_plain,
+                             sizeof check_plain, &check);
+        if (rc == OWB_OK)
+            rc = store->ops->meta_put(store, "master_check", check.bytes, check.len);
+        return rc;
+    }
+    if (rc == OWB_ERR_NOENT)
+        return OWB_ERR_BAD_FILE; /* a database never initialised */
+    if (rc != OWB_OK)
+        return rc;
+    rc = owb_atrest_open(m, "meta", "master_check", &check, plain, sizeof plain, &len);
+    if (rc != OWB_OK || len != sizeof check_plain || memcmp(plain, check_plain, len) != 0)
+        return OWB_ERR_AUTH_FAILED;
+    return OWB_OK;
+}
+
+void owb_key_fingerprint(const struct owb_master *m, const uint8_t *key, size_t len,
+                         uint8_t fp[static OWB_FP_BYTES])
+{
+    crypto_generichash(fp, OWB_FP_BYTES, key, len, m->fp_key, sizeof m->fp_key);
+}
+
+void owb_token_hash(const char *token, size_t len, uint8_t hash[static OWB_HASH_BYTES])
+{
+    crypto_generichash(hash, OWB_HASH_BYTES, (const uint8_t *)token, len, NULL, 0);
+}
+
+void owb_session_new(char token[static OWB_SESSION_SIZE], uint8_t hash[static OWB_HASH_BYTES])
+{
+    uint8_t raw[OWB_TOKEN_RAW_BYTES];
+
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(token, OWB_SESSION_SIZE, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof raw);
+    owb_token_hash(token, strlen(token), hash);
+}
+
+void owb_token_new(char token[static OWB_TOKEN_SIZE], uint8_t hash[static OWB_HASH_BYTES])
+{
+    memcpy(token, OWB_TOKEN_PREFIX, 5);
+    owb_session_new(token + 5, hash);
+    owb_token_hash(token, strlen(token), hash);
+}

@@ -1,0 +1,69 @@
+/* The server's secrets at rest.
+ *
+ * The master key is a 32-byte file (mode 0600 or stricter). Two subkeys
+ * come from it: one seals device keys and PSKs in the database
+ * (XChaCha20-Poly1305 with "owb-atrest-v1:<table>:<row id>" as associated
+ * data, so a sealed value moved to another row does not open), the other
+ * keys the fingerprints that let import compare device keys without
+ * opening them. A check value sealed at init tells a wrong key at start-up.
+ *
+ * Installer tokens and session tokens are random 32-byte strings given to
+ * clients once; the database holds only their BLAKE2b-256 hash.
+ *
+ * Ownership: struct owb_master lives in sodium_malloc memory; free it with
+ * owb_master_free(), which wipes it.
+ */
+#ifndef OWB_SERVER_SECRETS_H
+#define OWB_SERVER_SECRETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "owb/base64.h"
+#include "owb/err.h"
+#include "store.h"
+
+#define OWB_MASTER_KEY_BYTES 32
+#define OWB_TOKEN_RAW_BYTES 32
+#define OWB_TOKEN_PREFIX "owbt_"
+#define OWB_TOKEN_SIZE (5 + OWB_B64_ENCODED_SIZE(OWB_TOKEN_RAW_BYTES))
+#define OWB_SESSION_SIZE OWB_B64_ENCODED_SIZE(OWB_TOKEN_RAW_BYTES)
+
+struct owb_master;
+
+/* Picks the master key file: the flag, else $OWB_MASTER_KEY_FILE, else
+ * $CREDENTIALS_DIRECTORY/owb-master-key, else "owb-master.key". */
+const char *owb_master_path(const char *flag, char *buf, size_t cap);
+
+/* Creates a new random key file (0600); never replaces one (OWB_ERR_EXISTS). */
+enum owb_err owb_master_create(const char *path, char *diag) OWB_MUST_CHECK;
+
+/* Loads the key; refuses a file readable or writable by group or others
+ * (OWB_ERR_PERM), or one that is not exactly 32 bytes (OWB_ERR_BAD_FILE). */
+enum owb_err owb_master_load(const char *path, struct owb_master **out,
+                             char *diag) OWB_MUST_CHECK;
+void owb_master_free(struct owb_master *m);
+
+/* Stores a check value in the store, or verifies the one there
+ * (OWB_ERR_AUTH_FAILED when this is not the key the database was made with). */
+enum owb_err owb_master_check(const struct owb_master *m, struct owb_store *store,
+                              bool create) OWB_MUST_CHECK;
+
+enum owb_err owb_atrest_seal(const struct owb_master *m, const char *table, const char *row_id,
+                             const uint8_t *plain, size_t len,
+                             struct owb_sealed *out) OWB_MUST_CHECK;
+/* OWB_ERR_AUTH_FAILED when it does not open (wrong key, row or tampering). */
+enum owb_err owb_atrest_open(const struct owb_master *m, const char *table, const char *row_id,
+                             const struct owb_sealed *in, uint8_t *plain, size_t cap,
+                             size_t *len) OWB_MUST_CHECK;
+
+void owb_key_fingerprint(const struct owb_master *m, const uint8_t *key, size_t len,
+                         uint8_t fp[static OWB_FP_BYTES]);
+
+/* A fresh installer token "owbt_<43 chars>" and its hash. */
+void owb_token_new(char token[static OWB_TOKEN_SIZE], uint8_t hash[static OWB_HASH_BYTES]);
+/* A fresh session token (43 chars) and its hash. */
+void owb_session_new(char token[static OWB_SESSION_SIZE], uint8_t hash[static OWB_HASH_BYTES]);
+void owb_token_hash(const char *token, size_t len, uint8_t hash[static OWB_HASH_BYTES]);
+
+#endif

@@ -1,0 +1,165 @@
+/* The provisioning server's storage interface.
+ *
+ * Every SQL statement lives behind these function pointers, so another
+ * backend (PostgreSQL) can be added without touching the HTTP code. The
+ * store never sees a secret in clear: device keys and PSKs arrive sealed
+ * under the master key (atrest.h), claim codes and tokens as hashes.
+ *
+ * All calls are safe from several threads at once. Functions return
+ * OWB_ERR_NOENT for a missing row, OWB_ERR_EXISTS for a duplicate,
+ * OWB_ERR_UNAVAILABLE when the database stayed busy past its wait.
+ */
+#ifndef OWB_SERVER_STORE_H
+#define OWB_SERVER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "owb/claim.h"
+#include "owb/err.h"
+#include "owb/id.h"
+#include "owb/wifi.h"
+
+#define OWB_SEALED_MAX 160 /* nonce + tag + up to 120 bytes of secret */
+#define OWB_NETWORK_NAME_MAX 64
+#define OWB_LABEL_MAX 64
+#define OWB_HASH_BYTES 32
+#define OWB_FP_BYTES 16
+
+struct owb_sealed {
+    uint8_t bytes[OWB_SEALED_MAX];
+    size_t len;
+};
+
+/* One device from a records file, already sealed. */
+struct owb_import_item {
+    char id[OWB_DEVICE_ID_SIZE];
+    struct owb_sealed sealed_key;
+    uint8_t key_fp[OWB_FP_BYTES]; /* keyed fingerprint: equal keys, equal fp */
+    bool has_claim;
+    uint8_t claim_hash[OWB_HASH_BYTES];
+};
+
+struct owb_import_result {
+    size_t added, unchanged;
+    char conflict_id[OWB_DEVICE_ID_SIZE]; /* set when OWB_ERR_CONFLICT */
+};
+
+struct owb_device_row {
+    char id[OWB_DEVICE_ID_SIZE];
+    struct owb_sealed sealed_key;
+    bool has_claim;
+    uint8_t claim_hash[OWB_HASH_BYTES];
+    uint64_t counter;
+    char network[OWB_NETWORK_NAME_MAX + 1]; /* "" when none assigned */
+    char state[16];                          /* new | issued | online */
+    int64_t created_at, updated_at, online_at; /* online_at 0 when never */
+};
+
+struct owb_network_row {
+    char name[OWB_NETWORK_NAME_MAX + 1];
+    char ssid[OWB_SSID_MAX + 1];
+    enum owb_security security;
+    struct owb_sealed sealed_psk; /* len 0 for open networks */
+    bool hidden;
+    int64_t created_at;
+};
+
+struct owb_session_row {
+    char device_id[OWB_DEVICE_ID_SIZE];
+    uint64_t counter;
+    char mode[16];  /* server-sealed | app-sealed */
+    char state[16]; /* issued | online */
+    int64_t created_at, online_at;
+};
+
+struct owb_token_row {
+    int64_t id;
+    char label[OWB_LABEL_MAX + 1];
+    int64_t created_at, revoked_at; /* revoked_at 0 when valid */
+};
+
+struct owb_store;
+struct owb_import;
+
+typedef void (*owb_device_cb)(void *ctx, const struct owb_device_row *row);
+typedef void (*owb_network_cb)(void *ctx, const struct owb_network_row *row);
+typedef void (*owb_token_cb)(void *ctx, const struct owb_token_row *row);
+
+struct owb_store_ops {
+    const char *name;
+    void (*close)(struct owb_store *s);
+
+    enum owb_err (*meta_get)(struct owb_store *s, const char *key, uint8_t *val, size_t cap,
+                             size_t *len);
+    enum owb_err (*meta_put)(struct owb_store *s, const char *key, const uint8_t *val,
+                             size_t len);
+
+    /* An import is one transaction fed in batches: begin, add as many
+     * batches as the file holds, then end with commit or not. An id present
+     * with another key fingerprint fails the batch with OWB_ERR_CONFLICT
+     * and res->conflict_id; the caller then ends without commit. Nothing is
+     * visible to others until a successful commit. */
+    enum owb_err (*import_begin)(struct owb_store *s, struct owb_import **imp);
+    enum owb_err (*import_add)(struct owb_import *imp, const struct owb_import_item *items,
+                               size_t n, struct owb_import_result *res);
+    enum owb_err (*import_end)(struct owb_import *imp, bool commit);
+    enum owb_err (*device_get)(struct owb_store *s, const char *id, struct owb_device_row *row);
+    enum owb_err (*device_list)(struct owb_store *s, owb_device_cb cb, void *ctx);
+    enum owb_err (*device_remove)(struct owb_store *s, const char *id);
+    /* Assigns every id or none (OWB_ERR_NOENT names nothing; callers check). */
+    enum owb_err (*device_assign)(struct owb_store *s, const char *const *ids, size_t n,
+                                  const char *network, char *missing_id);
+
+    enum owb_err (*network_add)(struct owb_store *s, const struct owb_network_row *row);
+    enum owb_err (*network_get)(struct owb_store *s, const char *name,
+                                struct owb_network_row *row);
+    enum owb_err (*network_list)(struct owb_store *s, owb_network_cb cb, void *ctx);
+    enum owb_err (*network_remove)(struct owb_store *s, const char *name);
+
+    enum owb_err (*token_add)(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
+                              const char *label, int64_t now, int64_t *id);
+    /* OWB_OK only for a known token that is not revoked. */
+    enum owb_err (*token_check)(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES]);
+    enum owb_err (*token_list)(struct owb_store *s, owb_token_cb cb, void *ctx);
+    /* Revokes by numeric id or by label; *count says how many. */
+    enum owb_err (*token_revoke)(struct owb_store *s, const char *id_or_label, int64_t now,
+                                 size_t *count);
+
+    enum owb_err (*claim_failures)(struct owb_store *s, const char *id, int64_t since,
+                                   unsigned *count);
+    enum owb_err (*claim_failure_add)(struct owb_store *s, const char *id, int64_t now);
+    enum owb_err (*claim_failures_clear)(struct owb_store *s, const char *id);
+
+    /* One transaction: the device's counter goes up by one and a session
+     * row records the new value. */
+    enum owb_err (*issue)(struct owb_store *s, const char *id,
+                          const uint8_t session_hash[OWB_HASH_BYTES], const char *mode,
+                          int64_t now, uint64_t *counter);
+    enum owb_err (*session_get)(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
+                                struct owb_session_row *row);
+    /* One transaction: OWB_ERR_CONFLICT when no session was issued with this
+     * counter, OWB_ERR_REPLAYED when the nonce was seen for this device;
+     * else records the nonce and marks the session and device online. */
+    enum owb_err (*checkin)(struct owb_store *s, const char *id, uint64_t counter,
+                            const uint8_t nonce[16], int64_t now);
+};
+
+struct owb_store {
+    const struct owb_store_ops *ops;
+};
+
+struct owb_store_config {
+    const char *path;       /* database file */
+    unsigned connections;   /* pool size (one per HTTP thread) */
+    unsigned busy_ms;       /* bounded wait on a locked database */
+    bool sync_full;         /* synchronous=FULL (else NORMAL) */
+    bool create;            /* create the file if missing (init) */
+};
+
+/* Opens the SQLite store and brings its schema up to date. */
+enum owb_err owb_store_sqlite_open(const struct owb_store_config *cfg, struct owb_store **out,
+                                   char *diag) OWB_MUST_CHECK;
+
+#endif

@@ -1,0 +1,986 @@
+/* The SQLite storage backend: one database file in WAL mode, a small pool
+ * of connections (one per HTTP thread), prepared statements cached per
+ * connection, and write transactions begun IMMEDIATE so two writers queue
+ * on the busy timeout instead of failing on a lock upgrade. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_META_GET,
+    ST_META_PUT,
+    ST_DEV_INSERT,
+    ST_DEV_FP,
+    ST_DEV_GET,
+    ST_DEV_LIST,
+    ST_DEV_REMOVE,
+    ST_DEV_ASSIGN,
+    ST_NET_INSERT,
+    ST_NET_GET,
+    ST_NET_LIST,
+    ST_NET_REMOVE,
+    ST_TOK_INSERT,
+    ST_TOK_CHECK,
+    ST_TOK_LIST,
+    ST_TOK_REVOKE,
+    ST_CLAIM_COUNT,
+    ST_CLAIM_ADD,
+    ST_CLAIM_CLEAR,
+    ST_ISSUE_BUMP,
+    ST_ISSUE_SESSION,
+    ST_SESSION_GET,
+    ST_CHECKIN_SESSION,
+    ST_CHECKIN_NONCE,
+    ST_CHECKIN_ONLINE,
+    ST_CHECKIN_DEVICE,
+    ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [ST_DEV_INSERT] = "INSERT INTO devices(id, sealed_key, key_fp, claim_hash, created_at, "
+                      "updated_at) VALUES(?1, ?2, ?3, ?4, unixepoch(), unixepoch()) "
+                      "ON CONFLICT(id) DO NOTHING",
+    [ST_DEV_FP] = "SELECT key_fp FROM devices WHERE id = ?1",
+    [ST_DEV_GET] = "SELECT id, sealed_key, claim_hash, counter, network, state, created_at, "
+                   "updated_at, online_at FROM devices WHERE id = ?1",
+    [ST_DEV_LIST] = "SELECT id, sealed_key, claim_hash, counter, network, state, created_at, "
+                    "updated_at, online_at FROM devices ORDER BY id",
+    [ST_DEV_REMOVE] = "DELETE FROM devices WHERE id = ?1",
+    [ST_DEV_ASSIGN] = "UPDATE devices SET network = ?2, updated_at = unixepoch() WHERE id = ?1",
+    [ST_NET_INSERT] = "INSERT INTO networks(name, ssid, security, sealed_psk, hidden, created_at) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_NET_GET] = "SELECT name, ssid, security, sealed_psk, hidden, created_at FROM networks "
+                   "WHERE name = ?1",
+    [ST_NET_LIST] = "SELECT name, ssid, security, sealed_psk, hidden, created_at FROM networks "
+                    "ORDER BY name",
+    [ST_NET_REMOVE] = "DELETE FROM networks WHERE name = ?1",
+    [ST_TOK_INSERT] = "INSERT INTO tokens(hash, label, created_at) VALUES(?1, ?2, ?3)",
+    [ST_TOK_CHECK] = "SELECT revoked_at FROM tokens WHERE hash = ?1",
+    [ST_TOK_LIST] = "SELECT id, label, created_at, revoked_at FROM tokens ORDER BY id",
+    [ST_TOK_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND "
+                      "(label = ?1 OR CAST(id AS TEXT) = ?1)",
+    [ST_CLAIM_COUNT] = "SELECT count(*) FROM claim_failures WHERE device_id = ?1 AND at > ?2",
+    [ST_CLAIM_ADD] = "INSERT INTO claim_failures(device_id, at) VALUES(?1, ?2)",
+    [ST_CLAIM_CLEAR] = "DELETE FROM claim_failures WHERE device_id = ?1",
+    [ST_ISSUE_BUMP] = "UPDATE devices SET counter = counter + 1, state = CASE state WHEN "
+                      "'online' THEN state ELSE 'issued' END, updated_at = ?2 WHERE id = ?1 "
+                      "RETURNING counter",
+    [ST_ISSUE_SESSION] = "INSERT INTO sessions(token_hash, device_id, counter, mode, created_at) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_SESSION_GET] = "SELECT device_id, counter, mode, state, created_at, online_at FROM "
+                       "sessions WHERE token_hash = ?1",
+    [ST_CHECKIN_SESSION] = "SELECT 1 FROM sessions WHERE device_id = ?1 AND counter = ?2",
+    [ST_CHECKIN_NONCE] = "INSERT INTO checkin_nonces(device_id, nonce, counter, at) "
+                         "VALUES(?1, ?2, ?3, ?4)",
+    [ST_CHECKIN_ONLINE] = "UPDATE sessions SET state = 'online', online_at = coalesce(online_at, "
+                          "?3) WHERE device_id = ?1 AND counter = ?2",
+    [ST_CHECKIN_DEVICE] = "UPDATE devices SET state = 'online', online_at = ?2, updated_at = ?2 "
+                          "WHERE id = ?1",
+};
+
+/* Schema migrations, applied in order, each in its own transaction. */
+static const char *const migrations[] = {
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE networks (name TEXT PRIMARY KEY, ssid TEXT NOT NULL, security TEXT NOT NULL,"
+    "  sealed_psk BLOB, hidden INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+    "CREATE TABLE devices (id TEXT PRIMARY KEY, sealed_key BLOB NOT NULL, key_fp BLOB NOT NULL,"
+    "  claim_hash BLOB, counter INTEGER NOT NULL DEFAULT 0,"
+    "  network TEXT REFERENCES networks(name) ON DELETE SET NULL,"
+    "  state TEXT NOT NULL DEFAULT 'new', created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL, online_at INTEGER);"
+    "CREATE INDEX devices_network ON devices(network);"
+    "CREATE TABLE sessions (token_hash BLOB PRIMARY KEY,"
+    "  device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  counter INTEGER NOT NULL, mode TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'issued',"
+    "  created_at INTEGER NOT NULL, online_at INTEGER);"
+    "CREATE UNIQUE INDEX sessions_device_counter ON sessions(device_id, counter);"
+    "CREATE TABLE tokens (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, label TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, revoked_at INTEGER);"
+    "CREATE TABLE checkin_nonces (device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  nonce BLOB NOT NULL, counter INTEGER NOT NULL, at INTEGER NOT NULL,"
+    "  PRIMARY KEY (device_id, nonce)) WITHOUT ROWID;"
+    "CREATE TABLE claim_failures (device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX claim_failures_device ON claim_failures(device_id, at);",
+};
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST__COUNT];
+    bool in_use;
+};
+
+struct sq_store {
+    struct owb_store base;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct conn *conns;
+    unsigned n;
+};
+
+static enum owb_err map_rc(sqlite3 *db, int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return OWB_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return OWB_ERR_UNAVAILABLE;
+    case SQLITE_CONSTRAINT:
+        return OWB_ERR_EXISTS;
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    default:
+        fprintf(stderr, "owb-server: sqlite: %s\n", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        return OWB_ERR_IO;
+    }
+}
+
+static struct conn *acquire(struct sq_store *s)
+{
+    struct conn *c = NULL;
+
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        for (unsigned i = 0; i < s->n; i++) {
+            if (!s->conns[i].in_use) {
+                c = &s->conns[i];
+                c->in_use = true;
+                break;
+            }
+        }
+        if (c)
+            break;
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+static void release(struct sq_store *s, struct conn *c)
+{
+    pthread_mutex_lock(&s->mu);
+    c->in_use = false;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The cached statement, reset and ready to bind; NULL on failure. */
+static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
+{
+    if (!c->st[id]) {
+        if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+                               NULL) != SQLITE_OK) {
+            fprintf(stderr, "owb-server: sqlite prepare: %s\n", sqlite3_errmsg(c->db));
+            return NULL;
+        }
+    }
+    sqlite3_reset(c->st[id]);
+    sqlite3_clear_bindings(c->st[id]);
+    return c->st[id];
+}
+
+/* Runs a statement that returns no rows. */
+static enum owb_err run(struct conn *c, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    enum owb_err e = rc == SQLITE_DONE || rc == SQLITE_ROW ? OWB_OK : map_rc(c->db, rc);
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum owb_err run_simple(struct conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *st = stmt(c, id);
+    return st ? run(c, st) : OWB_ERR_IO;
+}
+
+static enum owb_err begin(struct conn *c)
+{
+    return run_simple(c, ST_BEGIN);
+}
+
+/* COMMIT on success, else ROLLBACK; returns the final outcome. */
+static enum owb_err end_tx(struct conn *c, enum owb_err rc)
+{
+    if (rc == OWB_OK) {
+        rc = run_simple(c, ST_COMMIT);
+        if (rc == OWB_OK)
+            return OWB_OK;
+    }
+    if (!sqlite3_get_autocommit(c->db))
+        (void)run_simple(c, ST_ROLLBACK);
+    return rc;
+}
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static void copy_blob(uint8_t *dst, size_t cap, size_t *len, sqlite3_stmt *st, int col)
+{
+    const void *b = sqlite3_column_blob(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (n > cap)
+        n = 0;
+    if (b && n)
+        memcpy(dst, b, n);
+    if (len)
+        *len = n;
+}
+
+#define S(x) ((struct sq_store *)(x))
+
+static enum owb_err sq_meta_get(struct owb_store *base, const char *key, uint8_t *val,
+                                size_t cap, size_t *len)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_META_GET);
+    enum owb_err rc = OWB_ERR_IO;
+    int r;
+
+    *len = 0;
+    if (!st)
+        goto out;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        rc = n <= cap ? OWB_OK : OWB_ERR_SPACE;
+        if (rc == OWB_OK) {
+            memcpy(val, sqlite3_column_blob(st, 0), n);
+            *len = n;
+        }
+    } else {
+        rc = r == SQLITE_DONE ? OWB_ERR_NOENT : map_rc(c->db, r);
+    }
+    sqlite3_reset(st);
+out:
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_meta_put(struct owb_store *base, const char *key, const uint8_t *val,
+                                size_t len)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_META_PUT);
+    enum owb_err rc = OWB_ERR_IO;
+
+    if (st) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, val, (int)len, SQLITE_STATIC);
+        rc = run(c, st);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+struct owb_import {
+    struct sq_store *s;
+    struct conn *c;
+};
+
+static enum owb_err sq_import_begin(struct owb_store *base, struct owb_import **out)
+{
+    struct owb_import *imp = calloc(1, sizeof *imp);
+    enum owb_err rc;
+
+    *out = NULL;
+    if (!imp)
+        return OWB_ERR_NOMEM;
+    imp->s = S(base);
+    imp->c = acquire(imp->s);
+    rc = begin(imp->c);
+    if (rc != OWB_OK) {
+        release(imp->s, imp->c);
+        free(imp);
+        return rc;
+    }
+    *out = imp;
+    return OWB_OK;
+}
+
+static enum owb_err sq_import_add(struct owb_import *imp, const struct owb_import_item *items,
+                                  size_t n, struct owb_import_result *res)
+{
+    struct conn *c = imp->c;
+    sqlite3_stmt *ins, *fp;
+    enum owb_err rc = OWB_OK;
+
+    for (size_t i = 0; rc == OWB_OK && i < n; i++) {
+        const struct owb_import_item *it = &items[i];
+        ins = stmt(c, ST_DEV_INSERT);
+        if (!ins)
+            return OWB_ERR_IO;
+        sqlite3_bind_text(ins, 1, it->id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(ins, 2, it->sealed_key.bytes, (int)it->sealed_key.len, SQLITE_STATIC);
+        sqlite3_bind_blob(ins, 3, it->key_fp, OWB_FP_BYTES, SQLITE_STATIC);
+        if (it->has_claim)
+            sqlite3_bind_blob(ins, 4, it->claim_hash, OWB_HASH_BYTES, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(ins, 4);
+        rc = run(c, ins);
+        if (rc != OWB_OK)
+            break;
+        if (sqlite3_changes(c->db) == 1) {
+            res->added++;
+            continue;
+        }
+        /* Already there: the same key is a no-op, another key a conflict. */
+        fp = stmt(c, ST_DEV_FP);
+        if (!fp)
+            return OWB_ERR_IO;
+        sqlite3_bind_text(fp, 1, it->id, -1, SQLITE_STATIC);
+        if (sqlite3_step(fp) == SQLITE_ROW && sqlite3_column_bytes(fp, 0) == OWB_FP_BYTES &&
+            memcmp(sqlite3_column_blob(fp, 0), it->key_fp, OWB_FP_BYTES) == 0) {
+            res->unchanged++;
+        } else {
+            snprintf(res->conflict_id, sizeof res->conflict_id, "%s", it->id);
+            rc = OWB_ERR_CONFLICT;
+        }
+        sqlite3_reset(fp);
+    }
+    return rc;
+}
+
+static enum owb_err sq_import_end(struct owb_import *imp, bool commit)
+{
+    enum owb_err rc;
+
+    if (!imp)
+        return OWB_OK;
+    rc = end_tx(imp->c, commit ? OWB_OK : OWB_ERR_CONFLICT);
+    if (!commit && rc == OWB_ERR_CONFLICT)
+        rc = OWB_OK;
+    release(imp->s, imp->c);
+    free(imp);
+    return rc;
+}
+
+static void read_device(sqlite3_stmt *st, struct owb_device_row *row)
+{
+    memset(row, 0, sizeof *row);
+    copy_text(row->id, sizeof row->id, st, 0);
+    copy_blob(row->sealed_key.bytes, sizeof row->sealed_key.bytes, &row->sealed_key.len, st, 1);
+    if (sqlite3_column_type(st, 2) == SQLITE_BLOB && sqlite3_column_bytes(st, 2) == OWB_HASH_BYTES) {
+        row->has_claim = true;
+        memcpy(row->claim_hash, sqlite3_column_blob(st, 2), OWB_HASH_BYTES);
+    }
+    row->counter = (uint64_t)sqlite3_column_int64(st, 3);
+    copy_text(row->network, sizeof row->network, st, 4);
+    copy_text(row->state, sizeof row->state, st, 5);
+    row->created_at = sqlite3_column_int64(st, 6);
+    row->updated_at = sqlite3_column_int64(st, 7);
+    row->online_at = sqlite3_column_int64(st, 8);
+}
+
+static enum owb_err sq_device_get(struct owb_store *base, const char *id,
+                                  struct owb_device_row *row)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_DEV_GET);
+    enum owb_err rc = OWB_ERR_IO;
+    int r;
+
+    memset(row, 0, sizeof *row);
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            read_device(st, row);
+            rc = OWB_OK;
+        } else {
+            rc = r == SQLITE_DONE ? OWB_ERR_NOENT : map_rc(c->db, r);
+        }
+        sqlite3_reset(st);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_device_list(struct owb_store *base, owb_device_cb cb, void *ctx)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_DEV_LIST);
+    enum owb_err rc = OWB_ERR_IO;
+    struct owb_device_row row;
+    int r;
+
+    if (st) {
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            read_device(st, &row);
+            cb(ctx, &row);
+        }
+        rc = r == SQLITE_DONE ? OWB_OK : map_rc(c->db, r);
+        sqlite3_reset(st);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+/* Runs a one-statement change keyed by text; OWB_ERR_NOENT when no row changed. */
+static enum owb_err change_by_key(struct owb_store *base, enum stmt_id id, const char *key)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, id);
+    enum owb_err rc = OWB_ERR_IO;
+
+    if (st) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        rc = run(c, st);
+        if (rc == OWB_OK && sqlite3_changes(c->db) == 0)
+            rc = OWB_ERR_NOENT;
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_device_remove(struct owb_store *base, const char *id)
+{
+    return change_by_key(base, ST_DEV_REMOVE, id);
+}
+
+static enum owb_err sq_device_assign(struct owb_store *base, const char *const *ids, size_t n,
+                                     const char *network, char *missing_id)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st;
+    enum owb_err rc;
+
+    missing_id[0] = '\0';
+    rc = begin(c);
+    if (rc == OWB_OK && network) {
+        st = stmt(c, ST_NET_GET);
+        sqlite3_bind_text(st, 1, network, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            snprintf(missing_id, OWB_NETWORK_NAME_MAX + 1, "%s", network);
+            rc = OWB_ERR_NOENT;
+        }
+        sqlite3_reset(st);
+    }
+    for (size_t i = 0; rc == OWB_OK && i < n; i++) {
+        st = stmt(c, ST_DEV_ASSIGN);
+        sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+        if (network)
+            sqlite3_bind_text(st, 2, network, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 2);
+        rc = run(c, st);
+        if (rc == OWB_OK && sqlite3_changes(c->db) == 0) {
+            snprintf(missing_id, OWB_NETWORK_NAME_MAX + 1, "%s", ids[i]);
+            rc = OWB_ERR_NOENT;
+        }
+    }
+    rc = end_tx(c, rc);
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_network_add(struct owb_store *base, const struct owb_network_row *row)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_NET_INSERT);
+    enum owb_err rc = OWB_ERR_IO;
+
+    if (st) {
+        sqlite3_bind_text(st, 1, row->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, row->ssid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, owb_security_name(row->security), -1, SQLITE_STATIC);
+        if (row->sealed_psk.len)
+            sqlite3_bind_blob(st, 4, row->sealed_psk.bytes, (int)row->sealed_psk.len,
+                              SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 4);
+        sqlite3_bind_int(st, 5, row->hidden ? 1 : 0);
+        sqlite3_bind_int64(st, 6, row->created_at);
+        rc = run(c, st);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static void read_network(sqlite3_stmt *st, struct owb_network_row *row)
+{
+    memset(row, 0, sizeof *row);
+    copy_text(row->name, sizeof row->name, st, 0);
+    copy_text(row->ssid, sizeof row->ssid, st, 1);
+    if (owb_security_parse((const char *)sqlite3_column_text(st, 2), &row->security) != OWB_OK)
+        row->security = OWB_SEC_OPEN;
+    copy_blob(row->sealed_psk.bytes, sizeof row->sealed_psk.bytes, &row->sealed_psk.len, st, 3);
+    row->hidden = sqlite3_column_int(st, 4) != 0;
+    row->created_at = sqlite3_column_int64(st, 5);
+}
+
+static enum owb_err sq_network_get(struct owb_store *base, const char *name,
+                                   struct owb_network_row *row)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_NET_GET);
+    enum owb_err rc = OWB_ERR_IO;
+    int r;
+
+    memset(row, 0, sizeof *row);
+    if (st) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            read_network(st, row);
+            rc = OWB_OK;
+        } else {
+            rc = r == SQLITE_DONE ? OWB_ERR_NOENT : map_rc(c->db, r);
+        }
+        sqlite3_reset(st);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_network_list(struct owb_store *base, owb_network_cb cb, void *ctx)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_NET_LIST);
+    enum owb_err rc = OWB_ERR_IO;
+    struct owb_network_row row;
+    int r;
+
+    if (st) {
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            read_network(st, &row);
+            cb(ctx, &row);
+        }
+        rc = r == SQLITE_DONE ? OWB_OK : map_rc(c->db, r);
+        sqlite3_reset(st);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_network_remove(struct owb_store *base, const char *name)
+{
+    return change_by_key(base, ST_NET_REMOVE, name);
+}
+
+static enum owb_err sq_token_add(struct owb_store *base, const uint8_t hash[OWB_HASH_BYTES],
+                                 const char *label, int64_t now, int64_t *id)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_TOK_INSERT);
+    enum owb_err rc = OWB_ERR_IO;
+
+    *id = 0;
+    if (st) {
+        sqlite3_bind_blob(st, 1, hash, OWB_HASH_BYTES, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now);
+        rc = run(c, st);
+        if (rc == OWB_OK)
+            *id = sqlite3_last_insert_rowid(c->db);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_token_check(struct owb_store *base, const uint8_t hash[OWB_HASH_BYTES])
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_TOK_CHECK);
+    enum owb_err rc = OWB_ERR_IO;
+    int r;
+
+    if (st) {
+        sqlite3_bind_blob(st, 1, hash, OWB_HASH_BYTES, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+            rc = sqlite3_column_type(st, 0) == SQLITE_NULL ? OWB_OK : OWB_ERR_UNAUTHORIZED;
+        else
+            rc = r == SQLITE_DONE ? OWB_ERR_UNAUTHORIZED : map_rc(c->db, r);
+        sqlite3_reset(st);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_token_list(struct owb_store *base, owb_token_cb cb, void *ctx)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_TOK_LIST);
+    enum owb_err rc = OWB_ERR_IO;
+    struct owb_token_row row;
+    int r;
+
+    if (st) {
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            memset(&row, 0, sizeof row);
+            row.id = sqlite3_column_int64(st, 0);
+            copy_text(row.label, sizeof row.label, st, 1);
+            row.created_at = sqlite3_column_int64(st, 2);
+            row.revoked_at = sqlite3_column_int64(st, 3);
+            cb(ctx, &row);
+        }
+        rc = r == SQLITE_DONE ? OWB_OK : map_rc(c->db, r);
+        sqlite3_reset(st);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_token_revoke(struct owb_store *base, const char *id_or_label, int64_t now,
+                                    size_t *count)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_TOK_REVOKE);
+    enum owb_err rc = OWB_ERR_IO;
+
+    *count = 0;
+    if (st) {
+        sqlite3_bind_text(st, 1, id_or_label, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now);
+        rc = run(c, st);
+        if (rc == OWB_OK)
+            *count = (size_t)sqlite3_changes(c->db);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_claim_failures(struct owb_store *base, const char *id, int64_t since,
+                                      unsigned *count)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_CLAIM_COUNT);
+    enum owb_err rc = OWB_ERR_IO;
+    int r;
+
+    *count = 0;
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, since);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            *count = (unsigned)sqlite3_column_int(st, 0);
+            rc = OWB_OK;
+        } else {
+            rc = map_rc(c->db, r);
+        }
+        sqlite3_reset(st);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_claim_failure_add(struct owb_store *base, const char *id, int64_t now)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_CLAIM_ADD);
+    enum owb_err rc = OWB_ERR_IO;
+
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now);
+        rc = run(c, st);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_claim_failures_clear(struct owb_store *base, const char *id)
+{
+    enum owb_err rc = change_by_key(base, ST_CLAIM_CLEAR, id);
+    return rc == OWB_ERR_NOENT ? OWB_OK : rc;
+}
+
+static enum owb_err sq_issue(struct owb_store *base, const char *id,
+                             const uint8_t session_hash[OWB_HASH_BYTES], const char *mode,
+                             int64_t now, uint64_t *counter)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st;
+    enum owb_err rc;
+    int r;
+
+    *counter = 0;
+    rc = begin(c);
+    if (rc == OWB_OK) {
+        st = stmt(c, ST_ISSUE_BUMP);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+            *counter = (uint64_t)sqlite3_column_int64(st, 0);
+        else
+            rc = r == SQLITE_DONE ? OWB_ERR_NOENT : map_rc(c->db, r);
+        sqlite3_reset(st);
+    }
+    if (rc == OWB_OK) {
+        st = stmt(c, ST_ISSUE_SESSION);
+        sqlite3_bind_blob(st, 1, session_hash, OWB_HASH_BYTES, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)*counter);
+        sqlite3_bind_text(st, 4, mode, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, now);
+        rc = run(c, st);
+    }
+    rc = end_tx(c, rc);
+    if (rc != OWB_OK)
+        *counter = 0;
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_session_get(struct owb_store *base, const uint8_t hash[OWB_HASH_BYTES],
+                                   struct owb_session_row *row)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st = stmt(c, ST_SESSION_GET);
+    enum owb_err rc = OWB_ERR_IO;
+    int r;
+
+    memset(row, 0, sizeof *row);
+    if (st) {
+        sqlite3_bind_blob(st, 1, hash, OWB_HASH_BYTES, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            copy_text(row->device_id, sizeof row->device_id, st, 0);
+            row->counter = (uint64_t)sqlite3_column_int64(st, 1);
+            copy_text(row->mode, sizeof row->mode, st, 2);
+            copy_text(row->state, sizeof row->state, st, 3);
+            row->created_at = sqlite3_column_int64(st, 4);
+            row->online_at = sqlite3_column_int64(st, 5);
+            rc = OWB_OK;
+        } else {
+            rc = r == SQLITE_DONE ? OWB_ERR_NOENT : map_rc(c->db, r);
+        }
+        sqlite3_reset(st);
+    }
+    release(S(base), c);
+    return rc;
+}
+
+static enum owb_err sq_checkin(struct owb_store *base, const char *id, uint64_t counter,
+                               const uint8_t nonce[16], int64_t now)
+{
+    struct conn *c = acquire(S(base));
+    sqlite3_stmt *st;
+    enum owb_err rc;
+    int r;
+
+    rc = begin(c);
+    if (rc == OWB_OK) {
+        st = stmt(c, ST_CHECKIN_SESSION);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)counter);
+        r = sqlite3_step(st);
+        rc = r == SQLITE_ROW ? OWB_OK : r == SQLITE_DONE ? OWB_ERR_CONFLICT : map_rc(c->db, r);
+        sqlite3_reset(st);
+    }
+    if (rc == OWB_OK) {
+        /* The primary key (device_id, nonce) refuses a repeat atomically. */
+        st = stmt(c, ST_CHECKIN_NONCE);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, nonce, 16, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)counter);
+        sqlite3_bind_int64(st, 4, now);
+        rc = run(c, st);
+        if (rc == OWB_ERR_EXISTS)
+            rc = OWB_ERR_REPLAYED;
+    }
+    if (rc == OWB_OK) {
+        st = stmt(c, ST_CHECKIN_ONLINE);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)counter);
+        sqlite3_bind_int64(st, 3, now);
+        rc = run(c, st);
+    }
+    if (rc == OWB_OK) {
+        st = stmt(c, ST_CHECKIN_DEVICE);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now);
+        rc = run(c, st);
+    }
+    rc = end_tx(c, rc);
+    release(S(base), c);
+    return rc;
+}
+
+static void sq_close(struct owb_store *base)
+{
+    struct sq_store *s = S(base);
+
+    if (!s)
+        return;
+    for (unsigned i = 0; i < s->n; i++) {
+        for (int k = 0; k < ST__COUNT; k++)
+            sqlite3_finalize(s->conns[i].st[k]);
+        sqlite3_close(s->conns[i].db);
+    }
+    free(s->conns);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+static const struct owb_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .meta_get = sq_meta_get,
+    .meta_put = sq_meta_put,
+    .import_begin = sq_import_begin,
+    .import_add = sq_import_add,
+    .import_end = sq_import_end,
+    .device_get = sq_device_get,
+    .device_list = sq_device_list,
+    .device_remove = sq_device_remove,
+    .device_assign = sq_device_assign,
+    .network_add = sq_network_add,
+    .network_get = sq_network_get,
+    .network_list = sq_network_list,
+    .network_remove = sq_network_remove,
+    .token_add = sq_token_add,
+    .token_check = sq_token_check,
+    .token_list = sq_token_list,
+    .token_revoke = sq_token_revoke,
+    .claim_failures = sq_claim_failures,
+    .claim_failure_add = sq_claim_failure_add,
+    .claim_failures_clear = sq_claim_failures_clear,
+    .issue = sq_issue,
+    .session_get = sq_session_get,
+    .checkin = sq_checkin,
+};
+
+static enum owb_err exec_sql(sqlite3 *db, const char *sql, char *diag)
+{
+    char *err = NULL;
+    int r = sqlite3_exec(db, sql, NULL, NULL, &err);
+
+    if (r != SQLITE_OK) {
+        snprintf(diag, 256, "%s", err ? err : sqlite3_errstr(r));
+        sqlite3_free(err);
+        return map_rc(NULL, r) == OWB_ERR_UNAVAILABLE ? OWB_ERR_UNAVAILABLE : OWB_ERR_IO;
+    }
+    return OWB_OK;
+}
+
+/* Brings the schema to the newest version, one transaction per step. Two
+ * servers starting at once serialise on BEGIN IMMEDIATE and the second
+ * finds the work done. */
+static enum owb_err migrate(sqlite3 *db, char *diag)
+{
+    const size_t n = sizeof migrations / sizeof migrations[0];
+    enum owb_err rc = exec_sql(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", diag);
+
+    for (size_t v = 0; rc == OWB_OK && v < n; v++) {
+        sqlite3_stmt *st = NULL;
+        int have = 0;
+        rc = exec_sql(db, "BEGIN IMMEDIATE", diag);
+        if (rc != OWB_OK)
+            break;
+        if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1,
+                               &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            have = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (have > (int)n) {
+            snprintf(diag, 256, "database schema version %d is newer than this owb-server (%zu)",
+                     have, n);
+            rc = OWB_ERR_BAD_FILE;
+        } else if (have <= (int)v) {
+            char bump[96];
+            rc = exec_sql(db, migrations[v], diag);
+            snprintf(bump, sizeof bump, "DELETE FROM schema_version; INSERT INTO schema_version VALUES(%zu)", v + 1);
+            if (rc == OWB_OK)
+                rc = exec_sql(db, bump, diag);
+        }
+        if (rc == OWB_OK)
+            rc = exec_sql(db, "COMMIT", diag);
+        else
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+static enum owb_err open_conn(const struct owb_store_config *cfg, bool create, sqlite3 **out,
+                              char *diag)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    char pragmas[256];
+    enum owb_err rc;
+
+    *out = NULL;
+    if (sqlite3_open_v2(cfg->path, &db, flags, NULL) != SQLITE_OK) {
+        snprintf(diag, 256, "%s: %s", cfg->path, db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return OWB_ERR_IO;
+    }
+    sqlite3_busy_timeout(db, (int)(cfg->busy_ms ? cfg->busy_ms : 5000));
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;"
+             "PRAGMA secure_delete=ON;",
+             cfg->sync_full ? "FULL" : "NORMAL");
+    rc = exec_sql(db, pragmas, diag);
+    if (rc != OWB_OK) {
+        sqlite3_close(db);
+        return rc;
+    }
+    *out = db;
+    return OWB_OK;
+}
+
+enum owb_err owb_store_sqlite_open(const struct owb_store_config *cfg, struct owb_store **out,
+                                   char *diag)
+{
+    struct sq_store *s = NULL;
+    enum owb_err rc;
+    unsigned n = cfg->connections ? cfg->connections : 1;
+
+    *out = NULL;
+    snprintf(diag, 256, "ok");
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return OWB_ERR_NOMEM;
+    s->base.ops = &sqlite_ops;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->conns = calloc(n, sizeof *s->conns);
+    if (!s->conns) {
+        rc = OWB_ERR_NOMEM;
+        goto out;
+    }
+    s->n = n;
+    for (unsigned i = 0; i < n; i++) {
+        rc = open_conn(cfg, cfg->create && i == 0, &s->conns[i].db, diag);
+        if (rc != OWB_OK)
+            goto out;
+        if (i == 0) {
+            rc = migrate(s->conns[0].db, diag);
+            if (rc != OWB_OK)
+                goto out;
+        }
+    }
+    *out = &s->base;
+    s = NULL;
+    rc = OWB_OK;
+out:
+    if (s)
+        sq_close(&s->base);
+    return rc;
+}
