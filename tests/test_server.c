@@ -1,0 +1,688 @@
+/* owb-server against a real process on 127.0.0.1, a real libcurl client
+ * and a real SQLite file in a temporary directory. */
+#include "test_support.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "owb/base64.h"
+#include "owb/checkin.h"
+#include "owb/envelope.h"
+#include "owb/json.h"
+#include "owb/kdf.h"
+#include "owb/mem.h"
+#include "owb/payload.h"
+#include "owb/record.h"
+#include "owb/wifi.h"
+#include "proc.h"
+
+#define N_DEV 4
+#define PSK "correct \"horse\" $(battery) \\ staple"
+#define CLAIM_WINDOW "2"
+
+struct fixture {
+    char *dir;
+    char db[4096], key[4096], records[4096];
+    char token[128];
+    struct owb_record dev[N_DEV];
+    struct t_proc srv;
+    char base[64];
+};
+
+static struct fixture F;
+
+/* Runs owb-server with the fixture's db and key; argv ends with NULL. */
+static int admin(const char *input, char *out, size_t cap, ...)
+{
+    char *argv[32];
+    int n = 0;
+    va_list ap;
+
+    argv[n++] = OWB_SERVER_BIN;
+    va_start(ap, cap);
+    for (char *a; (a = va_arg(ap, char *)) != NULL && n < 26;)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n++] = "--db";
+    argv[n++] = F.db;
+    argv[n++] = "--master-key";
+    argv[n++] = F.key;
+    argv[n] = NULL;
+    return t_run(argv, input, out, cap);
+}
+
+static void start_server(struct t_proc *p, const char *name, char *rate)
+{
+    char *argv[] = {OWB_SERVER_BIN, "serve", "--listen", "127.0.0.1:0", "--db", F.db,
+                    "--master-key", F.key, "--rate-limit", rate, "--rate-burst", "3",
+                    "--claim-max-failures", "3", "--claim-window", CLAIM_WINDOW,
+                    "--device-ap-url", "http://192.168.3.1/", NULL};
+    t_start(p, F.dir, name, argv);
+}
+
+static void write_records(const char *path, const struct owb_record *recs, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++) {
+        char line[OWB_RECORD_LINE_MAX + 2];
+        size_t len;
+        assert_int_equal(owb_record_to_line(&recs[i], line, sizeof line, &len), OWB_OK);
+        fwrite(line, 1, len, f);
+    }
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    char out[4096];
+    (void)state;
+    if (owb_init() != OWB_OK)
+        return -1;
+    F.dir = t_tmpdir();
+    snprintf(F.db, sizeof F.db, "%s/owb.db", F.dir);
+    snprintf(F.key, sizeof F.key, "%s/master.key", F.dir);
+    snprintf(F.records, sizeof F.records, "%s/records.jsonl", F.dir);
+    for (int i = 0; i < N_DEV; i++) {
+        snprintf(F.dev[i].device_id, sizeof F.dev[i].device_id, "dev-%d", i);
+        randombytes_buf(F.dev[i].device_key, 32);
+        owb_claim_generate(F.dev[i].claim_code);
+    }
+    write_records(F.records, F.dev, N_DEV);
+    if (admin(NULL, out, sizeof out, "init", NULL) != 0)
+        return -1;
+    if (admin(NULL, out, sizeof out, "device", "import", F.records, NULL) != 0)
+        return -1;
+    if (!strstr(out, "imported 4 new"))
+        return -1;
+    if (admin(PSK "\n", out, sizeof out, "network", "add", "home", "--ssid", "Caf\xc3\xa9 \"Net\"",
+              "--security", "wpa2-psk", NULL) != 0)
+        return -1;
+    if (admin(NULL, out, sizeof out, "device", "assign", "dev-0", "dev-1", "dev-3", "--network",
+              "home", NULL) != 0)
+        return -1;
+    if (admin(NULL, out, sizeof out, "token", "create", "--label", "installer-1", NULL) != 0)
+        return -1;
+    snprintf(F.token, sizeof F.token, "%.*s", (int)strcspn(out, "\n"), out);
+    start_server(&F.srv, "server", "0");
+    snprintf(F.base, sizeof F.base, "http://127.0.0.1:%u", F.srv.port);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    t_stop(&F.srv, SIGTERM);
+    t_rmtree(F.dir);
+    free(F.dir);
+    return 0;
+}
+
+static void url(char *out, const char *path)
+{
+    snprintf(out, 512, "%s%s", F.base, path);
+}
+
+/* POST /v1/setup/{id}; auth NULL for none. */
+static void setup_req(const char *id, const char *body, const char *auth, struct t_resp *r)
+{
+    char u[512], path[128], hdr[256];
+    const char *headers[] = {"Content-Type: application/json", NULL, NULL};
+    snprintf(path, sizeof path, "/v1/setup/%s", id);
+    url(u, path);
+    if (auth) {
+        snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", auth);
+        headers[1] = hdr;
+    }
+    t_http("POST", u, headers, body, strlen(body), r);
+}
+
+static void server_sealed_body(char *out, size_t cap, const char *claim, const uint8_t app_key[32])
+{
+    char ak[64];
+    assert_int_equal(owb_b64_encode(app_key, 32, ak, sizeof ak), OWB_OK);
+    snprintf(out, cap, "{\"claim\":\"%s\",\"app_key\":\"%s\"}", claim, ak);
+}
+
+struct opened {
+    uint64_t counter;
+    struct owb_payload p;
+    char session[128];
+    char ap_ssid[64], ap_pass[64];
+};
+
+/* Opens a 200 answer's bundle with the device key, as the device would. */
+static void open_answer(const struct t_resp *r, const struct owb_record *dev, struct opened *o)
+{
+    cJSON *root = NULL;
+    uint8_t kb[32], bundle[OWB_BUNDLE_MAX], p[OWB_PAYLOAD_MAX];
+    size_t blen, plen;
+    struct owb_bundle_header h;
+    const cJSON *ap;
+    uint64_t counter;
+
+    assert_int_equal(r->status, 200);
+    assert_int_equal(owb_json_parse(r->body, r->len, &root), OWB_OK);
+    assert_string_equal(owb_json_string(root, "device_id"), dev->device_id);
+    assert_int_equal(owb_json_uint(root, "counter", &counter), OWB_OK);
+    const char *b = owb_json_string(root, "bundle");
+    assert_non_null(b);
+    assert_int_equal(owb_b64_decode(b, strlen(b), bundle, sizeof bundle, &blen), OWB_OK);
+    assert_int_equal(owb_bundle_header_parse(bundle, blen, &h), OWB_OK);
+    assert_string_equal(h.device_id, dev->device_id);
+    assert_true(h.counter == counter);
+    owb_kdf_bundle_key(kb, dev->device_key);
+    assert_int_equal(owb_bundle_open(kb, &h, bundle, blen, p, sizeof p, &plen), OWB_OK);
+    assert_int_equal(owb_payload_parse((const char *)p, plen, &o->p), OWB_OK);
+    o->counter = counter;
+    snprintf(o->session, sizeof o->session, "%s", owb_json_string(root, "session"));
+    ap = cJSON_GetObjectItemCaseSensitive(root, "device_ap");
+    snprintf(o->ap_ssid, sizeof o->ap_ssid, "%s", owb_json_string(ap, "ssid"));
+    snprintf(o->ap_pass, sizeof o->ap_pass, "%s", owb_json_string(ap, "passphrase"));
+    assert_string_equal(owb_json_string(ap, "url"), "http://192.168.3.1/");
+    cJSON_Delete(root);
+}
+
+static void test_import_idempotent_and_conflict(void **state)
+{
+    (void)state;
+    char out[4096], path[4096];
+    struct owb_record recs[2];
+
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "import", F.records, NULL), 0);
+    assert_non_null(strstr(out, "imported 0 new device(s), 4 already present"));
+
+    /* A new device plus a known id with another key: nothing is imported. */
+    memset(recs, 0, sizeof recs);
+    strcpy(recs[0].device_id, "dev-new");
+    randombytes_buf(recs[0].device_key, 32);
+    strcpy(recs[1].device_id, "dev-2");
+    randombytes_buf(recs[1].device_key, 32);
+    snprintf(path, sizeof path, "%s/conflict.jsonl", F.dir);
+    write_records(path, recs, 2);
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "import", path, NULL), 1);
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "show", "dev-new", NULL), 1);
+
+    /* A malformed line names the file and line, and nothing is imported. */
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"device_id\":\"dev-x\",\"device_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}\nnot json\n");
+    fclose(f);
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "import", path, NULL), 1);
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "show", "dev-x", NULL), 1);
+
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "list", NULL), 0);
+    assert_non_null(strstr(out, "dev-3"));
+    assert_null(strstr(out, "dev-new"));
+}
+
+static void test_server_sealed(void **state)
+{
+    (void)state;
+    uint8_t app_key[32], w[OWB_WIFI_JSON_MAX];
+    char body[512], pass[OWB_AP_PASSPHRASE_SIZE], want_url[512];
+    size_t wlen;
+    struct t_resp r;
+    struct opened o;
+    struct owb_wifi wifi;
+
+    randombytes_buf(app_key, sizeof app_key);
+    server_sealed_body(body, sizeof body, F.dev[0].claim_code, app_key);
+    setup_req("dev-0", body, F.token, &r);
+    open_answer(&r, &F.dev[0], &o);
+    t_resp_free(&r);
+
+    /* The inner layer opens with the phone's app key and holds the network. */
+    assert_int_equal(owb_wifi_blob_open(app_key, "dev-0", o.p.wifi_blob, o.p.wifi_blob_len, w,
+                                        sizeof w, &wlen),
+                     OWB_OK);
+    assert_int_equal(owb_wifi_parse((const char *)w, wlen, &wifi), OWB_OK);
+    assert_string_equal(wifi.ssid, "Caf\xc3\xa9 \"Net\"");
+    assert_string_equal(wifi.psk, PSK);
+    assert_int_equal(wifi.security, OWB_SEC_WPA2_PSK);
+    snprintf(want_url, sizeof want_url, "%s/v1/devices/dev-0/checkin", F.base);
+    assert_string_equal(o.p.checkin_url, want_url);
+    assert_true(o.p.has_issued_at);
+    assert_string_equal(o.ap_ssid, "OWB-dev-0");
+    owb_kdf_ap_passphrase(pass, F.dev[0].device_key);
+    assert_string_equal(o.ap_pass, pass);
+
+    /* A claim typed in lower case with hyphens is the same claim. */
+    char typed[32];
+    snprintf(typed, sizeof typed, "%.4s-%.4s-%.4s-%.4s", F.dev[0].claim_code,
+             F.dev[0].claim_code + 4, F.dev[0].claim_code + 8, F.dev[0].claim_code + 12);
+    for (char *c = typed; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    server_sealed_body(body, sizeof body, typed, app_key);
+    setup_req("dev-0", body, F.token, &r);
+    assert_int_equal(r.status, 200);
+    t_resp_free(&r);
+
+    /* No network assigned (dev-2): a clear 409. */
+    server_sealed_body(body, sizeof body, F.dev[2].claim_code, app_key);
+    setup_req("dev-2", body, F.token, &r);
+    assert_int_equal(r.status, 409);
+    assert_non_null(strstr(r.body, "No network is assigned"));
+    t_resp_free(&r);
+}
+
+static void test_app_sealed(void **state)
+{
+    (void)state;
+    uint8_t app_key[32], blob[OWB_WIFI_BLOB_MAX];
+    char blob_b64[OWB_B64_ENCODED_SIZE(OWB_WIFI_BLOB_MAX)], body[2048];
+    const char *w = "{\"ssid\":\"MyOwn\",\"security\":\"wpa3-sae\",\"psk\":\"phone-only-secret\"}";
+    size_t blen;
+    struct t_resp r;
+    struct opened o;
+
+    randombytes_buf(app_key, sizeof app_key);
+    assert_int_equal(owb_wifi_blob_seal(app_key, "dev-2", (const uint8_t *)w, strlen(w), NULL,
+                                        blob, sizeof blob, &blen),
+                     OWB_OK);
+    assert_int_equal(owb_b64_encode(blob, blen, blob_b64, sizeof blob_b64), OWB_OK);
+    snprintf(body, sizeof body, "{\"claim\":\"%s\",\"wifi\":\"%s\"}", F.dev[2].claim_code,
+             blob_b64);
+    /* No installer token needed. */
+    setup_req("dev-2", body, NULL, &r);
+    open_answer(&r, &F.dev[2], &o);
+    t_resp_free(&r);
+    assert_int_equal(o.p.wifi_blob_len, blen);
+    assert_memory_equal(o.p.wifi_blob, blob, blen);
+
+    /* Both or neither of app_key and wifi: 400. */
+    snprintf(body, sizeof body, "{\"claim\":\"%s\"}", F.dev[2].claim_code);
+    setup_req("dev-2", body, NULL, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "\"error\":\"bad_request\""));
+    t_resp_free(&r);
+    snprintf(body, sizeof body, "{\"claim\":\"%s\",\"wifi\":\"%s\",\"app_key\":\"x\"}",
+             F.dev[2].claim_code, blob_b64);
+    setup_req("dev-2", body, NULL, &r);
+    assert_int_equal(r.status, 400);
+    t_resp_free(&r);
+    snprintf(body, sizeof body, "{\"claim\":\"%s\",\"wifi\":\"!!\"}", F.dev[2].claim_code);
+    setup_req("dev-2", body, NULL, &r);
+    assert_int_equal(r.status, 400);
+    t_resp_free(&r);
+}
+
+static uint64_t issue_one(const char *id, const char *claim, struct opened *o)
+{
+    uint8_t app_key[32];
+    char body[512];
+    struct t_resp r;
+    struct owb_record *dev = NULL;
+
+    for (int i = 0; i < N_DEV; i++)
+        if (!strcmp(F.dev[i].device_id, id))
+            dev = &F.dev[i];
+    randombytes_buf(app_key, sizeof app_key);
+    server_sealed_body(body, sizeof body, claim, app_key);
+    setup_req(id, body, F.token, &r);
+    open_answer(&r, dev, o);
+    t_resp_free(&r);
+    return o->counter;
+}
+
+static void test_counters_increase_across_restart(void **state)
+{
+    (void)state;
+    struct opened o;
+    uint64_t last = 0;
+
+    for (int i = 0; i < 5; i++) {
+        uint64_t c = issue_one("dev-1", F.dev[1].claim_code, &o);
+        assert_true(c > last);
+        last = c;
+    }
+    assert_int_equal(t_stop(&F.srv, SIGTERM), 0);
+    char *log = t_log(&F.srv);
+    assert_non_null(strstr(log, "SIGTERM received"));
+    free(log);
+    start_server(&F.srv, "server2", "0");
+    snprintf(F.base, sizeof F.base, "http://127.0.0.1:%u", F.srv.port);
+    assert_true(issue_one("dev-1", F.dev[1].claim_code, &o) == last + 1);
+}
+
+static void test_installer_token(void **state)
+{
+    (void)state;
+    uint8_t app_key[32];
+    char body[512], out[4096], token2[128];
+    struct t_resp r;
+
+    randombytes_buf(app_key, sizeof app_key);
+    server_sealed_body(body, sizeof body, F.dev[3].claim_code, app_key);
+    setup_req("dev-3", body, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "\"error\":\"unauthorized\""));
+    t_resp_free(&r);
+    setup_req("dev-3", body, "owbt_wrongwrongwrongwrongwrongwrongwrongwrongwro", &r);
+    assert_int_equal(r.status, 401);
+    t_resp_free(&r);
+
+    /* A second token works until it is revoked; the first keeps working. */
+    assert_int_equal(admin(NULL, out, sizeof out, "token", "create", "--label", "temp", NULL), 0);
+    snprintf(token2, sizeof token2, "%.*s", (int)strcspn(out, "\n"), out);
+    setup_req("dev-3", body, token2, &r);
+    assert_int_equal(r.status, 200);
+    t_resp_free(&r);
+    assert_int_equal(admin(NULL, out, sizeof out, "token", "revoke", "temp", NULL), 0);
+    setup_req("dev-3", body, token2, &r);
+    assert_int_equal(r.status, 401);
+    t_resp_free(&r);
+    setup_req("dev-3", body, F.token, &r);
+    assert_int_equal(r.status, 200);
+    t_resp_free(&r);
+    assert_int_equal(admin(NULL, out, sizeof out, "token", "list", NULL), 0);
+    assert_non_null(strstr(out, "revoked"));
+    /* The list shows labels, never a token. */
+    assert_null(strstr(out, "owbt_"));
+}
+
+static void test_claim_lockout(void **state)
+{
+    (void)state;
+    uint8_t app_key[32];
+    char body[512];
+    struct t_resp r;
+
+    randombytes_buf(app_key, sizeof app_key);
+    server_sealed_body(body, sizeof body, "0000000000000000", app_key);
+    for (int i = 0; i < 3; i++) {
+        setup_req("dev-3", body, F.token, &r);
+        assert_int_equal(r.status, 403);
+        assert_non_null(strstr(r.body, "\"error\":\"claim_rejected\""));
+        t_resp_free(&r);
+    }
+    /* Locked: even the right claim is refused. */
+    server_sealed_body(body, sizeof body, F.dev[3].claim_code, app_key);
+    setup_req("dev-3", body, F.token, &r);
+    assert_int_equal(r.status, 429);
+    assert_non_null(strstr(r.body, "\"error\":\"locked\""));
+    assert_non_null(strstr(r.headers, "Retry-After"));
+    t_resp_free(&r);
+    /* A claim missing altogether counts as wrong too (another device stays open). */
+    setup_req("dev-1", "{\"app_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", F.token, &r);
+    assert_int_equal(r.status, 403);
+    t_resp_free(&r);
+    sleep(atoi(CLAIM_WINDOW) + 1);
+    setup_req("dev-3", body, F.token, &r);
+    assert_int_equal(r.status, 200);
+    t_resp_free(&r);
+}
+
+static void checkin_body(char *out, size_t cap, const struct owb_record *dev, uint64_t counter,
+                         const uint8_t nonce[16], bool corrupt)
+{
+    uint8_t kc[32], mac[32];
+    char n64[32], m64[64];
+    owb_kdf_checkin_key(kc, dev->device_key);
+    assert_int_equal(owb_checkin_mac(kc, dev->device_id, counter, nonce, mac), OWB_OK);
+    if (corrupt)
+        mac[0] ^= 1;
+    owb_b64_encode(nonce, 16, n64, sizeof n64);
+    owb_b64_encode(mac, 32, m64, sizeof m64);
+    snprintf(out, cap, "{\"counter\":%llu,\"nonce\":\"%s\",\"mac\":\"%s\"}",
+             (unsigned long long)counter, n64, m64);
+}
+
+static void test_checkin_and_session(void **state)
+{
+    (void)state;
+    struct opened o;
+    uint8_t nonce[16];
+    char body[512], u[512], path[256];
+    struct t_resp r;
+
+    issue_one("dev-0", F.dev[0].claim_code, &o);
+    snprintf(path, sizeof path, "/v1/sessions/%s", o.session);
+    url(u, path);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"state\":\"issued\""));
+    assert_non_null(strstr(r.body, "\"online_at\":null"));
+    t_resp_free(&r);
+
+    url(u, "/v1/devices/dev-0/checkin");
+    randombytes_buf(nonce, sizeof nonce);
+    /* Bad MAC first: refused, and it does not burn the nonce. */
+    checkin_body(body, sizeof body, &F.dev[0], o.counter, nonce, true);
+    t_http("POST", u, NULL, body, strlen(body), &r);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "\"error\":\"auth_failed\""));
+    t_resp_free(&r);
+    /* A counter never issued, with a valid MAC. */
+    checkin_body(body, sizeof body, &F.dev[0], o.counter + 1000, nonce, false);
+    t_http("POST", u, NULL, body, strlen(body), &r);
+    assert_int_equal(r.status, 409);
+    t_resp_free(&r);
+    /* Valid: accepted once, refused when replayed. */
+    checkin_body(body, sizeof body, &F.dev[0], o.counter, nonce, false);
+    t_http("POST", u, NULL, body, strlen(body), &r);
+    assert_int_equal(r.status, 200);
+    t_resp_free(&r);
+    t_http("POST", u, NULL, body, strlen(body), &r);
+    assert_int_equal(r.status, 409);
+    assert_non_null(strstr(r.body, "\"error\":\"replayed\""));
+    t_resp_free(&r);
+    /* Another device's key cannot check in as dev-0. */
+    randombytes_buf(nonce, sizeof nonce);
+    struct owb_record imposter = F.dev[1];
+    strcpy(imposter.device_id, "dev-0");
+    checkin_body(body, sizeof body, &imposter, o.counter, nonce, false);
+    t_http("POST", u, NULL, body, strlen(body), &r);
+    assert_int_equal(r.status, 401);
+    t_resp_free(&r);
+
+    snprintf(path, sizeof path, "/v1/sessions/%s", o.session);
+    url(u, path);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"state\":\"online\""));
+    assert_null(strstr(r.body, "\"online_at\":null"));
+    t_resp_free(&r);
+    url(u, "/v1/sessions/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 404);
+    t_resp_free(&r);
+
+    char out[4096];
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "show", "dev-0", NULL), 0);
+    assert_non_null(strstr(out, "state:      online"));
+}
+
+static void test_http_edges(void **state)
+{
+    (void)state;
+    char u[512];
+    struct t_resp r;
+    size_t big = 17 * 1024;
+    char *body = malloc(big + 1);
+
+    memset(body, 'a', big);
+    body[big] = '\0';
+    url(u, "/v1/setup/dev-0");
+    t_http("POST", u, NULL, body, big, &r);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(r.body, "\"error\":\"too_large\""));
+    t_resp_free(&r);
+    free(body);
+
+    const struct {
+        const char *method, *path, *body;
+        long status;
+        const char *code;
+    } cases[] = {
+        {"POST", "/v1/setup/dev-0", "{not json", 400, "bad_request"},
+        {"POST", "/v1/setup/dev-0", "{\"claim\":1,\"app_key\":\"x\"}", 400, "bad_request"},
+        {"POST", "/v1/setup/dev-0", "{\"a\":1,\"a\":2}", 400, "bad_request"},
+        {"POST", "/v1/setup/nobody", "{\"claim\":\"x\",\"wifi\":\"x\"}", 404, "unknown_device"},
+        {"POST", "/v1/setup/..%2f..%2fetc", "{}", 404, "unknown_device"},
+        {"POST", "/v1/setup/dev-0%00x", "{}", 404, "unknown_device"},
+        {"GET", "/v1/setup/dev-0", NULL, 405, "method_not_allowed"},
+        {"POST", "/healthz", "", 405, "method_not_allowed"},
+        {"GET", "/nope", NULL, 404, "not_found"},
+        {"GET", "/v1/sessions/short", NULL, 404, "not_found"},
+        {"POST", "/v1/devices/dev-0/checkin", "{\"counter\":-1}", 400, "bad_request"},
+        {"GET", "/s/bad%20id", NULL, 404, "not_found"},
+        {"GET", "/s/assets/../../etc/passwd", NULL, 404, "not_found"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        url(u, cases[i].path);
+        t_http(cases[i].method, u, NULL, cases[i].body, cases[i].body ? strlen(cases[i].body) : 0,
+               &r);
+        if (r.status != cases[i].status || !strstr(r.body, cases[i].code))
+            fail_msg("%s %s: %ld %s", cases[i].method, cases[i].path, r.status, r.body);
+        t_resp_free(&r);
+    }
+
+    url(u, "/healthz");
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    t_resp_free(&r);
+    url(u, "/s/dev-0");
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.headers, "Content-Security-Policy: default-src 'none'"));
+    assert_non_null(strstr(r.body, "/s/assets/setup.js"));
+    t_resp_free(&r);
+    url(u, "/s/assets/setup.js");
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.headers, "text/javascript"));
+    t_resp_free(&r);
+    url(u, "/metrics");
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "owb_http_requests_total{route=\"(too large)\",status=\"413\"}"));
+    assert_non_null(strstr(r.body, "owb_bundles_issued_total{mode=\"server-sealed\"}"));
+    assert_non_null(strstr(r.body, "owb_http_request_duration_seconds_bucket"));
+    t_resp_free(&r);
+
+    /* The log names routes, never a session token or a claim. */
+    char *log = t_log(&F.srv);
+    assert_non_null(strstr(log, "POST /v1/setup/{id} 200"));
+    assert_null(strstr(log, "/v1/sessions/A"));
+    for (int i = 0; i < N_DEV; i++)
+        assert_null(strstr(log, F.dev[i].claim_code));
+    free(log);
+}
+
+static void test_rate_limit(void **state)
+{
+    (void)state;
+    struct t_proc p;
+    char u[512];
+    struct t_resp r;
+    long last = 0;
+
+    start_server(&p, "ratelimited", "0.5");
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/v1/setup/nobody", p.port);
+    for (int i = 0; i < 4; i++) {
+        t_http("POST", u, NULL, "{}", 2, &r);
+        last = r.status;
+        if (i < 3)
+            assert_int_equal(r.status, 400);
+        else
+            assert_non_null(strstr(r.headers, "Retry-After: "));
+        t_resp_free(&r);
+    }
+    assert_int_equal(last, 429);
+    assert_int_equal(t_stop(&p, SIGINT), 0);
+}
+
+static void test_master_key_refusals(void **state)
+{
+    (void)state;
+    char other[4096], out[4096];
+    char *argv[] = {OWB_SERVER_BIN, "serve", "--listen", "127.0.0.1:0", "--db", F.db,
+                    "--master-key", other, NULL};
+    char *init_argv[] = {OWB_SERVER_BIN, "init", "--db", "/dev/null/x", "--master-key", other, NULL};
+
+    /* A key that is not the database's. */
+    snprintf(other, sizeof other, "%s/other.key", F.dir);
+    FILE *f = fopen(other, "w");
+    uint8_t k[32];
+    randombytes_buf(k, sizeof k);
+    fwrite(k, 1, 32, f);
+    fclose(f);
+    chmod(other, 0600);
+    assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "not the key this database was created with"));
+
+    /* A key readable by others. */
+    chmod(other, 0644);
+    assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "readable or writable by group or others"));
+    /* A key of the wrong size. */
+    chmod(other, 0600);
+    f = fopen(other, "a");
+    fputc('x', f);
+    fclose(f);
+    assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "must be exactly 32 bytes"));
+    /* init never replaces a key file. */
+    struct stat before, after;
+    stat(other, &before);
+    assert_int_not_equal(t_run(init_argv, NULL, out, sizeof out), 0);
+    stat(other, &after);
+    assert_int_equal(before.st_size, after.st_size);
+}
+
+/* Every byte the server wrote: no key, PSK or claim in any form. */
+static void test_no_secret_in_database(void **state)
+{
+    (void)state;
+    const char *files[] = {"owb.db", "owb.db-wal"};
+    for (size_t fi = 0; fi < 2; fi++) {
+        char path[4096];
+        size_t len = 0;
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", F.dir, files[fi]);
+        if (stat(path, &st) != 0)
+            continue;
+        char *data = t_read_file(path, &len);
+        for (int i = 0; i < N_DEV; i++) {
+            char hex[65], b64[64];
+            sodium_bin2hex(hex, sizeof hex, F.dev[i].device_key, 32);
+            owb_b64_encode(F.dev[i].device_key, 32, b64, sizeof b64);
+            assert_null(memmem(data, len, F.dev[i].device_key, 32));
+            assert_null(memmem(data, len, hex, 64));
+            assert_null(memmem(data, len, b64, strlen(b64)));
+            assert_null(memmem(data, len, F.dev[i].claim_code, 16));
+        }
+        assert_null(memmem(data, len, PSK, strlen(PSK)));
+        assert_null(memmem(data, len, "horse", 5));
+        assert_null(memmem(data, len, F.token, strlen(F.token)));
+        free(data);
+    }
+    struct stat st;
+    assert_int_equal(stat(F.db, &st), 0);
+    assert_int_equal(st.st_mode & 077, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_import_idempotent_and_conflict),
+        cmocka_unit_test(test_server_sealed),
+        cmocka_unit_test(test_app_sealed),
+        cmocka_unit_test(test_counters_increase_across_restart),
+        cmocka_unit_test(test_installer_token),
+        cmocka_unit_test(test_claim_lockout),
+        cmocka_unit_test(test_checkin_and_session),
+        cmocka_unit_test(test_http_edges),
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_master_key_refusals),
+        cmocka_unit_test(test_no_secret_in_database),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
