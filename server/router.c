@@ -24,16 +24,6 @@ static bool match(const char *path, const char *prefix, const char *suffix, char
     return true;
 }
 
-static bool method_is(const struct owb_http_request *req, const char *m,
-                      struct owb_http_response *resp)
-{
-    if (strcmp(req->method, m) == 0)
-        return true;
-    owb_http_add_header(resp, "Allow", m);
-    owb_http_error(resp, OWB_ERR_METHOD, NULL);
-    return false;
-}
-
 static bool token_shape_ok(const char *t)
 {
     size_t n = strlen(t);
@@ -48,74 +38,80 @@ static bool token_shape_ok(const char *t)
     return true;
 }
 
+static bool any_segment(const char *s)
+{
+    (void)s;
+    return true;
+}
+
+static void route_healthz(struct owb_app *app, const struct owb_http_request *req,
+                          struct owb_http_response *resp, const char *seg)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+    (void)app;
+    (void)req;
+    (void)seg;
+    owb_http_set_static(resp, 200, "application/json", ok, sizeof ok - 1);
+}
+
+static void route_metrics(struct owb_app *app, const struct owb_http_request *req,
+                          struct owb_http_response *resp, const char *seg)
+{
+    size_t len = 0;
+    char *text = owb_metrics_render(app->metrics, &len);
+    (void)req;
+    (void)seg;
+    if (text)
+        owb_http_set_body(resp, 200, "text/plain; version=0.0.4", text, len);
+    else
+        owb_http_error(resp, OWB_ERR_NOMEM, NULL);
+}
+
+typedef void (*route_fn)(struct owb_app *app, const struct owb_http_request *req,
+                         struct owb_http_response *resp, const char *seg);
+
+/* Each route: a path prefix and suffix around one segment (none when both
+ * make the whole path), the check that segment must pass, and the error
+ * when it does not. Order matters: /s/assets/ before /s/. */
+static const struct route {
+    const char *method, *prefix, *suffix, *label;
+    bool has_segment;
+    bool (*valid)(const char *seg);
+    enum owb_err invalid_err;
+    route_fn fn;
+} routes[] = {
+    {"GET", "/healthz", "", "/healthz", false, any_segment, OWB_ERR_NOT_FOUND, route_healthz},
+    {"GET", "/metrics", "", "/metrics", false, any_segment, OWB_ERR_NOT_FOUND, route_metrics},
+    {"POST", "/v1/setup/", "", "/v1/setup/{id}", true, owb_device_id_valid_str,
+     OWB_ERR_UNKNOWN_DEVICE, route_setup},
+    {"POST", "/v1/devices/", "/checkin", "/v1/devices/{id}/checkin", true,
+     owb_device_id_valid_str, OWB_ERR_UNKNOWN_DEVICE, route_checkin},
+    {"GET", "/v1/sessions/", "", "/v1/sessions/{session}", true, token_shape_ok,
+     OWB_ERR_NOT_FOUND, route_session},
+    {"GET", "/s/assets/", "", "/s/assets/{name}", true, any_segment, OWB_ERR_NOT_FOUND,
+     route_asset},
+    {"GET", "/s/", "", "/s/{id}", true, owb_device_id_valid_str, OWB_ERR_NOT_FOUND, route_page},
+};
+
 void owb_app_handle(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp)
 {
     struct owb_app *app = ctx;
-    char seg[128];
+    char seg[128] = "";
 
-    if (strcmp(req->path, "/healthz") == 0) {
-        static const char ok[] = "{\"status\":\"ok\"}";
-        resp->route = "/healthz";
-        if (method_is(req, "GET", resp))
-            owb_http_set_static(resp, 200, "application/json", ok, sizeof ok - 1);
-        return;
-    }
-    if (strcmp(req->path, "/metrics") == 0) {
-        resp->route = "/metrics";
-        if (method_is(req, "GET", resp)) {
-            size_t len = 0;
-            char *text = owb_metrics_render(app->metrics, &len);
-            if (text)
-                owb_http_set_body(resp, 200, "text/plain; version=0.0.4", text, len);
-            else
-                owb_http_error(resp, OWB_ERR_NOMEM, NULL);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *r = &routes[i];
+        if (r->has_segment ? !match(req->path, r->prefix, r->suffix, seg, sizeof seg)
+                           : strcmp(req->path, r->prefix) != 0)
+            continue;
+        resp->route = r->label;
+        if (strcmp(req->method, r->method) != 0) {
+            owb_http_add_header(resp, "Allow", r->method);
+            owb_http_error(resp, OWB_ERR_METHOD, NULL);
+        } else if (!r->valid(seg)) {
+            owb_http_error(resp, r->invalid_err, NULL);
+        } else {
+            r->fn(app, req, resp, seg);
         }
-        return;
-    }
-    if (match(req->path, "/v1/setup/", "", seg, sizeof seg)) {
-        resp->route = "/v1/setup/{id}";
-        if (!method_is(req, "POST", resp))
-            return;
-        if (!owb_device_id_valid_str(seg))
-            owb_http_error(resp, OWB_ERR_UNKNOWN_DEVICE, NULL);
-        else
-            route_setup(app, req, resp, seg);
-        return;
-    }
-    if (match(req->path, "/v1/devices/", "/checkin", seg, sizeof seg)) {
-        resp->route = "/v1/devices/{id}/checkin";
-        if (!method_is(req, "POST", resp))
-            return;
-        if (!owb_device_id_valid_str(seg))
-            owb_http_error(resp, OWB_ERR_UNKNOWN_DEVICE, NULL);
-        else
-            route_checkin(app, req, resp, seg);
-        return;
-    }
-    if (match(req->path, "/v1/sessions/", "", seg, sizeof seg)) {
-        resp->route = "/v1/sessions/{session}";
-        if (!method_is(req, "GET", resp))
-            return;
-        if (!token_shape_ok(seg))
-            owb_http_error(resp, OWB_ERR_NOT_FOUND, "No such session.");
-        else
-            route_session(app, req, resp, seg);
-        return;
-    }
-    if (match(req->path, "/s/assets/", "", seg, sizeof seg)) {
-        resp->route = "/s/assets/{name}";
-        if (method_is(req, "GET", resp))
-            route_asset(app, req, resp, seg);
-        return;
-    }
-    if (match(req->path, "/s/", "", seg, sizeof seg)) {
-        resp->route = "/s/{id}";
-        if (!method_is(req, "GET", resp))
-            return;
-        if (!owb_device_id_valid_str(seg))
-            owb_http_error(resp, OWB_ERR_NOT_FOUND, NULL);
-        else
-            route_page(app, req, resp, seg);
         return;
     }
     resp->route = "(unknown)";

@@ -247,6 +247,84 @@ static void copy_blob(uint8_t *dst, size_t cap, size_t *len, sqlite3_stmt *st, i
         *len = n;
 }
 
+
+typedef void (*row_reader)(sqlite3_stmt *st, void *row);
+
+/* Runs a one-row query keyed by text (or by a blob when key_blob is set)
+ * and reads the row; OWB_ERR_NOENT when there is none. */
+static enum owb_err get_one(struct owb_store *base, enum stmt_id id, const char *key,
+                            const uint8_t *key_blob, size_t blob_len, row_reader rd, void *row)
+{
+    struct conn *c = acquire((struct sq_store *)base);
+    sqlite3_stmt *st = stmt(c, id);
+    enum owb_err rc = OWB_ERR_IO;
+    int r;
+
+    if (st) {
+        if (key_blob)
+            sqlite3_bind_blob(st, 1, key_blob, (int)blob_len, SQLITE_STATIC);
+        else
+            sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            rd(st, row);
+            rc = OWB_OK;
+        } else {
+            rc = r == SQLITE_DONE ? OWB_ERR_NOENT : map_rc(c->db, r);
+        }
+        sqlite3_reset(st);
+    }
+    release((struct sq_store *)base, c);
+    return rc;
+}
+
+/* A typed callback and its context, for list_all. */
+struct lister {
+    void (*emit)(const struct lister *l, const void *row);
+    union {
+        owb_device_cb device;
+        owb_network_cb network;
+        owb_token_cb token;
+    } cb;
+    void *ctx;
+};
+
+/* Reads every row of a listing query into row and hands it to the lister. */
+static enum owb_err list_all(struct owb_store *base, enum stmt_id id, row_reader rd, void *row,
+                             const struct lister *l)
+{
+    struct conn *c = acquire((struct sq_store *)base);
+    sqlite3_stmt *st = stmt(c, id);
+    enum owb_err rc = OWB_ERR_IO;
+    int r;
+
+    if (st) {
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            rd(st, row);
+            l->emit(l, row);
+        }
+        rc = r == SQLITE_DONE ? OWB_OK : map_rc(c->db, r);
+        sqlite3_reset(st);
+    }
+    release((struct sq_store *)base, c);
+    return rc;
+}
+
+static void emit_device(const struct lister *l, const void *row)
+{
+    l->cb.device(l->ctx, row);
+}
+
+static void emit_network(const struct lister *l, const void *row)
+{
+    l->cb.network(l->ctx, row);
+}
+
+static void emit_token(const struct lister *l, const void *row)
+{
+    l->cb.token(l->ctx, row);
+}
+
 #define S(x) ((struct sq_store *)(x))
 
 static enum owb_err sq_meta_get(struct owb_store *base, const char *key, uint8_t *val,
@@ -376,8 +454,9 @@ static enum owb_err sq_import_end(struct owb_import *imp, bool commit)
     return rc;
 }
 
-static void read_device(sqlite3_stmt *st, struct owb_device_row *row)
+static void read_device(sqlite3_stmt *st, void *out)
 {
+    struct owb_device_row *row = out;
     memset(row, 0, sizeof *row);
     copy_text(row->id, sizeof row->id, st, 0);
     copy_blob(row->sealed_key.bytes, sizeof row->sealed_key.bytes, &row->sealed_key.len, st, 1);
@@ -396,45 +475,15 @@ static void read_device(sqlite3_stmt *st, struct owb_device_row *row)
 static enum owb_err sq_device_get(struct owb_store *base, const char *id,
                                   struct owb_device_row *row)
 {
-    struct conn *c = acquire(S(base));
-    sqlite3_stmt *st = stmt(c, ST_DEV_GET);
-    enum owb_err rc = OWB_ERR_IO;
-    int r;
-
     memset(row, 0, sizeof *row);
-    if (st) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            read_device(st, row);
-            rc = OWB_OK;
-        } else {
-            rc = r == SQLITE_DONE ? OWB_ERR_NOENT : map_rc(c->db, r);
-        }
-        sqlite3_reset(st);
-    }
-    release(S(base), c);
-    return rc;
+    return get_one(base, ST_DEV_GET, id, NULL, 0, read_device, row);
 }
 
 static enum owb_err sq_device_list(struct owb_store *base, owb_device_cb cb, void *ctx)
 {
-    struct conn *c = acquire(S(base));
-    sqlite3_stmt *st = stmt(c, ST_DEV_LIST);
-    enum owb_err rc = OWB_ERR_IO;
     struct owb_device_row row;
-    int r;
-
-    if (st) {
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            read_device(st, &row);
-            cb(ctx, &row);
-        }
-        rc = r == SQLITE_DONE ? OWB_OK : map_rc(c->db, r);
-        sqlite3_reset(st);
-    }
-    release(S(base), c);
-    return rc;
+    struct lister l = {emit_device, {.device = cb}, ctx};
+    return list_all(base, ST_DEV_LIST, read_device, &row, &l);
 }
 
 /* Runs a one-statement change keyed by text; OWB_ERR_NOENT when no row changed. */
@@ -518,8 +567,9 @@ static enum owb_err sq_network_add(struct owb_store *base, const struct owb_netw
     return rc;
 }
 
-static void read_network(sqlite3_stmt *st, struct owb_network_row *row)
+static void read_network(sqlite3_stmt *st, void *out)
 {
+    struct owb_network_row *row = out;
     memset(row, 0, sizeof *row);
     copy_text(row->name, sizeof row->name, st, 0);
     copy_text(row->ssid, sizeof row->ssid, st, 1);
@@ -533,45 +583,15 @@ static void read_network(sqlite3_stmt *st, struct owb_network_row *row)
 static enum owb_err sq_network_get(struct owb_store *base, const char *name,
                                    struct owb_network_row *row)
 {
-    struct conn *c = acquire(S(base));
-    sqlite3_stmt *st = stmt(c, ST_NET_GET);
-    enum owb_err rc = OWB_ERR_IO;
-    int r;
-
     memset(row, 0, sizeof *row);
-    if (st) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            read_network(st, row);
-            rc = OWB_OK;
-        } else {
-            rc = r == SQLITE_DONE ? OWB_ERR_NOENT : map_rc(c->db, r);
-        }
-        sqlite3_reset(st);
-    }
-    release(S(base), c);
-    return rc;
+    return get_one(base, ST_NET_GET, name, NULL, 0, read_network, row);
 }
 
 static enum owb_err sq_network_list(struct owb_store *base, owb_network_cb cb, void *ctx)
 {
-    struct conn *c = acquire(S(base));
-    sqlite3_stmt *st = stmt(c, ST_NET_LIST);
-    enum owb_err rc = OWB_ERR_IO;
     struct owb_network_row row;
-    int r;
-
-    if (st) {
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            read_network(st, &row);
-            cb(ctx, &row);
-        }
-        rc = r == SQLITE_DONE ? OWB_OK : map_rc(c->db, r);
-        sqlite3_reset(st);
-    }
-    release(S(base), c);
-    return rc;
+    struct lister l = {emit_network, {.network = cb}, ctx};
+    return list_all(base, ST_NET_LIST, read_network, &row, &l);
 }
 
 static enum owb_err sq_network_remove(struct owb_store *base, const char *name)
@@ -619,28 +639,21 @@ static enum owb_err sq_token_check(struct owb_store *base, const uint8_t hash[OW
     return rc;
 }
 
+static void read_token(sqlite3_stmt *st, void *out)
+{
+    struct owb_token_row *row = out;
+    memset(row, 0, sizeof *row);
+    row->id = sqlite3_column_int64(st, 0);
+    copy_text(row->label, sizeof row->label, st, 1);
+    row->created_at = sqlite3_column_int64(st, 2);
+    row->revoked_at = sqlite3_column_int64(st, 3);
+}
+
 static enum owb_err sq_token_list(struct owb_store *base, owb_token_cb cb, void *ctx)
 {
-    struct conn *c = acquire(S(base));
-    sqlite3_stmt *st = stmt(c, ST_TOK_LIST);
-    enum owb_err rc = OWB_ERR_IO;
     struct owb_token_row row;
-    int r;
-
-    if (st) {
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            memset(&row, 0, sizeof row);
-            row.id = sqlite3_column_int64(st, 0);
-            copy_text(row.label, sizeof row.label, st, 1);
-            row.created_at = sqlite3_column_int64(st, 2);
-            row.revoked_at = sqlite3_column_int64(st, 3);
-            cb(ctx, &row);
-        }
-        rc = r == SQLITE_DONE ? OWB_OK : map_rc(c->db, r);
-        sqlite3_reset(st);
-    }
-    release(S(base), c);
-    return rc;
+    struct lister l = {emit_token, {.token = cb}, ctx};
+    return list_all(base, ST_TOK_LIST, read_token, &row, &l);
 }
 
 static enum owb_err sq_token_revoke(struct owb_store *base, const char *id_or_label, int64_t now,
@@ -746,33 +759,22 @@ static enum owb_err sq_issue(struct owb_store *base, const char *id,
     return rc;
 }
 
+static void read_session(sqlite3_stmt *st, void *out)
+{
+    struct owb_session_row *row = out;
+    copy_text(row->device_id, sizeof row->device_id, st, 0);
+    row->counter = (uint64_t)sqlite3_column_int64(st, 1);
+    copy_text(row->mode, sizeof row->mode, st, 2);
+    copy_text(row->state, sizeof row->state, st, 3);
+    row->created_at = sqlite3_column_int64(st, 4);
+    row->online_at = sqlite3_column_int64(st, 5);
+}
+
 static enum owb_err sq_session_get(struct owb_store *base, const uint8_t hash[OWB_HASH_BYTES],
                                    struct owb_session_row *row)
 {
-    struct conn *c = acquire(S(base));
-    sqlite3_stmt *st = stmt(c, ST_SESSION_GET);
-    enum owb_err rc = OWB_ERR_IO;
-    int r;
-
     memset(row, 0, sizeof *row);
-    if (st) {
-        sqlite3_bind_blob(st, 1, hash, OWB_HASH_BYTES, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            copy_text(row->device_id, sizeof row->device_id, st, 0);
-            row->counter = (uint64_t)sqlite3_column_int64(st, 1);
-            copy_text(row->mode, sizeof row->mode, st, 2);
-            copy_text(row->state, sizeof row->state, st, 3);
-            row->created_at = sqlite3_column_int64(st, 4);
-            row->online_at = sqlite3_column_int64(st, 5);
-            rc = OWB_OK;
-        } else {
-            rc = r == SQLITE_DONE ? OWB_ERR_NOENT : map_rc(c->db, r);
-        }
-        sqlite3_reset(st);
-    }
-    release(S(base), c);
-    return rc;
+    return get_one(base, ST_SESSION_GET, NULL, hash, OWB_HASH_BYTES, read_session, row);
 }
 
 static enum owb_err sq_checkin(struct owb_store *base, const char *id, uint64_t counter,
