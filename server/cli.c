@@ -115,14 +115,14 @@ enum owb_err cli_read_secret(const char *path, char *out, size_t cap, char *diag
     if (path && strcmp(path, "-") != 0) {
         f = fopen(path, "re");
         if (!f) {
-            snprintf(diag, OWB_DIAG_SIZE, "%s: %s", path, strerror(errno));
+            owb_diagf(diag, "%s: %s", path, strerror(errno));
             return OWB_ERR_IO;
         }
     }
     while ((ch = fgetc(f)) != EOF && ch != '\n') {
         if (n + 1 >= cap) {
             rc = OWB_ERR_TOO_LARGE;
-            snprintf(diag, OWB_DIAG_SIZE, "%s: longer than %zu bytes",
+            owb_diagf(diag, "%s: longer than %zu bytes",
                      path ? path : "stdin", cap - 1);
             break;
         }

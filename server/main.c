@@ -44,6 +44,7 @@ int main(int argc, char **argv)
     }
     /* Every file the server makes (database, WAL, keys) is its own alone. */
     umask(077);
+    owb_no_core_dumps();
     if (owb_init() != OWB_OK) {
         fprintf(stderr, "owb-server: libsodium failed to start\n");
         return 1;

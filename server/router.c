@@ -104,13 +104,11 @@ void owb_app_handle(void *ctx, const struct owb_http_request *req, struct owb_ht
                            : strcmp(req->path, r->prefix) != 0)
             continue;
         resp->route = r->label;
-        if (strcmp(req->method, r->method) != 0) {
-            owb_http_add_header(resp, "Allow", r->method);
-            owb_http_error(resp, OWB_ERR_METHOD, NULL);
-        } else if (!r->valid(seg)) {
-            owb_http_error(resp, r->invalid_err, NULL);
-        } else {
-            r->fn(app, req, resp, seg);
+        if (owb_http_method_is(req, r->method, resp)) {
+            if (r->valid(seg))
+                r->fn(app, req, resp, seg);
+            else
+                owb_http_error(resp, r->invalid_err, NULL);
         }
         return;
     }

@@ -47,9 +47,9 @@ enum owb_err owb_master_create(const char *path, char *diag)
     rc = owb_file_write_atomic(path, key, sizeof key, 0600, OWB_WRITE_NO_REPLACE);
     sodium_memzero(key, sizeof key);
     if (rc == OWB_ERR_EXISTS)
-        snprintf(diag, OWB_DIAG_SIZE, "%s: already exists; not replaced", path);
+        owb_diagf(diag, "%s: already exists; not replaced", path);
     else if (rc != OWB_OK)
-        snprintf(diag, OWB_DIAG_SIZE, "%s: cannot write: %s", path, strerror(errno));
+        owb_diagf(diag, "%s: cannot write: %s", path, strerror(errno));
     return rc;
 }
 
@@ -65,17 +65,17 @@ enum owb_err owb_master_load(const char *path, struct owb_master **out, char *di
     *out = NULL;
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        snprintf(diag, OWB_DIAG_SIZE, "%s: %s (create one with 'owb-server init')", path,
+        owb_diagf(diag, "%s: %s (create one with 'owb-server init')", path,
                  strerror(errno));
         return errno == ENOENT ? OWB_ERR_NOENT : OWB_ERR_IO;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(diag, OWB_DIAG_SIZE, "%s: not a regular file", path);
+        owb_diagf(diag, "%s: not a regular file", path);
         rc = OWB_ERR_BAD_FILE;
         goto out;
     }
     if (st.st_mode & 077) {
-        snprintf(diag, OWB_DIAG_SIZE,
+        owb_diagf(diag,
                  "%s: readable or writable by group or others (mode %04o); run chmod 600 on it",
                  path, (unsigned)(st.st_mode & 07777));
         rc = OWB_ERR_PERM;
@@ -93,7 +93,7 @@ enum owb_err owb_master_load(const char *path, struct owb_master **out, char *di
            (n = read(fd, raw + got, OWB_MASTER_KEY_BYTES + 1 - got)) > 0)
         got += (size_t)n;
     if (n < 0 || got != OWB_MASTER_KEY_BYTES) {
-        snprintf(diag, OWB_DIAG_SIZE, "%s: not a master key (must be exactly %d bytes)", path,
+        owb_diagf(diag, "%s: not a master key (must be exactly %d bytes)", path,
                  OWB_MASTER_KEY_BYTES);
         rc = OWB_ERR_BAD_FILE;
         goto out;

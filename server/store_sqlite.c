@@ -874,7 +874,7 @@ static enum owb_err exec_sql(sqlite3 *db, const char *sql, char *diag)
     int r = sqlite3_exec(db, sql, NULL, NULL, &err);
 
     if (r != SQLITE_OK) {
-        snprintf(diag, 256, "%s", err ? err : sqlite3_errstr(r));
+        owb_diagf(diag, "%s", err ? err : sqlite3_errstr(r));
         sqlite3_free(err);
         return map_rc(NULL, r) == OWB_ERR_UNAVAILABLE ? OWB_ERR_UNAVAILABLE : OWB_ERR_IO;
     }
@@ -901,7 +901,7 @@ static enum owb_err migrate(sqlite3 *db, char *diag)
             have = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
         if (have > (int)n) {
-            snprintf(diag, 256, "database schema version %d is newer than this owb-server (%zu)",
+            owb_diagf(diag, "database schema version %d is newer than this owb-server (%zu)",
                      have, n);
             rc = OWB_ERR_BAD_FILE;
         } else if (have <= (int)v) {
@@ -929,7 +929,7 @@ static enum owb_err open_conn(const struct owb_store_config *cfg, bool create, s
 
     *out = NULL;
     if (sqlite3_open_v2(cfg->path, &db, flags, NULL) != SQLITE_OK) {
-        snprintf(diag, 256, "%s: %s", cfg->path, db ? sqlite3_errmsg(db) : "cannot open");
+        owb_diagf(diag, "%s: %s", cfg->path, db ? sqlite3_errmsg(db) : "cannot open");
         sqlite3_close(db);
         return OWB_ERR_IO;
     }
@@ -955,7 +955,7 @@ enum owb_err owb_store_sqlite_open(const struct owb_store_config *cfg, struct ow
     unsigned n = cfg->connections ? cfg->connections : 1;
 
     *out = NULL;
-    snprintf(diag, 256, "ok");
+    owb_diagf(diag, "ok");
     s = calloc(1, sizeof *s);
     if (!s)
         return OWB_ERR_NOMEM;

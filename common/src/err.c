@@ -1,6 +1,8 @@
 #include "owb/err.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct err_info {
     int status;
@@ -29,6 +31,8 @@ static const struct err_info err_table[OWB_ERR__COUNT] = {
     [OWB_ERR_METHOD] = {405, "method_not_allowed", "Method not allowed on this resource."},
     [OWB_ERR_CONFLICT] = {409, "conflict", "The request conflicts with the current state."},
     [OWB_ERR_UNAVAILABLE] = {503, "unavailable", "The service is temporarily unavailable."},
+    [OWB_ERR_SETUP_CLOSED] = {403, "setup_closed",
+                              "Setup mode is closed; press the device's setup button to open it."},
     [OWB_ERR_INVALID_ARG] = {500, "internal", "Invalid argument."},
     [OWB_ERR_NOMEM] = {500, "internal", "Out of memory."},
     [OWB_ERR_IO] = {500, "internal", "Input/output error."},
@@ -61,4 +65,15 @@ const char *owb_err_code(enum owb_err err)
 int owb_err_http_status(enum owb_err err)
 {
     return err_lookup(err)->status;
+}
+
+void owb_diagf(char *diag, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!diag)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(diag, OWB_DIAG_SIZE, fmt, ap);
+    va_end(ap);
 }

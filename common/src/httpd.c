@@ -93,6 +93,16 @@ void owb_http_add_header(struct owb_http_response *r, const char *name, const ch
     r->header_names[r->n_headers++] = name;
 }
 
+bool owb_http_method_is(const struct owb_http_request *req, const char *m,
+                        struct owb_http_response *resp)
+{
+    if (strcmp(req->method, m) == 0)
+        return true;
+    owb_http_add_header(resp, "Allow", m);
+    owb_http_error(resp, OWB_ERR_METHOD, NULL);
+    return false;
+}
+
 cJSON *owb_json_add_u64(cJSON *obj, const char *key, uint64_t v)
 {
     char num[24];

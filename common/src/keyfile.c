@@ -1,6 +1,5 @@
 #include "owb/keyfile.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +10,6 @@
 #include "owb/fileio.h"
 #include "owb/json.h"
 #include "owb/mem.h"
-
-static void set_diag(char *diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_diag(char *diag, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!diag)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(diag, OWB_DIAG_SIZE, fmt, ap);
-    va_end(ap);
-}
 
 struct owb_keyfile *owb_keyfile_new(void)
 {
@@ -44,37 +30,37 @@ enum owb_err owb_keyfile_parse(const char *text, size_t len, struct owb_keyfile 
     enum owb_err rc = OWB_ERR_BAD_FILE;
 
     sodium_memzero(kf, sizeof *kf);
-    set_diag(diag, "ok");
+    owb_diagf(diag, "ok");
     if (len == 0) {
-        set_diag(diag, "file is empty");
+        owb_diagf(diag, "file is empty");
         goto out;
     }
     if (owb_json_parse(text, len, &root) != OWB_OK || !cJSON_IsObject(root)) {
-        set_diag(diag, "not a JSON object (truncated or not a key file?)");
+        owb_diagf(diag, "not a JSON object (truncated or not a key file?)");
         goto out;
     }
     s = owb_json_string(root, "suite");
     if (cJSON_GetObjectItemCaseSensitive(root, "suite") && (!s || strcmp(s, "sym") != 0)) {
-        set_diag(diag, "suite: unsupported (this build knows \"sym\")");
+        owb_diagf(diag, "suite: unsupported (this build knows \"sym\")");
         goto out;
     }
     s = owb_json_string(root, "device_id");
     if (!s || !owb_device_id_valid_str(s)) {
-        set_diag(diag, "device_id: missing or not 1-32 characters of [A-Za-z0-9._-]");
+        owb_diagf(diag, "device_id: missing or not 1-32 characters of [A-Za-z0-9._-]");
         goto out;
     }
     memcpy(kf->device_id, s, strlen(s) + 1);
     s = owb_json_string(root, "device_key");
     if (!s || owb_b64_decode_exact(s, strlen(s), kf->device_key, sizeof kf->device_key) !=
                   OWB_OK) {
-        set_diag(diag, "device_key: missing or not 32 bytes of base64url");
+        owb_diagf(diag, "device_key: missing or not 32 bytes of base64url");
         goto out;
     }
     item = cJSON_GetObjectItemCaseSensitive(root, "server");
     if (item) {
         s = owb_json_string(root, "server");
         if (!s || !owb_http_url_valid(s, strlen(s))) {
-            set_diag(diag, "server: not an http or https URL of at most %d bytes", OWB_URL_MAX);
+            owb_diagf(diag, "server: not an http or https URL of at most %d bytes", OWB_URL_MAX);
             goto out;
         }
         memcpy(kf->server, s, strlen(s) + 1);
@@ -83,7 +69,7 @@ enum owb_err owb_keyfile_parse(const char *text, size_t len, struct owb_keyfile 
     if (item) {
         s = owb_json_string(root, "claim_code");
         if (!s || owb_claim_normalize(s, strlen(s), kf->claim_code) != OWB_OK) {
-            set_diag(diag, "claim_code: not 16 characters of Crockford base32");
+            owb_diagf(diag, "claim_code: not 16 characters of Crockford base32");
             goto out;
         }
     }
@@ -106,25 +92,25 @@ enum owb_err owb_keyfile_read(const char *path, struct owb_keyfile **out, char *
     *out = NULL;
     rc = owb_file_read(path, OWB_KEYFILE_MAX, &text, &len);
     if (rc == OWB_ERR_NOENT) {
-        set_diag(diag, "%s: no such file", path);
+        owb_diagf(diag, "%s: no such file", path);
         goto out;
     } else if (rc == OWB_ERR_TOO_LARGE) {
         rc = OWB_ERR_BAD_FILE;
-        set_diag(diag, "%s: larger than %d bytes, not a key file", path, OWB_KEYFILE_MAX);
+        owb_diagf(diag, "%s: larger than %d bytes, not a key file", path, OWB_KEYFILE_MAX);
         goto out;
     } else if (rc != OWB_OK) {
-        set_diag(diag, "%s: cannot read: %m", path);
+        owb_diagf(diag, "%s: cannot read: %m", path);
         goto out;
     }
     kf = owb_keyfile_new();
     if (!kf) {
         rc = OWB_ERR_NOMEM;
-        set_diag(diag, "%s: out of secure memory", path);
+        owb_diagf(diag, "%s: out of secure memory", path);
         goto out;
     }
     rc = owb_keyfile_parse(text, len, kf, why);
     if (rc != OWB_OK) {
-        set_diag(diag, "%s: %s", path, why);
+        owb_diagf(diag, "%s: %s", path, why);
         goto out;
     }
     *out = kf;
@@ -185,15 +171,15 @@ enum owb_err owb_keyfile_write(const char *path, const struct owb_keyfile *kf, b
     enum owb_err rc = owb_keyfile_to_json(kf, &text);
 
     if (rc != OWB_OK) {
-        set_diag(diag, "%s: %s", path, owb_strerror(rc));
+        owb_diagf(diag, "%s: %s", path, owb_strerror(rc));
         goto out;
     }
     rc = owb_file_write_atomic(path, text, strlen(text), 0600,
                                force ? OWB_WRITE_REPLACE : OWB_WRITE_NO_REPLACE);
     if (rc == OWB_ERR_EXISTS)
-        set_diag(diag, "%s: already exists (use --force to replace it)", path);
+        owb_diagf(diag, "%s: already exists (use --force to replace it)", path);
     else if (rc != OWB_OK)
-        set_diag(diag, "%s: cannot write: %m", path);
+        owb_diagf(diag, "%s: cannot write: %m", path);
 out:
     owb_clear_free_str(text);
     return rc;

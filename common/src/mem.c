@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <sodium.h>
 
@@ -35,4 +37,11 @@ void owb_clear_free_str(char *s)
 {
     if (s)
         owb_clear_free(s, strlen(s));
+}
+
+void owb_no_core_dumps(void)
+{
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }

@@ -9,12 +9,6 @@
 #include "owb/json.h"
 #include "owb/keyfile.h"
 
-static void say(char *diag, const char *what)
-{
-    if (diag)
-        snprintf(diag, OWB_DIAG_SIZE, "%s", what);
-}
-
 enum owb_err owb_record_parse(const char *line, size_t len, struct owb_record *r, char *diag)
 {
     cJSON *root = NULL;
@@ -23,36 +17,36 @@ enum owb_err owb_record_parse(const char *line, size_t len, struct owb_record *r
     enum owb_err rc = OWB_ERR_BAD_FILE;
 
     sodium_memzero(r, sizeof *r);
-    say(diag, "ok");
+    owb_diagf(diag, "ok");
     if (len > OWB_RECORD_LINE_MAX) {
-        say(diag, "line too long for a record");
+        owb_diagf(diag, "line too long for a record");
         goto out;
     }
     if (owb_json_parse(line, len, &root) != OWB_OK || !cJSON_IsObject(root)) {
-        say(diag, "not a JSON object");
+        owb_diagf(diag, "not a JSON object");
         goto out;
     }
     s = owb_json_string(root, "suite");
     if (cJSON_GetObjectItemCaseSensitive(root, "suite") && (!s || strcmp(s, "sym") != 0)) {
-        say(diag, "suite: unsupported (this build knows \"sym\")");
+        owb_diagf(diag, "suite: unsupported (this build knows \"sym\")");
         goto out;
     }
     s = owb_json_string(root, "device_id");
     if (!s || !owb_device_id_valid_str(s)) {
-        say(diag, "device_id: missing or not 1-32 characters of [A-Za-z0-9._-]");
+        owb_diagf(diag, "device_id: missing or not 1-32 characters of [A-Za-z0-9._-]");
         goto out;
     }
     memcpy(r->device_id, s, strlen(s) + 1);
     s = owb_json_string(root, "device_key");
     if (!s || owb_b64_decode_exact(s, strlen(s), r->device_key, sizeof r->device_key) != OWB_OK) {
-        say(diag, "device_key: missing or not 32 bytes of base64url");
+        owb_diagf(diag, "device_key: missing or not 32 bytes of base64url");
         goto out;
     }
     item = cJSON_GetObjectItemCaseSensitive(root, "claim_code");
     if (item) {
         s = owb_json_string(root, "claim_code");
         if (!s || owb_claim_normalize(s, strlen(s), r->claim_code) != OWB_OK) {
-            say(diag, "claim_code: not 16 characters of Crockford base32");
+            owb_diagf(diag, "claim_code: not 16 characters of Crockford base32");
             goto out;
         }
     }

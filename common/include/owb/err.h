@@ -28,6 +28,7 @@ enum owb_err {
     OWB_ERR_METHOD,         /* 405 method_not_allowed */
     OWB_ERR_CONFLICT,       /* 409 conflict: e.g. no network assigned */
     OWB_ERR_UNAVAILABLE,    /* 503 unavailable */
+    OWB_ERR_SETUP_CLOSED,   /* 403 setup_closed: the device is not in setup mode */
     /* Local errors. */
     OWB_ERR_INVALID_ARG, /* a caller passed something out of range */
     OWB_ERR_NOMEM,
@@ -50,6 +51,12 @@ const char *owb_err_code(enum owb_err err);
 
 /* The HTTP status a server answers with for this code (500 for local ones). */
 int owb_err_http_status(enum owb_err err);
+
+/* Size of the diagnostic buffers functions fill with a readable reason. */
+#define OWB_DIAG_SIZE 256
+
+/* Writes a diagnostic (cut to OWB_DIAG_SIZE); diag may be NULL. */
+void owb_diagf(char *diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #if defined(__GNUC__)
 #define OWB_MUST_CHECK __attribute__((warn_unused_result))

@@ -21,7 +21,6 @@
 #include "owb/payload.h"
 
 #define OWB_KEYFILE_MAX 4096
-#define OWB_DIAG_SIZE 256
 
 struct owb_keyfile {
     char device_id[OWB_DEVICE_ID_SIZE];

@@ -26,4 +26,8 @@ void owb_clear_free(void *p, size_t len);
 /* Wipe and free a NUL-terminated heap string. NULL is ignored. */
 void owb_clear_free_str(char *s);
 
+/* Keeps secrets out of core files: no core dumps, not ptrace-attachable
+ * by other processes of the same user. Call at the start of main. */
+void owb_no_core_dumps(void);
+
 #endif

@@ -1,0 +1,133 @@
+/* Agent life cycle: keys from the key file, the stored counter, the
+ * backend, the worker thread and setup mode. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "agent.h"
+#include "owb/mem.h"
+
+static const char *const state_names[] = {"setup", "applying", "joined", "failed"};
+static const char *const reason_names[] = {"",      "wrong_password",     "network_not_found",
+                                           "no_ip", "server_unreachable", "apply_failed"};
+
+const char *owb_state_name(enum owb_agent_state s)
+{
+    return state_names[s];
+}
+
+const char *owb_reason_name(enum owb_fail_reason r)
+{
+    return reason_names[r];
+}
+
+enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *cfg, char *diag)
+{
+    struct stat st;
+    enum owb_err rc;
+
+    memset(a, 0, sizeof *a);
+    a->cfg = *cfg;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    if (stat(cfg->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        owb_diagf(diag, "%s: not a directory (create it, mode 0700)",
+                 cfg->state_dir);
+        return OWB_ERR_NOENT;
+    }
+    rc = owb_keyfile_read(cfg->key_file, &a->kf, diag);
+    if (rc != OWB_OK)
+        return rc;
+    a->keys = owb_secret_alloc(sizeof *a->keys);
+    a->job = owb_secret_alloc(sizeof *a->job);
+    if (!a->keys || !a->job) {
+        owb_diagf(diag, "out of secure memory");
+        return OWB_ERR_NOMEM;
+    }
+    owb_kdf_bundle_key(a->keys->bundle_key, a->kf->device_key);
+    owb_kdf_checkin_key(a->keys->checkin_key, a->kf->device_key);
+    owb_kdf_ap_passphrase(a->keys->ap_passphrase, a->kf->device_key);
+    if (owb_ap_ssid(a->ap_ssid, a->kf->device_id) != OWB_OK)
+        return OWB_ERR_INTERNAL;
+    rc = owb_state_load_counter(cfg->state_dir, &a->counter, diag);
+    if (rc != OWB_OK)
+        return rc;
+    rc = owb_backend_create(cfg->backend, &cfg->backend_cfg, &a->backend, diag);
+    if (rc != OWB_OK)
+        return rc;
+    a->state = owb_state_provisioned(cfg->state_dir) ? OWB_STATE_JOINED : OWB_STATE_SETUP;
+    return OWB_OK;
+}
+
+enum owb_err owb_agent_start(struct owb_agent *a)
+{
+    if (pthread_create(&a->worker, NULL, owb_agent_worker, a) != 0)
+        return OWB_ERR_NOMEM;
+    a->worker_started = true;
+    if (a->state == OWB_STATE_SETUP)
+        owb_agent_open_setup(a);
+    return OWB_OK;
+}
+
+void owb_agent_open_setup(struct owb_agent *a)
+{
+    pthread_mutex_lock(&a->mu);
+    bool busy = a->state == OWB_STATE_APPLYING || a->job_pending;
+    pthread_mutex_unlock(&a->mu);
+    if (busy)
+        return;
+    if (a->backend->ops->ap_up(a->backend, a->ap_ssid, a->keys->ap_passphrase) != OWB_OK)
+        fprintf(stderr, "owb-device: could not raise the setup AP\n");
+    pthread_mutex_lock(&a->mu);
+    a->setup_open = true;
+    a->setup_deadline = a->cfg.setup_window_s ? time(NULL) + a->cfg.setup_window_s : 0;
+    if (a->state != OWB_STATE_FAILED)
+        a->state = OWB_STATE_SETUP;
+    pthread_mutex_unlock(&a->mu);
+    fprintf(stderr, "owb-device: setup mode open (AP \"%s\"%s)\n", a->ap_ssid,
+            a->cfg.setup_window_s ? "" : ", no time limit");
+}
+
+void owb_agent_tick(struct owb_agent *a)
+{
+    bool close_now;
+
+    pthread_mutex_lock(&a->mu);
+    close_now = a->setup_open && a->setup_deadline && time(NULL) >= a->setup_deadline &&
+                a->state != OWB_STATE_APPLYING && !a->job_pending;
+    if (close_now) {
+        a->setup_open = false;
+        a->setup_deadline = 0;
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (close_now) {
+        fprintf(stderr, "owb-device: setup window over; setup AP down (SIGUSR1 opens it again)\n");
+        if (a->backend->ops->ap_down(a->backend) != OWB_OK)
+            fprintf(stderr, "owb-device: could not take the setup AP down\n");
+    }
+}
+
+void owb_agent_destroy(struct owb_agent *a)
+{
+    if (a->worker_started) {
+        pthread_mutex_lock(&a->mu);
+        a->stopping = true;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->worker, NULL);
+    }
+    if (a->backend)
+        a->backend->ops->destroy(a->backend);
+    owb_keyfile_free(a->kf);
+    if (a->keys)
+        owb_secret_free(a->keys);
+    if (a->job)
+        owb_secret_free(a->job);
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
+    memset(a, 0, sizeof *a);
+}

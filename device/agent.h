@@ -1,0 +1,121 @@
+/* The device agent: its configuration, keys, state machine and the worker
+ * that applies a bundle. One mutex guards the shared state; the HTTP
+ * thread decides, the worker thread acts. */
+#ifndef OWB_DEVICE_AGENT_H
+#define OWB_DEVICE_AGENT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "backend.h"
+#include "owb/httpd.h"
+#include "owb/kdf.h"
+#include "owb/keyfile.h"
+#include "owb/payload.h"
+#include "owb/wifi.h"
+
+#define OWB_DEVICE_BODY_MAX (8 * 1024)
+
+enum owb_agent_state { OWB_STATE_SETUP, OWB_STATE_APPLYING, OWB_STATE_JOINED, OWB_STATE_FAILED };
+
+enum owb_fail_reason {
+    OWB_REASON_NONE,
+    OWB_REASON_WRONG_PASSWORD,
+    OWB_REASON_NETWORK_NOT_FOUND,
+    OWB_REASON_NO_IP,
+    OWB_REASON_SERVER_UNREACHABLE,
+    OWB_REASON_APPLY_FAILED,
+};
+
+struct owb_agent_config {
+    const char *key_file;
+    const char *state_dir;
+    const char *listen;
+    const char *backend;
+    struct owb_backend_config backend_cfg;
+    unsigned join_timeout_s;
+    unsigned setup_window_s;   /* 0 = no limit */
+    unsigned checkin_timeout_s;
+    unsigned fail_cap;         /* failed provisions per minute before 429 */
+    const char *https_helper;  /* program for https check-in URLs */
+    bool quiet;
+};
+
+/* Keys derived once from the device key, in secret memory. */
+struct owb_agent_keys {
+    uint8_t bundle_key[OWB_BUNDLE_KEY_BYTES];
+    uint8_t checkin_key[OWB_CHECKIN_KEY_BYTES];
+    char ap_passphrase[OWB_AP_PASSPHRASE_SIZE];
+};
+
+/* What the worker applies; in secret memory. */
+struct owb_job {
+    struct owb_wifi wifi;
+    char hostname[OWB_HOSTNAME_MAX + 1];
+    char checkin_url[OWB_URL_MAX + 1];
+    uint64_t counter;
+};
+
+struct owb_agent {
+    struct owb_agent_config cfg;
+    struct owb_keyfile *kf;
+    struct owb_agent_keys *keys;
+    char ap_ssid[OWB_AP_SSID_SIZE];
+    struct owb_backend *backend;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    enum owb_agent_state state;
+    enum owb_fail_reason reason;
+    uint64_t counter; /* highest accepted, as stored */
+    bool setup_open;
+    time_t setup_deadline; /* 0 = none */
+    char visible[OWB_SCAN_MAX][OWB_SSID_MAX + 1];
+    size_t n_visible;
+    bool have_scan;
+    struct owb_job *job;
+    bool job_pending, stopping;
+    unsigned failures;
+    time_t failures_since;
+    pthread_t worker;
+    bool worker_started;
+};
+
+/* Loads the key file and the stored counter, creates the backend. The
+ * diag buffer (OWB_DIAG_SIZE) says what went wrong. */
+enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *cfg,
+                            char *diag) OWB_MUST_CHECK;
+/* Starts the worker thread and, when not yet provisioned, setup mode. */
+enum owb_err owb_agent_start(struct owb_agent *a) OWB_MUST_CHECK;
+/* Stops the worker (finishing nothing half-way) and frees everything. */
+void owb_agent_destroy(struct owb_agent *a);
+
+/* Opens setup mode for another window (SIGUSR1). */
+void owb_agent_open_setup(struct owb_agent *a);
+/* Closes setup mode when its window has run out; call periodically. */
+void owb_agent_tick(struct owb_agent *a);
+
+/* HTTP: POST /v1/provision, GET /v1/status, GET / and the page's assets. */
+void owb_agent_handle(void *ctx, const struct owb_http_request *req,
+                      struct owb_http_response *resp);
+void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req,
+                         struct owb_http_response *resp);
+
+/* State dir (state.c): the replay counter and the provisioned marker. */
+enum owb_err owb_state_load_counter(const char *dir, uint64_t *counter, char *diag) OWB_MUST_CHECK;
+enum owb_err owb_state_store_counter(const char *dir, uint64_t counter) OWB_MUST_CHECK;
+bool owb_state_provisioned(const char *dir);
+enum owb_err owb_state_mark_provisioned(const char *dir, uint64_t counter) OWB_MUST_CHECK;
+
+/* The worker (worker.c). */
+void *owb_agent_worker(void *arg);
+
+/* Check-in (checkin_client.c): POSTs the proof until accepted or out of time. */
+enum owb_err owb_checkin_send(struct owb_agent *a, const char *url, uint64_t counter) OWB_MUST_CHECK;
+
+const char *owb_state_name(enum owb_agent_state s);
+const char *owb_reason_name(enum owb_fail_reason r);
+
+#endif

@@ -1,0 +1,82 @@
+/* Wi-Fi backends: how the agent changes the system's Wi-Fi settings.
+ *
+ * Each backend applies the premises settings (remembering what it
+ * replaces), tells whether the device got onto the network, puts the
+ * previous settings back, raises and lowers the setup access point, and
+ * scans. None uses a shell: helpers run through owb_spawn_run() with an
+ * argument vector, and configuration files are written atomically.
+ */
+#ifndef OWB_DEVICE_BACKEND_H
+#define OWB_DEVICE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "owb/err.h"
+#include "owb/wifi.h"
+
+#define OWB_SCAN_MAX 32
+
+enum owb_join {
+    OWB_JOIN_OK,                /* on the network with an address */
+    OWB_JOIN_PENDING,           /* still trying */
+    OWB_JOIN_WRONG_PASSWORD,
+    OWB_JOIN_NETWORK_NOT_FOUND,
+    OWB_JOIN_NO_IP,
+    OWB_JOIN_ERROR,             /* the check itself failed */
+};
+
+struct owb_backend_config {
+    const char *tool_dir;      /* look for helper programs here first */
+    unsigned timeout_ms;       /* per helper call */
+    const char *command;       /* command: the program */
+    const char *iface;         /* station interface (wpa_supplicant, nmcli, scans) */
+    const char *ap_iface;      /* setup-AP interface */
+    const char *uci_sta;       /* uci: wireless section of the station */
+    const char *uci_ap;        /* uci: wireless section of the setup AP */
+    const char *uci_net;       /* uci/ubus: network interface of the station */
+    const char *wpa_config;    /* wpa_supplicant: station config file */
+    const char *wpa_ap_config; /* wpa_supplicant: setup-AP config file */
+    const char *nm_dir;        /* nmcli: keyfile directory */
+};
+
+struct owb_backend;
+
+struct owb_backend_ops {
+    const char *name;
+    /* hostname may be "" (leave it). */
+    enum owb_err (*apply)(struct owb_backend *b, const struct owb_wifi *w, const char *hostname);
+    /* final: the join time is up; answer with the most specific reason
+     * instead of OWB_JOIN_PENDING. */
+    enum owb_join (*check)(struct owb_backend *b, bool final);
+    enum owb_err (*rollback)(struct owb_backend *b);
+    enum owb_err (*ap_up)(struct owb_backend *b, const char *ssid, const char *passphrase);
+    enum owb_err (*ap_down)(struct owb_backend *b);
+    /* Fills up to OWB_SCAN_MAX SSIDs; OWB_ERR_UNAVAILABLE when it cannot scan. */
+    enum owb_err (*scan)(struct owb_backend *b, char ssids[][OWB_SSID_MAX + 1], size_t *n);
+    void (*destroy)(struct owb_backend *b);
+};
+
+struct owb_backend {
+    const struct owb_backend_ops *ops;
+    struct owb_backend_config cfg;
+};
+
+/* Creates the backend called name (uci, wpa_supplicant, nmcli, command).
+ * OWB_ERR_INVALID_ARG for an unknown name or a missing setting. */
+enum owb_err owb_backend_create(const char *name, const struct owb_backend_config *cfg,
+                                struct owb_backend **out, char *diag) OWB_MUST_CHECK;
+
+/* Helpers for the backends (backend_util.c). */
+enum owb_err owb_backend_run(struct owb_backend *b, char *const *argv, char *const *env,
+                             char *out, size_t out_cap, int *exit_code) OWB_MUST_CHECK;
+/* Runs argv and expects exit status 0. */
+enum owb_err owb_backend_run_ok(struct owb_backend *b, char *const *argv) OWB_MUST_CHECK;
+/* Splits text into lines and adds the non-empty valid SSIDs to ssids. */
+void owb_backend_add_ssid(char ssids[][OWB_SSID_MAX + 1], size_t *n, const char *s, size_t len);
+
+/* Appends to a NUL-terminated buffer; false when it does not fit. */
+bool owb_backend_cat(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

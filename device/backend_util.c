@@ -1,0 +1,92 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "backend_i.h"
+#include "spawn.h"
+
+static const struct {
+    const char *name;
+    enum owb_err (*create)(const struct owb_backend_config *, struct owb_backend **, char *);
+} backends[] = {
+    {"command", owb_backend_command_create},
+    {"uci", owb_backend_uci_create},
+    {"wpa_supplicant", owb_backend_wpa_create},
+    {"nmcli", owb_backend_nmcli_create},
+};
+
+enum owb_err owb_backend_create(const char *name, const struct owb_backend_config *cfg,
+                                struct owb_backend **out, char *diag)
+{
+    *out = NULL;
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        if (strcmp(name, backends[i].name) == 0)
+            return backends[i].create(cfg, out, diag);
+    owb_diagf(diag, "unknown Wi-Fi backend '%s' (uci, wpa_supplicant, nmcli or command)", name);
+    return OWB_ERR_INVALID_ARG;
+}
+
+enum owb_err owb_backend_run(struct owb_backend *b, char *const *argv, char *const *env, char *out,
+                             size_t out_cap, int *exit_code)
+{
+    struct owb_spawn sp = {
+        .argv = argv,
+        .extra_env = env,
+        .tool_dir = b->cfg.tool_dir,
+        .timeout_ms = b->cfg.timeout_ms,
+        .out = out,
+        .out_cap = out_cap,
+    };
+    enum owb_err rc = owb_spawn_run(&sp, exit_code);
+
+    if (rc == OWB_ERR_UNAVAILABLE)
+        fprintf(stderr, "owb-device: %s %s: killed after %u ms\n", argv[0],
+                argv[1] ? argv[1] : "", b->cfg.timeout_ms);
+    else if (rc != OWB_OK)
+        fprintf(stderr, "owb-device: %s: cannot run\n", argv[0]);
+    return rc;
+}
+
+enum owb_err owb_backend_run_ok(struct owb_backend *b, char *const *argv)
+{
+    int code = -1;
+    enum owb_err rc = owb_backend_run(b, argv, NULL, NULL, 0, &code);
+
+    if (rc != OWB_OK)
+        return rc;
+    if (code != 0) {
+        fprintf(stderr, "owb-device: %s %s: exit status %d\n", argv[0], argv[1] ? argv[1] : "",
+                code);
+        return OWB_ERR_IO;
+    }
+    return OWB_OK;
+}
+
+void owb_backend_add_ssid(char ssids[][OWB_SSID_MAX + 1], size_t *n, const char *s, size_t len)
+{
+    if (len == 0 || len > OWB_SSID_MAX || *n >= OWB_SCAN_MAX)
+        return;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return;
+    for (size_t i = 0; i < *n; i++)
+        if (strlen(ssids[i]) == len && memcmp(ssids[i], s, len) == 0)
+            return;
+    memcpy(ssids[*n], s, len);
+    ssids[*n][len] = '\0';
+    (*n)++;
+}
+
+bool owb_backend_cat(char *buf, size_t cap, const char *fmt, ...)
+{
+    size_t len = strlen(buf);
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf + len, cap - len, fmt, ap);
+    va_end(ap);
+    return n >= 0 && (size_t)n < cap - len;
+}

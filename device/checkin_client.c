@@ -1,0 +1,176 @@
+/* Check-in: proves to the server that the device is online (PROTOCOL.md,
+ * "Check-in"). http:// URLs are posted by a small built-in client;
+ * https:// ones by a helper program (curl or OpenWRT's uclient-fetch),
+ * run without a shell. Retries with exponential backoff and jitter until
+ * accepted, refused for good, or out of time. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agent.h"
+#include "owb/base64.h"
+#include "owb/checkin.h"
+#include "spawn.h"
+
+#define IO_TIMEOUT_S 10
+
+/* Splits http://host[:port]/path. */
+static bool split_url(const char *url, char *host, size_t hcap, char *port, size_t pcap,
+                      const char **path)
+{
+    const char *h = url + 7, *end, *colon;
+
+    if (strncmp(url, "http://", 7) != 0)
+        return false;
+    end = h + strcspn(h, "/?#");
+    *path = *end == '/' ? end : "/";
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (!rb)
+            return false;
+        snprintf(host, hcap, "%.*s", (int)(rb - h - 1), h + 1);
+        colon = rb[1] == ':' ? rb + 1 : NULL;
+    } else {
+        colon = memchr(h, ':', (size_t)(end - h));
+        snprintf(host, hcap, "%.*s", (int)((colon ? colon : end) - h), h);
+    }
+    if (colon)
+        snprintf(port, pcap, "%.*s", (int)(end - colon - 1), colon + 1);
+    else
+        snprintf(port, pcap, "80");
+    return host[0] != '\0';
+}
+
+/* One POST with the built-in client; the HTTP status, or -1. */
+static int post_http(const char *url, const char *body)
+{
+    char host[256], port[16], req[2048], resp[256];
+    const char *path;
+    struct addrinfo hints = {0}, *ai = NULL;
+    struct timeval tv = {IO_TIMEOUT_S, 0};
+    int fd = -1, status = -1, n;
+    size_t got = 0;
+
+    if (!split_url(url, host, sizeof host, port, sizeof port, &path))
+        return -1;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, port, &hints, &ai) != 0)
+        return -1;
+    for (struct addrinfo *p = ai; p; p = p->ai_next) {
+        fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (connect(fd, p->ai_addr, p->ai_addrlen) == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd < 0)
+        return -1;
+    n = snprintf(req, sizeof req,
+                 "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                 path, host, port, strlen(body), body);
+    if (n < 0 || (size_t)n >= sizeof req || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+        goto out;
+    while (got < sizeof resp - 1) {
+        ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        if (memchr(resp, '\n', got))
+            break;
+    }
+    resp[got] = '\0';
+    if (strncmp(resp, "HTTP/1.", 7) == 0 && got >= 12)
+        status = atoi(resp + 9);
+out:
+    close(fd);
+    return status;
+}
+
+/* One POST through the helper; 200 when it reports success, else -1. */
+static int post_https(struct owb_agent *a, const char *url, const char *body)
+{
+    const char *helper = a->cfg.https_helper ? a->cfg.https_helper : "curl";
+    char timeout[16], data[512];
+    int code = -1;
+    struct owb_spawn sp = {0};
+
+    snprintf(timeout, sizeof timeout, "%d", IO_TIMEOUT_S);
+    if (strstr(helper, "uclient-fetch")) {
+        snprintf(data, sizeof data, "--post-data=%s", body);
+        char *argv[] = {(char *)(uintptr_t)helper, "-q", "-O", "/dev/null", "-T", timeout,
+                        data, (char *)(uintptr_t)url, NULL};
+        sp.argv = argv;
+        sp.timeout_ms = (IO_TIMEOUT_S + 5) * 1000;
+        if (owb_spawn_run(&sp, &code) != OWB_OK)
+            return -1;
+    } else {
+        char *argv[] = {(char *)(uintptr_t)helper, "-fsS", "-o", "/dev/null", "--max-time",
+                        timeout, "-H", "Content-Type: application/json", "--data-binary", "@-",
+                        (char *)(uintptr_t)url, NULL};
+        sp.argv = argv;
+        sp.in = body;
+        sp.timeout_ms = (IO_TIMEOUT_S + 5) * 1000;
+        if (owb_spawn_run(&sp, &code) != OWB_OK)
+            return -1;
+    }
+    return code == 0 ? 200 : -1;
+}
+
+enum owb_err owb_checkin_send(struct owb_agent *a, const char *url, uint64_t counter)
+{
+    time_t deadline = time(NULL) + (time_t)a->cfg.checkin_timeout_s;
+    unsigned backoff_ms = 500;
+
+    for (int attempt = 1;; attempt++) {
+        uint8_t nonce[OWB_CHECKIN_NONCE_BYTES], mac[OWB_CHECKIN_MAC_BYTES];
+        char n64[32], m64[64], body[256];
+        int status;
+
+        /* A fresh nonce each time: the server refuses one it has seen. */
+        randombytes_buf(nonce, sizeof nonce);
+        if (owb_checkin_mac(a->keys->checkin_key, a->kf->device_id, counter, nonce, mac) !=
+                OWB_OK ||
+            owb_b64_encode(nonce, sizeof nonce, n64, sizeof n64) != OWB_OK ||
+            owb_b64_encode(mac, sizeof mac, m64, sizeof m64) != OWB_OK)
+            return OWB_ERR_INTERNAL;
+        snprintf(body, sizeof body, "{\"counter\":%llu,\"nonce\":\"%s\",\"mac\":\"%s\"}",
+                 (unsigned long long)counter, n64, m64);
+        status = strncmp(url, "https://", 8) == 0 ? post_https(a, url, body) : post_http(url, body);
+        if (status == 200) {
+            fprintf(stderr, "owb-device: checked in (attempt %d)\n", attempt);
+            return OWB_OK;
+        }
+        fprintf(stderr, "owb-device: check-in attempt %d: %s%d\n", attempt,
+                status < 0 ? "no answer " : "HTTP ", status);
+        /* The server said no for good: a wrong MAC or a counter it never issued. */
+        if (status == 400 || status == 401 || status == 404)
+            return OWB_ERR_AUTH_FAILED;
+        if (time(NULL) >= deadline)
+            return OWB_ERR_UNAVAILABLE;
+        unsigned jitter = randombytes_uniform(backoff_ms / 2 + 1);
+        struct timespec ts = {(backoff_ms + jitter) / 1000,
+                              (long)((backoff_ms + jitter) % 1000) * 1000000L};
+        pthread_mutex_lock(&a->mu);
+        bool stopping = a->stopping;
+        pthread_mutex_unlock(&a->mu);
+        if (stopping)
+            return OWB_ERR_UNAVAILABLE;
+        nanosleep(&ts, NULL);
+        if (backoff_ms < 16000)
+            backoff_ms *= 2;
+    }
+}

@@ -1,0 +1,205 @@
+/* POST /v1/provision (PROTOCOL.md, "HTTP: device agent"). The checks run
+ * in the protocol's order and the first that fails decides the answer:
+ * body size (413, enforced by the HTTP layer before buffering), shape (400),
+ * device id (403), counter (409), outer layer (401 auth_failed), inner
+ * layer (401 app_key_rejected), settings (422), busy (429). Only then is
+ * the counter written durably and the job handed to the worker (202).
+ * Work is ordered cheapest first: nothing is decrypted for a bundle whose
+ * header already disqualifies it. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "agent.h"
+#include "owb/base64.h"
+#include "owb/envelope.h"
+#include "owb/json.h"
+#include "owb/mem.h"
+
+/* Scratch for one request; in secret memory (it holds the app key and W). */
+struct prov_work {
+    uint8_t bundle[OWB_BUNDLE_MAX];
+    uint8_t app_key[OWB_APP_KEY_BYTES];
+    uint8_t p[OWB_PAYLOAD_MAX + 1];
+    uint8_t w[OWB_WIFI_JSON_MAX];
+    struct owb_payload payload;
+    struct owb_job job;
+};
+
+/* true when the failed-attempt budget for this minute is spent. */
+static bool over_fail_cap(struct owb_agent *a, struct owb_http_response *resp)
+{
+    time_t now = time(NULL);
+    bool over;
+    char retry[24];
+
+    pthread_mutex_lock(&a->mu);
+    if (now - a->failures_since >= 60) {
+        a->failures_since = now;
+        a->failures = 0;
+    }
+    over = a->cfg.fail_cap && a->failures >= a->cfg.fail_cap;
+    snprintf(retry, sizeof retry, "%ld", (long)(60 - (now - a->failures_since)));
+    pthread_mutex_unlock(&a->mu);
+    if (over) {
+        owb_http_add_header(resp, "Retry-After", retry);
+        owb_http_error(resp, OWB_ERR_RATE_LIMITED,
+                       "Too many failed attempts; wait a minute and try again.");
+    }
+    return over;
+}
+
+static void count_failure(struct owb_agent *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->failures++;
+    pthread_mutex_unlock(&a->mu);
+}
+
+static const char *message_for(enum owb_err e)
+{
+    switch (e) {
+    case OWB_ERR_BAD_REQUEST:
+        return "The request is malformed: send a bundle and a 32-byte app key in base64url.";
+    case OWB_ERR_WRONG_DEVICE:
+        return "This bundle was made for another device.";
+    case OWB_ERR_REPLAYED:
+        return "This bundle was already used; ask the server for a new one.";
+    case OWB_ERR_AUTH_FAILED:
+        return "The bundle is not genuine for this device.";
+    case OWB_ERR_APP_KEY_REJECTED:
+        return "The Wi-Fi settings do not open with this app key.";
+    case OWB_ERR_INVALID_CONFIG:
+        return "The settings break a rule (SSID, password or device settings).";
+    case OWB_ERR_BUSY:
+        return "A provisioning is already being applied; wait for it to finish.";
+    default:
+        return NULL;
+    }
+}
+
+static enum owb_err check_request(struct owb_agent *a, const struct owb_http_request *req,
+                                  struct prov_work *pw)
+{
+    cJSON *root = NULL;
+    const char *bundle_b64, *app_key_b64;
+    struct owb_bundle_header h;
+    size_t bundle_len = 0, p_len = 0, w_len = 0;
+    uint64_t stored;
+    enum owb_err rc = OWB_ERR_BAD_REQUEST;
+
+    if (owb_json_parse(req->body, req->body_len, &root) != OWB_OK || !cJSON_IsObject(root))
+        goto out;
+    bundle_b64 = owb_json_string(root, "bundle");
+    app_key_b64 = owb_json_string(root, "app_key");
+    if (!bundle_b64 || !app_key_b64 ||
+        owb_b64_decode(bundle_b64, strlen(bundle_b64), pw->bundle, sizeof pw->bundle,
+                       &bundle_len) != OWB_OK ||
+        owb_b64_decode_exact(app_key_b64, strlen(app_key_b64), pw->app_key,
+                             sizeof pw->app_key) != OWB_OK ||
+        owb_bundle_header_parse(pw->bundle, bundle_len, &h) != OWB_OK)
+        goto out;
+    rc = OWB_ERR_WRONG_DEVICE;
+    if (strcmp(h.device_id, a->kf->device_id) != 0)
+        goto out;
+    pthread_mutex_lock(&a->mu);
+    stored = a->counter;
+    pthread_mutex_unlock(&a->mu);
+    rc = OWB_ERR_REPLAYED;
+    if (h.counter <= stored)
+        goto out;
+    rc = owb_bundle_open(a->keys->bundle_key, &h, pw->bundle, bundle_len, pw->p,
+                         sizeof pw->p - 1, &p_len);
+    if (rc != OWB_OK) {
+        rc = rc == OWB_ERR_SPACE ? OWB_ERR_BAD_REQUEST : OWB_ERR_AUTH_FAILED;
+        goto out;
+    }
+    rc = owb_payload_parse((const char *)pw->p, p_len, &pw->payload);
+    if (rc != OWB_OK)
+        goto out;
+    rc = owb_wifi_blob_open(pw->app_key, a->kf->device_id, pw->payload.wifi_blob,
+                            pw->payload.wifi_blob_len, pw->w, sizeof pw->w, &w_len);
+    if (rc != OWB_OK) {
+        rc = rc == OWB_ERR_APP_KEY_REJECTED ? rc : OWB_ERR_INVALID_CONFIG;
+        goto out;
+    }
+    rc = owb_wifi_parse((const char *)pw->w, w_len, &pw->job.wifi);
+    if (rc != OWB_OK)
+        goto out;
+    memcpy(pw->job.hostname, pw->payload.hostname, sizeof pw->job.hostname);
+    memcpy(pw->job.checkin_url, pw->payload.checkin_url, sizeof pw->job.checkin_url);
+    pw->job.counter = h.counter;
+    rc = OWB_OK;
+out:
+    owb_json_free_secret(root);
+    return rc;
+}
+
+void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req,
+                         struct owb_http_response *resp)
+{
+    struct prov_work *pw = owb_secret_alloc(sizeof *pw);
+    enum owb_err rc;
+    cJSON *answer;
+
+    if (!pw) {
+        owb_http_error(resp, OWB_ERR_NOMEM, NULL);
+        return;
+    }
+    if (over_fail_cap(a, resp))
+        goto done;
+    pthread_mutex_lock(&a->mu);
+    bool open = a->setup_open;
+    pthread_mutex_unlock(&a->mu);
+    if (!open) {
+        owb_http_error(resp, OWB_ERR_SETUP_CLOSED, NULL);
+        goto done;
+    }
+    rc = check_request(a, req, pw);
+    if (rc != OWB_OK) {
+        count_failure(a);
+        owb_http_error(resp, rc, message_for(rc));
+        goto done;
+    }
+
+    pthread_mutex_lock(&a->mu);
+    if (a->state == OWB_STATE_APPLYING || a->job_pending) {
+        pthread_mutex_unlock(&a->mu);
+        owb_http_error(resp, OWB_ERR_BUSY, message_for(OWB_ERR_BUSY));
+        goto done;
+    }
+    /* Checked again under the lock: another request may have won. */
+    if (pw->job.counter <= a->counter) {
+        pthread_mutex_unlock(&a->mu);
+        owb_http_error(resp, OWB_ERR_REPLAYED, message_for(OWB_ERR_REPLAYED));
+        goto done;
+    }
+    /* Replay rule: the counter is durable before anything is applied. */
+    rc = owb_state_store_counter(a->cfg.state_dir, pw->job.counter);
+    if (rc != OWB_OK) {
+        pthread_mutex_unlock(&a->mu);
+        fprintf(stderr, "owb-device: cannot store the replay counter in %s\n", a->cfg.state_dir);
+        owb_http_error(resp, OWB_ERR_INTERNAL,
+                       "The device could not store its replay counter (is its storage full?); "
+                       "nothing was changed.");
+        goto done;
+    }
+    a->counter = pw->job.counter;
+    memcpy(a->job, &pw->job, sizeof *a->job);
+    a->job_pending = true;
+    a->state = OWB_STATE_APPLYING;
+    a->reason = OWB_REASON_NONE;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+
+    answer = cJSON_CreateObject();
+    if (answer) {
+        cJSON_AddStringToObject(answer, "status", "applying");
+        owb_json_add_u64(answer, "counter", pw->job.counter);
+    }
+    owb_http_json(resp, 202, answer);
+done:
+    owb_secret_free(pw);
+}

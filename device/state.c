@@ -1,0 +1,74 @@
+/* The state directory: "counter" holds the highest accepted bundle counter
+ * in decimal; "provisioned" says a bundle was applied and the device
+ * joined. Both mode 0600, both written atomically (temp file, fsync,
+ * rename, fsync the directory), so a crash leaves the old value or the new. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "owb/fileio.h"
+#include "owb/mem.h"
+
+static void path_in(char *out, size_t cap, const char *dir, const char *name)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+enum owb_err owb_state_load_counter(const char *dir, uint64_t *counter, char *diag)
+{
+    char path[4096], *text = NULL, *end;
+    size_t len = 0;
+    enum owb_err rc;
+
+    *counter = 0;
+    path_in(path, sizeof path, dir, "counter");
+    rc = owb_file_read(path, 64, &text, &len);
+    if (rc == OWB_ERR_NOENT)
+        return OWB_OK; /* a new device */
+    if (rc != OWB_OK) {
+        owb_diagf(diag, "%s: cannot read: %s", path, strerror(errno));
+        return rc;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    /* A damaged counter must stop the agent: starting from 0 would accept
+     * every old bundle again. */
+    if (errno || end == text || (*end != '\n' && *end != '\0') || text[0] == '-') {
+        owb_diagf(diag,
+                 "%s: damaged replay counter; refusing to start (restore it, or remove it only "
+                 "if every old bundle is known to be gone)",
+                 path);
+        free(text);
+        return OWB_ERR_BAD_FILE;
+    }
+    free(text);
+    *counter = (uint64_t)v;
+    return OWB_OK;
+}
+
+enum owb_err owb_state_store_counter(const char *dir, uint64_t counter)
+{
+    char path[4096], text[32];
+    int n = snprintf(text, sizeof text, "%" PRIu64 "\n", counter);
+    path_in(path, sizeof path, dir, "counter");
+    return owb_file_write_atomic(path, text, (size_t)n, 0600, OWB_WRITE_REPLACE);
+}
+
+bool owb_state_provisioned(const char *dir)
+{
+    char path[4096];
+    path_in(path, sizeof path, dir, "provisioned");
+    return access(path, F_OK) == 0;
+}
+
+enum owb_err owb_state_mark_provisioned(const char *dir, uint64_t counter)
+{
+    char path[4096], text[32];
+    int n = snprintf(text, sizeof text, "%" PRIu64 "\n", counter);
+    path_in(path, sizeof path, dir, "provisioned");
+    return owb_file_write_atomic(path, text, (size_t)n, 0600, OWB_WRITE_REPLACE);
+}

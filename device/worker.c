@@ -1,0 +1,171 @@
+/* The worker thread: applies a job, waits for the join, and either takes
+ * the setup AP down and checks in, or puts the previous settings back,
+ * raises the setup AP again and reports why it failed. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "agent.h"
+#include "owb/mem.h"
+
+static enum owb_fail_reason reason_of(enum owb_join j)
+{
+    switch (j) {
+    case OWB_JOIN_WRONG_PASSWORD:
+        return OWB_REASON_WRONG_PASSWORD;
+    case OWB_JOIN_NETWORK_NOT_FOUND:
+        return OWB_REASON_NETWORK_NOT_FOUND;
+    case OWB_JOIN_NO_IP:
+        return OWB_REASON_NO_IP;
+    default:
+        return OWB_REASON_APPLY_FAILED;
+    }
+}
+
+/* Sleeps up to ms, waking early when the agent stops; false when stopping. */
+static bool nap(struct owb_agent *a, unsigned ms)
+{
+    struct timespec until;
+    bool stopping;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&a->mu);
+    if (!a->stopping)
+        pthread_cond_timedwait(&a->cv, &a->mu, &until);
+    stopping = a->stopping;
+    pthread_mutex_unlock(&a->mu);
+    return !stopping;
+}
+
+static bool ssid_visible(struct owb_agent *a, const char *ssid)
+{
+    for (size_t i = 0; i < a->n_visible; i++)
+        if (strcmp(a->visible[i], ssid) == 0)
+            return true;
+    return false;
+}
+
+/* Waits for the join; OWB_REASON_NONE when joined. */
+static enum owb_fail_reason wait_for_join(struct owb_agent *a, const struct owb_job *job)
+{
+    time_t deadline = time(NULL) + (time_t)a->cfg.join_timeout_s;
+    enum owb_join j;
+
+    for (;;) {
+        j = a->backend->ops->check(a->backend, false);
+        if (j == OWB_JOIN_OK)
+            return OWB_REASON_NONE;
+        if (j != OWB_JOIN_PENDING && j != OWB_JOIN_ERROR)
+            return reason_of(j);
+        if (time(NULL) >= deadline || !nap(a, 1000))
+            break;
+    }
+    j = a->backend->ops->check(a->backend, true);
+    if (j == OWB_JOIN_OK)
+        return OWB_REASON_NONE;
+    /* A network the device cannot see is the most useful thing to say. */
+    if (!job->wifi.hidden && a->have_scan && !ssid_visible(a, job->wifi.ssid))
+        return OWB_REASON_NETWORK_NOT_FOUND;
+    return reason_of(j);
+}
+
+static void scan(struct owb_agent *a)
+{
+    char ssids[OWB_SCAN_MAX][OWB_SSID_MAX + 1];
+    size_t n = 0;
+    enum owb_err rc = a->backend->ops->scan(a->backend, ssids, &n);
+
+    pthread_mutex_lock(&a->mu);
+    a->have_scan = rc == OWB_OK;
+    a->n_visible = rc == OWB_OK ? n : 0;
+    memcpy(a->visible, ssids, sizeof ssids);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void fail(struct owb_agent *a, enum owb_fail_reason reason)
+{
+    if (a->backend->ops->rollback(a->backend) != OWB_OK)
+        fprintf(stderr, "owb-device: rollback reported an error\n");
+    if (a->backend->ops->ap_up(a->backend, a->ap_ssid, a->keys->ap_passphrase) != OWB_OK)
+        fprintf(stderr, "owb-device: could not raise the setup AP again\n");
+    pthread_mutex_lock(&a->mu);
+    a->state = OWB_STATE_FAILED;
+    a->reason = reason;
+    a->setup_open = true;
+    a->setup_deadline = a->cfg.setup_window_s ? time(NULL) + a->cfg.setup_window_s : 0;
+    pthread_mutex_unlock(&a->mu);
+    fprintf(stderr, "owb-device: provisioning failed: %s; previous settings restored\n",
+            owb_reason_name(reason));
+}
+
+static void run_job(struct owb_agent *a, struct owb_job *job)
+{
+    enum owb_fail_reason reason;
+
+    fprintf(stderr, "owb-device: applying bundle %llu (network \"%s\", %s, psk (hidden))\n",
+            (unsigned long long)job->counter, job->wifi.ssid,
+            owb_security_name(job->wifi.security));
+    if (a->backend->ops->apply(a->backend, &job->wifi, job->hostname) != OWB_OK) {
+        scan(a);
+        fail(a, OWB_REASON_APPLY_FAILED);
+        return;
+    }
+    /* Scan before waiting so a failure can tell "not found" apart. */
+    scan(a);
+    reason = wait_for_join(a, job);
+    if (reason != OWB_REASON_NONE) {
+        fail(a, reason);
+        return;
+    }
+    if (a->backend->ops->ap_down(a->backend) != OWB_OK)
+        fprintf(stderr, "owb-device: could not take the setup AP down\n");
+    pthread_mutex_lock(&a->mu);
+    a->state = OWB_STATE_JOINED;
+    a->setup_open = false;
+    a->setup_deadline = 0;
+    pthread_mutex_unlock(&a->mu);
+    fprintf(stderr, "owb-device: joined \"%s\"\n", job->wifi.ssid);
+
+    if (job->checkin_url[0] && owb_checkin_send(a, job->checkin_url, job->counter) != OWB_OK) {
+        fail(a, OWB_REASON_SERVER_UNREACHABLE);
+        return;
+    }
+    if (owb_state_mark_provisioned(a->cfg.state_dir, job->counter) != OWB_OK)
+        fprintf(stderr, "owb-device: could not record the provisioned state\n");
+    fprintf(stderr, "owb-device: provisioned with bundle %llu\n",
+            (unsigned long long)job->counter);
+}
+
+void *owb_agent_worker(void *arg)
+{
+    struct owb_agent *a = arg;
+    struct owb_job *job = owb_secret_alloc(sizeof *job);
+
+    if (!job)
+        return NULL;
+    for (;;) {
+        pthread_mutex_lock(&a->mu);
+        while (!a->job_pending && !a->stopping)
+            pthread_cond_wait(&a->cv, &a->mu);
+        if (a->stopping) {
+            pthread_mutex_unlock(&a->mu);
+            break;
+        }
+        memcpy(job, a->job, sizeof *job);
+        sodium_memzero(a->job, sizeof *a->job);
+        a->job_pending = false;
+        pthread_mutex_unlock(&a->mu);
+        run_job(a, job);
+        sodium_memzero(job, sizeof *job);
+    }
+    owb_secret_free(job);
+    return NULL;
+}
