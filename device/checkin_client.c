@@ -106,7 +106,7 @@ static int post_https(struct owb_agent *a, const char *url, const char *body)
     const char *helper = a->cfg.https_helper ? a->cfg.https_helper : "curl";
     char timeout[16], data[512];
     int code = -1;
-    struct owb_spawn sp = {0};
+    struct owb_spawn sp = {.tool_dir = a->cfg.backend_cfg.tool_dir};
 
     snprintf(timeout, sizeof timeout, "%d", IO_TIMEOUT_S);
     if (strstr(helper, "uclient-fetch")) {

@@ -111,7 +111,7 @@ int main(int argc, char **argv)
                         .wpa_ap_config = "/etc/wpa_supplicant/owb-setup-ap.conf",
                         .nm_dir = "/etc/NetworkManager/system-connections"},
     };
-    struct owb_agent *a = calloc(1, sizeof *a);
+    struct owb_agent *a = NULL;
     struct owb_httpd *httpd = NULL;
     struct owb_httpd_options hopt = {0};
     char diag[OWB_DIAG_SIZE];
@@ -119,17 +119,13 @@ int main(int argc, char **argv)
     sigset_t set;
     int c, ret = 1;
 
-    if (!a)
-        return 1;
     while ((c = getopt_long(argc, argv, "hl:", opts, NULL)) != -1) {
         switch (c) {
         case 'h':
             fputs(help, stdout);
-            free(a);
             return 0;
         case O_VERSION:
             printf("owb-device %s\n", OWB_VERSION);
-            free(a);
             return 0;
         case O_KEY: cfg.key_file = optarg; break;
         case O_STATE: cfg.state_dir = optarg; break;
@@ -177,6 +173,9 @@ int main(int argc, char **argv)
     if (!cfg.backend_cfg.iface)
         cfg.backend_cfg.iface = strcmp(cfg.backend, "uci") == 0 ? "apcli0" : "wlan0";
 
+    a = calloc(1, sizeof *a);
+    if (!a)
+        return 1;
     umask(077);
     owb_no_core_dumps();
     if (owb_init() != OWB_OK) {

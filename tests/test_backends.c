@@ -1,0 +1,382 @@
+/* The uci, wpa_supplicant and nmcli backends against fake tools that log
+ * their exact argument vectors: hostile SSIDs and PSKs (quotes, $(...),
+ * backslashes, spaces, 32-byte UTF-8) must arrive byte for byte, and the
+ * files written must say exactly what is meant. */
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "owb/fileio.h"
+#include "owb/json.h"
+#include "owb/mem.h"
+
+/* 32 bytes: 10 x "é" (2 bytes each) + 12 ASCII. */
+#define SSID32 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9 $(x) \"q\\ zz"
+#define HOSTILE_PSK " pa\"ss $(reboot) `id` \\n\\ "
+
+static char *dir, bin[4096], fake_dir[4096], log_path[4096];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (owb_init() != OWB_OK)
+        return -1;
+    dir = t_tmpdir();
+    snprintf(bin, sizeof bin, "%s/bin", dir);
+    snprintf(fake_dir, sizeof fake_dir, "%s/fake", dir);
+    snprintf(log_path, sizeof log_path, "%s/calls.jsonl", dir);
+    mkdir(bin, 0700);
+    mkdir(fake_dir, 0700);
+    const char *tools[] = {"uci", "wifi", "ubus", "iwinfo", "wpa_cli", "nmcli"};
+    for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
+        char link[4096];
+        snprintf(link, sizeof link, "%s/%s", bin, tools[i]);
+        if (symlink(OWB_FAKE_TOOL_BIN, link) != 0)
+            return -1;
+    }
+    setenv("OWB_FAKE_DIR", fake_dir, 1);
+    setenv("OWB_FAKE_LOG", log_path, 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    t_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static void fake(const char *name, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", fake_dir, name);
+    if (!text)
+        unlink(path);
+    else
+        assert_int_equal(owb_file_write_atomic(path, text, strlen(text), 0600, 0), OWB_OK);
+}
+
+static struct owb_backend *make(const char *name)
+{
+    static char wpa[4096], wpa_ap[4096], nm[4096];
+    struct owb_backend_config cfg = {
+        .tool_dir = bin, .timeout_ms = 5000, .iface = "wlan0", .ap_iface = "wlan1",
+        .uci_sta = "sta", .uci_ap = "ap", .uci_net = "wwan"};
+    struct owb_backend *b = NULL;
+    char diag[OWB_DIAG_SIZE];
+
+    snprintf(wpa, sizeof wpa, "%s/wpa.conf", dir);
+    snprintf(wpa_ap, sizeof wpa_ap, "%s/wpa-ap.conf", dir);
+    snprintf(nm, sizeof nm, "%s/nm", dir);
+    mkdir(nm, 0700);
+    cfg.wpa_config = wpa;
+    cfg.wpa_ap_config = wpa_ap;
+    cfg.nm_dir = nm;
+    unlink(log_path);
+    assert_int_equal(owb_backend_create(name, &cfg, &b, diag), OWB_OK);
+    return b;
+}
+
+/* The logged calls, each as its argv joined with " | ". */
+static size_t calls(char out[][512], size_t max)
+{
+    size_t len = 0, n = 0;
+    struct stat st;
+    if (stat(log_path, &st) != 0)
+        return 0;
+    char *text = t_read_file(log_path, &len);
+    for (char *line = strtok(text, "\n"); line && n < max; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line), *a;
+        out[n][0] = '\0';
+        cJSON_ArrayForEach(a, cJSON_GetObjectItem(o, "argv"))
+        {
+            if (out[n][0])
+                strcat(out[n], " | ");
+            strcat(out[n], a->valuestring);
+        }
+        n++;
+        cJSON_Delete(o);
+    }
+    free(text);
+    return n;
+}
+
+static void expect_calls(const char *const *want, size_t n_want)
+{
+    char got[64][512];
+    size_t n = calls(got, 64);
+    for (size_t i = 0; i < n && i < n_want; i++)
+        if (strcmp(got[i], want[i]) != 0)
+            fail_msg("call %zu:\n got  %s\n want %s", i, got[i], want[i]);
+    assert_int_equal(n, n_want);
+}
+
+static struct owb_wifi hostile(enum owb_security sec, const char *psk)
+{
+    struct owb_wifi w = {0};
+    strcpy(w.ssid, SSID32);
+    w.ssid_len = strlen(SSID32);
+    w.security = sec;
+    strcpy(w.psk, psk);
+    assert_int_equal(w.ssid_len, 32);
+    assert_int_equal(owb_wifi_check(&w), OWB_OK);
+    return w;
+}
+
+static void test_uci(void **state)
+{
+    (void)state;
+    struct owb_backend *b = make("uci");
+    struct owb_wifi w = hostile(OWB_SEC_WPA2_PSK, HOSTILE_PSK);
+    fake("uci.state", "wireless.sta.ssid=OldNet\nwireless.sta.encryption=psk2\n"
+                      "wireless.sta.key=old secret\n");
+
+    assert_int_equal(b->ops->apply(b, &w, "kitchen"), OWB_OK);
+    const char *want[] = {
+        "uci | -q | get | wireless.sta.ssid",
+        "uci | -q | get | wireless.sta.encryption",
+        "uci | -q | get | wireless.sta.key",
+        "uci | -q | get | wireless.sta.hidden",
+        "uci | -q | get | wireless.sta.disabled",
+        "uci | set | wireless.sta.ssid=" SSID32,
+        "uci | set | wireless.sta.encryption=psk2",
+        "uci | set | wireless.sta.key=" HOSTILE_PSK,
+        "uci | set | wireless.sta.hidden=0",
+        "uci | set | wireless.sta.disabled=0",
+        "uci | set | system.@system[0].hostname=kitchen",
+        "uci | commit | system",
+        "uci | commit | wireless",
+        "wifi | reload",
+    };
+    expect_calls(want, sizeof want / sizeof want[0]);
+
+    /* Joined: ubus says up with an address. */
+    fake("ubus.status.out", "{\"up\":false}");
+    assert_int_equal(b->ops->check(b, false), OWB_JOIN_PENDING);
+    assert_int_equal(b->ops->check(b, true), OWB_JOIN_WRONG_PASSWORD);
+    fake("ubus.status.out", "{\"up\":true,\"ipv4-address\":[]}");
+    assert_int_equal(b->ops->check(b, true), OWB_JOIN_NO_IP);
+    fake("ubus.status.out", "{\"up\":true,\"ipv4-address\":[{\"address\":\"10.1.2.3\",\"mask\":24}]}");
+    assert_int_equal(b->ops->check(b, false), OWB_JOIN_OK);
+
+    /* Rollback puts every old value back and removes the ones that were absent. */
+    unlink(log_path);
+    assert_int_equal(b->ops->rollback(b), OWB_OK);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/uci.state", fake_dir);
+    char *st = t_read_file(path, NULL);
+    assert_non_null(strstr(st, "wireless.sta.ssid=OldNet\n"));
+    assert_non_null(strstr(st, "wireless.sta.key=old secret\n"));
+    assert_null(strstr(st, "hidden"));
+    assert_null(strstr(st, "disabled"));
+    free(st);
+
+    /* Open network: encryption none and no key. */
+    w = hostile(OWB_SEC_OPEN, "");
+    w.hidden = true;
+    assert_int_equal(b->ops->apply(b, &w, ""), OWB_OK);
+    st = t_read_file(path, NULL);
+    assert_non_null(strstr(st, "wireless.sta.encryption=none\n"));
+    assert_null(strstr(st, "wireless.sta.key="));
+    assert_non_null(strstr(st, "wireless.sta.hidden=1\n"));
+    free(st);
+
+    unlink(log_path);
+    assert_int_equal(b->ops->ap_up(b, "OWB-dev", "abcdefghijklmnopqrstuv"), OWB_OK);
+    const char *want_ap[] = {"uci | set | wireless.ap.ssid=OWB-dev",
+                             "uci | set | wireless.ap.encryption=psk2",
+                             "uci | set | wireless.ap.key=abcdefghijklmnopqrstuv",
+                             "uci | set | wireless.ap.disabled=0", "uci | commit | wireless",
+                             "wifi | reload"};
+    expect_calls(want_ap, 6);
+
+    fake("iwinfo.scan.out", "Cell 01 - Address: 00:11:22:33:44:55\n          ESSID: \"Home \"Net\"\"\n"
+                            "Cell 02 - Address: 00:11:22:33:44:56\n          ESSID: unknown\n"
+                            "Cell 03 - Address: 00:11:22:33:44:57\n          ESSID: \"Cafe\"\n");
+    char ssids[OWB_SCAN_MAX][OWB_SSID_MAX + 1];
+    size_t n = 0;
+    assert_int_equal(b->ops->scan(b, ssids, &n), OWB_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(ssids[0], "Home \"Net\"");
+    assert_string_equal(ssids[1], "Cafe");
+    b->ops->destroy(b);
+}
+
+static void test_wpa_supplicant(void **state)
+{
+    (void)state;
+    struct owb_backend *b = make("wpa_supplicant");
+    char path[4096], *text;
+    const char *old = "ctrl_interface=DIR=/var/run/wpa_supplicant GROUP=netdev\nupdate_config=1\n\n"
+                      "network={\n\tssid=\"old\"\n\tpsk=\"oldpassword\"\n}\n";
+    struct owb_wifi w = hostile(OWB_SEC_WPA2_PSK, HOSTILE_PSK);
+
+    snprintf(path, sizeof path, "%s/wpa.conf", dir);
+    assert_int_equal(owb_file_write_atomic(path, old, strlen(old), 0600, 0), OWB_OK);
+    assert_int_equal(b->ops->apply(b, &w, "ignored"), OWB_OK);
+    text = t_read_file(path, NULL);
+    assert_string_equal(text,
+                        "ctrl_interface=DIR=/var/run/wpa_supplicant GROUP=netdev\nupdate_config=1\n\n"
+                        "network={\n\tssid=c3a9c3a9c3a9c3a9c3a9c3a9c3a9c3a9c3a9c3a920242878292022715c207a7a\n"
+                        "\tkey_mgmt=WPA-PSK\n\tpsk=\"" HOSTILE_PSK "\"\n}\n");
+    free(text);
+    struct stat st;
+    stat(path, &st);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    const char *want[] = {"wpa_cli | -i | wlan0 | reconfigure"};
+    expect_calls(want, 1);
+
+    fake("wpa_cli.status.out", "bssid=00:11:22:33:44:55\nwpa_state=COMPLETED\nip_address=10.0.0.9\n");
+    assert_int_equal(b->ops->check(b, false), OWB_JOIN_OK);
+    fake("wpa_cli.status.out", "wpa_state=COMPLETED\n");
+    assert_int_equal(b->ops->check(b, true), OWB_JOIN_NO_IP);
+    fake("wpa_cli.status.out", "wpa_state=4WAY_HANDSHAKE\n");
+    assert_int_equal(b->ops->check(b, false), OWB_JOIN_PENDING);
+    assert_int_equal(b->ops->check(b, true), OWB_JOIN_WRONG_PASSWORD);
+
+    assert_int_equal(b->ops->rollback(b), OWB_OK);
+    text = t_read_file(path, NULL);
+    assert_string_equal(text, old);
+    free(text);
+
+    /* 64-hex PSK bare; SAE with sae_password; open with NONE; hidden scans. */
+    w = hostile(OWB_SEC_WPA2_PSK, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    assert_int_equal(b->ops->apply(b, &w, ""), OWB_OK);
+    text = t_read_file(path, NULL);
+    assert_non_null(strstr(text, "\tpsk=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"));
+    free(text);
+    w = hostile(OWB_SEC_WPA3_SAE, "sae secret");
+    w.hidden = true;
+    assert_int_equal(b->ops->apply(b, &w, ""), OWB_OK);
+    text = t_read_file(path, NULL);
+    assert_non_null(strstr(text, "\tscan_ssid=1\n\tkey_mgmt=SAE\n\tieee80211w=2\n\tsae_password=\"sae secret\"\n"));
+    free(text);
+    /* Rollback after a second apply restores what the second replaced. */
+    assert_int_equal(b->ops->rollback(b), OWB_OK);
+    text = t_read_file(path, NULL);
+    assert_non_null(strstr(text, "\tpsk=0123456789abcdef"));
+    free(text);
+
+    /* No config at all before: rollback removes ours. */
+    unlink(path);
+    w = hostile(OWB_SEC_OPEN, "");
+    assert_int_equal(b->ops->apply(b, &w, ""), OWB_OK);
+    text = t_read_file(path, NULL);
+    assert_non_null(strstr(text, "ctrl_interface=/var/run/wpa_supplicant\n"));
+    assert_non_null(strstr(text, "\tkey_mgmt=NONE\n"));
+    free(text);
+    assert_int_equal(b->ops->rollback(b), OWB_OK);
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    unlink(log_path);
+    assert_int_equal(b->ops->ap_up(b, "OWB-dev", "abcdefghijklmnopqrstuv"), OWB_OK);
+    snprintf(path, sizeof path, "%s/wpa-ap.conf", dir);
+    text = t_read_file(path, NULL);
+    assert_non_null(strstr(text, "\tssid=4f57422d646576\n\tmode=2\n"));
+    assert_non_null(strstr(text, "\tpsk=\"abcdefghijklmnopqrstuv\"\n"));
+    free(text);
+    const char *want_ap[] = {"wpa_cli | -i | wlan1 | reconfigure"};
+    expect_calls(want_ap, 1);
+    assert_int_equal(b->ops->ap_down(b), OWB_OK);
+    text = t_read_file(path, NULL);
+    assert_null(strstr(text, "network={"));
+    free(text);
+
+    fake("wpa_cli.scan_results.out", "bssid / frequency / signal level / flags / ssid\n"
+                                     "00:11:22:33:44:55\t2412\t-40\t[WPA2-PSK-CCMP][ESS]\tHome Net\n"
+                                     "00:11:22:33:44:56\t2437\t-70\t[ESS]\tOpen Cafe\n");
+    char ssids[OWB_SCAN_MAX][OWB_SSID_MAX + 1];
+    size_t n = 0;
+    assert_int_equal(b->ops->scan(b, ssids, &n), OWB_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(ssids[0], "Home Net");
+    assert_string_equal(ssids[1], "Open Cafe");
+    b->ops->destroy(b);
+}
+
+static void test_nmcli(void **state)
+{
+    (void)state;
+    struct owb_backend *b = make("nmcli");
+    char path[4096], *text;
+    struct owb_wifi w = hostile(OWB_SEC_WPA2_PSK, HOSTILE_PSK);
+
+    snprintf(path, sizeof path, "%s/nm/owb-premises.nmconnection", dir);
+    unlink(path);
+    assert_int_equal(b->ops->apply(b, &w, "kitchen"), OWB_OK);
+    text = t_read_file(path, NULL);
+    assert_string_equal(text,
+                        "[connection]\nid=owb-premises\ntype=wifi\ninterface-name=wlan0\nautoconnect=true\n\n"
+                        "[wifi]\nmode=infrastructure\nssid=195;169;195;169;195;169;195;169;195;169;195;169;"
+                        "195;169;195;169;195;169;195;169;32;36;40;120;41;32;34;113;92;32;122;122;\n\n"
+                        "[wifi-security]\nkey-mgmt=wpa-psk\npsk=\\spa\"ss\\s$(reboot)\\s`id`\\s\\\\n\\\\\\s\n\n"
+                        "[ipv4]\nmethod=auto\n\n[ipv6]\nmethod=auto\n");
+    free(text);
+    struct stat st;
+    stat(path, &st);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    const char *want[] = {"nmcli | general | hostname | kitchen", "nmcli | connection | reload",
+                          "nmcli | connection | up | id | owb-premises"};
+    expect_calls(want, 3);
+
+    fake("nmcli.owb-premises.out", "activated\n10.0.0.7/24\n");
+    assert_int_equal(b->ops->check(b, false), OWB_JOIN_OK);
+    fake("nmcli.owb-premises.out", "activating\n\n");
+    assert_int_equal(b->ops->check(b, false), OWB_JOIN_PENDING);
+    fake("nmcli.owb-premises.out", "activated\n\n");
+    assert_int_equal(b->ops->check(b, true), OWB_JOIN_NO_IP);
+
+    /* No keyfile before: rollback takes ours away. */
+    unlink(log_path);
+    assert_int_equal(b->ops->rollback(b), OWB_OK);
+    assert_int_not_equal(access(path, F_OK), 0);
+    const char *want_rb[] = {"nmcli | connection | down | id | owb-premises",
+                             "nmcli | connection | reload"};
+    expect_calls(want_rb, 2);
+
+    unlink(log_path);
+    assert_int_equal(b->ops->ap_up(b, "OWB-dev", "abcdefghijklmnopqrstuv"), OWB_OK);
+    snprintf(path, sizeof path, "%s/nm/owb-setup-ap.nmconnection", dir);
+    text = t_read_file(path, NULL);
+    assert_non_null(strstr(text, "mode=ap\nssid=79;87;66;45;100;101;118;\n"));
+    assert_non_null(strstr(text, "[ipv4]\nmethod=shared\n"));
+    free(text);
+
+    fake("nmcli.yes.out", "Home\\:Net\nCafe\n\nCafe\n");
+    char ssids[OWB_SCAN_MAX][OWB_SSID_MAX + 1];
+    size_t n = 0;
+    assert_int_equal(b->ops->scan(b, ssids, &n), OWB_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(ssids[0], "Home:Net");
+    assert_string_equal(ssids[1], "Cafe");
+    b->ops->destroy(b);
+}
+
+static void test_unknown_backend(void **state)
+{
+    (void)state;
+    struct owb_backend_config cfg = {0};
+    struct owb_backend *b = NULL;
+    char diag[OWB_DIAG_SIZE];
+    assert_int_equal(owb_backend_create("netplan", &cfg, &b, diag), OWB_ERR_INVALID_ARG);
+    assert_non_null(strstr(diag, "unknown Wi-Fi backend"));
+    assert_int_equal(owb_backend_create("command", &cfg, &b, diag), OWB_ERR_INVALID_ARG);
+    assert_non_null(strstr(diag, "--wifi-command"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uci),
+        cmocka_unit_test(test_wpa_supplicant),
+        cmocka_unit_test(test_nmcli),
+        cmocka_unit_test(test_unknown_backend),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,732 @@
+/* owb-device against a real process on 127.0.0.1 and a real HTTP client;
+ * the Wi-Fi backend is the command backend with a fake program that logs
+ * what it was asked to do. */
+#include "test_support.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "owb/base64.h"
+#include "owb/checkin.h"
+#include "owb/envelope.h"
+#include "owb/fileio.h"
+#include "owb/httpd.h"
+#include "owb/json.h"
+#include "owb/kdf.h"
+#include "owb/keyfile.h"
+#include "owb/mem.h"
+#include "owb/payload.h"
+#include "proc.h"
+
+#define W_HOME "{\"ssid\":\"Home \\\"$(net)\\\" \\\\\",\"security\":\"wpa2-psk\",\"psk\":\"pa$$ \\\"w0rd\\\" `x`\"}"
+
+struct dev {
+    char *dir;
+    char key_file[4096], state_dir[4096], fake_dir[4096], log[4096], bin[4096];
+    char id[OWB_DEVICE_ID_SIZE];
+    uint8_t key[32];
+    struct t_proc proc;
+    char base[64];
+};
+
+static struct dev D;
+
+static void fake(const char *name, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", D.fake_dir, name);
+    if (!text) {
+        unlink(path);
+        return;
+    }
+    assert_int_equal(owb_file_write_atomic(path, text, strlen(text), 0600, OWB_WRITE_REPLACE),
+                     OWB_OK);
+}
+
+static void write_key(const char *id, const uint8_t key[32])
+{
+    struct owb_keyfile *kf = owb_keyfile_new();
+    char diag[OWB_DIAG_SIZE];
+    snprintf(kf->device_id, sizeof kf->device_id, "%s", id);
+    memcpy(kf->device_key, key, 32);
+    unlink(D.key_file);
+    assert_int_equal(owb_keyfile_write(D.key_file, kf, true, diag), OWB_OK);
+    owb_keyfile_free(kf);
+}
+
+/* Starts the agent; extra options end with NULL. */
+static void start_agent(const char *name, ...)
+{
+    char *argv[48];
+    int n = 0;
+    va_list ap;
+
+    argv[n++] = OWB_DEVICE_BIN;
+    argv[n++] = "--key-file";
+    argv[n++] = D.key_file;
+    argv[n++] = "--state-dir";
+    argv[n++] = D.state_dir;
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n++] = "--wifi-backend";
+    argv[n++] = "command";
+    argv[n++] = "--wifi-command";
+    argv[n++] = "apply-to-file";
+    argv[n++] = "--tool-dir";
+    argv[n++] = D.bin;
+    argv[n++] = "--https-helper";
+    argv[n++] = "curl";
+    argv[n++] = "--join-timeout";
+    argv[n++] = "3";
+    argv[n++] = "--checkin-timeout";
+    argv[n++] = "3";
+    va_start(ap, name);
+    for (char *a; (a = va_arg(ap, char *)) != NULL && n < 46;)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    t_start(&D.proc, D.dir, name, argv);
+    snprintf(D.base, sizeof D.base, "http://127.0.0.1:%u", D.proc.port);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (owb_init() != OWB_OK)
+        return -1;
+    D.dir = t_tmpdir();
+    snprintf(D.key_file, sizeof D.key_file, "%s/device.key", D.dir);
+    snprintf(D.state_dir, sizeof D.state_dir, "%s/state", D.dir);
+    snprintf(D.fake_dir, sizeof D.fake_dir, "%s/fake", D.dir);
+    snprintf(D.bin, sizeof D.bin, "%s/bin", D.dir);
+    snprintf(D.log, sizeof D.log, "%s/calls.jsonl", D.dir);
+    mkdir(D.state_dir, 0700);
+    mkdir(D.fake_dir, 0700);
+    mkdir(D.bin, 0700);
+    const char *tools[] = {"apply-to-file", "curl"};
+    for (size_t i = 0; i < 2; i++) {
+        char link[4096];
+        snprintf(link, sizeof link, "%s/%s", D.bin, tools[i]);
+        if (symlink(OWB_FAKE_TOOL_BIN, link) != 0)
+            return -1;
+    }
+    setenv("OWB_FAKE_DIR", D.fake_dir, 1);
+    setenv("OWB_FAKE_LOG", D.log, 1);
+    strcpy(D.id, "dev-under-test");
+    randombytes_buf(D.key, sizeof D.key);
+    write_key(D.id, D.key);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    t_stop(&D.proc, SIGKILL);
+    t_rmtree(D.dir);
+    free(D.dir);
+    return 0;
+}
+
+/* Before each test: a fresh state dir, default fake behaviour, no agent. */
+static int fresh(void **state)
+{
+    char cmd[8192];
+    (void)state;
+    t_stop(&D.proc, SIGKILL);
+    snprintf(cmd, sizeof cmd, "%s/counter", D.state_dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof cmd, "%s/provisioned", D.state_dir);
+    unlink(cmd);
+    unlink(D.log);
+    t_rmtree(D.fake_dir);
+    mkdir(D.fake_dir, 0700);
+    write_key(D.id, D.key);
+    return 0;
+}
+
+struct bundle_spec {
+    const char *id;           /* header id (default D.id) */
+    const uint8_t *key;       /* device key to seal with (default D.key) */
+    uint64_t counter;
+    const char *w;            /* W text (default W_HOME) */
+    const uint8_t *app_key;   /* inner key */
+    const char *checkin_url;  /* "" none */
+    const char *hostname;
+};
+
+static char *make_bundle(const struct bundle_spec *s)
+{
+    uint8_t kb[32], blob[OWB_WIFI_BLOB_MAX], bundle[OWB_BUNDLE_MAX];
+    char p[OWB_PAYLOAD_MAX + 6], *b64 = malloc(OWB_B64_ENCODED_SIZE(OWB_BUNDLE_MAX));
+    const char *w = s->w ? s->w : W_HOME;
+    const char *id = s->id ? s->id : D.id;
+    struct owb_payload pl = {0};
+    size_t blen, plen;
+
+    owb_kdf_bundle_key(kb, s->key ? s->key : D.key);
+    assert_int_equal(owb_wifi_blob_seal(s->app_key, id, (const uint8_t *)w, strlen(w), NULL, blob,
+                                        sizeof blob, &blen),
+                     OWB_OK);
+    memcpy(pl.wifi_blob, blob, blen);
+    pl.wifi_blob_len = blen;
+    if (s->checkin_url)
+        snprintf(pl.checkin_url, sizeof pl.checkin_url, "%s", s->checkin_url);
+    if (s->hostname)
+        snprintf(pl.hostname, sizeof pl.hostname, "%s", s->hostname);
+    pl.has_issued_at = true;
+    pl.issued_at = 1764000000;
+    assert_int_equal(owb_payload_to_json(&pl, p, sizeof p, &plen), OWB_OK);
+    assert_int_equal(owb_bundle_seal(kb, id, s->counter, (const uint8_t *)p, plen, NULL, bundle,
+                                     sizeof bundle, &blen),
+                     OWB_OK);
+    assert_int_equal(owb_b64_encode(bundle, blen, b64, OWB_B64_ENCODED_SIZE(OWB_BUNDLE_MAX)),
+                     OWB_OK);
+    return b64;
+}
+
+static void post_raw(const char *body, size_t len, struct t_resp *r)
+{
+    char u[256];
+    const char *h[] = {"Content-Type: application/json", NULL};
+    snprintf(u, sizeof u, "%s/v1/provision", D.base);
+    t_http("POST", u, h, body, len, r);
+}
+
+static void post(const char *bundle, const uint8_t app_key[32], struct t_resp *r)
+{
+    char ak[64], *body = malloc(strlen(bundle) + 128);
+    owb_b64_encode(app_key, 32, ak, sizeof ak);
+    sprintf(body, "{\"bundle\":\"%s\",\"app_key\":\"%s\"}", bundle, ak);
+    post_raw(body, strlen(body), r);
+    free(body);
+}
+
+static void expect(const struct t_resp *r, long status, const char *code)
+{
+    if (r->status != status || (code && !strstr(r->body, code)))
+        fail_msg("want %ld %s, got %ld %s", status, code ? code : "", r->status, r->body);
+    if (status >= 400) {
+        assert_non_null(strstr(r->body, "\"error\":"));
+        assert_non_null(strstr(r->body, "\"message\":"));
+    }
+}
+
+/* Polls /v1/status until "state" is want (10 s at most); returns the body. */
+static char *wait_state(const char *want)
+{
+    char u[256], needle[64];
+    snprintf(u, sizeof u, "%s/v1/status", D.base);
+    snprintf(needle, sizeof needle, "\"state\":\"%s\"", want);
+    for (int i = 0; i < 200; i++) {
+        struct t_resp r;
+        t_http("GET", u, NULL, NULL, 0, &r);
+        if (strstr(r.body, needle))
+            return r.body;
+        t_resp_free(&r);
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    fail_msg("device never reached state %s", want);
+    return NULL;
+}
+
+/* Waits for the provisioned marker (written after a successful check-in). */
+static void wait_provisioned(void)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/provisioned", D.state_dir);
+    for (int i = 0; i < 200 && access(p, F_OK) != 0; i++)
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    assert_int_equal(access(p, F_OK), 0);
+}
+
+static int count_calls(const char *action)
+{
+    size_t len = 0;
+    char needle[128];
+    struct stat st;
+    if (stat(D.log, &st) != 0)
+        return 0;
+    char *log = t_read_file(D.log, &len);
+    int n = 0;
+    snprintf(needle, sizeof needle, "\"argv\":[\"apply-to-file\",\"%s\"]", action);
+    for (char *p = log; (p = strstr(p, needle)); p++)
+        n++;
+    free(log);
+    return n;
+}
+
+/* The vectors' first case, accepted by an agent that holds its key. */
+static void test_vector_bundle_accepted(void **state)
+{
+    (void)state;
+    cJSON *root;
+    const cJSON *cases = t_vector_cases("protocol-v1.json", &root), *c = cJSON_GetArrayItem(cases, 0);
+    uint8_t key[32], ak[32];
+    struct t_resp r;
+
+    t_hex(t_str(c, "device_key"), key, 32);
+    t_hex(t_str(c, "app_key"), ak, 32);
+    write_key(t_str(c, "device_id"), key);
+    start_agent("vector", NULL);
+    post(t_str(c, "bundle"), ak, &r);
+    expect(&r, 202, "\"status\":\"applying\"");
+    assert_non_null(strstr(r.body, "\"counter\":1"));
+    t_resp_free(&r);
+    /* The check-in URL is https: the (fake) helper posts it and succeeds. */
+    char *body = wait_state("joined");
+    free(body);
+    wait_provisioned();
+    char applied_path[4096];
+    snprintf(applied_path, sizeof applied_path, "%s/applied.json", D.fake_dir);
+    char *applied = t_read_file(applied_path, NULL);
+    assert_non_null(strstr(applied, "\"OWB_SSID\":\"HomeNet\""));
+    assert_non_null(strstr(applied, "\"OWB_PSK\":\"correct horse battery\""));
+    free(applied);
+    size_t len;
+    char *log = t_read_file(D.log, &len);
+    assert_non_null(strstr(log, "https://prov.example.com/v1/devices/Omega-2231/checkin"));
+    free(log);
+    cJSON_Delete(root);
+}
+
+static void test_check_table(void **state)
+{
+    (void)state;
+    uint8_t ak[32], other_key[32], bad_ak[32];
+    struct t_resp r;
+    char *b;
+
+    randombytes_buf(ak, 32);
+    randombytes_buf(bad_ak, 32);
+    randombytes_buf(other_key, 32);
+    fake("apply-to-file.apply.sleep", "2");
+    start_agent("table", "--fail-cap", "0", NULL);
+
+    /* 413: larger than 8 KiB, refused before it is buffered. */
+    char *big = malloc(9000);
+    memset(big, ' ', 9000);
+    post_raw(big, 9000, &r);
+    expect(&r, 413, "too_large");
+    t_resp_free(&r);
+    free(big);
+
+    /* 400: not JSON, missing or mistyped fields, bad base64, short app key, bad header. */
+    const char *bad[] = {"not json", "{}", "{\"bundle\":1,\"app_key\":\"x\"}",
+                         "{\"bundle\":\"AAAA\"}", "{\"bundle\":\"!!!!\",\"app_key\":\"AAAA\"}",
+                         "[\"bundle\"]", "{\"bundle\":\"T1dCMUIBYQ\",\"app_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        post_raw(bad[i], strlen(bad[i]), &r);
+        expect(&r, 400, "bad_request");
+        t_resp_free(&r);
+    }
+    b = make_bundle(&(struct bundle_spec){.counter = 5, .app_key = ak});
+    char body[4096], ak31[64];
+    uint8_t short_key[31] = {0};
+    owb_b64_encode(short_key, 31, ak31, sizeof ak31);
+    snprintf(body, sizeof body, "{\"bundle\":\"%s\",\"app_key\":\"%s\"}", b, ak31);
+    post_raw(body, strlen(body), &r);
+    expect(&r, 400, "bad_request");
+    t_resp_free(&r);
+    free(b);
+
+    /* 403: a bundle made for another device (its own key). */
+    b = make_bundle(&(struct bundle_spec){.id = "someone-else", .key = other_key, .counter = 5,
+                                          .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 403, "wrong_device");
+    t_resp_free(&r);
+    free(b);
+    /* 409: counter 0 is never greater than the stored one. */
+    b = make_bundle(&(struct bundle_spec){.counter = 0, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 409, "replayed");
+    t_resp_free(&r);
+    free(b);
+    /* 401 auth_failed: our id, another key. */
+    b = make_bundle(&(struct bundle_spec){.key = other_key, .counter = 5, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 401, "auth_failed");
+    t_resp_free(&r);
+    free(b);
+    /* 401 app_key_rejected. */
+    b = make_bundle(&(struct bundle_spec){.counter = 5, .app_key = ak});
+    post(b, bad_ak, &r);
+    expect(&r, 401, "app_key_rejected");
+    t_resp_free(&r);
+    free(b);
+    /* 422: W breaks a rule; config breaks a rule. */
+    b = make_bundle(&(struct bundle_spec){
+        .counter = 5, .app_key = ak, .w = "{\"ssid\":\"x\",\"security\":\"wpa2-psk\",\"psk\":\"short\"}"});
+    post(b, ak, &r);
+    expect(&r, 422, "invalid_config");
+    t_resp_free(&r);
+    free(b);
+    /* Nothing so far touched the counter. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/counter", D.state_dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    /* 202, then 429 busy for a newer bundle while applying, then 409 for a replay. */
+    b = make_bundle(&(struct bundle_spec){.counter = 5, .app_key = ak, .hostname = "kitchen-1"});
+    post(b, ak, &r);
+    expect(&r, 202, "\"counter\":5");
+    t_resp_free(&r);
+    char *b6 = make_bundle(&(struct bundle_spec){.counter = 6, .app_key = ak});
+    post(b6, ak, &r);
+    expect(&r, 429, "busy");
+    t_resp_free(&r);
+    post(b, ak, &r);
+    expect(&r, 409, "replayed");
+    t_resp_free(&r);
+    free(b6);
+    free(b);
+    char *st = wait_state("joined");
+    assert_non_null(strstr(st, "\"counter\":5"));
+    free(st);
+    size_t len;
+    char *counter = t_read_file(path, &len);
+    assert_string_equal(counter, "5\n");
+    free(counter);
+    struct stat sb;
+    stat(path, &sb);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    /* The hostname and hostile SSID/PSK reached the backend exactly. */
+    snprintf(path, sizeof path, "%s/applied.json", D.fake_dir);
+    char *applied = t_read_file(path, NULL);
+    assert_non_null(strstr(applied, "\"OWB_SSID\":\"Home \\\"$(net)\\\" \\\\\""));
+    assert_non_null(strstr(applied, "\"OWB_PSK\":\"pa$$ \\\"w0rd\\\" `x`\""));
+    assert_non_null(strstr(applied, "\"OWB_HOSTNAME\":\"kitchen-1\""));
+    free(applied);
+    /* A provisioned device has closed setup mode. */
+    b = make_bundle(&(struct bundle_spec){.counter = 9, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 403, "setup_closed");
+    t_resp_free(&r);
+    free(b);
+    /* Wrong methods and paths. */
+    char u[256];
+    snprintf(u, sizeof u, "%s/v1/provision", D.base);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    expect(&r, 405, "method_not_allowed");
+    t_resp_free(&r);
+    snprintf(u, sizeof u, "%s/../etc/passwd", D.base);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 404);
+    t_resp_free(&r);
+}
+
+static void test_replay_after_restart_and_kill(void **state)
+{
+    (void)state;
+    uint8_t ak[32];
+    struct t_resp r;
+    randombytes_buf(ak, 32);
+
+    /* Apply hangs: the agent is killed right after answering 202, i.e.
+     * after the counter write and before anything was applied. */
+    fake("apply-to-file.apply.sleep", "30");
+    start_agent("kill", NULL);
+    char *b = make_bundle(&(struct bundle_spec){.counter = 3, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    assert_int_equal(t_stop(&D.proc, SIGKILL), 128 + SIGKILL);
+    fake("apply-to-file.apply.sleep", NULL);
+
+    start_agent("restarted", NULL);
+    post(b, ak, &r);
+    expect(&r, 409, "replayed");
+    t_resp_free(&r);
+    /* No temporary file was left in the state dir. */
+    char cmd[8192], out[256];
+    snprintf(cmd, sizeof cmd, "%s", D.state_dir);
+    char *ls[] = {"/bin/ls", "-A", cmd, NULL};
+    t_run(ls, NULL, out, sizeof out);
+    assert_string_equal(out, "counter\n");
+    /* A newer bundle still works. */
+    char *b2 = make_bundle(&(struct bundle_spec){.counter = 4, .app_key = ak});
+    post(b2, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    free(wait_state("joined"));
+    wait_provisioned();
+    t_stop(&D.proc, SIGTERM);
+    /* And after a clean restart too, with setup mode opened by the button. */
+    start_agent("restarted2", NULL);
+    post(b2, ak, &r);
+    expect(&r, 403, "setup_closed");
+    t_resp_free(&r);
+    kill(D.proc.pid, SIGUSR1);
+    free(wait_state("setup"));
+    post(b2, ak, &r);
+    expect(&r, 409, "replayed");
+    t_resp_free(&r);
+    free(b);
+    free(b2);
+}
+
+static void test_join_failure_rolls_back(void **state)
+{
+    (void)state;
+    uint8_t ak[32];
+    struct t_resp r;
+    randombytes_buf(ak, 32);
+
+    fake("apply-to-file.check.exit", "11");
+    fake("apply-to-file.scan.out", "Home \"$(net)\" \\\nNeighbour\n");
+    start_agent("joinfail", NULL);
+    char *b = make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    char *st = wait_state("failed");
+    assert_non_null(strstr(st, "\"reason\":\"wrong_password\""));
+    assert_non_null(strstr(st, "\"visible_networks\":[\"Home \\\"$(net)\\\" \\\\\",\"Neighbour\"]"));
+    assert_non_null(strstr(st, "\"setup_open\":true"));
+    free(st);
+    assert_int_equal(count_calls("rollback"), 1);
+    assert_int_equal(count_calls("ap-up"), 2); /* at start, and again after the failure */
+
+    /* Network not visible and the join times out: network_not_found. */
+    fake("apply-to-file.check.exit", "10");
+    fake("apply-to-file.scan.out", "Neighbour\n");
+    free(b);
+    b = make_bundle(&(struct bundle_spec){.counter = 2, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
+    st = wait_state("failed");
+    assert_non_null(strstr(st, "\"reason\":\"network_not_found\""));
+    free(st);
+
+    /* The next, newer bundle succeeds; the counter stays consumed. */
+    fake("apply-to-file.check.exit", "0");
+    free(b);
+    b = make_bundle(&(struct bundle_spec){.counter = 3, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    free(wait_state("joined"));
+    assert_int_equal(count_calls("ap-down"), 1);
+    free(b);
+
+    /* A backend that fails to apply: apply_failed. */
+    fresh(NULL);
+    fake("apply-to-file.apply.exit", "3");
+    start_agent("applyfail", NULL);
+    b = make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    st = wait_state("failed");
+    assert_non_null(strstr(st, "\"reason\":\"apply_failed\""));
+    free(st);
+    free(b);
+}
+
+/* A small check-in server: records the request and checks the MAC. */
+struct checkin_srv {
+    pthread_mutex_t mu;
+    int hits, good;
+    uint64_t counter;
+};
+
+static void checkin_handler(void *ctx, const struct owb_http_request *req,
+                            struct owb_http_response *resp)
+{
+    struct checkin_srv *cs = ctx;
+    cJSON *root = NULL;
+    uint8_t kc[32], nonce[16], mac[32];
+    uint64_t counter = 0;
+    bool ok = false;
+
+    if (owb_json_parse(req->body, req->body_len, &root) == OWB_OK &&
+        owb_json_uint(root, "counter", &counter) == OWB_OK) {
+        const char *n = owb_json_string(root, "nonce"), *m = owb_json_string(root, "mac");
+        owb_kdf_checkin_key(kc, D.key);
+        ok = n && m && owb_b64_decode_exact(n, strlen(n), nonce, 16) == OWB_OK &&
+             owb_b64_decode_exact(m, strlen(m), mac, 32) == OWB_OK &&
+             strcmp(req->path, "/v1/devices/dev-under-test/checkin") == 0 &&
+             owb_checkin_verify(kc, D.id, counter, nonce, mac) == OWB_OK;
+    }
+    cJSON_Delete(root);
+    pthread_mutex_lock(&cs->mu);
+    cs->hits++;
+    /* The first attempt is answered 503 to exercise the retry. */
+    bool first = cs->hits == 1;
+    if (ok && !first) {
+        cs->good++;
+        cs->counter = counter;
+    }
+    pthread_mutex_unlock(&cs->mu);
+    if (first)
+        owb_http_error(resp, OWB_ERR_UNAVAILABLE, NULL);
+    else if (ok)
+        owb_http_set_static(resp, 200, "application/json", "{}", 2);
+    else
+        owb_http_error(resp, OWB_ERR_AUTH_FAILED, NULL);
+}
+
+static void test_checkin_reaches_server(void **state)
+{
+    (void)state;
+    struct checkin_srv cs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    struct owb_httpd *h;
+    struct owb_httpd_options o = {.listen = "127.0.0.1:0", .body_max = 4096, .threads = 1,
+                                  .handler = checkin_handler, .ctx = &cs};
+    uint8_t ak[32];
+    char url[256];
+    struct t_resp r;
+
+    assert_int_equal(owb_httpd_start(&o, &h), OWB_OK);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/devices/dev-under-test/checkin",
+             owb_httpd_port(h));
+    randombytes_buf(ak, 32);
+    start_agent("checkin", "--checkin-timeout", "10", NULL);
+    char *b = make_bundle(&(struct bundle_spec){.counter = 7, .app_key = ak, .checkin_url = url});
+    post(b, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    free(wait_state("joined"));
+    wait_provisioned();
+    pthread_mutex_lock(&cs.mu);
+    assert_int_equal(cs.good, 1);
+    assert_true(cs.hits >= 2);
+    assert_true(cs.counter == 7);
+    pthread_mutex_unlock(&cs.mu);
+    owb_httpd_stop(h, 0);
+    free(b);
+}
+
+static void test_checkin_unreachable_rolls_back(void **state)
+{
+    (void)state;
+    uint8_t ak[32];
+    struct t_resp r;
+    randombytes_buf(ak, 32);
+    start_agent("unreachable", "--checkin-timeout", "1", NULL);
+    /* Port 9 on loopback: nothing listens there. */
+    char *b = make_bundle(&(struct bundle_spec){
+        .counter = 1, .app_key = ak, .checkin_url = "http://127.0.0.1:9/v1/devices/x/checkin"});
+    post(b, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    char *st = wait_state("failed");
+    assert_non_null(strstr(st, "\"reason\":\"server_unreachable\""));
+    free(st);
+    assert_int_equal(count_calls("rollback"), 1);
+    free(b);
+}
+
+static void test_setup_window_and_sigusr1(void **state)
+{
+    (void)state;
+    uint8_t ak[32];
+    struct t_resp r;
+    randombytes_buf(ak, 32);
+    start_agent("window", "--setup-window", "1", NULL);
+    char *st = wait_state("setup");
+    assert_non_null(strstr(st, "\"setup_open\":true"));
+    free(st);
+    sleep(3);
+    char u[256];
+    snprintf(u, sizeof u, "%s/v1/status", D.base);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_non_null(strstr(r.body, "\"setup_open\":false"));
+    t_resp_free(&r);
+    assert_int_equal(count_calls("ap-down"), 1);
+    char *b = make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 403, "setup_closed");
+    t_resp_free(&r);
+
+    kill(D.proc.pid, SIGUSR1);
+    for (int i = 0; i < 100 && count_calls("ap-up") < 2; i++)
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    assert_int_equal(count_calls("ap-up"), 2);
+    post(b, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    free(b);
+}
+
+static void test_backend_hang_is_killed(void **state)
+{
+    (void)state;
+    uint8_t ak[32];
+    struct t_resp r;
+    randombytes_buf(ak, 32);
+    fake("apply-to-file.apply.sleep", "60");
+    start_agent("hang", "--backend-timeout", "1", NULL);
+    char *b = make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    char *st = wait_state("failed");
+    assert_non_null(strstr(st, "\"reason\":\"apply_failed\""));
+    free(st);
+    assert_int_equal(count_calls("rollback"), 1);
+    free(b);
+}
+
+static void test_fail_cap(void **state)
+{
+    (void)state;
+    struct t_resp r;
+    start_agent("failcap", "--fail-cap", "3", NULL);
+    for (int i = 0; i < 3; i++) {
+        post_raw("{}", 2, &r);
+        expect(&r, 400, "bad_request");
+        t_resp_free(&r);
+    }
+    post_raw("{}", 2, &r);
+    expect(&r, 429, "rate_limited");
+    assert_non_null(strstr(r.headers, "Retry-After"));
+    t_resp_free(&r);
+}
+
+static void test_bad_state_refuses_start(void **state)
+{
+    (void)state;
+    char path[4096], out[4096];
+    snprintf(path, sizeof path, "%s/counter", D.state_dir);
+    assert_int_equal(owb_file_write_atomic(path, "garbage", 7, 0600, OWB_WRITE_REPLACE), OWB_OK);
+    char *argv[] = {OWB_DEVICE_BIN, "--key-file", D.key_file, "--state-dir", D.state_dir,
+                    "--listen", "127.0.0.1:0", "--wifi-backend", "command", "--wifi-command",
+                    "apply-to-file", NULL};
+    assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "damaged replay counter"));
+    unlink(path);
+    char *argv2[] = {OWB_DEVICE_BIN, "--key-file", "/nonexistent/key", "--state-dir", D.state_dir,
+                     NULL};
+    assert_int_equal(t_run_err(argv2, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "/nonexistent/key: no such file"));
+    char *argv3[] = {OWB_DEVICE_BIN, "--join-timeout", "x", NULL};
+    assert_int_equal(t_run_err(argv3, NULL, out, sizeof out), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_vector_bundle_accepted, fresh),
+        cmocka_unit_test_setup(test_check_table, fresh),
+        cmocka_unit_test_setup(test_replay_after_restart_and_kill, fresh),
+        cmocka_unit_test_setup(test_join_failure_rolls_back, fresh),
+        cmocka_unit_test_setup(test_checkin_reaches_server, fresh),
+        cmocka_unit_test_setup(test_checkin_unreachable_rolls_back, fresh),
+        cmocka_unit_test_setup(test_setup_window_and_sigusr1, fresh),
+        cmocka_unit_test_setup(test_backend_hang_is_killed, fresh),
+        cmocka_unit_test_setup(test_fail_cap, fresh),
+        cmocka_unit_test_setup(test_bad_state_refuses_start, fresh),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
