@@ -60,7 +60,7 @@ static enum owb_err write_all(int fd, const uint8_t *p, size_t len)
 }
 
 enum owb_err owb_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                                   enum owb_write_flags flags)
+                                   unsigned flags)
 {
     char tmp[PATH_MAX];
     uint8_t rnd[6];
@@ -75,16 +75,13 @@ enum owb_err owb_file_write_atomic(const char *path, const void *data, size_t le
         errno = ENAMETOOLONG;
         return OWB_ERR_IO;
     }
-    if ((flags & OWB_WRITE_NO_REPLACE) && access(path, F_OK) == 0) {
-        errno = EEXIST;
-        return OWB_ERR_EXISTS;
-    }
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         goto out;
     tmp_made = true;
     /* The umask must not widen or narrow what the caller asked for. */
-    if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != OWB_OK || fsync(fd) != 0)
+    if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != OWB_OK ||
+        (!(flags & OWB_WRITE_NO_SYNC) && fsync(fd) != 0))
         goto out;
     if (close(fd) != 0) {
         fd = -1;
@@ -92,17 +89,28 @@ enum owb_err owb_file_write_atomic(const char *path, const void *data, size_t le
     }
     fd = -1;
     if (flags & OWB_WRITE_NO_REPLACE) {
-        /* link() fails with EEXIST if the name appeared meanwhile: no race. */
-        if (link(tmp, path) != 0) {
+        /* Both fail with EEXIST if the name appeared meanwhile: no race.
+         * renameat2 does it in one call; link+unlink where it is missing. */
+        int r = -1;
+#ifdef RENAME_NOREPLACE
+        r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+        if (r != 0 && errno != ENOSYS && errno != EINVAL) {
             rc = errno == EEXIST ? OWB_ERR_EXISTS : OWB_ERR_IO;
             goto out;
         }
-        unlink(tmp);
+#endif
+        if (r != 0) {
+            if (link(tmp, path) != 0) {
+                rc = errno == EEXIST ? OWB_ERR_EXISTS : OWB_ERR_IO;
+                goto out;
+            }
+            unlink(tmp);
+        }
     } else if (rename(tmp, path) != 0) {
         goto out;
     }
     tmp_made = false;
-    rc = owb_fsync_parent(path);
+    rc = (flags & OWB_WRITE_NO_SYNC) ? OWB_OK : owb_fsync_parent(path);
 out:
     saved = errno;
     if (fd >= 0)

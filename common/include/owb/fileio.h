@@ -19,11 +19,14 @@
 enum owb_write_flags {
     OWB_WRITE_REPLACE = 0,
     OWB_WRITE_NO_REPLACE = 1,
+    /* Skip the fsyncs: for bulk writers that make everything durable with
+     * one syncfs() before they publish the result (owb-mint batch). */
+    OWB_WRITE_NO_SYNC = 2,
 };
 
 /* On OWB_ERR_IO errno is kept from the failing call. */
 enum owb_err owb_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                                   enum owb_write_flags flags) OWB_MUST_CHECK;
+                                   unsigned flags) OWB_MUST_CHECK;
 
 /* Reads a whole regular file of at most max bytes into a new buffer with a
  * NUL after the data. *data is freed by the caller (owb_clear_free when it
