@@ -650,8 +650,14 @@ static void test_setup_window_and_sigusr1(void **state)
     t_resp_free(&r);
 
     kill(D.proc.pid, SIGUSR1);
-    for (int i = 0; i < 100 && count_calls("ap-up") < 2; i++)
+    for (int i = 0; i < 200; i++) {
+        t_http("GET", u, NULL, NULL, 0, &r);
+        bool open = strstr(r.body, "\"setup_open\":true") != NULL;
+        t_resp_free(&r);
+        if (open)
+            break;
         nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    }
     assert_int_equal(count_calls("ap-up"), 2);
     post(b, ak, &r);
     expect(&r, 202, NULL);

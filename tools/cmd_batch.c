@@ -52,7 +52,7 @@ struct batch {
     char *manifest;     /* count lines of MANIFEST_LINE_MAX */
     atomic_ulong done;
     atomic_int failed;
-    char error[512];
+    char error[4096 + 256];
     pthread_mutex_t mu;
 };
 
