@@ -9,7 +9,9 @@
 extern const struct owb_asset setup_assets[];
 extern const size_t setup_assets_count;
 
-static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
+/* 'wasm-unsafe-eval' lets libsodium's WebAssembly compile; it allows no
+ * JavaScript eval. */
+static const char csp[] = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
                           "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
                           "form-action 'none'; frame-ancestors 'none'";
 

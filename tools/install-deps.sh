@@ -11,11 +11,16 @@ test_pkgs=(zbar-tools libxml2-utils)
 pkgs=("${base_pkgs[@]}" "${test_pkgs[@]}")
 for group in "$@"; do
     case "$group" in
-    browser) pkgs+=(chromium nodejs npm) ;;
+    browser) pkgs+=(chromium) ;;
     fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
     *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
     esac
 done
+
+# The setup page's libsodium and QR modules come from the npm registry at
+# build time: npm is needed to build. An existing Node.js with npm (from any
+# source) is kept; otherwise Debian's.
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

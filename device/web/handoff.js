@@ -68,6 +68,7 @@
             ul.appendChild(li);
           });
           ul.hidden = false;
+          $('networks-title').hidden = false;
         }
         showBack();
         return;
