@@ -700,6 +700,65 @@ static void test_fail_cap(void **state)
     t_resp_free(&r);
 }
 
+struct racer {
+    char *bundle;
+    const uint8_t *ak;
+    uint64_t counter;
+    long status;
+    pthread_barrier_t *go;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    struct t_resp resp;
+    pthread_barrier_wait(r->go);
+    post(r->bundle, r->ak, &resp);
+    r->status = resp.status;
+    t_resp_free(&resp);
+    return NULL;
+}
+
+/* Eight bundles at once: exactly one is applied; the others are refused as
+ * busy (a newer counter) or replayed (an older one), never both applied. */
+static void test_concurrent_provisions(void **state)
+{
+    (void)state;
+    enum { N = 8 }; /* the agent allows 8 connections per client address */
+    uint8_t ak[32];
+    struct racer r[N];
+    pthread_t t[N];
+    pthread_barrier_t go;
+    randombytes_buf(ak, 32);
+    fake("apply-to-file.apply.sleep", "2");
+    start_agent("race", "--fail-cap", "0", NULL);
+    pthread_barrier_init(&go, NULL, N);
+    for (int i = 0; i < N; i++) {
+        r[i] = (struct racer){make_bundle(&(struct bundle_spec){.counter = 10 + (uint64_t)i,
+                                                                 .app_key = ak}),
+                              ak, 10 + (uint64_t)i, 0, &go};
+        pthread_create(&t[i], NULL, race, &r[i]);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    int accepted = 0;
+    uint64_t winner = 0;
+    for (int i = 0; i < N; i++)
+        if (r[i].status == 202) {
+            accepted++;
+            winner = r[i].counter;
+        }
+    assert_int_equal(accepted, 1);
+    for (int i = 0; i < N; i++) {
+        if (r[i].status == 202)
+            continue;
+        assert_int_equal(r[i].status, r[i].counter > winner ? 429 : 409);
+        free(r[i].bundle);
+    }
+    assert_int_equal(count_calls("apply"), 1);
+    pthread_barrier_destroy(&go);
+}
+
 static void test_bad_state_refuses_start(void **state)
 {
     (void)state;
@@ -732,6 +791,7 @@ int main(void)
         cmocka_unit_test_setup(test_setup_window_and_sigusr1, fresh),
         cmocka_unit_test_setup(test_backend_hang_is_killed, fresh),
         cmocka_unit_test_setup(test_fail_cap, fresh),
+        cmocka_unit_test_setup(test_concurrent_provisions, fresh),
         cmocka_unit_test_setup(test_bad_state_refuses_start, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -110,6 +110,8 @@ void t_start(struct t_proc *p, const char *dir, const char *name, char *const ar
     p->pid = fork();
     assert_true(p->pid >= 0);
     if (p->pid == 0) {
+        /* stdout too: a server left running must not hold the test's pipe. */
+        dup2(fd, 1);
         dup2(fd, 2);
         execve(argv[0], argv, environ);
         _exit(127);
