@@ -8,3 +8,11 @@ option(OWB_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer"
 # compare their own copy against it when it is there.
 set(OWB_SHARED_DIR "${CMAKE_SOURCE_DIR}/../shared" CACHE PATH
     "Folder holding the normative PROTOCOL.md and vectors (optional)")
+
+# Which programs to build: the omega2 preset builds the device agent only.
+option(OWB_BUILD_SERVER "Build owb-server" ON)
+option(OWB_BUILD_MINT "Build owb-mint and the demo programs" ON)
+option(OWB_BUILD_DEMO_CLIENT "Build owb-demo-client (needs libcurl)" ON)
+option(OWB_STATIC "Link every program statically" OFF)
+# A folder with static libraries built by tools/build-deps.sh; searched first.
+set(OWB_DEPS_PREFIX "" CACHE PATH "Prefix of the static dependency builds")

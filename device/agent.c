@@ -39,6 +39,7 @@ enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *
                  cfg->state_dir);
         return OWB_ERR_NOENT;
     }
+    owb_state_clean(cfg->state_dir);
     rc = owb_keyfile_read(cfg->key_file, &a->kf, diag);
     if (rc != OWB_OK)
         return rc;

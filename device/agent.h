@@ -107,6 +107,8 @@ void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req
 enum owb_err owb_state_load_counter(const char *dir, uint64_t *counter, char *diag) OWB_MUST_CHECK;
 enum owb_err owb_state_store_counter(const char *dir, uint64_t counter) OWB_MUST_CHECK;
 bool owb_state_provisioned(const char *dir);
+/* Removes temporary files an interrupted write left behind. */
+void owb_state_clean(const char *dir);
 enum owb_err owb_state_mark_provisioned(const char *dir, uint64_t counter) OWB_MUST_CHECK;
 
 /* The worker (worker.c). */

@@ -2,6 +2,7 @@
  * in decimal; "provisioned" says a bundle was applied and the device
  * joined. Both mode 0600, both written atomically (temp file, fsync,
  * rename, fsync the directory), so a crash leaves the old value or the new. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -71,4 +72,24 @@ enum owb_err owb_state_mark_provisioned(const char *dir, uint64_t counter)
     int n = snprintf(text, sizeof text, "%" PRIu64 "\n", counter);
     path_in(path, sizeof path, dir, "provisioned");
     return owb_file_write_atomic(path, text, (size_t)n, 0600, OWB_WRITE_REPLACE);
+}
+
+void owb_state_clean(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
+
+    if (!d)
+        return;
+    /* Temporary files of a write that a crash or power cut interrupted:
+     * the real files are intact (they are only ever replaced by rename). */
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "counter.tmp-", 12) == 0 ||
+            strncmp(e->d_name, "provisioned.tmp-", 16) == 0) {
+            path_in(path, sizeof path, dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
 }
