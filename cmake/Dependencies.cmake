@@ -1,7 +1,7 @@
 # Every dependency is a Debian -dev package found through pkg-config. A missing
 # one stops the configure step with the package to install.
 if(OWB_DEPS_PREFIX)
-  if(NOT EXISTS "${OWB_DEPS_PREFIX}/.script")
+  if(NOT EXISTS "${OWB_DEPS_PREFIX}/.done-libsodium")
     message(FATAL_ERROR "${OWB_DEPS_PREFIX}: no dependency build there "
                         "(run tools/build-deps.sh first)")
   endif()
@@ -15,6 +15,9 @@ if(OWB_DEPS_PREFIX)
   list(PREPEND CMAKE_PREFIX_PATH "${OWB_DEPS_PREFIX}")
 endif()
 if(OWB_STATIC)
+  # Set here, not in the toolchain file: the platform files loaded after a
+  # toolchain file would put ".so" back first.
+  set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
   set(PKG_CONFIG_ARGN --static)
 endif()
 find_package(PkgConfig)

@@ -755,6 +755,9 @@ static void test_concurrent_provisions(void **state)
         assert_int_equal(r[i].status, r[i].counter > winner ? 429 : 409);
         free(r[i].bundle);
     }
+    /* The worker starts the backend after the answer: wait for it. */
+    for (int i = 0; i < 200 && count_calls("apply") == 0; i++)
+        nanosleep(&(struct timespec){0, 25 * 1000 * 1000}, NULL);
     assert_int_equal(count_calls("apply"), 1);
     pthread_barrier_destroy(&go);
 }

@@ -5,27 +5,30 @@
 #   omega2       mipsel, musl, soft-float (MIPS 24KEc, no FPU), with zig cc
 # into a per-target prefix that later runs reuse:
 #   ${OWB_DEPS_CACHE:-$HOME/.cache/owb-deps}/<target>
-# A target whose prefix is complete (the .done stamp matches this script)
-# takes no time the second time. Prints the prefix on its last line.
+# Each package is rebuilt only when its recipe version below changes, so a
+# complete prefix takes no time the second time. Prints the prefix last.
 set -euo pipefail
 target=${1:?usage: build-deps.sh host-static|omega2}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${OWB_DEPS_CACHE:-$HOME/.cache/owb-deps}
 prefix=$cache/$target
-stamp=$prefix/.done
-want=$(sha256sum "$0" | cut -c1-16)
 jobs=$(nproc)
-
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    echo "$prefix"
-    exit 0
-fi
+# Recipe versions: bump one to rebuild that package everywhere.
+declare -A recipe=([libsodium]=2 [libmicrohttpd]=2 [cjson]=2 [qrencode]=2 [cmocka]=3)
 
 case "$target" in
 host-static) pkgs=(libsodium libmicrohttpd cjson qrencode) ;;
 omega2) pkgs=(libsodium libmicrohttpd cjson cmocka) ;;
 *) echo "build-deps: unknown target '$target'" >&2; exit 2 ;;
 esac
+todo=()
+for pkg in "${pkgs[@]}"; do
+    [ "$(cat "$prefix/.done-$pkg" 2>/dev/null)" = "${recipe[$pkg]}" ] || todo+=("$pkg")
+done
+if [ ${#todo[@]} -eq 0 ]; then
+    echo "$prefix"
+    exit 0
+fi
 
 # --- tools: source packages need a deb-src entry; libsodium needs autotools.
 sudo=()
@@ -59,11 +62,13 @@ if [ "$target" = omega2 ]; then
     export ZIG_LOCAL_CACHE_DIR=$cache/zig-cache
     cc="$here/cmake/toolchains/zig-cc-mipsel"
     export CC="$cc" AR="$here/cmake/toolchains/zig-ar" RANLIB="$here/cmake/toolchains/zig-ranlib"
-    export CFLAGS="-Os"
+    # Sections per function and no unwind tables: the linker can then drop
+    # what owb-device does not call (its size budget is 512 KiB).
+    export CFLAGS="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables" PKG_CONFIG=false
     host=mipsel-linux-musl
     cmake_tc=(-DCMAKE_TOOLCHAIN_FILE="$here/cmake/toolchains/omega2.cmake")
 else
-    export CC=gcc CFLAGS="-O2"
+    export CC=gcc CFLAGS="-O2 -ffunction-sections -fdata-sections"
     host=x86_64-linux-gnu
     cmake_tc=()
 fi
@@ -71,30 +76,27 @@ build=x86_64-linux-gnu
 
 src=$cache/src
 work=$cache/build-$target
-# A prefix built by another version of this script starts again.
-if [ ! -f "$prefix/.script" ] || [ "$(cat "$prefix/.script")" != "$want" ]; then
-    rm -rf "$prefix"
-fi
 rm -rf "$work"
 mkdir -p "$src" "$work" "$prefix"
-echo "$want" >"$prefix/.script"
 
 # Unpacks a package's upstream tarball into $work/<pkg> (the Debian
 # packaging is not needed: a 404 on its .debian.tar.xz does not matter).
 unpack() {
     local pkg=$1 orig
-    (cd "$src" && { ls ${pkg}_*.orig.tar.* >/dev/null 2>&1 || apt-get source --download-only "$pkg" >&2 || true; })
-    orig=$(ls "$src"/${pkg}_*.orig.tar.* 2>/dev/null | head -1)
+    orig=$(find "$src" -maxdepth 1 -name "${pkg}_*.orig.tar.*" | head -1)
+    if [ -z "$orig" ]; then
+        (cd "$src" && apt-get source --download-only "$pkg" >&2) || true
+        orig=$(find "$src" -maxdepth 1 -name "${pkg}_*.orig.tar.*" | head -1)
+    fi
     [ -n "$orig" ] || { echo "build-deps: no source tarball for $pkg" >&2; exit 1; }
     mkdir -p "$work/$pkg"
     tar -xf "$orig" -C "$work/$pkg" --strip-components=1
     echo "$work/$pkg"
 }
 
-conf=(--build=$build --host=$host --prefix="$prefix" --disable-shared --enable-static)
+conf=(--build="$build" --host="$host" --prefix="$prefix" --disable-shared --enable-static)
 
-for pkg in "${pkgs[@]}"; do
-    [ -f "$prefix/.done-$pkg" ] && continue
+for pkg in "${todo[@]}"; do
     echo "build-deps: $target: $pkg" >&2
     d=$(unpack "$pkg")
     case "$pkg" in
@@ -112,7 +114,7 @@ for pkg in "${pkgs[@]}"; do
         ;;
     cjson)
         cmake -S "$d" -B "$d/b" "${cmake_tc[@]}" -DCMAKE_BUILD_TYPE=MinSizeRel \
-            -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib \
+            -DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib \
             -DENABLE_CUSTOM_COMPILER_FLAGS=OFF -DBUILD_SHARED_LIBS=OFF -DENABLE_CJSON_TEST=OFF \
             -DENABLE_CJSON_UTILS=OFF >&2
         cmake --build "$d/b" -j"$jobs" >&2 && cmake --install "$d/b" >&2
@@ -125,13 +127,16 @@ for pkg in "${pkgs[@]}"; do
         ;;
     cmocka)
         cmake -S "$d" -B "$d/b" "${cmake_tc[@]}" -DCMAKE_BUILD_TYPE=MinSizeRel \
-            -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib -DBUILD_SHARED_LIBS=OFF \
+            -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib -DWITH_STATIC_LIB=ON \
             -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF >&2
         cmake --build "$d/b" -j"$jobs" >&2 && cmake --install "$d/b" >&2
+        # cmocka 1.1 installs its archive as libcmocka-static.a next to a
+        # shared library; keep the archive under the name its .pc file uses.
+        mv -f "$prefix/lib/libcmocka-static.a" "$prefix/lib/libcmocka.a"
+        rm -f "$prefix"/lib/libcmocka.so*
         ;;
     esac
-    touch "$prefix/.done-$pkg"
+    echo "${recipe[$pkg]}" >"$prefix/.done-$pkg"
 done
 rm -rf "$work"
-echo "$want" >"$stamp"
 echo "$prefix"
