@@ -6,7 +6,8 @@ set -euo pipefail
 src=$1 server_bin=$2
 fail=0
 shellcheck "$src"/packaging/openwrt/files/owb-device.init \
-    "$src"/packaging/openwrt/files/owb-setup-button.hotplug "$src"/tools/*.sh || fail=1
+    "$src"/packaging/openwrt/files/owb-setup-button.hotplug "$src"/tools/*.sh \
+    "$src"/bench/*.sh || fail=1
 if command -v systemd-analyze >/dev/null; then
     tmp=$(mktemp -d)
     sed "s|/usr/bin/owb-server|$server_bin|" "$src/packaging/systemd/owb-server.service" \
