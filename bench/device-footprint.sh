@@ -53,7 +53,8 @@ measure() { # label, device binary, [emulator...]
     dport=$(port_of "$dir/device.log")
     $rel/tools/owb-demo-client --server "$server" --device-url "http://127.0.0.1:$dport" --id "$id" \
         --claim "$claim" --mode app --ssid "Bench Net" --psk "bench-password" >/dev/null
-    kill "$pid"
+    # $pid is /usr/bin/time: stop the agent it measures.
+    pkill -TERM -P "$pid"
     wait "$pid" || true
     local kb
     kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/time.txt")
