@@ -16,3 +16,4 @@ option(OWB_BUILD_DEMO_CLIENT "Build owb-demo-client (needs libcurl)" ON)
 option(OWB_STATIC "Link every program statically" OFF)
 # A folder with static libraries built by tools/build-deps.sh; searched first.
 set(OWB_DEPS_PREFIX "" CACHE PATH "Prefix of the static dependency builds")
+option(OWB_FUZZ "Build the libFuzzer harnesses (needs clang)" OFF)

@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""Writes seed corpora for the fuzz harnesses from the protocol vectors."""
+import base64, json, os, sys
+
+vectors, out = sys.argv[1], sys.argv[2]
+cases = json.load(open(os.path.join(vectors, 'protocol-v1.json')))['cases']
+def put(h, name, data):
+    d = os.path.join(out, h)
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, name), 'wb').write(data if isinstance(data, bytes) else data.encode())
+for i, c in enumerate(cases):
+    put('bundle', f'b64-{i}', c['bundle'])
+    pad = '=' * (-len(c['bundle']) % 4)
+    put('bundle', f'raw-{i}', base64.urlsafe_b64decode(c['bundle'] + pad))
+    put('wifi', f'w-{i}', c['wifi_plaintext'])
+    put('wifi', f'p-{i}', c['bundle_plaintext'])
+    pad = '=' * (-len(c['wifi_blob']) % 4)
+    put('wifi', f'blob-{i}', base64.urlsafe_b64decode(c['wifi_blob'] + pad))
+    key = base64.urlsafe_b64encode(bytes.fromhex(c['device_key'])).decode().rstrip('=')
+    put('files', f'key-{i}', json.dumps({'device_id': c['device_id'], 'device_key': key,
+                                          'server': 'https://prov.example.com', 'claim_code': '0123456789ABCDEF'}))
+    put('files', f'rec-{i}', json.dumps({'device_id': c['device_id'], 'device_key': key}) + '\n')
+    put('json', f'j-{i}', c['bundle_plaintext'])
+put('json', 'checkin', '{"counter":1,"nonce":"AAAAAAAAAAAAAAAAAAAAAA","mac":"x"}')
