@@ -21,4 +21,8 @@ for i, c in enumerate(cases):
                                           'server': 'https://prov.example.com', 'claim_code': '0123456789ABCDEF'}))
     put('files', f'rec-{i}', json.dumps({'device_id': c['device_id'], 'device_key': key}) + '\n')
     put('json', f'j-{i}', c['bundle_plaintext'])
+for i, c in enumerate(cases):
+    ak = base64.urlsafe_b64encode(bytes.fromhex(c['app_key'])).decode().rstrip('=')
+    put('provision', f'req-{i}', json.dumps({'bundle': c['bundle'], 'app_key': ak}))
+put('provision', 'empty', '{}')
 put('json', 'checkin', '{"counter":1,"nonce":"AAAAAAAAAAAAAAAAAAAAAA","mac":"x"}')

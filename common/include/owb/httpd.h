@@ -34,6 +34,10 @@ struct owb_http_request {
     size_t body_len;
     char client_addr[OWB_HTTP_ADDR_SIZE];
     struct MHD_Connection *conn;
+    /* Headers of a request made without a connection (conn NULL), for
+     * harnesses that drive the handlers directly. */
+    const char *(*fake_headers)[2];
+    size_t n_fake_headers;
 };
 
 struct owb_http_response {
