@@ -188,6 +188,8 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A full file system shows up as an error to handle, not a signal. */
+    signal(SIGXFSZ, SIG_IGN);
 
     if (owb_agent_init(a, &cfg, diag) != OWB_OK) {
         fprintf(stderr, "owb-device: %s\n", diag);

@@ -167,6 +167,8 @@ int cmd_serve_main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A full file system shows up as an error to handle, not a signal. */
+    signal(SIGXFSZ, SIG_IGN);
 
     if (cli_open(&o, false, app.cfg.threads + 1, sync_full, &srv) != OWB_OK)
         return 1;

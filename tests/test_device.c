@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -761,6 +762,60 @@ static void test_concurrent_provisions(void **state)
     pthread_barrier_destroy(&go);
 }
 
+/* A full state directory (a 16 KiB tmpfs, filled up): the provision is
+ * refused with a clear error, nothing is applied, the counter is intact.
+ * Mounting needs root, as CI has; elsewhere the test is skipped. */
+static void test_state_dir_full(void **state)
+{
+    (void)state;
+    uint8_t ak[32];
+    struct t_resp r;
+    char mnt[4096], path[4096], u[256];
+
+    if (geteuid() != 0) {
+        print_message("not root: cannot mount a small tmpfs; skipped\n");
+        skip();
+    }
+    randombytes_buf(ak, 32);
+    snprintf(mnt, sizeof mnt, "%s/full-state", D.dir);
+    mkdir(mnt, 0700);
+    if (mount("owb-test", mnt, "tmpfs", 0, "size=16k,mode=0700") != 0) {
+        print_message("cannot mount a tmpfs here: skipped\n");
+        skip();
+    }
+    snprintf(path, sizeof path, "%s/counter", mnt);
+    assert_int_equal(owb_file_write_atomic(path, "4\n", 2, 0600, 0), OWB_OK);
+    /* Fill what is left. */
+    snprintf(path, sizeof path, "%s/filler", mnt);
+    FILE *f = fopen(path, "w");
+    char block[1024] = {0};
+    while (fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0)
+        ;
+    fclose(f);
+    char *argv[] = {OWB_DEVICE_BIN, "--key-file", D.key_file, "--state-dir", mnt, "--listen",
+                    "127.0.0.1:0", "--wifi-backend", "command", "--wifi-command", "apply-to-file",
+                    "--tool-dir", D.bin, NULL};
+    t_start(&D.proc, D.dir, "full", argv);
+    snprintf(D.base, sizeof D.base, "http://127.0.0.1:%u", D.proc.port);
+    char *b = make_bundle(&(struct bundle_spec){.counter = 5, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 500, "could not store its replay counter");
+    t_resp_free(&r);
+    free(b);
+    snprintf(path, sizeof path, "%s/counter", mnt);
+    char *counter = t_read_file(path, NULL);
+    assert_string_equal(counter, "4\n");
+    free(counter);
+    assert_int_equal(count_calls("apply"), 0);
+    snprintf(u, sizeof u, "%s/v1/status", D.base);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_non_null(strstr(r.body, "\"counter\":4"));
+    assert_null(strstr(r.body, "applying"));
+    t_resp_free(&r);
+    t_stop(&D.proc, SIGTERM);
+    umount(mnt);
+}
+
 static void test_bad_state_refuses_start(void **state)
 {
     (void)state;
@@ -794,6 +849,7 @@ int main(void)
         cmocka_unit_test_setup(test_backend_hang_is_killed, fresh),
         cmocka_unit_test_setup(test_fail_cap, fresh),
         cmocka_unit_test_setup(test_concurrent_provisions, fresh),
+        cmocka_unit_test_setup(test_state_dir_full, fresh),
         cmocka_unit_test_setup(test_bad_state_refuses_start, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

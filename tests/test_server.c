@@ -2,7 +2,13 @@
  * and a real SQLite file in a temporary directory. */
 #include "test_support.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -637,6 +643,163 @@ static void test_master_key_refusals(void **state)
     assert_int_equal(before.st_size, after.st_size);
 }
 
+struct burst {
+    struct t_proc *p;
+    int answered;
+    uint64_t counters[1000];
+    char sessions[1000][64];
+};
+
+static void *burst_run(void *arg)
+{
+    struct burst *b = arg;
+    uint8_t app_key[32];
+    char body[512], u[512], hdr[256];
+    const char *headers[] = {hdr, NULL};
+    randombytes_buf(app_key, sizeof app_key);
+    server_sealed_body(body, sizeof body, F.dev[1].claim_code, app_key);
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/v1/setup/dev-1", b->p->port);
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", F.token);
+    for (int i = 0; i < 1000; i++) {
+        struct t_resp r;
+        if (!t_http_try("POST", u, headers, body, strlen(body), &r))
+            break;
+        if (r.status == 200) {
+            cJSON *o = NULL;
+            if (owb_json_parse(r.body, r.len, &o) == OWB_OK &&
+                owb_json_uint(o, "counter", &b->counters[b->answered]) == OWB_OK) {
+                snprintf(b->sessions[b->answered], 64, "%s", owb_json_string(o, "session"));
+                __atomic_add_fetch(&b->answered, 1, __ATOMIC_SEQ_CST);
+            }
+            cJSON_Delete(o);
+        }
+        t_resp_free(&r);
+    }
+    return NULL;
+}
+
+/* SIGKILL in the middle of a burst of setup requests: after a restart every
+ * answered session is there with its counter, and no counter goes back. */
+static void test_kill_mid_burst(void **state)
+{
+    (void)state;
+    struct t_proc p;
+    struct burst *b = calloc(1, sizeof *b);
+    pthread_t t;
+    char u[512];
+
+    start_server(&p, "burst", "0");
+    b->p = &p;
+    pthread_create(&t, NULL, burst_run, b);
+    while (__atomic_load_n(&b->answered, __ATOMIC_SEQ_CST) < 40)
+        nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    assert_int_equal(t_stop(&p, SIGKILL), 128 + SIGKILL);
+    pthread_join(t, NULL);
+    start_server(&p, "burst-after", "0");
+    uint64_t max = 0;
+    for (int i = 0; i < b->answered; i++) {
+        struct t_resp r;
+        snprintf(u, sizeof u, "http://127.0.0.1:%u/v1/sessions/%s", p.port, b->sessions[i]);
+        t_http("GET", u, NULL, NULL, 0, &r);
+        if (r.status != 200)
+            fail_msg("answered session %d (counter %llu) lost after SIGKILL", i,
+                     (unsigned long long)b->counters[i]);
+        char want[64];
+        snprintf(want, sizeof want, "\"counter\":%llu", (unsigned long long)b->counters[i]);
+        assert_non_null(strstr(r.body, want));
+        t_resp_free(&r);
+        if (b->counters[i] > max)
+            max = b->counters[i];
+        if (i > 0)
+            assert_true(b->counters[i] > b->counters[i - 1]);
+    }
+    snprintf(F.base, sizeof F.base, "http://127.0.0.1:%u", p.port);
+    struct opened o;
+    assert_true(issue_one("dev-1", F.dev[1].claim_code, &o) > max);
+    snprintf(F.base, sizeof F.base, "http://127.0.0.1:%u", F.srv.port);
+    print_message("%d answered before SIGKILL; all present after restart\n", b->answered);
+    t_stop(&p, SIGTERM);
+    free(b);
+}
+
+/* SIGKILL during a large import: all of it or none of it. */
+static void test_kill_mid_import(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    char path[4096], out[4096];
+    struct owb_record *recs = calloc(N, sizeof *recs);
+    snprintf(path, sizeof path, "%s/bulk.jsonl", F.dir);
+    for (int i = 0; i < N; i++) {
+        snprintf(recs[i].device_id, sizeof recs[i].device_id, "bulk-%06d", i);
+        randombytes_buf(recs[i].device_key, 32);
+    }
+    write_records(path, recs, N);
+    free(recs);
+    char *argv[] = {OWB_SERVER_BIN, "device", "import", path, "--db", F.db, "--master-key", F.key, NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    nanosleep(&(struct timespec){0, 400 * 1000 * 1000}, NULL);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    char *show[] = {OWB_SERVER_BIN, "device", "show", "bulk-000000", "--db", F.db, "--master-key",
+                    F.key, NULL};
+    char *last[] = {OWB_SERVER_BIN, "device", "show", "bulk-199999", "--db", F.db, "--master-key",
+                    F.key, NULL};
+    int first = t_run(show, NULL, out, sizeof out), final = t_run(last, NULL, out, sizeof out);
+    if (WIFSIGNALED(st))
+        assert_int_equal(first, 1); /* killed: nothing of it */
+    else
+        assert_int_equal(first, final); /* it finished first: all of it */
+    assert_int_equal(first, final);
+    print_message("import %s\n", WIFSIGNALED(st) ? "killed: none of it is there" : "finished before the kill");
+}
+
+/* Two hundred connections that send a header byte every half second: an
+ * honest client is still answered promptly. */
+static void test_slowloris(void **state)
+{
+    (void)state;
+    enum { SLOW = 200 };
+    int fds[SLOW];
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)F.srv.port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    for (int i = 0; i < SLOW; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+        assert_true(send(fds[i], "GET /healthz HTTP/1.1\r\nHost: x\r\n", 33, MSG_NOSIGNAL) > 0);
+    }
+    char u[512];
+    url(u, "/healthz");
+    double worst = 0;
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < SLOW; i++)
+            (void)send(fds[i], "X", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        struct timespec t0, t1;
+        struct t_resp r;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        t_http("GET", u, NULL, NULL, 0, &r);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_int_equal(r.status, 200);
+        t_resp_free(&r);
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        if (ms > worst)
+            worst = ms;
+        nanosleep(&(struct timespec){0, 500 * 1000 * 1000}, NULL);
+    }
+    for (int i = 0; i < SLOW; i++)
+        close(fds[i]);
+    print_message("%d slow connections held; honest client worst %.1f ms\n", SLOW, worst);
+    assert_true(worst < 1000);
+}
+
 /* Every byte the server wrote: no key, PSK or claim in any form. */
 static void test_no_secret_in_database(void **state)
 {
@@ -682,6 +845,9 @@ int main(void)
         cmocka_unit_test(test_http_edges),
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_master_key_refusals),
+        cmocka_unit_test(test_kill_mid_burst),
+        cmocka_unit_test(test_kill_mid_import),
+        cmocka_unit_test(test_slowloris),
         cmocka_unit_test(test_no_secret_in_database),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -168,8 +168,23 @@ static void split_url(const char *url, char *host, size_t hcap, unsigned *port, 
     *port = colon ? (unsigned)atoi(colon + 1) : 80;
 }
 
+static bool http_do(const char *method, const char *url, const char *const *headers,
+                    const char *body, size_t body_len, struct t_resp *r, bool must);
+
 void t_http(const char *method, const char *url, const char *const *headers, const char *body,
             size_t body_len, struct t_resp *r)
+{
+    http_do(method, url, headers, body, body_len, r, true);
+}
+
+bool t_http_try(const char *method, const char *url, const char *const *headers, const char *body,
+                size_t body_len, struct t_resp *r)
+{
+    return http_do(method, url, headers, body, body_len, r, false);
+}
+
+static bool http_do(const char *method, const char *url, const char *const *headers,
+                    const char *body, size_t body_len, struct t_resp *r, bool must)
 {
     char host[256], head[8192];
     const char *path;
@@ -191,8 +206,13 @@ void t_http(const char *method, const char *url, const char *const *headers, con
     struct timeval tv = {20, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-        fail_msg("%s %s: cannot connect: %s", method, url, strerror(errno));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        free(buf);
+        if (must)
+            fail_msg("%s %s: cannot connect: %s", method, url, strerror(errno));
+        return false;
+    }
     n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n",
                  method, path, host, port);
     for (size_t i = 0; headers && headers[i]; i++)
@@ -225,8 +245,12 @@ void t_http(const char *method, const char *url, const char *const *headers, con
     close(fd);
     buf[got] = '\0';
     char *end = strstr(buf, "\r\n\r\n");
-    if (strncmp(buf, "HTTP/1.", 7) != 0 || !end)
-        fail_msg("%s %s: no HTTP answer (%zu bytes)", method, url, got);
+    if (strncmp(buf, "HTTP/1.", 7) != 0 || !end) {
+        free(buf);
+        if (must)
+            fail_msg("%s %s: no HTTP answer (%zu bytes)", method, url, got);
+        return false;
+    }
     r->status = strtol(buf + 9, NULL, 10);
     size_t hlen = (size_t)(end - buf) + 4;
     snprintf(r->headers, sizeof r->headers, "%.*s", (int)hlen, buf);
@@ -235,6 +259,7 @@ void t_http(const char *method, const char *url, const char *const *headers, con
     memcpy(r->body, end + 4, r->len);
     r->body[r->len] = '\0';
     free(buf);
+    return true;
 }
 
 void t_resp_free(struct t_resp *r)

@@ -2,6 +2,7 @@
 #ifndef OWB_TEST_PROC_H
 #define OWB_TEST_PROC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -39,6 +40,9 @@ struct t_resp {
 /* One HTTP request with libcurl. headers: NULL-terminated list or NULL. */
 void t_http(const char *method, const char *url, const char *const *headers, const char *body,
             size_t body_len, struct t_resp *r);
+/* Same, but false (and nothing to free) when there is no answer. */
+bool t_http_try(const char *method, const char *url, const char *const *headers, const char *body,
+                size_t body_len, struct t_resp *r);
 void t_resp_free(struct t_resp *r);
 
 #endif
