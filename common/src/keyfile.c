@@ -1,5 +1,7 @@
 #include "owb/keyfile.h"
 
+#include "identity_i.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,23 +41,8 @@ enum owb_err owb_keyfile_parse(const char *text, size_t len, struct owb_keyfile 
         owb_diagf(diag, "not a JSON object (truncated or not a key file?)");
         goto out;
     }
-    s = owb_json_string(root, "suite");
-    if (cJSON_GetObjectItemCaseSensitive(root, "suite") && (!s || strcmp(s, "sym") != 0)) {
-        owb_diagf(diag, "suite: unsupported (this build knows \"sym\")");
+    if (owb_identity_parse(root, kf->device_id, kf->device_key, kf->claim_code, diag) != OWB_OK)
         goto out;
-    }
-    s = owb_json_string(root, "device_id");
-    if (!s || !owb_device_id_valid_str(s)) {
-        owb_diagf(diag, "device_id: missing or not 1-32 characters of [A-Za-z0-9._-]");
-        goto out;
-    }
-    memcpy(kf->device_id, s, strlen(s) + 1);
-    s = owb_json_string(root, "device_key");
-    if (!s || owb_b64_decode_exact(s, strlen(s), kf->device_key, sizeof kf->device_key) !=
-                  OWB_OK) {
-        owb_diagf(diag, "device_key: missing or not 32 bytes of base64url");
-        goto out;
-    }
     item = cJSON_GetObjectItemCaseSensitive(root, "server");
     if (item) {
         s = owb_json_string(root, "server");
@@ -64,14 +51,6 @@ enum owb_err owb_keyfile_parse(const char *text, size_t len, struct owb_keyfile 
             goto out;
         }
         memcpy(kf->server, s, strlen(s) + 1);
-    }
-    item = cJSON_GetObjectItemCaseSensitive(root, "claim_code");
-    if (item) {
-        s = owb_json_string(root, "claim_code");
-        if (!s || owb_claim_normalize(s, strlen(s), kf->claim_code) != OWB_OK) {
-            owb_diagf(diag, "claim_code: not 16 characters of Crockford base32");
-            goto out;
-        }
     }
     rc = OWB_OK;
 out:

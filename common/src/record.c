@@ -1,5 +1,7 @@
 #include "owb/record.h"
 
+#include "identity_i.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -12,8 +14,6 @@
 enum owb_err owb_record_parse(const char *line, size_t len, struct owb_record *r, char *diag)
 {
     cJSON *root = NULL;
-    const cJSON *item;
-    const char *s;
     enum owb_err rc = OWB_ERR_BAD_FILE;
 
     sodium_memzero(r, sizeof *r);
@@ -26,30 +26,8 @@ enum owb_err owb_record_parse(const char *line, size_t len, struct owb_record *r
         owb_diagf(diag, "not a JSON object");
         goto out;
     }
-    s = owb_json_string(root, "suite");
-    if (cJSON_GetObjectItemCaseSensitive(root, "suite") && (!s || strcmp(s, "sym") != 0)) {
-        owb_diagf(diag, "suite: unsupported (this build knows \"sym\")");
+    if (owb_identity_parse(root, r->device_id, r->device_key, r->claim_code, diag) != OWB_OK)
         goto out;
-    }
-    s = owb_json_string(root, "device_id");
-    if (!s || !owb_device_id_valid_str(s)) {
-        owb_diagf(diag, "device_id: missing or not 1-32 characters of [A-Za-z0-9._-]");
-        goto out;
-    }
-    memcpy(r->device_id, s, strlen(s) + 1);
-    s = owb_json_string(root, "device_key");
-    if (!s || owb_b64_decode_exact(s, strlen(s), r->device_key, sizeof r->device_key) != OWB_OK) {
-        owb_diagf(diag, "device_key: missing or not 32 bytes of base64url");
-        goto out;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(root, "claim_code");
-    if (item) {
-        s = owb_json_string(root, "claim_code");
-        if (!s || owb_claim_normalize(s, strlen(s), r->claim_code) != OWB_OK) {
-            owb_diagf(diag, "claim_code: not 16 characters of Crockford base32");
-            goto out;
-        }
-    }
     rc = OWB_OK;
 out:
     if (rc != OWB_OK)
