@@ -25,4 +25,16 @@ for i, c in enumerate(cases):
     ak = base64.urlsafe_b64encode(bytes.fromhex(c['app_key'])).decode().rstrip('=')
     put('provision', f'req-{i}', json.dumps({'bundle': c['bundle'], 'app_key': ak}))
 put('provision', 'empty', '{}')
+import struct
+c = cases[0]
+ak = base64.urlsafe_b64encode(bytes.fromhex(c['app_key'])).decode().rstrip('=')
+put('server', 'setup-server', 'POST /v1/setup/Omega-2231\nAuthorization: Bearer TOKEN\n' +
+    json.dumps({'claim': '0123456789ABCDEF', 'app_key': ak}))
+put('server', 'setup-app', 'POST /v1/setup/Omega-2231\n' +
+    json.dumps({'claim': '0123456789ABCDEF', 'wifi': c['wifi_blob']}))
+put('server', 'checkin', 'POST /v1/devices/Omega-2231/checkin\n' +
+    json.dumps({'counter': 1, 'nonce': 'wMHCw8TFxsfIycrLzM3Ozw', 'mac': c['checkin_mac']}))
+put('server', 'session', 'GET /v1/sessions/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n')
+put('server', 'page', 'GET /s/Omega-2231\n')
+put('server', 'metrics', 'GET /metrics\n')
 put('json', 'checkin', '{"counter":1,"nonce":"AAAAAAAAAAAAAAAAAAAAAA","mac":"x"}')
