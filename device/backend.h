@@ -75,6 +75,33 @@ enum owb_err owb_backend_run_ok(struct owb_backend *b, char *const *argv) OWB_MU
 /* Splits text into lines and adds the non-empty valid SSIDs to ssids. */
 void owb_backend_add_ssid(char ssids[][OWB_SSID_MAX + 1], size_t *n, const char *s, size_t len);
 
+/* Runs argv (with env) and hands each line of its output to pick, which
+ * adds the SSID it finds with owb_backend_add_ssid(). index counts lines
+ * from 0. OWB_ERR_UNAVAILABLE when the program fails. */
+typedef void (*owb_scan_line_fn)(const char *line, size_t len, size_t index,
+                                 char ssids[][OWB_SSID_MAX + 1], size_t *n);
+enum owb_err owb_backend_scan(struct owb_backend *b, char *const *argv, char *const *env,
+                              owb_scan_line_fn pick, char ssids[][OWB_SSID_MAX + 1],
+                              size_t *n) OWB_MUST_CHECK;
+
+/* A configuration file a backend replaces, kept in memory (wiped when
+ * dropped: it may hold a PSK) so that rollback can put it back exactly. */
+struct owb_saved_file {
+    bool taken;
+    char *data; /* NULL when there was no file */
+    size_t len;
+};
+
+/* Keeps the current content of path (none is fine); replaces what was kept. */
+enum owb_err owb_saved_file_take(struct owb_saved_file *s, const char *path,
+                                 size_t max) OWB_MUST_CHECK;
+/* Writes the kept content back (mode 0600), or removes path when there was
+ * none, then drops it. *had_file says which. OWB_OK and nothing done when
+ * nothing was taken. */
+enum owb_err owb_saved_file_restore(struct owb_saved_file *s, const char *path,
+                                    bool *had_file) OWB_MUST_CHECK;
+void owb_saved_file_drop(struct owb_saved_file *s);
+
 /* Appends to a NUL-terminated buffer; false when it does not fit. */
 bool owb_backend_cat(char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

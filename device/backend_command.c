@@ -118,23 +118,17 @@ static enum owb_err cmd_ap_down(struct owb_backend *b)
     return cmd_simple(b, "ap-down");
 }
 
+static void cmd_scan_line(const char *line, size_t len, size_t index,
+                          char ssids[][OWB_SSID_MAX + 1], size_t *n)
+{
+    (void)index;
+    owb_backend_add_ssid(ssids, n, line, len);
+}
+
 static enum owb_err cmd_scan(struct owb_backend *b, char ssids[][OWB_SSID_MAX + 1], size_t *n)
 {
-    char out[4096];
-    int code = -1;
-    enum owb_err rc = run_action(b, "scan", NULL, out, sizeof out, &code);
-
-    *n = 0;
-    if (rc != OWB_OK || code != 0)
-        return OWB_ERR_UNAVAILABLE;
-    for (char *p = out; *p;) {
-        size_t len = strcspn(p, "\n");
-        owb_backend_add_ssid(ssids, n, p, len);
-        p += len;
-        if (*p)
-            p++;
-    }
-    return OWB_OK;
+    char *argv[] = {(char *)(uintptr_t)b->cfg.command, "scan", NULL};
+    return owb_backend_scan(b, argv, NULL, cmd_scan_line, ssids, n);
 }
 
 static void cmd_destroy(struct owb_backend *b)

@@ -25,9 +25,7 @@
 
 struct nm_backend {
     struct owb_backend base;
-    bool have_saved;
-    char *saved; /* previous owb-premises keyfile, NULL when there was none */
-    size_t saved_len;
+    struct owb_saved_file saved; /* the previous owb-premises keyfile */
 };
 
 #define N(b) ((struct nm_backend *)(b))
@@ -96,27 +94,15 @@ static enum owb_err write_connection(struct owb_backend *b, const char *name, co
     return rc;
 }
 
-static void drop_saved(struct nm_backend *n)
-{
-    if (n->saved)
-        owb_clear_free(n->saved, n->saved_len);
-    n->saved = NULL;
-    n->saved_len = 0;
-    n->have_saved = false;
-}
-
 static enum owb_err nm_apply(struct owb_backend *b, const struct owb_wifi *w, const char *hostname)
 {
-    struct nm_backend *nb = N(b);
     char path[4096];
     enum owb_err rc;
 
-    drop_saved(nb);
     keyfile_path(b, PREMISES, path, sizeof path);
-    rc = owb_file_read(path, KEYFILE_MAX, &nb->saved, &nb->saved_len);
-    if (rc != OWB_OK && rc != OWB_ERR_NOENT)
+    rc = owb_saved_file_take(&N(b)->saved, path, KEYFILE_MAX);
+    if (rc != OWB_OK)
         return rc;
-    nb->have_saved = true;
     rc = write_connection(b, PREMISES, b->cfg.iface, w->ssid, w->ssid_len, w->security, w->psk,
                           w->hidden, false);
     if (rc == OWB_OK && hostname && *hostname) {
@@ -147,26 +133,22 @@ static enum owb_join nm_check(struct owb_backend *b, bool final)
 
 static enum owb_err nm_rollback(struct owb_backend *b)
 {
-    struct nm_backend *nb = N(b);
     char path[4096];
     char *down[] = {"nmcli", "connection", "down", "id", PREMISES, NULL};
     char *reload[] = {"nmcli", "connection", "reload", NULL};
+    bool had_file;
     int code;
-    enum owb_err rc = OWB_OK;
+    enum owb_err rc;
 
-    if (!nb->have_saved)
+    if (!N(b)->saved.taken)
         return OWB_OK;
     keyfile_path(b, PREMISES, path, sizeof path);
     /* Down first: it may not be up, which is fine. */
     if (owb_backend_run(b, down, NULL, NULL, 0, &code) != OWB_OK)
         fprintf(stderr, "owb-device: nmcli connection down did not run\n");
-    if (nb->saved)
-        rc = owb_file_write_atomic(path, nb->saved, nb->saved_len, 0600, OWB_WRITE_REPLACE);
-    else if (unlink(path) != 0 && errno != ENOENT)
-        rc = OWB_ERR_IO;
+    rc = owb_saved_file_restore(&N(b)->saved, path, &had_file);
     if (rc == OWB_OK)
-        rc = nb->saved ? nm_reload_up(b, PREMISES) : owb_backend_run_ok(b, reload);
-    drop_saved(nb);
+        rc = had_file ? nm_reload_up(b, PREMISES) : owb_backend_run_ok(b, reload);
     return rc;
 }
 
@@ -184,40 +166,30 @@ static enum owb_err nm_ap_down(struct owb_backend *b)
 }
 
 /* Terse output escapes ':' and '\' with a backslash. */
+static void nm_scan_line(const char *line, size_t len, size_t index,
+                         char ssids[][OWB_SSID_MAX + 1], size_t *n)
+{
+    char ssid[2 * OWB_SSID_MAX + 2];
+    size_t k = 0;
+
+    (void)index;
+    for (size_t i = 0; i < len && k < sizeof ssid - 1; i++) {
+        if (line[i] == '\\' && i + 1 < len)
+            i++;
+        ssid[k++] = line[i];
+    }
+    owb_backend_add_ssid(ssids, n, ssid, k);
+}
+
 static enum owb_err nm_scan(struct owb_backend *b, char ssids[][OWB_SSID_MAX + 1], size_t *n)
 {
-    char *out = malloc(65536);
-    int code = -1;
     char *argv[] = {"nmcli", "-t", "-f", "SSID", "device", "wifi", "list", "--rescan", "yes", NULL};
-    enum owb_err rc = OWB_ERR_UNAVAILABLE;
-
-    *n = 0;
-    if (!out)
-        return OWB_ERR_NOMEM;
-    if (owb_backend_run(b, argv, NULL, out, 65536, &code) != OWB_OK || code != 0)
-        goto out;
-    for (char *line = out; *line;) {
-        size_t len = strcspn(line, "\n"), k = 0;
-        char ssid[2 * OWB_SSID_MAX + 2];
-        for (size_t i = 0; i < len && k < sizeof ssid - 1; i++) {
-            if (line[i] == '\\' && i + 1 < len)
-                i++;
-            ssid[k++] = line[i];
-        }
-        owb_backend_add_ssid(ssids, n, ssid, k);
-        line += len;
-        if (*line)
-            line++;
-    }
-    rc = OWB_OK;
-out:
-    free(out);
-    return rc;
+    return owb_backend_scan(b, argv, NULL, nm_scan_line, ssids, n);
 }
 
 static void nm_destroy(struct owb_backend *b)
 {
-    drop_saved(N(b));
+    owb_saved_file_drop(&N(b)->saved);
     free(b);
 }
 

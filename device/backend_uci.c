@@ -191,37 +191,26 @@ static enum owb_err uci_ap_down(struct owb_backend *b)
 }
 
 /* iwinfo prints each cell's name as: ESSID: "name" */
+static void uci_scan_line(const char *line, size_t len, size_t index,
+                          char ssids[][OWB_SSID_MAX + 1], size_t *n)
+{
+    const char *essid = memmem(line, len, "ESSID: \"", 8), *start, *end;
+
+    (void)index;
+    if (!essid)
+        return;
+    start = essid + 8;
+    end = line + len;
+    while (end > start && end[-1] != '"')
+        end--;
+    if (end > start)
+        owb_backend_add_ssid(ssids, n, start, (size_t)(end - 1 - start));
+}
+
 static enum owb_err uci_scan(struct owb_backend *b, char ssids[][OWB_SSID_MAX + 1], size_t *n)
 {
-    char *out = malloc(65536);
-    int code = -1;
     char *argv[] = {"iwinfo", (char *)(uintptr_t)b->cfg.iface, "scan", NULL};
-    enum owb_err rc;
-
-    *n = 0;
-    if (!out)
-        return OWB_ERR_NOMEM;
-    rc = owb_backend_run(b, argv, NULL, out, 65536, &code);
-    if (rc != OWB_OK || code != 0) {
-        free(out);
-        return OWB_ERR_UNAVAILABLE;
-    }
-    for (char *line = out; *line;) {
-        size_t len = strcspn(line, "\n");
-        char *essid = memmem(line, len, "ESSID: \"", 8);
-        if (essid) {
-            char *start = essid + 8, *end = line + len;
-            while (end > start && end[-1] != '"')
-                end--;
-            if (end > start)
-                owb_backend_add_ssid(ssids, n, start, (size_t)(end - 1 - start));
-        }
-        line += len;
-        if (*line)
-            line++;
-    }
-    free(out);
-    return OWB_OK;
+    return owb_backend_scan(b, argv, NULL, uci_scan_line, ssids, n);
 }
 
 static void uci_destroy(struct owb_backend *b)

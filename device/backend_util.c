@@ -1,10 +1,14 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "backend_i.h"
+#include "owb/fileio.h"
+#include "owb/mem.h"
 #include "spawn.h"
 
 static const struct {
@@ -89,4 +93,68 @@ bool owb_backend_cat(char *buf, size_t cap, const char *fmt, ...)
     n = vsnprintf(buf + len, cap - len, fmt, ap);
     va_end(ap);
     return n >= 0 && (size_t)n < cap - len;
+}
+
+#define SCAN_OUTPUT_MAX 65536
+
+enum owb_err owb_backend_scan(struct owb_backend *b, char *const *argv, char *const *env,
+                              owb_scan_line_fn pick, char ssids[][OWB_SSID_MAX + 1], size_t *n)
+{
+    char *out = malloc(SCAN_OUTPUT_MAX);
+    size_t index = 0;
+    int code = -1;
+    enum owb_err rc = OWB_ERR_UNAVAILABLE;
+
+    *n = 0;
+    if (!out)
+        return OWB_ERR_NOMEM;
+    if (owb_backend_run(b, argv, env, out, SCAN_OUTPUT_MAX, &code) != OWB_OK || code != 0)
+        goto out;
+    for (char *line = out; *line; index++) {
+        size_t len = strcspn(line, "\n");
+        pick(line, len, index, ssids, n);
+        line += len;
+        if (*line)
+            line++;
+    }
+    rc = OWB_OK;
+out:
+    free(out);
+    return rc;
+}
+
+void owb_saved_file_drop(struct owb_saved_file *s)
+{
+    if (s->data)
+        owb_clear_free(s->data, s->len);
+    s->data = NULL;
+    s->len = 0;
+    s->taken = false;
+}
+
+enum owb_err owb_saved_file_take(struct owb_saved_file *s, const char *path, size_t max)
+{
+    enum owb_err rc;
+
+    owb_saved_file_drop(s);
+    rc = owb_file_read(path, max, &s->data, &s->len);
+    if (rc != OWB_OK && rc != OWB_ERR_NOENT)
+        return rc;
+    s->taken = true;
+    return OWB_OK;
+}
+
+enum owb_err owb_saved_file_restore(struct owb_saved_file *s, const char *path, bool *had_file)
+{
+    enum owb_err rc = OWB_OK;
+
+    *had_file = s->data != NULL;
+    if (!s->taken)
+        return OWB_OK;
+    if (s->data)
+        rc = owb_file_write_atomic(path, s->data, s->len, 0600, OWB_WRITE_REPLACE);
+    else if (unlink(path) != 0 && errno != ENOENT)
+        rc = OWB_ERR_IO;
+    owb_saved_file_drop(s);
+    return rc;
 }

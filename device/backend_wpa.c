@@ -26,21 +26,10 @@
 
 struct wpa_backend {
     struct owb_backend base;
-    bool have_saved;
-    char *saved;      /* the previous config (may hold a PSK), NULL when none */
-    size_t saved_len;
+    struct owb_saved_file saved; /* the previous station config */
 };
 
 #define W(b) ((struct wpa_backend *)(b))
-
-static void drop_saved(struct wpa_backend *w)
-{
-    if (w->saved)
-        owb_clear_free(w->saved, w->saved_len);
-    w->saved = NULL;
-    w->saved_len = 0;
-    w->have_saved = false;
-}
 
 /* Appends fmt to buf (cap bytes, NUL-terminated); false when it does not fit. */
 /* Writes the network block for w (or the AP when ap) into out. */
@@ -130,15 +119,12 @@ out:
 
 static enum owb_err wpa_apply(struct owb_backend *b, const struct owb_wifi *w, const char *hostname)
 {
-    struct wpa_backend *wb = W(b);
     enum owb_err rc;
 
     (void)hostname; /* wpa_supplicant does not own the host name */
-    drop_saved(wb);
-    rc = owb_file_read(b->cfg.wpa_config, CONFIG_MAX, &wb->saved, &wb->saved_len);
-    if (rc != OWB_OK && rc != OWB_ERR_NOENT)
+    rc = owb_saved_file_take(&W(b)->saved, b->cfg.wpa_config, CONFIG_MAX);
+    if (rc != OWB_OK)
         return rc;
-    wb->have_saved = true;
     return write_config(b, b->cfg.wpa_config, b->cfg.iface, w->ssid, w->ssid_len, w->security,
                         w->psk, w->hidden, false, true);
 }
@@ -179,20 +165,11 @@ static enum owb_join wpa_check(struct owb_backend *b, bool final)
 
 static enum owb_err wpa_rollback(struct owb_backend *b)
 {
-    struct wpa_backend *wb = W(b);
-    enum owb_err rc = OWB_OK;
+    struct owb_saved_file *saved = &W(b)->saved;
+    bool taken = saved->taken, had_file;
+    enum owb_err rc = owb_saved_file_restore(saved, b->cfg.wpa_config, &had_file);
 
-    if (!wb->have_saved)
-        return OWB_OK;
-    if (wb->saved)
-        rc = owb_file_write_atomic(b->cfg.wpa_config, wb->saved, wb->saved_len, 0600,
-                                   OWB_WRITE_REPLACE);
-    else if (unlink(b->cfg.wpa_config) != 0 && errno != ENOENT)
-        rc = OWB_ERR_IO;
-    if (rc == OWB_OK)
-        rc = reconfigure(b, b->cfg.iface);
-    drop_saved(wb);
-    return rc;
+    return rc == OWB_OK && taken ? reconfigure(b, b->cfg.iface) : rc;
 }
 
 static enum owb_err wpa_ap_up(struct owb_backend *b, const char *ssid, const char *pass)
@@ -209,46 +186,36 @@ static enum owb_err wpa_ap_down(struct owb_backend *b)
 
 /* scan_results: a header line, then bssid, frequency, signal, flags, ssid
  * separated by tabs. */
+static void wpa_scan_line(const char *line, size_t len, size_t index,
+                          char ssids[][OWB_SSID_MAX + 1], size_t *n)
+{
+    const char *f = line;
+    int tabs = 0;
+
+    if (index == 0)
+        return;
+    while (f < line + len && tabs < 4)
+        if (*f++ == '\t')
+            tabs++;
+    if (tabs == 4)
+        owb_backend_add_ssid(ssids, n, f, (size_t)(line + len - f));
+}
+
 static enum owb_err wpa_scan(struct owb_backend *b, char ssids[][OWB_SSID_MAX + 1], size_t *n)
 {
-    char *out = malloc(65536);
     int code = -1;
     char *scan[] = {"wpa_cli", "-i", (char *)(uintptr_t)b->cfg.iface, "scan", NULL};
     char *results[] = {"wpa_cli", "-i", (char *)(uintptr_t)b->cfg.iface, "scan_results", NULL};
-    enum owb_err rc = OWB_ERR_UNAVAILABLE;
 
     *n = 0;
-    if (!out)
-        return OWB_ERR_NOMEM;
-    if (owb_backend_run(b, scan, NULL, NULL, 0, &code) != OWB_OK ||
-        owb_backend_run(b, results, NULL, out, 65536, &code) != OWB_OK || code != 0)
-        goto out;
-    bool first = true;
-    for (char *line = out; *line;) {
-        size_t len = strcspn(line, "\n");
-        if (!first) {
-            const char *f = line;
-            int tabs = 0;
-            while (f < line + len && tabs < 4)
-                if (*f++ == '\t')
-                    tabs++;
-            if (tabs == 4)
-                owb_backend_add_ssid(ssids, n, f, (size_t)(line + len - f));
-        }
-        first = false;
-        line += len;
-        if (*line)
-            line++;
-    }
-    rc = OWB_OK;
-out:
-    free(out);
-    return rc;
+    if (owb_backend_run(b, scan, NULL, NULL, 0, &code) != OWB_OK)
+        return OWB_ERR_UNAVAILABLE;
+    return owb_backend_scan(b, results, NULL, wpa_scan_line, ssids, n);
 }
 
 static void wpa_destroy(struct owb_backend *b)
 {
-    drop_saved(W(b));
+    owb_saved_file_drop(&W(b)->saved);
     free(b);
 }
 
