@@ -123,19 +123,29 @@ const char *owb_http_header(const struct owb_http_request *req, const char *name
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-static void free_body(void *cls)
-{
-    struct owb_http_response *r = cls;
-    if (r->body && !r->body_static)
-        owb_clear_free(r->body, r->body_len);
-    free(r);
-}
-
 static void response_clear(struct owb_http_response *r)
 {
     for (size_t i = 0; i < r->n_headers; i++)
         free(r->header_values[i]);
     r->n_headers = 0;
+}
+
+void owb_http_response_release(struct owb_http_response *r)
+{
+    response_clear(r);
+    if (r->body && !r->body_static)
+        owb_clear_free(r->body, r->body_len);
+    r->body = NULL;
+    r->body_len = 0;
+}
+
+/* MHD's free callback: the response copy owns the body, not the headers. */
+static void free_body(void *cls)
+{
+    struct owb_http_response *r = cls;
+    r->n_headers = 0;
+    owb_http_response_release(r);
+    free(r);
 }
 
 /* Hands r's body to MHD (which frees it through free_body) and queues it. */
@@ -146,9 +156,7 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct owb_http_r
     enum MHD_Result ok;
 
     if (!owned) {
-        response_clear(r);
-        if (r->body && !r->body_static)
-            owb_clear_free(r->body, r->body_len);
+        owb_http_response_release(r);
         return MHD_NO;
     }
     *owned = *r;

@@ -63,10 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     owb_agent_handle(a, &req, &resp);
     if (resp.status < 200 || resp.status > 599)
         abort();
-    if (resp.body && !resp.body_static)
-        owb_clear_free(resp.body, resp.body_len);
-    for (size_t i = 0; i < resp.n_headers; i++)
-        free(resp.header_values[i]);
+    owb_http_response_release(&resp);
     free(body);
     return 0;
 }

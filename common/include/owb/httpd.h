@@ -101,6 +101,10 @@ void owb_http_error(struct owb_http_response *r, enum owb_err err, const char *m
 /* Adds a header (value copied). Silently ignores more than the maximum. */
 void owb_http_add_header(struct owb_http_response *r, const char *name, const char *value);
 
+/* Frees what a response owns (its body, wiped, and its header values);
+ * for callers that build a response without sending it. */
+void owb_http_response_release(struct owb_http_response *r);
+
 /* true when req uses method m; otherwise answers 405 with Allow: m. */
 bool owb_http_method_is(const struct owb_http_request *req, const char *m,
                         struct owb_http_response *resp);
