@@ -826,41 +826,11 @@ static void test_state_dir_full(void **state)
 static void test_slowloris(void **state)
 {
     (void)state;
-    enum { SLOW = 100 };
-    int fds[SLOW], held = 0;
-    struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
     char u[256];
-    double worst = 0;
-
+    int held;
     start_agent("slowloris", NULL);
-    inet_pton(AF_INET, "127.0.0.2", &from.sin_addr);
-    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    to.sin_port = htons((uint16_t)D.proc.port);
-    for (int i = 0; i < SLOW; i++) {
-        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        assert_int_equal(bind(fds[i], (struct sockaddr *)&from, sizeof from), 0);
-        if (connect(fds[i], (struct sockaddr *)&to, sizeof to) == 0 &&
-            send(fds[i], "GET /v1/status HTTP/1.1\r\n", 25, MSG_NOSIGNAL) > 0)
-            held++;
-    }
     snprintf(u, sizeof u, "%s/v1/status", D.base);
-    for (int round = 0; round < 5; round++) {
-        for (int i = 0; i < SLOW; i++)
-            (void)send(fds[i], "X", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        struct timespec t0, t1;
-        struct t_resp r;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        t_http("GET", u, NULL, NULL, 0, &r);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        assert_int_equal(r.status, 200);
-        t_resp_free(&r);
-        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-        if (ms > worst)
-            worst = ms;
-        nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
-    }
-    for (int i = 0; i < SLOW; i++)
-        close(fds[i]);
+    double worst = t_slowloris(D.proc.port, "127.0.0.2", 100, 5, 300, u, &held);
     print_message("%d slow connections attempted; phone worst %.1f ms\n", held, worst);
     assert_true(worst < 1000);
 }

@@ -267,3 +267,46 @@ void t_resp_free(struct t_resp *r)
     free(r->body);
     r->body = NULL;
 }
+
+double t_slowloris(unsigned port, const char *from, int n, int rounds, unsigned pause_ms,
+                   const char *url, int *held)
+{
+    int *fds = calloc((size_t)n, sizeof *fds);
+    struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+    double worst = 0;
+
+    assert_non_null(fds);
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    dst.sin_port = htons((uint16_t)port);
+    *held = 0;
+    for (int i = 0; i < n; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        if (from) {
+            inet_pton(AF_INET, from, &src.sin_addr);
+            assert_int_equal(bind(fds[i], (struct sockaddr *)&src, sizeof src), 0);
+        }
+        if (connect(fds[i], (struct sockaddr *)&dst, sizeof dst) == 0 &&
+            send(fds[i], "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL) > 0)
+            (*held)++;
+    }
+    for (int round = 0; round < rounds; round++) {
+        struct timespec t0, t1;
+        struct t_resp r;
+        for (int i = 0; i < n; i++)
+            (void)send(fds[i], "X", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        t_http("GET", url, NULL, NULL, 0, &r);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_int_equal(r.status, 200);
+        t_resp_free(&r);
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        if (ms > worst)
+            worst = ms;
+        nanosleep(&(struct timespec){pause_ms / 1000, (long)(pause_ms % 1000) * 1000000L}, NULL);
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    free(fds);
+    return worst;
+}

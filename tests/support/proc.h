@@ -45,4 +45,12 @@ bool t_http_try(const char *method, const char *url, const char *const *headers,
                 size_t body_len, struct t_resp *r);
 void t_resp_free(struct t_resp *r);
 
+/* A slowloris: n connections to 127.0.0.1:port (bound to the address from,
+ * or any when NULL) each send part of a request head, then one more byte
+ * per round; between rounds an honest client GETs url, which must answer
+ * 200. Returns the honest client's worst time in ms; *held counts the slow
+ * connections that were accepted. */
+double t_slowloris(unsigned port, const char *from, int n, int rounds, unsigned pause_ms,
+                   const char *url, int *held);
+
 #endif
