@@ -19,6 +19,7 @@ void cli_db_defaults(struct cli_db *o)
     const char *env = getenv("OWB_DB");
     memset(o, 0, sizeof *o);
     o->db = env && *env ? env : "owb.db";
+    o->busy_ms = 5000;
 }
 
 bool cli_db_opt(struct cli_db *o, int c, const char *arg)
@@ -30,6 +31,18 @@ bool cli_db_opt(struct cli_db *o, int c, const char *arg)
     case 'K':
         o->master_key = arg;
         return true;
+    case 'B': {
+        char *end;
+        unsigned long v;
+        errno = 0;
+        v = strtoul(arg, &end, 10);
+        if (errno || end == arg || *end || v < 1 || v > 600000 || arg[0] == '-') {
+            fprintf(stderr, "owb-server: --busy-timeout takes 1-600000 milliseconds\n");
+            exit(EXIT_USAGE);
+        }
+        o->busy_ms = (unsigned)v;
+        return true;
+    }
     default:
         return false;
     }
@@ -71,7 +84,7 @@ enum owb_err cli_open(struct cli_db *o, bool create, unsigned connections, bool 
     }
     cfg.path = o->db;
     cfg.connections = connections;
-    cfg.busy_ms = 5000;
+    cfg.busy_ms = o->busy_ms;
     cfg.sync_full = sync_full;
     cfg.create = create;
     rc = owb_store_sqlite_open(&cfg, &srv->store, diag);
@@ -122,8 +135,7 @@ enum owb_err cli_read_secret(const char *path, char *out, size_t cap, char *diag
     while ((ch = fgetc(f)) != EOF && ch != '\n') {
         if (n + 1 >= cap) {
             rc = OWB_ERR_TOO_LARGE;
-            owb_diagf(diag, "%s: longer than %zu bytes",
-                     path ? path : "stdin", cap - 1);
+            owb_diagf(diag, "%s: longer than %zu bytes", path ? path : "stdin", cap - 1);
             break;
         }
         out[n++] = (char)ch;

@@ -15,18 +15,24 @@
 
 /* Long options every database subcommand takes. */
 #define CLI_DB_OPTIONS                                                                             \
-    {"db", required_argument, NULL, 'D'}, {"master-key", required_argument, NULL, 'K'},          \
-    {"help", no_argument, NULL, 'h'}
+    {"db", required_argument, NULL, 'D'}, {"master-key", required_argument, NULL, 'K'},            \
+        {"busy-timeout", required_argument, NULL, 'B'},                                            \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
 
 #define CLI_DB_HELP                                                                                \
     "  --db FILE          database file (default $OWB_DB or owb.db)\n"                             \
     "  --master-key FILE  master key (default $OWB_MASTER_KEY_FILE,\n"                             \
     "                     $CREDENTIALS_DIRECTORY/owb-master-key, or owb-master.key)\n"             \
+    "  --busy-timeout MS  how long to wait for a database lock held by another\n"                  \
+    "                     process before answering 503 (default 5000)\n"                           \
     "  -h, --help         this help\n"
 
 struct cli_db {
     const char *db;
     const char *master_key;
+    unsigned busy_ms;
     char master_buf[4096];
 };
 
@@ -36,7 +42,9 @@ struct owb_srv {
 };
 
 void cli_db_defaults(struct cli_db *o);
-/* Handles 'D' and 'K'; true when c was one of them. */
+/* Handles 'D', 'K' and 'B'; true when c was one of them. A bad value
+ * ends the program with a usage error (nothing is held yet while options
+ * are parsed). */
 bool cli_db_opt(struct cli_db *o, int c, const char *arg);
 
 /* Opens the store and loads and checks the master key; prints the reason

@@ -28,9 +28,12 @@
 #include "owb/keyfile.h"
 #include "owb/mem.h"
 #include "owb/payload.h"
+#include "hostile.h"
 #include "proc.h"
 
-#define W_HOME "{\"ssid\":\"Home \\\"$(net)\\\" \\\\\",\"security\":\"wpa2-psk\",\"psk\":\"pa$$ \\\"w0rd\\\" `x`\"}"
+#define W_HOME                                                                                     \
+    "{\"ssid\":\"Home \\\"$(net)\\\" \\\\\",\"security\":\"wpa2-psk\",\"psk\":\"pa$$ "             \
+    "\\\"w0rd\\\" `x`\"}"
 
 struct dev {
     char *dir;
@@ -157,12 +160,12 @@ static int fresh(void **state)
 }
 
 struct bundle_spec {
-    const char *id;           /* header id (default D.id) */
-    const uint8_t *key;       /* device key to seal with (default D.key) */
+    const char *id;     /* header id (default D.id) */
+    const uint8_t *key; /* device key to seal with (default D.key) */
     uint64_t counter;
-    const char *w;            /* W text (default W_HOME) */
-    const uint8_t *app_key;   /* inner key */
-    const char *checkin_url;  /* "" none */
+    const char *w;           /* W text (default W_HOME) */
+    const uint8_t *app_key;  /* inner key */
+    const char *checkin_url; /* "" none */
     const char *hostname;
 };
 
@@ -272,7 +275,8 @@ static void test_vector_bundle_accepted(void **state)
 {
     (void)state;
     cJSON *root;
-    const cJSON *cases = t_vector_cases("protocol-v1.json", &root), *c = cJSON_GetArrayItem(cases, 0);
+    const cJSON *cases = t_vector_cases("protocol-v1.json", &root),
+                *c = cJSON_GetArrayItem(cases, 0);
     uint8_t key[32], ak[32];
     struct t_resp r;
 
@@ -323,9 +327,14 @@ static void test_check_table(void **state)
     free(big);
 
     /* 400: not JSON, missing or mistyped fields, bad base64, short app key, bad header. */
-    const char *bad[] = {"not json", "{}", "{\"bundle\":1,\"app_key\":\"x\"}",
-                         "{\"bundle\":\"AAAA\"}", "{\"bundle\":\"!!!!\",\"app_key\":\"AAAA\"}",
-                         "[\"bundle\"]", "{\"bundle\":\"T1dCMUIBYQ\",\"app_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"};
+    const char *bad[] = {
+        "not json",
+        "{}",
+        "{\"bundle\":1,\"app_key\":\"x\"}",
+        "{\"bundle\":\"AAAA\"}",
+        "{\"bundle\":\"!!!!\",\"app_key\":\"AAAA\"}",
+        "[\"bundle\"]",
+        "{\"bundle\":\"T1dCMUIBYQ\",\"app_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         post_raw(bad[i], strlen(bad[i]), &r);
         expect(&r, 400, "bad_request");
@@ -342,8 +351,8 @@ static void test_check_table(void **state)
     free(b);
 
     /* 403: a bundle made for another device (its own key). */
-    b = make_bundle(&(struct bundle_spec){.id = "someone-else", .key = other_key, .counter = 5,
-                                          .app_key = ak});
+    b = make_bundle(
+        &(struct bundle_spec){.id = "someone-else", .key = other_key, .counter = 5, .app_key = ak});
     post(b, ak, &r);
     expect(&r, 403, "wrong_device");
     t_resp_free(&r);
@@ -367,8 +376,10 @@ static void test_check_table(void **state)
     t_resp_free(&r);
     free(b);
     /* 422: W breaks a rule; config breaks a rule. */
-    b = make_bundle(&(struct bundle_spec){
-        .counter = 5, .app_key = ak, .w = "{\"ssid\":\"x\",\"security\":\"wpa2-psk\",\"psk\":\"short\"}"});
+    b = make_bundle(
+        &(struct bundle_spec){.counter = 5,
+                              .app_key = ak,
+                              .w = "{\"ssid\":\"x\",\"security\":\"wpa2-psk\",\"psk\":\"short\"}"});
     post(b, ak, &r);
     expect(&r, 422, "invalid_config");
     t_resp_free(&r);
@@ -493,7 +504,8 @@ static void test_join_failure_rolls_back(void **state)
     t_resp_free(&r);
     char *st = wait_state("failed");
     assert_non_null(strstr(st, "\"reason\":\"wrong_password\""));
-    assert_non_null(strstr(st, "\"visible_networks\":[\"Home \\\"$(net)\\\" \\\\\",\"Neighbour\"]"));
+    assert_non_null(
+        strstr(st, "\"visible_networks\":[\"Home \\\"$(net)\\\" \\\\\",\"Neighbour\"]"));
     assert_non_null(strstr(st, "\"setup_open\":true"));
     free(st);
     assert_int_equal(count_calls("rollback"), 1);
@@ -585,8 +597,11 @@ static void test_checkin_reaches_server(void **state)
     (void)state;
     struct checkin_srv cs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
     struct owb_httpd *h;
-    struct owb_httpd_options o = {.listen = "127.0.0.1:0", .body_max = 4096, .threads = 1,
-                                  .handler = checkin_handler, .ctx = &cs};
+    struct owb_httpd_options o = {.listen = "127.0.0.1:0",
+                                  .body_max = 4096,
+                                  .threads = 1,
+                                  .handler = checkin_handler,
+                                  .ctx = &cs};
     uint8_t ak[32];
     char url[256];
     struct t_resp r;
@@ -738,9 +753,9 @@ static void test_concurrent_provisions(void **state)
     start_agent("race", "--fail-cap", "0", NULL);
     pthread_barrier_init(&go, NULL, N);
     for (int i = 0; i < N; i++) {
-        r[i] = (struct racer){make_bundle(&(struct bundle_spec){.counter = 10 + (uint64_t)i,
-                                                                 .app_key = ak}),
-                              ak, 10 + (uint64_t)i, 0, &go};
+        r[i] = (struct racer){
+            make_bundle(&(struct bundle_spec){.counter = 10 + (uint64_t)i, .app_key = ak}), ak,
+            10 + (uint64_t)i, 0, &go};
         pthread_create(&t[i], NULL, race, &r[i]);
     }
     for (int i = 0; i < N; i++)
@@ -795,9 +810,20 @@ static void test_state_dir_full(void **state)
     while (fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0)
         ;
     fclose(f);
-    char *argv[] = {OWB_DEVICE_BIN, "--key-file", D.key_file, "--state-dir", mnt, "--listen",
-                    "127.0.0.1:0", "--wifi-backend", "command", "--wifi-command", "apply-to-file",
-                    "--tool-dir", D.bin, NULL};
+    char *argv[] = {OWB_DEVICE_BIN,
+                    "--key-file",
+                    D.key_file,
+                    "--state-dir",
+                    mnt,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--wifi-backend",
+                    "command",
+                    "--wifi-command",
+                    "apply-to-file",
+                    "--tool-dir",
+                    D.bin,
+                    NULL};
     t_start(&D.proc, D.dir, "full", argv);
     snprintf(D.base, sizeof D.base, "http://127.0.0.1:%u", D.proc.port);
     char *b = make_bundle(&(struct bundle_spec){.counter = 5, .app_key = ak});
@@ -835,20 +861,57 @@ static void test_slowloris(void **state)
     assert_true(worst < 1000);
 }
 
+/* Ten thousand random requests from the phone's address (no fail cap, so
+ * that every body reaches the handler), then header floods: never a 5xx,
+ * nothing applied, no counter written, status still served, and (under
+ * ASan) no leak at exit. */
+static void test_hostile_requests(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {
+        "/v1/provision", "/v1/provision", "/v1/provision", "/v1/status", "/",
+        "/handoff.js",   "/handoff.css",  "/{id}",         "/v1/{id}"};
+    int n = t_hostile_count();
+    uint32_t seed = t_hostile_seed();
+    struct t_hostile h;
+    char u[256], counter[4096];
+    struct stat st;
+
+    start_agent("hostile", "--fail-cap", "0", "--quiet", NULL);
+    snprintf(u, sizeof u, "%s/v1/status", D.base);
+    t_hostile_run(&(struct t_hostile_target){D.proc.port, paths,
+                                             (int)(sizeof paths / sizeof paths[0]),
+                                             8 * 1024 /* OWB_DEVICE_BODY_MAX */, u},
+                  n, seed, &h);
+    print_message("seed %u: %d requests in %.1f s, %d answered (2xx %d, 4xx %d, 505 %d), %d "
+                  "garbage lines cut off; phone %d times, worst %.1f ms\n",
+                  seed, h.requests, h.seconds, h.answered, h.by_status[2], h.by_status[4],
+                  h.by_status[5], h.dropped, h.honest, h.honest_worst_ms);
+    assert_int_equal(h.answered + h.dropped, h.requests);
+    assert_true(h.by_status[4] > h.requests / 2);
+    /* The agent allows 8 connections per address; the phone needs one. */
+    long sent = t_header_flood(D.proc.port, 6, u);
+    print_message("header floods: %ld header bytes sent over 9 connections\n", sent);
+    assert_int_equal(count_calls("apply"), 0);
+    snprintf(counter, sizeof counter, "%s/counter", D.state_dir);
+    assert_int_equal(stat(counter, &st), -1);
+    assert_int_equal(t_stop(&D.proc, SIGTERM), 0);
+}
+
 static void test_bad_state_refuses_start(void **state)
 {
     (void)state;
     char path[4096], out[4096];
     snprintf(path, sizeof path, "%s/counter", D.state_dir);
     assert_int_equal(owb_file_write_atomic(path, "garbage", 7, 0600, OWB_WRITE_REPLACE), OWB_OK);
-    char *argv[] = {OWB_DEVICE_BIN, "--key-file", D.key_file, "--state-dir", D.state_dir,
-                    "--listen", "127.0.0.1:0", "--wifi-backend", "command", "--wifi-command",
-                    "apply-to-file", NULL};
+    char *argv[] = {OWB_DEVICE_BIN, "--key-file",     D.key_file,      "--state-dir",
+                    D.state_dir,    "--listen",       "127.0.0.1:0",   "--wifi-backend",
+                    "command",      "--wifi-command", "apply-to-file", NULL};
     assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
     assert_non_null(strstr(out, "damaged replay counter"));
     unlink(path);
-    char *argv2[] = {OWB_DEVICE_BIN, "--key-file", "/nonexistent/key", "--state-dir", D.state_dir,
-                     NULL};
+    char *argv2[] = {OWB_DEVICE_BIN, "--key-file", "/nonexistent/key",
+                     "--state-dir",  D.state_dir,  NULL};
     assert_int_equal(t_run_err(argv2, NULL, out, sizeof out), 1);
     assert_non_null(strstr(out, "/nonexistent/key: no such file"));
     char *argv3[] = {OWB_DEVICE_BIN, "--join-timeout", "x", NULL};
@@ -870,6 +933,7 @@ int main(void)
         cmocka_unit_test_setup(test_concurrent_provisions, fresh),
         cmocka_unit_test_setup(test_state_dir_full, fresh),
         cmocka_unit_test_setup(test_slowloris, fresh),
+        cmocka_unit_test_setup(test_hostile_requests, fresh),
         cmocka_unit_test_setup(test_bad_state_refuses_start, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "owb/base64.h"
 #include "owb/checkin.h"
@@ -26,6 +27,7 @@
 #include "owb/payload.h"
 #include "owb/record.h"
 #include "owb/wifi.h"
+#include "hostile.h"
 #include "proc.h"
 
 #define N_DEV 4
@@ -65,10 +67,25 @@ static int admin(const char *input, char *out, size_t cap, ...)
 
 static void start_server(struct t_proc *p, const char *name, char *rate)
 {
-    char *argv[] = {OWB_SERVER_BIN, "serve", "--listen", "127.0.0.1:0", "--db", F.db,
-                    "--master-key", F.key, "--rate-limit", rate, "--rate-burst", "3",
-                    "--claim-max-failures", "3", "--claim-window", CLAIM_WINDOW,
-                    "--device-ap-url", "http://192.168.3.1/", NULL};
+    char *argv[] = {OWB_SERVER_BIN,
+                    "serve",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--db",
+                    F.db,
+                    "--master-key",
+                    F.key,
+                    "--rate-limit",
+                    rate,
+                    "--rate-burst",
+                    "3",
+                    "--claim-max-failures",
+                    "3",
+                    "--claim-window",
+                    CLAIM_WINDOW,
+                    "--device-ap-url",
+                    "http://192.168.3.1/",
+                    NULL};
     t_start(p, F.dir, name, argv);
 }
 
@@ -217,7 +234,8 @@ static void test_import_idempotent_and_conflict(void **state)
 
     /* A malformed line names the file and line, and nothing is imported. */
     FILE *f = fopen(path, "w");
-    fprintf(f, "{\"device_id\":\"dev-x\",\"device_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}\nnot json\n");
+    fprintf(f, "{\"device_id\":\"dev-x\",\"device_key\":"
+               "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}\nnot json\n");
     fclose(f);
     assert_int_equal(admin(NULL, out, sizeof out, "device", "import", path, NULL), 1);
     assert_int_equal(admin(NULL, out, sizeof out, "device", "show", "dev-x", NULL), 1);
@@ -244,9 +262,9 @@ static void test_server_sealed(void **state)
     t_resp_free(&r);
 
     /* The inner layer opens with the phone's app key and holds the network. */
-    assert_int_equal(owb_wifi_blob_open(app_key, "dev-0", o.p.wifi_blob, o.p.wifi_blob_len, w,
-                                        sizeof w, &wlen),
-                     OWB_OK);
+    assert_int_equal(
+        owb_wifi_blob_open(app_key, "dev-0", o.p.wifi_blob, o.p.wifi_blob_len, w, sizeof w, &wlen),
+        OWB_OK);
     assert_int_equal(owb_wifi_parse((const char *)w, wlen, &wifi), OWB_OK);
     assert_string_equal(wifi.ssid, "Caf\xc3\xa9 \"Net\"");
     assert_string_equal(wifi.psk, PSK);
@@ -289,8 +307,8 @@ static void test_app_sealed(void **state)
     struct opened o;
 
     randombytes_buf(app_key, sizeof app_key);
-    assert_int_equal(owb_wifi_blob_seal(app_key, "dev-2", (const uint8_t *)w, strlen(w), NULL,
-                                        blob, sizeof blob, &blen),
+    assert_int_equal(owb_wifi_blob_seal(app_key, "dev-2", (const uint8_t *)w, strlen(w), NULL, blob,
+                                        sizeof blob, &blen),
                      OWB_OK);
     assert_int_equal(owb_b64_encode(blob, blen, blob_b64, sizeof blob_b64), OWB_OK);
     snprintf(body, sizeof body, "{\"claim\":\"%s\",\"wifi\":\"%s\"}", F.dev[2].claim_code,
@@ -416,7 +434,8 @@ static void test_claim_lockout(void **state)
     assert_non_null(strstr(r.headers, "Retry-After"));
     t_resp_free(&r);
     /* A claim missing altogether counts as wrong too (another device stays open). */
-    setup_req("dev-1", "{\"app_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", F.token, &r);
+    setup_req("dev-1", "{\"app_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", F.token,
+              &r);
     assert_int_equal(r.status, 403);
     t_resp_free(&r);
     sleep(atoi(CLAIM_WINDOW) + 1);
@@ -568,7 +587,8 @@ static void test_http_edges(void **state)
     url(u, "/metrics");
     t_http("GET", u, NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "owb_http_requests_total{route=\"(too large)\",status=\"413\"}"));
+    assert_non_null(
+        strstr(r.body, "owb_http_requests_total{route=\"(too large)\",status=\"413\"}"));
     assert_non_null(strstr(r.body, "owb_bundles_issued_total{mode=\"server-sealed\"}"));
     assert_non_null(strstr(r.body, "owb_http_request_duration_seconds_bucket"));
     t_resp_free(&r);
@@ -609,9 +629,10 @@ static void test_master_key_refusals(void **state)
 {
     (void)state;
     char other[4096], out[4096];
-    char *argv[] = {OWB_SERVER_BIN, "serve", "--listen", "127.0.0.1:0", "--db", F.db,
-                    "--master-key", other, NULL};
-    char *init_argv[] = {OWB_SERVER_BIN, "init", "--db", "/dev/null/x", "--master-key", other, NULL};
+    char *argv[] = {OWB_SERVER_BIN, "serve",        "--listen", "127.0.0.1:0", "--db",
+                    F.db,           "--master-key", other,      NULL};
+    char *init_argv[] = {OWB_SERVER_BIN, "init", "--db", "/dev/null/x",
+                         "--master-key", other,  NULL};
 
     /* A key that is not the database's. */
     snprintf(other, sizeof other, "%s/other.key", F.dir);
@@ -736,7 +757,8 @@ static void test_kill_mid_import(void **state)
     }
     write_records(path, recs, N);
     free(recs);
-    char *argv[] = {OWB_SERVER_BIN, "device", "import", path, "--db", F.db, "--master-key", F.key, NULL};
+    char *argv[] = {OWB_SERVER_BIN, "device",       "import", path, "--db",
+                    F.db,           "--master-key", F.key,    NULL};
     pid_t pid = fork();
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
@@ -749,17 +771,18 @@ static void test_kill_mid_import(void **state)
     kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, 0);
-    char *show[] = {OWB_SERVER_BIN, "device", "show", "bulk-000000", "--db", F.db, "--master-key",
-                    F.key, NULL};
-    char *last[] = {OWB_SERVER_BIN, "device", "show", "bulk-199999", "--db", F.db, "--master-key",
-                    F.key, NULL};
+    char *show[] = {OWB_SERVER_BIN, "device",       "show", "bulk-000000", "--db",
+                    F.db,           "--master-key", F.key,  NULL};
+    char *last[] = {OWB_SERVER_BIN, "device",       "show", "bulk-199999", "--db",
+                    F.db,           "--master-key", F.key,  NULL};
     int first = t_run(show, NULL, out, sizeof out), final = t_run(last, NULL, out, sizeof out);
     if (WIFSIGNALED(st))
         assert_int_equal(first, 1); /* killed: nothing of it */
     else
         assert_int_equal(first, final); /* it finished first: all of it */
     assert_int_equal(first, final);
-    print_message("import %s\n", WIFSIGNALED(st) ? "killed: none of it is there" : "finished before the kill");
+    print_message("import %s\n",
+                  WIFSIGNALED(st) ? "killed: none of it is there" : "finished before the kill");
 }
 
 /* Two hundred connections that send a header byte every half second: an
@@ -774,6 +797,150 @@ static void test_slowloris(void **state)
     assert_int_equal(held, 200);
     print_message("%d slow connections held; honest client worst %.1f ms\n", held, worst);
     assert_true(worst < 1000);
+}
+
+/* Ten thousand random requests (random methods, paths with "..", "%00"
+ * and overlong ids, random headers, deep nesting, duplicate keys, NUL and
+ * invalid UTF-8, lying Content-Lengths), then header floods: never a 5xx,
+ * the honest client always served, and (under ASan) no leak at exit. */
+static void test_hostile_requests(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {
+        "/v1/setup/{id}",    "/v1/setup/{id}", "/v1/devices/{id}/checkin",
+        "/v1/sessions/{id}", "/s/{id}",        "/s/assets/{id}",
+        "/healthz",          "/metrics",       "/{id}",
+        "/v1/{id}/{id}"};
+    int n = t_hostile_count();
+    uint32_t seed = t_hostile_seed();
+    struct t_hostile h;
+    struct t_proc p;
+    char u[512];
+
+    start_server(&p, "hostile", "0");
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/healthz", p.port);
+    t_hostile_run(&(struct t_hostile_target){p.port, paths, (int)(sizeof paths / sizeof paths[0]),
+                                             16 * 1024, u},
+                  n, seed, &h);
+    print_message("seed %u: %d requests in %.1f s, %d answered (2xx %d, 3xx %d, 4xx %d, 505 %d), "
+                  "%d garbage lines cut off; honest client %d times, worst %.1f ms\n",
+                  seed, h.requests, h.seconds, h.answered, h.by_status[2], h.by_status[3],
+                  h.by_status[4], h.by_status[5], h.dropped, h.honest, h.honest_worst_ms);
+    assert_int_equal(h.answered + h.dropped, h.requests);
+    assert_true(h.by_status[4] > h.requests / 2); /* nearly all of it is refused */
+    long sent = t_header_flood(p.port, 50, u);
+    print_message("header floods: %ld header bytes sent over 53 connections\n", sent);
+    /* Under ASan, LeakSanitizer runs at exit and fails it on a leak. */
+    assert_int_equal(t_stop(&p, SIGTERM), 0);
+    char *log = t_log(&p);
+    assert_null(strstr(log, " 500 "));
+    assert_null(strstr(log, "ERROR: "));
+    free(log);
+}
+
+struct slow_setup {
+    const char *base;
+    long status;
+    double ms;
+};
+
+static void *slow_setup_run(void *arg)
+{
+    struct slow_setup *a = arg;
+    uint8_t app_key[32];
+    char body[512], u[512], hdr[256];
+    const char *headers[] = {"Content-Type: application/json", hdr, NULL};
+    struct timespec t0, t1;
+    struct t_resp r;
+
+    randombytes_buf(app_key, sizeof app_key);
+    server_sealed_body(body, sizeof body, F.dev[0].claim_code, app_key);
+    snprintf(u, sizeof u, "%s/v1/setup/dev-0", a->base);
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", F.token);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t_http("POST", u, headers, body, strlen(body), &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    a->status = r.status;
+    a->ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    t_resp_free(&r);
+    return NULL;
+}
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", sql, err ? err : "?");
+}
+
+/* Another process holding the database's write lock: a setup request
+ * waits for it (up to --busy-timeout) and then succeeds; held past the
+ * timeout, setup, check-in and a wrong claim are answered 503 with
+ * Retry-After, never 500; released, the same request succeeds. */
+static void test_lock_contention(void **state)
+{
+    (void)state;
+    char *argv[] = {
+        OWB_SERVER_BIN, "serve",        "--listen", "127.0.0.1:0",    "--db", F.db, "--master-key",
+        F.key,          "--rate-limit", "0",        "--busy-timeout", "400",  NULL};
+    struct slow_setup a;
+    struct t_proc p;
+    struct t_resp r;
+    char base[64], u[512], body[512];
+    sqlite3 *db;
+    pthread_t t;
+
+    t_start(&p, F.dir, "locked", argv);
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", p.port);
+    assert_int_equal(sqlite3_open_v2(F.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+
+    /* Held for 150 ms: the request waits and is answered 200. */
+    a = (struct slow_setup){base, 0, 0};
+    exec_sql(db, "BEGIN EXCLUSIVE");
+    pthread_create(&t, NULL, slow_setup_run, &a);
+    nanosleep(&(struct timespec){0, 150 * 1000 * 1000}, NULL);
+    exec_sql(db, "COMMIT");
+    pthread_join(t, NULL);
+    print_message("lock held 150 ms: setup answered %ld after %.0f ms\n", a.status, a.ms);
+    assert_int_equal(a.status, 200);
+
+    /* Held past the 400 ms busy timeout: 503 + Retry-After everywhere. */
+    exec_sql(db, "BEGIN EXCLUSIVE");
+    a = (struct slow_setup){base, 0, 0};
+    slow_setup_run(&a);
+    print_message("lock held: setup answered %ld after %.0f ms\n", a.status, a.ms);
+    assert_int_equal(a.status, 503);
+    snprintf(body, sizeof body, "{\"claim\":\"WRONG-CLAIM\",\"app_key\":\"%s\"}",
+             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    snprintf(u, sizeof u, "%s/v1/setup/dev-1", base);
+    t_http("POST", u, NULL, body, strlen(body), &r);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.headers, "Retry-After: "));
+    assert_non_null(strstr(r.body, "\"error\":\"unavailable\""));
+    t_resp_free(&r);
+    uint8_t nonce[16];
+    randombytes_buf(nonce, sizeof nonce);
+    checkin_body(body, sizeof body, &F.dev[0], 1, nonce, false);
+    snprintf(u, sizeof u, "%s/v1/devices/dev-0/checkin", base);
+    t_http("POST", u, NULL, body, strlen(body), &r);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.headers, "Retry-After: 1"));
+    t_resp_free(&r);
+    /* Reads do not need the write lock. */
+    snprintf(u, sizeof u, "%s/s/dev-0", base);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    t_resp_free(&r);
+    exec_sql(db, "ROLLBACK");
+
+    a = (struct slow_setup){base, 0, 0};
+    slow_setup_run(&a);
+    assert_int_equal(a.status, 200);
+    sqlite3_close(db);
+    assert_int_equal(t_stop(&p, SIGTERM), 0);
+    char *log = t_log(&p);
+    assert_null(strstr(log, " 500 "));
+    free(log);
 }
 
 /* Every byte the server wrote: no key, PSK or claim in any form. */
@@ -824,6 +991,8 @@ int main(void)
         cmocka_unit_test(test_kill_mid_burst),
         cmocka_unit_test(test_kill_mid_import),
         cmocka_unit_test(test_slowloris),
+        cmocka_unit_test(test_hostile_requests),
+        cmocka_unit_test(test_lock_contention),
         cmocka_unit_test(test_no_secret_in_database),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
