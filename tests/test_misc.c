@@ -53,6 +53,35 @@ static void test_base64(void **state)
     assert_int_equal(n, 0);
 }
 
+/* The encoder is owb's own: every 6-bit value and every length 0..300 of
+ * random bytes give libsodium's text, and decode back. */
+static void test_base64_encoder_matches_libsodium(void **state)
+{
+    (void)state;
+    uint8_t bin[300], back[300], all[48] = {0};
+    char ours[OWB_B64_ENCODED_SIZE(300)], theirs[OWB_B64_ENCODED_SIZE(300)];
+    size_t n;
+
+    for (int i = 0; i < 64; i++) { /* 64 values, 6 bits each, packed */
+        unsigned bit = (unsigned)i * 6;
+        for (unsigned b = 0; b < 6; b++)
+            if ((i >> (5 - b)) & 1)
+                all[(bit + b) / 8] |= (uint8_t)(0x80 >> ((bit + b) % 8));
+    }
+    assert_int_equal(owb_b64_encode(all, sizeof all, ours, sizeof ours), OWB_OK);
+    assert_string_equal(ours, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+    for (size_t len = 0; len <= sizeof bin; len++) {
+        randombytes_buf(bin, len);
+        assert_int_equal(owb_b64_encode(bin, len, ours, OWB_B64_ENCODED_SIZE(len)), OWB_OK);
+        sodium_bin2base64(theirs, sizeof theirs, bin, len,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        assert_string_equal(ours, theirs);
+        assert_int_equal(owb_b64_decode(ours, strlen(ours), back, sizeof back, &n), OWB_OK);
+        assert_int_equal(n, len);
+        assert_memory_equal(back, bin, len);
+    }
+}
+
 static void test_device_ids(void **state)
 {
     (void)state;
@@ -146,7 +175,8 @@ static void test_strict_json(void **state)
     assert_int_equal(owb_json_uint(root, "a", &v), OWB_OK);
     assert_true(v == 1);
     cJSON_Delete(root);
-    const char nums[] = "{\"neg\":-1,\"frac\":1.5,\"big\":1e300,\"max\":9007199254740992,\"s\":\"1\"}";
+    const char nums[] =
+        "{\"neg\":-1,\"frac\":1.5,\"big\":1e300,\"max\":9007199254740992,\"s\":\"1\"}";
     assert_int_equal(owb_json_parse(nums, strlen(nums), &root), OWB_OK);
     assert_int_equal(owb_json_uint(root, "neg", &v), OWB_ERR_BAD_REQUEST);
     assert_int_equal(owb_json_uint(root, "frac", &v), OWB_ERR_BAD_REQUEST);
@@ -163,8 +193,14 @@ static void test_utf8(void **state)
     (void)state;
     const char *good = "abc \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
     assert_true(owb_utf8_valid((const uint8_t *)good, strlen(good)));
-    const char *bad[] = {"\x80", "\xc3", "\xc0\x80", "\xe0\x80\x80", "\xed\xa0\x80",
-                         "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80", "\xe2\x82"};
+    const char *bad[] = {"\x80",
+                         "\xc3",
+                         "\xc0\x80",
+                         "\xe0\x80\x80",
+                         "\xed\xa0\x80",
+                         "\xf4\x90\x80\x80",
+                         "\xf8\x88\x80\x80\x80",
+                         "\xe2\x82"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(owb_utf8_valid((const uint8_t *)bad[i], strlen(bad[i])));
 }
@@ -231,10 +267,10 @@ static void test_atomic_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base64),      cmocka_unit_test(test_device_ids),
-        cmocka_unit_test(test_claim_codes), cmocka_unit_test(test_strict_json),
-        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_atomic_file),
+        cmocka_unit_test(test_base64),      cmocka_unit_test(test_base64_encoder_matches_libsodium),
+        cmocka_unit_test(test_device_ids),  cmocka_unit_test(test_claim_codes),
+        cmocka_unit_test(test_strict_json), cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_errors),      cmocka_unit_test(test_atomic_file),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

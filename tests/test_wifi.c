@@ -6,6 +6,7 @@
 
 #include "owb/mem.h"
 #include "owb/wifi.h"
+#include "jsonw_i.h"
 
 struct wcase {
     const char *name;
@@ -117,11 +118,39 @@ static void test_round_trip_hostile(void **state)
     assert_int_equal(owb_wifi_parse(json, len, &back), OWB_OK);
     assert_memory_equal(&w, &back, sizeof w);
 
-    /* Output buffer too small. */
-    assert_int_equal(owb_wifi_to_json(&w, json, 20, &len), OWB_ERR_SPACE);
+    /* Output buffer too small: refused, and no cut-off PSK is left in it. */
+    assert_int_equal(owb_wifi_to_json(&w, json, 40, &len), OWB_ERR_SPACE);
+    for (size_t i = 0; i < 40; i++)
+        assert_int_equal(json[i], 0);
+    /* One byte short of the text and its NUL. */
+    assert_int_equal(owb_wifi_to_json(&w, json, sizeof json, &len), OWB_OK);
+    size_t exact = len + 1;
+    assert_int_equal(owb_wifi_to_json(&w, json, exact - 1, &len), OWB_ERR_SPACE);
+    assert_int_equal(owb_wifi_to_json(&w, json, exact, &len), OWB_OK);
     /* A struct that breaks a rule is not written. */
     w.security = OWB_SEC_OPEN;
     assert_int_equal(owb_wifi_to_json(&w, json, sizeof json, &len), OWB_ERR_INVALID_CONFIG);
+}
+
+/* W and P are written without cJSON; their strings must be escaped the
+ * way cJSON prints them (the vectors' texts were made that way): every
+ * byte value, alone and between others. */
+static void test_writer_escapes_like_cjson(void **state)
+{
+    (void)state;
+    for (int b = 1; b < 256; b++) {
+        char in[4] = {'a', (char)b, 'z', 0}, out[32];
+        struct owb_jw jw;
+        size_t len;
+        cJSON *str = cJSON_CreateString(in);
+        char *theirs = cJSON_PrintUnformatted(str);
+        owb_jw_init(&jw, out, sizeof out);
+        owb_jw_string(&jw, in, 3);
+        assert_int_equal(owb_jw_finish(&jw, &len), OWB_OK);
+        assert_string_equal(out, theirs);
+        cJSON_free(theirs);
+        cJSON_Delete(str);
+    }
 }
 
 static void test_security_names(void **state)
@@ -141,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_rule_table),
         cmocka_unit_test(test_raw_nul_refused),
         cmocka_unit_test(test_round_trip_hostile),
+        cmocka_unit_test(test_writer_escapes_like_cjson),
         cmocka_unit_test(test_security_names),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

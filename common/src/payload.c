@@ -7,6 +7,7 @@
 
 #include "owb/base64.h"
 #include "owb/json.h"
+#include "jsonw_i.h"
 
 bool owb_http_url_valid(const char *url, size_t len)
 {
@@ -113,45 +114,43 @@ enum owb_err owb_payload_to_json(const struct owb_payload *p, char *out, size_t 
                                  size_t *out_len)
 {
     char wifi_b64[OWB_B64_ENCODED_SIZE(OWB_WIFI_BLOB_MAX)];
-    char num[24];
-    cJSON *root = NULL, *config;
     size_t url_len = strnlen(p->checkin_url, sizeof p->checkin_url);
     size_t host_len = strnlen(p->hostname, sizeof p->hostname);
-    enum owb_err rc = OWB_ERR_INVALID_CONFIG;
+    struct owb_jw jw;
+    enum owb_err rc;
 
     *out_len = 0;
     if ((url_len && !owb_http_url_valid(p->checkin_url, url_len)) ||
         (host_len && !owb_hostname_valid(p->hostname, host_len)) ||
         p->wifi_blob_len > sizeof p->wifi_blob)
-        goto out;
+        return OWB_ERR_INVALID_CONFIG;
     rc = owb_b64_encode(p->wifi_blob, p->wifi_blob_len, wifi_b64, sizeof wifi_b64);
     if (rc != OWB_OK)
-        goto out;
-    rc = OWB_ERR_NOMEM;
-    root = cJSON_CreateObject();
-    if (!root || !cJSON_AddStringToObject(root, "wifi", wifi_b64))
-        goto out;
+        return rc;
+    owb_jw_init(&jw, out, out_cap);
+    owb_jw_raw(&jw, "{\"wifi\":");
+    owb_jw_string(&jw, wifi_b64, strlen(wifi_b64));
     if (url_len || host_len) {
-        config = cJSON_AddObjectToObject(root, "config");
-        if (!config || (url_len && !cJSON_AddStringToObject(config, "checkin_url",
-                                                            p->checkin_url)) ||
-            (host_len && !cJSON_AddStringToObject(config, "hostname", p->hostname)))
-            goto out;
+        owb_jw_raw(&jw, ",\"config\":{");
+        if (url_len) {
+            owb_jw_raw(&jw, "\"checkin_url\":");
+            owb_jw_string(&jw, p->checkin_url, url_len);
+        }
+        if (host_len) {
+            owb_jw_raw(&jw, url_len ? ",\"hostname\":" : "\"hostname\":");
+            owb_jw_string(&jw, p->hostname, host_len);
+        }
+        owb_jw_raw(&jw, "}");
     }
     if (p->has_issued_at) {
-        /* Printed as an integer: cJSON's double formatting is not. */
-        snprintf(num, sizeof num, "%" PRId64, p->issued_at);
-        if (!cJSON_AddRawToObject(root, "issued_at", num))
-            goto out;
+        owb_jw_raw(&jw, ",\"issued_at\":");
+        owb_jw_int(&jw, p->issued_at);
     }
-    if (out_cap < 6 || out_cap > OWB_PAYLOAD_MAX + 6 ||
-        !cJSON_PrintPreallocated(root, out, (int)(out_cap - 5), false)) {
+    owb_jw_raw(&jw, "}");
+    rc = owb_jw_finish(&jw, out_len);
+    if (rc == OWB_OK && *out_len > OWB_PAYLOAD_MAX) {
+        *out_len = 0;
         rc = OWB_ERR_SPACE;
-        goto out;
     }
-    *out_len = strlen(out);
-    rc = *out_len <= OWB_PAYLOAD_MAX ? OWB_OK : OWB_ERR_SPACE;
-out:
-    cJSON_Delete(root);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include "owb/json.h"
+#include "jsonw_i.h"
 
 static const char *const sec_names[] = {
     [OWB_SEC_OPEN] = "open",
@@ -78,8 +79,7 @@ enum owb_err owb_wifi_check(const struct owb_wifi *w)
         return psk_len == 0 ? OWB_OK : OWB_ERR_INVALID_CONFIG;
     case OWB_SEC_WPA2_PSK:
     case OWB_SEC_WPA3_SAE:
-        return psk_len <= OWB_PSK_MAX && psk_ok(w->psk, psk_len) ? OWB_OK
-                                                                 : OWB_ERR_INVALID_CONFIG;
+        return psk_len <= OWB_PSK_MAX && psk_ok(w->psk, psk_len) ? OWB_OK : OWB_ERR_INVALID_CONFIG;
     }
     return OWB_ERR_INVALID_CONFIG;
 }
@@ -138,34 +138,29 @@ out:
     return rc;
 }
 
-enum owb_err owb_wifi_to_json(const struct owb_wifi *w, char *out, size_t out_cap,
-                              size_t *out_len)
+enum owb_err owb_wifi_to_json(const struct owb_wifi *w, char *out, size_t out_cap, size_t *out_len)
 {
-    cJSON *root = NULL;
+    struct owb_jw jw;
     enum owb_err rc;
 
     *out_len = 0;
     rc = owb_wifi_check(w);
     if (rc != OWB_OK)
-        goto out;
-    rc = OWB_ERR_NOMEM;
-    root = cJSON_CreateObject();
-    if (!root || !cJSON_AddStringToObject(root, "ssid", w->ssid) ||
-        !cJSON_AddStringToObject(root, "security", owb_security_name(w->security)))
-        goto out;
-    if (w->security != OWB_SEC_OPEN && !cJSON_AddStringToObject(root, "psk", w->psk))
-        goto out;
-    if (w->hidden && !cJSON_AddTrueToObject(root, "hidden"))
-        goto out;
-    /* cJSON may need a few bytes beyond the final length while printing. */
-    if (out_cap < 6 || out_cap > 65536 ||
-        !cJSON_PrintPreallocated(root, out, (int)(out_cap - 5), false)) {
-        rc = OWB_ERR_SPACE;
-        goto out;
+        return rc;
+    owb_jw_init(&jw, out, out_cap);
+    owb_jw_raw(&jw, "{\"ssid\":");
+    owb_jw_string(&jw, w->ssid, w->ssid_len);
+    owb_jw_raw(&jw, ",\"security\":");
+    owb_jw_string(&jw, owb_security_name(w->security), strlen(owb_security_name(w->security)));
+    if (w->security != OWB_SEC_OPEN) {
+        owb_jw_raw(&jw, ",\"psk\":");
+        owb_jw_string(&jw, w->psk, strlen(w->psk));
     }
-    *out_len = strlen(out);
-    rc = OWB_OK;
-out:
-    owb_json_free_secret(root);
+    if (w->hidden)
+        owb_jw_raw(&jw, ",\"hidden\":true");
+    owb_jw_raw(&jw, "}");
+    rc = owb_jw_finish(&jw, out_len);
+    if (rc != OWB_OK && out_cap)
+        sodium_memzero(out, out_cap); /* a cut-off PSK is still a secret */
     return rc;
 }
