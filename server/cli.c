@@ -87,6 +87,7 @@ enum owb_err cli_open(struct cli_db *o, bool create, unsigned connections, bool 
     cfg.busy_ms = o->busy_ms;
     cfg.sync_full = sync_full;
     cfg.create = create;
+    cfg.serving = o->serving;
     rc = owb_store_sqlite_open(&cfg, &srv->store, diag);
     if (rc != OWB_OK) {
         fprintf(stderr, "owb-server: database %s: %s\n", o->db, diag);

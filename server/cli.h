@@ -33,6 +33,7 @@ struct cli_db {
     const char *db;
     const char *master_key;
     unsigned busy_ms;
+    bool serving; /* set by 'serve' before cli_open */
     char master_buf[4096];
 };
 

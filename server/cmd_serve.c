@@ -170,6 +170,7 @@ int cmd_serve_main(int argc, char **argv)
     /* A full file system shows up as an error to handle, not a signal. */
     signal(SIGXFSZ, SIG_IGN);
 
+    o.serving = true;
     if (cli_open(&o, false, app.cfg.threads + 1, sync_full, &srv) != OWB_OK)
         return 1;
     app.store = srv.store;

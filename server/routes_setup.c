@@ -177,7 +177,7 @@ fail:
 void route_setup(struct owb_app *app, const struct owb_http_request *req,
                  struct owb_http_response *resp, const char *id)
 {
-    struct setup_secrets *s = owb_secret_alloc(sizeof *s);
+    struct setup_secrets *s = owb_secret_scratch(sizeof *s);
     struct setup_work *w = calloc(1, sizeof *w);
     cJSON *body = NULL, *answer = NULL;
     const char *claim, *app_key_b64, *wifi_b64, *why = NULL, *mode;
@@ -293,8 +293,7 @@ out:
         owb_http_error(resp, owb_err_http_status(rc) == 500 ? OWB_ERR_INTERNAL : rc, why);
     }
     owb_json_free_secret(body);
-    if (s)
-        owb_secret_free(s);
+    owb_secret_scratch_done(s, sizeof *s);
     if (w) {
         sodium_memzero(w, sizeof *w);
         free(w);

@@ -156,6 +156,7 @@ struct owb_store_config {
     unsigned busy_ms;       /* bounded wait on a locked database */
     bool sync_full;         /* synchronous=FULL (else NORMAL) */
     bool create;            /* create the file if missing (init) */
+    bool serving;           /* a long-running server: checkpoint in the background */
 };
 
 /* Opens the SQLite store and brings its schema up to date. */

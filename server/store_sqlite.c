@@ -1,13 +1,16 @@
 /* The SQLite storage backend: one database file in WAL mode, a small pool
  * of connections (one per HTTP thread), prepared statements cached per
  * connection, and write transactions begun IMMEDIATE so two writers queue
- * on the busy timeout instead of failing on a lock upgrade. */
+ * on the busy timeout instead of failing on a lock upgrade. Within one
+ * process, writers queue on a mutex, and setups and check-ins are
+ * committed in groups (write_batched). */
 #include "store.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -15,6 +18,9 @@ enum stmt_id {
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     ST_META_GET,
     ST_META_PUT,
     ST_DEV_INSERT,
@@ -48,6 +54,9 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT job",
+    [ST_RELEASE] = "RELEASE job",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO job",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -124,8 +133,45 @@ struct conn {
     bool in_use;
 };
 
+/* One write of a batch: fn runs inside the batch's transaction under its
+ * own savepoint, so that its failure (a replayed nonce, an unknown device)
+ * undoes only its own changes. */
+struct wjob {
+    enum owb_err (*fn)(struct conn *c, void *arg);
+    void *arg;
+    enum owb_err rc;
+    bool done;
+    struct wjob *next;
+};
+
 struct sq_store {
     struct owb_store base;
+    /* Writers take this before the database's own lock. SQLite's busy
+     * handler waits by sleeping (1, 2, 5, 10 ... ms), so threads of one
+     * process racing for BEGIN IMMEDIATE slept far longer than a write
+     * takes; queueing them here hands the lock over at once. The busy
+     * timeout is left for other processes (admin commands, a second
+     * server). */
+    pthread_mutex_t write_mu;
+    /* The one connection that writes: its page cache stays valid across
+     * its own commits (a pool connection's is dropped whenever another
+     * connection has written). */
+    struct conn writer;
+    /* Group commit: setup and check-in writes queue here and whichever
+     * thread finds no batch running commits everything queued in one
+     * transaction (one WAL append, one fsync with synchronous=FULL). */
+    pthread_mutex_t q_mu;
+    pthread_cond_t q_cv;
+    struct wjob *q_head, **q_tail;
+    bool q_leader;
+    /* Background checkpoints (serving only): the writer never stops to
+     * copy the WAL back into the database; a thread does it beside it. */
+    sqlite3 *ckpt_db;
+    pthread_t ckpt_thread;
+    bool ckpt_started, ckpt_stop;
+    int wal_frames;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct conn *conns;
@@ -181,6 +227,18 @@ static void release(struct sq_store *s, struct conn *c)
     pthread_mutex_unlock(&s->mu);
 }
 
+static struct conn *acquire_writer(struct sq_store *s)
+{
+    pthread_mutex_lock(&s->write_mu);
+    return &s->writer;
+}
+
+static void release_writer(struct sq_store *s, struct conn *c)
+{
+    (void)c;
+    pthread_mutex_unlock(&s->write_mu);
+}
+
 /* The cached statement, reset and ready to bind; NULL on failure. */
 static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
 {
@@ -229,6 +287,71 @@ static enum owb_err end_tx(struct conn *c, enum owb_err rc)
     return rc;
 }
 
+/* A failure of the transaction itself, not of one job's own rows: the
+ * whole batch shares it. */
+static bool tx_failure(enum owb_err rc)
+{
+    return rc == OWB_ERR_IO || rc == OWB_ERR_UNAVAILABLE || rc == OWB_ERR_NOMEM;
+}
+
+static void run_batch(struct sq_store *s, struct wjob *batch)
+{
+    struct conn *c = acquire_writer(s);
+    enum owb_err rc = begin(c);
+
+    for (struct wjob *j = batch; j; j = j->next) {
+        if (rc == OWB_OK)
+            rc = run_simple(c, ST_SAVEPOINT);
+        if (rc != OWB_OK) {
+            j->rc = rc;
+            continue;
+        }
+        j->rc = j->fn(c, j->arg);
+        if (j->rc != OWB_OK)
+            (void)run_simple(c, ST_ROLLBACK_TO);
+        if (run_simple(c, ST_RELEASE) != OWB_OK || tx_failure(j->rc))
+            rc = tx_failure(j->rc) ? j->rc : OWB_ERR_IO;
+    }
+    rc = end_tx(c, rc);
+    /* Nothing of a batch is answered before its COMMIT is done. */
+    for (struct wjob *j = batch; j; j = j->next)
+        if (rc != OWB_OK)
+            j->rc = rc;
+    release_writer(s, c);
+}
+
+static enum owb_err write_batched(struct sq_store *s, enum owb_err (*fn)(struct conn *, void *),
+                                  void *arg)
+{
+    struct wjob job = {fn, arg, OWB_OK, false, NULL};
+
+    pthread_mutex_lock(&s->q_mu);
+    *s->q_tail = &job;
+    s->q_tail = &job.next;
+    while (!job.done) {
+        if (s->q_leader) {
+            pthread_cond_wait(&s->q_cv, &s->q_mu);
+            continue;
+        }
+        struct wjob *batch = s->q_head, *next;
+        s->q_head = NULL;
+        s->q_tail = &s->q_head;
+        s->q_leader = true;
+        pthread_mutex_unlock(&s->q_mu);
+        run_batch(s, batch);
+        pthread_mutex_lock(&s->q_mu);
+        s->q_leader = false;
+        /* A waiter returns (and its job goes away) once done is set. */
+        for (struct wjob *j = batch; j; j = next) {
+            next = j->next;
+            j->done = true;
+        }
+        pthread_cond_broadcast(&s->q_cv);
+    }
+    pthread_mutex_unlock(&s->q_mu);
+    return job.rc;
+}
+
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
@@ -246,7 +369,6 @@ static void copy_blob(uint8_t *dst, size_t cap, size_t *len, sqlite3_stmt *st, i
     if (len)
         *len = n;
 }
-
 
 typedef void (*row_reader)(sqlite3_stmt *st, void *row);
 
@@ -327,8 +449,8 @@ static void emit_token(const struct lister *l, const void *row)
 
 #define S(x) ((struct sq_store *)(x))
 
-static enum owb_err sq_meta_get(struct owb_store *base, const char *key, uint8_t *val,
-                                size_t cap, size_t *len)
+static enum owb_err sq_meta_get(struct owb_store *base, const char *key, uint8_t *val, size_t cap,
+                                size_t *len)
 {
     struct conn *c = acquire(S(base));
     sqlite3_stmt *st = stmt(c, ST_META_GET);
@@ -359,7 +481,7 @@ out:
 static enum owb_err sq_meta_put(struct owb_store *base, const char *key, const uint8_t *val,
                                 size_t len)
 {
-    struct conn *c = acquire(S(base));
+    struct conn *c = acquire_writer(S(base));
     sqlite3_stmt *st = stmt(c, ST_META_PUT);
     enum owb_err rc = OWB_ERR_IO;
 
@@ -368,7 +490,7 @@ static enum owb_err sq_meta_put(struct owb_store *base, const char *key, const u
         sqlite3_bind_blob(st, 2, val, (int)len, SQLITE_STATIC);
         rc = run(c, st);
     }
-    release(S(base), c);
+    release_writer(S(base), c);
     return rc;
 }
 
@@ -386,10 +508,10 @@ static enum owb_err sq_import_begin(struct owb_store *base, struct owb_import **
     if (!imp)
         return OWB_ERR_NOMEM;
     imp->s = S(base);
-    imp->c = acquire(imp->s);
+    imp->c = acquire_writer(imp->s);
     rc = begin(imp->c);
     if (rc != OWB_OK) {
-        release(imp->s, imp->c);
+        release_writer(imp->s, imp->c);
         free(imp);
         return rc;
     }
@@ -449,7 +571,7 @@ static enum owb_err sq_import_end(struct owb_import *imp, bool commit)
     rc = end_tx(imp->c, commit ? OWB_OK : OWB_ERR_CONFLICT);
     if (!commit && rc == OWB_ERR_CONFLICT)
         rc = OWB_OK;
-    release(imp->s, imp->c);
+    release_writer(imp->s, imp->c);
     free(imp);
     return rc;
 }
@@ -460,7 +582,8 @@ static void read_device(sqlite3_stmt *st, void *out)
     memset(row, 0, sizeof *row);
     copy_text(row->id, sizeof row->id, st, 0);
     copy_blob(row->sealed_key.bytes, sizeof row->sealed_key.bytes, &row->sealed_key.len, st, 1);
-    if (sqlite3_column_type(st, 2) == SQLITE_BLOB && sqlite3_column_bytes(st, 2) == OWB_HASH_BYTES) {
+    if (sqlite3_column_type(st, 2) == SQLITE_BLOB &&
+        sqlite3_column_bytes(st, 2) == OWB_HASH_BYTES) {
         row->has_claim = true;
         memcpy(row->claim_hash, sqlite3_column_blob(st, 2), OWB_HASH_BYTES);
     }
@@ -489,7 +612,7 @@ static enum owb_err sq_device_list(struct owb_store *base, owb_device_cb cb, voi
 /* Runs a one-statement change keyed by text; OWB_ERR_NOENT when no row changed. */
 static enum owb_err change_by_key(struct owb_store *base, enum stmt_id id, const char *key)
 {
-    struct conn *c = acquire(S(base));
+    struct conn *c = acquire_writer(S(base));
     sqlite3_stmt *st = stmt(c, id);
     enum owb_err rc = OWB_ERR_IO;
 
@@ -499,7 +622,7 @@ static enum owb_err change_by_key(struct owb_store *base, enum stmt_id id, const
         if (rc == OWB_OK && sqlite3_changes(c->db) == 0)
             rc = OWB_ERR_NOENT;
     }
-    release(S(base), c);
+    release_writer(S(base), c);
     return rc;
 }
 
@@ -511,7 +634,7 @@ static enum owb_err sq_device_remove(struct owb_store *base, const char *id)
 static enum owb_err sq_device_assign(struct owb_store *base, const char *const *ids, size_t n,
                                      const char *network, char *missing_id)
 {
-    struct conn *c = acquire(S(base));
+    struct conn *c = acquire_writer(S(base));
     sqlite3_stmt *st;
     enum owb_err rc;
 
@@ -540,13 +663,13 @@ static enum owb_err sq_device_assign(struct owb_store *base, const char *const *
         }
     }
     rc = end_tx(c, rc);
-    release(S(base), c);
+    release_writer(S(base), c);
     return rc;
 }
 
 static enum owb_err sq_network_add(struct owb_store *base, const struct owb_network_row *row)
 {
-    struct conn *c = acquire(S(base));
+    struct conn *c = acquire_writer(S(base));
     sqlite3_stmt *st = stmt(c, ST_NET_INSERT);
     enum owb_err rc = OWB_ERR_IO;
 
@@ -563,7 +686,7 @@ static enum owb_err sq_network_add(struct owb_store *base, const struct owb_netw
         sqlite3_bind_int64(st, 6, row->created_at);
         rc = run(c, st);
     }
-    release(S(base), c);
+    release_writer(S(base), c);
     return rc;
 }
 
@@ -602,7 +725,7 @@ static enum owb_err sq_network_remove(struct owb_store *base, const char *name)
 static enum owb_err sq_token_add(struct owb_store *base, const uint8_t hash[OWB_HASH_BYTES],
                                  const char *label, int64_t now, int64_t *id)
 {
-    struct conn *c = acquire(S(base));
+    struct conn *c = acquire_writer(S(base));
     sqlite3_stmt *st = stmt(c, ST_TOK_INSERT);
     enum owb_err rc = OWB_ERR_IO;
 
@@ -615,7 +738,7 @@ static enum owb_err sq_token_add(struct owb_store *base, const uint8_t hash[OWB_
         if (rc == OWB_OK)
             *id = sqlite3_last_insert_rowid(c->db);
     }
-    release(S(base), c);
+    release_writer(S(base), c);
     return rc;
 }
 
@@ -659,7 +782,7 @@ static enum owb_err sq_token_list(struct owb_store *base, owb_token_cb cb, void 
 static enum owb_err sq_token_revoke(struct owb_store *base, const char *id_or_label, int64_t now,
                                     size_t *count)
 {
-    struct conn *c = acquire(S(base));
+    struct conn *c = acquire_writer(S(base));
     sqlite3_stmt *st = stmt(c, ST_TOK_REVOKE);
     enum owb_err rc = OWB_ERR_IO;
 
@@ -671,7 +794,7 @@ static enum owb_err sq_token_revoke(struct owb_store *base, const char *id_or_la
         if (rc == OWB_OK)
             *count = (size_t)sqlite3_changes(c->db);
     }
-    release(S(base), c);
+    release_writer(S(base), c);
     return rc;
 }
 
@@ -702,7 +825,7 @@ static enum owb_err sq_claim_failures(struct owb_store *base, const char *id, in
 
 static enum owb_err sq_claim_failure_add(struct owb_store *base, const char *id, int64_t now)
 {
-    struct conn *c = acquire(S(base));
+    struct conn *c = acquire_writer(S(base));
     sqlite3_stmt *st = stmt(c, ST_CLAIM_ADD);
     enum owb_err rc = OWB_ERR_IO;
 
@@ -711,7 +834,7 @@ static enum owb_err sq_claim_failure_add(struct owb_store *base, const char *id,
         sqlite3_bind_int64(st, 2, now);
         rc = run(c, st);
     }
-    release(S(base), c);
+    release_writer(S(base), c);
     return rc;
 }
 
@@ -721,41 +844,54 @@ static enum owb_err sq_claim_failures_clear(struct owb_store *base, const char *
     return rc == OWB_ERR_NOENT ? OWB_OK : rc;
 }
 
+struct issue_args {
+    const char *id;
+    const uint8_t *session_hash;
+    const char *mode;
+    int64_t now;
+    uint64_t counter;
+};
+
+static enum owb_err issue_job(struct conn *c, void *arg)
+{
+    struct issue_args *a = arg;
+    sqlite3_stmt *st = stmt(c, ST_ISSUE_BUMP);
+    enum owb_err rc;
+    int r;
+
+    if (!st)
+        return OWB_ERR_IO;
+    sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, a->now);
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        a->counter = (uint64_t)sqlite3_column_int64(st, 0);
+        rc = OWB_OK;
+    } else {
+        rc = r == SQLITE_DONE ? OWB_ERR_NOENT : map_rc(c->db, r);
+    }
+    sqlite3_reset(st);
+    if (rc != OWB_OK)
+        return rc;
+    st = stmt(c, ST_ISSUE_SESSION);
+    if (!st)
+        return OWB_ERR_IO;
+    sqlite3_bind_blob(st, 1, a->session_hash, OWB_HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)a->counter);
+    sqlite3_bind_text(st, 4, a->mode, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, a->now);
+    return run(c, st);
+}
+
 static enum owb_err sq_issue(struct owb_store *base, const char *id,
                              const uint8_t session_hash[OWB_HASH_BYTES], const char *mode,
                              int64_t now, uint64_t *counter)
 {
-    struct conn *c = acquire(S(base));
-    sqlite3_stmt *st;
-    enum owb_err rc;
-    int r;
+    struct issue_args a = {id, session_hash, mode, now, 0};
+    enum owb_err rc = write_batched(S(base), issue_job, &a);
 
-    *counter = 0;
-    rc = begin(c);
-    if (rc == OWB_OK) {
-        st = stmt(c, ST_ISSUE_BUMP);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, now);
-        r = sqlite3_step(st);
-        if (r == SQLITE_ROW)
-            *counter = (uint64_t)sqlite3_column_int64(st, 0);
-        else
-            rc = r == SQLITE_DONE ? OWB_ERR_NOENT : map_rc(c->db, r);
-        sqlite3_reset(st);
-    }
-    if (rc == OWB_OK) {
-        st = stmt(c, ST_ISSUE_SESSION);
-        sqlite3_bind_blob(st, 1, session_hash, OWB_HASH_BYTES, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)*counter);
-        sqlite3_bind_text(st, 4, mode, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, now);
-        rc = run(c, st);
-    }
-    rc = end_tx(c, rc);
-    if (rc != OWB_OK)
-        *counter = 0;
-    release(S(base), c);
+    *counter = rc == OWB_OK ? a.counter : 0;
     return rc;
 }
 
@@ -777,50 +913,70 @@ static enum owb_err sq_session_get(struct owb_store *base, const uint8_t hash[OW
     return get_one(base, ST_SESSION_GET, NULL, hash, OWB_HASH_BYTES, read_session, row);
 }
 
-static enum owb_err sq_checkin(struct owb_store *base, const char *id, uint64_t counter,
-                               const uint8_t nonce[16], int64_t now)
+struct checkin_args {
+    const char *id;
+    uint64_t counter;
+    const uint8_t *nonce;
+    int64_t now;
+};
+
+static enum owb_err checkin_job(struct conn *c, void *arg)
 {
-    struct conn *c = acquire(S(base));
-    sqlite3_stmt *st;
+    const struct checkin_args *a = arg;
+    sqlite3_stmt *st = stmt(c, ST_CHECKIN_SESSION);
     enum owb_err rc;
     int r;
 
-    rc = begin(c);
-    if (rc == OWB_OK) {
-        st = stmt(c, ST_CHECKIN_SESSION);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)counter);
-        r = sqlite3_step(st);
-        rc = r == SQLITE_ROW ? OWB_OK : r == SQLITE_DONE ? OWB_ERR_CONFLICT : map_rc(c->db, r);
-        sqlite3_reset(st);
-    }
-    if (rc == OWB_OK) {
-        /* The primary key (device_id, nonce) refuses a repeat atomically. */
-        st = stmt(c, ST_CHECKIN_NONCE);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, nonce, 16, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)counter);
-        sqlite3_bind_int64(st, 4, now);
-        rc = run(c, st);
-        if (rc == OWB_ERR_EXISTS)
-            rc = OWB_ERR_REPLAYED;
-    }
-    if (rc == OWB_OK) {
-        st = stmt(c, ST_CHECKIN_ONLINE);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)counter);
-        sqlite3_bind_int64(st, 3, now);
-        rc = run(c, st);
-    }
-    if (rc == OWB_OK) {
-        st = stmt(c, ST_CHECKIN_DEVICE);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, now);
-        rc = run(c, st);
-    }
-    rc = end_tx(c, rc);
-    release(S(base), c);
-    return rc;
+    if (!st)
+        return OWB_ERR_IO;
+    sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)a->counter);
+    r = sqlite3_step(st);
+    rc = r == SQLITE_ROW ? OWB_OK : r == SQLITE_DONE ? OWB_ERR_CONFLICT : map_rc(c->db, r);
+    sqlite3_reset(st);
+    if (rc != OWB_OK)
+        return rc;
+    /* The primary key (device_id, nonce) refuses a repeat atomically, in
+     * the same batch too. */
+    st = stmt(c, ST_CHECKIN_NONCE);
+    if (!st)
+        return OWB_ERR_IO;
+    sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, a->nonce, 16, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)a->counter);
+    sqlite3_bind_int64(st, 4, a->now);
+    rc = run(c, st);
+    if (rc != OWB_OK)
+        return rc == OWB_ERR_EXISTS ? OWB_ERR_REPLAYED : rc;
+    st = stmt(c, ST_CHECKIN_ONLINE);
+    if (!st)
+        return OWB_ERR_IO;
+    sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)a->counter);
+    sqlite3_bind_int64(st, 3, a->now);
+    rc = run(c, st);
+    if (rc != OWB_OK)
+        return rc;
+    st = stmt(c, ST_CHECKIN_DEVICE);
+    if (!st)
+        return OWB_ERR_IO;
+    sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, a->now);
+    return run(c, st);
+}
+
+static enum owb_err sq_checkin(struct owb_store *base, const char *id, uint64_t counter,
+                               const uint8_t nonce[16], int64_t now)
+{
+    struct checkin_args a = {id, counter, nonce, now};
+    return write_batched(S(base), checkin_job, &a);
+}
+
+static void close_conn(struct conn *c)
+{
+    for (int k = 0; k < ST__COUNT; k++)
+        sqlite3_finalize(c->st[k]);
+    sqlite3_close(c->db);
 }
 
 static void sq_close(struct owb_store *base)
@@ -829,13 +985,25 @@ static void sq_close(struct owb_store *base)
 
     if (!s)
         return;
-    for (unsigned i = 0; i < s->n; i++) {
-        for (int k = 0; k < ST__COUNT; k++)
-            sqlite3_finalize(s->conns[i].st[k]);
-        sqlite3_close(s->conns[i].db);
+    if (s->ckpt_started) {
+        pthread_mutex_lock(&s->ckpt_mu);
+        s->ckpt_stop = true;
+        pthread_cond_signal(&s->ckpt_cv);
+        pthread_mutex_unlock(&s->ckpt_mu);
+        pthread_join(s->ckpt_thread, NULL);
     }
+    sqlite3_close(s->ckpt_db);
+    for (unsigned i = 0; i < s->n; i++)
+        close_conn(&s->conns[i]);
     free(s->conns);
+    /* Last, so that its close checkpoints what is left and removes the WAL. */
+    close_conn(&s->writer);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->write_mu);
+    pthread_mutex_destroy(&s->q_mu);
+    pthread_cond_destroy(&s->q_cv);
+    pthread_mutex_destroy(&s->ckpt_mu);
+    pthread_cond_destroy(&s->ckpt_cv);
     pthread_cond_destroy(&s->cv);
     free(s);
 }
@@ -887,7 +1055,8 @@ static enum owb_err exec_sql(sqlite3 *db, const char *sql, char *diag)
 static enum owb_err migrate(sqlite3 *db, char *diag)
 {
     const size_t n = sizeof migrations / sizeof migrations[0];
-    enum owb_err rc = exec_sql(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", diag);
+    enum owb_err rc =
+        exec_sql(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", diag);
 
     for (size_t v = 0; rc == OWB_OK && v < n; v++) {
         sqlite3_stmt *st = NULL;
@@ -895,19 +1064,20 @@ static enum owb_err migrate(sqlite3 *db, char *diag)
         rc = exec_sql(db, "BEGIN IMMEDIATE", diag);
         if (rc != OWB_OK)
             break;
-        if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1,
-                               &st, NULL) == SQLITE_OK &&
+        if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &st,
+                               NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW)
             have = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
         if (have > (int)n) {
-            owb_diagf(diag, "database schema version %d is newer than this owb-server (%zu)",
-                     have, n);
+            owb_diagf(diag, "database schema version %d is newer than this owb-server (%zu)", have,
+                      n);
             rc = OWB_ERR_BAD_FILE;
         } else if (have <= (int)v) {
             char bump[96];
             rc = exec_sql(db, migrations[v], diag);
-            snprintf(bump, sizeof bump, "DELETE FROM schema_version; INSERT INTO schema_version VALUES(%zu)", v + 1);
+            snprintf(bump, sizeof bump,
+                     "DELETE FROM schema_version; INSERT INTO schema_version VALUES(%zu)", v + 1);
             if (rc == OWB_OK)
                 rc = exec_sql(db, bump, diag);
         }
@@ -947,6 +1117,71 @@ static enum owb_err open_conn(const struct owb_store_config *cfg, bool create, s
     return OWB_OK;
 }
 
+/* WAL frames that start a checkpoint, and past which one waits for
+ * readers to let the WAL start over (else it could grow without end under
+ * constant load). */
+#define CKPT_FRAMES 1000
+#define CKPT_RESTART_FRAMES 16000
+
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct sq_store *s = arg;
+    (void)db;
+    (void)name;
+    pthread_mutex_lock(&s->ckpt_mu);
+    s->wal_frames = frames;
+    if (frames >= CKPT_FRAMES)
+        pthread_cond_signal(&s->ckpt_cv);
+    pthread_mutex_unlock(&s->ckpt_mu);
+    return SQLITE_OK;
+}
+
+static void *checkpointer(void *arg)
+{
+    struct sq_store *s = arg;
+
+    pthread_mutex_lock(&s->ckpt_mu);
+    while (!s->ckpt_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        if (s->wal_frames < CKPT_FRAMES)
+            pthread_cond_timedwait(&s->ckpt_cv, &s->ckpt_mu, &until);
+        if (s->ckpt_stop)
+            break;
+        int frames = s->wal_frames;
+        s->wal_frames = 0;
+        pthread_mutex_unlock(&s->ckpt_mu);
+        int log = 0, done = 0;
+        int r = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
+                                          frames >= CKPT_RESTART_FRAMES ? SQLITE_CHECKPOINT_RESTART
+                                                                        : SQLITE_CHECKPOINT_PASSIVE,
+                                          &log, &done);
+        if (r != SQLITE_OK && r != SQLITE_BUSY)
+            fprintf(stderr, "owb-server: sqlite checkpoint: %s\n", sqlite3_errmsg(s->ckpt_db));
+        pthread_mutex_lock(&s->ckpt_mu);
+    }
+    pthread_mutex_unlock(&s->ckpt_mu);
+    return NULL;
+}
+
+static enum owb_err checkpointer_start(struct sq_store *s, const struct owb_store_config *cfg,
+                                       char *diag)
+{
+    enum owb_err rc = open_conn(cfg, false, &s->ckpt_db, diag);
+    if (rc != OWB_OK)
+        return rc;
+    sqlite3_wal_autocheckpoint(s->writer.db, 0);
+    sqlite3_wal_hook(s->writer.db, on_wal_commit, s);
+    if (pthread_create(&s->ckpt_thread, NULL, checkpointer, s) != 0) {
+        sqlite3_wal_autocheckpoint(s->writer.db, CKPT_FRAMES);
+        owb_diagf(diag, "cannot start the checkpoint thread");
+        return OWB_ERR_NOMEM;
+    }
+    s->ckpt_started = true;
+    return OWB_OK;
+}
+
 enum owb_err owb_store_sqlite_open(const struct owb_store_config *cfg, struct owb_store **out,
                                    char *diag)
 {
@@ -961,6 +1196,12 @@ enum owb_err owb_store_sqlite_open(const struct owb_store_config *cfg, struct ow
         return OWB_ERR_NOMEM;
     s->base.ops = &sqlite_ops;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->write_mu, NULL);
+    pthread_mutex_init(&s->q_mu, NULL);
+    pthread_cond_init(&s->q_cv, NULL);
+    s->q_tail = &s->q_head;
+    pthread_mutex_init(&s->ckpt_mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->conns = calloc(n, sizeof *s->conns);
     if (!s->conns) {
@@ -968,16 +1209,15 @@ enum owb_err owb_store_sqlite_open(const struct owb_store_config *cfg, struct ow
         goto out;
     }
     s->n = n;
-    for (unsigned i = 0; i < n; i++) {
-        rc = open_conn(cfg, cfg->create && i == 0, &s->conns[i].db, diag);
-        if (rc != OWB_OK)
-            goto out;
-        if (i == 0) {
-            rc = migrate(s->conns[0].db, diag);
-            if (rc != OWB_OK)
-                goto out;
-        }
-    }
+    rc = open_conn(cfg, cfg->create, &s->writer.db, diag);
+    if (rc == OWB_OK)
+        rc = migrate(s->writer.db, diag);
+    for (unsigned i = 0; rc == OWB_OK && i < n; i++)
+        rc = open_conn(cfg, false, &s->conns[i].db, diag);
+    if (rc == OWB_OK && cfg->serving)
+        rc = checkpointer_start(s, cfg, diag);
+    if (rc != OWB_OK)
+        goto out;
     *out = &s->base;
     s = NULL;
     rc = OWB_OK;

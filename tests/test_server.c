@@ -459,6 +459,111 @@ static void checkin_body(char *out, size_t cap, const struct owb_record *dev, ui
              (unsigned long long)counter, n64, m64);
 }
 
+enum { RACERS = 8, PER_RACER = 20 };
+
+struct racer {
+    pthread_barrier_t *go;
+    const char *body; /* a check-in body, or NULL for setups */
+    uint64_t counters[PER_RACER];
+    char sessions[PER_RACER][64];
+    long status;
+};
+
+static void *racer_run(void *arg)
+{
+    struct racer *r = arg;
+    char u[512], hdr[256], body[512];
+    const char *headers[] = {"Content-Type: application/json", hdr, NULL};
+    uint8_t app_key[32];
+    struct t_resp resp;
+
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", F.token);
+    pthread_barrier_wait(r->go);
+    if (r->body) {
+        url(u, "/v1/devices/dev-0/checkin");
+        t_http("POST", u, NULL, r->body, strlen(r->body), &resp);
+        r->status = resp.status;
+        t_resp_free(&resp);
+        return NULL;
+    }
+    url(u, "/v1/setup/dev-0");
+    for (int i = 0; i < PER_RACER; i++) {
+        cJSON *root = NULL;
+        randombytes_buf(app_key, sizeof app_key);
+        server_sealed_body(body, sizeof body, F.dev[0].claim_code, app_key);
+        t_http("POST", u, headers, body, strlen(body), &resp);
+        assert_int_equal(resp.status, 200);
+        assert_int_equal(owb_json_parse(resp.body, resp.len, &root), OWB_OK);
+        assert_int_equal(owb_json_uint(root, "counter", &r->counters[i]), OWB_OK);
+        snprintf(r->sessions[i], sizeof r->sessions[i], "%s", owb_json_string(root, "session"));
+        cJSON_Delete(root);
+        t_resp_free(&resp);
+    }
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Eight clients asking for bundles for one device at once (the server
+ * commits them in groups): every counter distinct, each client's
+ * increasing, every session there. Then eight copies of one check-in at
+ * once: exactly one is accepted, the others are replays. */
+static void test_concurrent_setups_and_checkins(void **state)
+{
+    (void)state;
+    struct racer *r = calloc(RACERS, sizeof *r);
+    uint64_t all[RACERS * PER_RACER];
+    pthread_t t[RACERS];
+    pthread_barrier_t go;
+    char body[512], u[512], path[256];
+    uint8_t nonce[16];
+    int accepted = 0;
+
+    pthread_barrier_init(&go, NULL, RACERS);
+    for (int i = 0; i < RACERS; i++) {
+        r[i].go = &go;
+        pthread_create(&t[i], NULL, racer_run, &r[i]);
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < RACERS; i++)
+        for (int k = 0; k < PER_RACER; k++) {
+            if (k > 0)
+                assert_true(r[i].counters[k] > r[i].counters[k - 1]);
+            all[i * PER_RACER + k] = r[i].counters[k];
+            snprintf(path, sizeof path, "/v1/sessions/%s", r[i].sessions[k]);
+            struct t_resp resp;
+            url(u, path);
+            t_http("GET", u, NULL, NULL, 0, &resp);
+            assert_int_equal(resp.status, 200);
+            t_resp_free(&resp);
+        }
+    qsort(all, RACERS * PER_RACER, sizeof all[0], cmp_u64);
+    for (int i = 1; i < RACERS * PER_RACER; i++)
+        assert_true(all[i] > all[i - 1]);
+
+    randombytes_buf(nonce, sizeof nonce);
+    checkin_body(body, sizeof body, &F.dev[0], all[0], nonce, false);
+    for (int i = 0; i < RACERS; i++) {
+        r[i].body = body;
+        pthread_create(&t[i], NULL, racer_run, &r[i]);
+    }
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(t[i], NULL);
+        if (r[i].status == 200)
+            accepted++;
+        else
+            assert_int_equal(r[i].status, 409);
+    }
+    assert_int_equal(accepted, 1);
+    pthread_barrier_destroy(&go);
+    free(r);
+}
+
 static void test_checkin_and_session(void **state)
 {
     (void)state;
@@ -985,6 +1090,7 @@ int main(void)
         cmocka_unit_test(test_installer_token),
         cmocka_unit_test(test_claim_lockout),
         cmocka_unit_test(test_checkin_and_session),
+        cmocka_unit_test(test_concurrent_setups_and_checkins),
         cmocka_unit_test(test_http_edges),
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_master_key_refusals),

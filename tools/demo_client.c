@@ -21,55 +21,7 @@
 #include "owb/json.h"
 #include "owb/mem.h"
 #include "owb/wifi.h"
-
-struct sink {
-    char *p;
-    size_t len;
-};
-
-static size_t on_body(char *d, size_t s, size_t n, void *cls)
-{
-    struct sink *k = cls;
-    char *np = realloc(k->p, k->len + s * n + 1);
-    if (!np)
-        return 0;
-    memcpy(np + k->len, d, s * n);
-    k->p = np;
-    k->len += s * n;
-    k->p[k->len] = '\0';
-    return s * n;
-}
-
-/* One request; the body in *out (free()); the status, or -1. */
-static long http(const char *method, const char *url, const char *auth, const char *body,
-                 char **out)
-{
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    struct sink s = {calloc(1, 1), 0};
-    char hdr[256];
-    long status = -1;
-
-    if (auth) {
-        snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", auth);
-        h = curl_slist_append(h, hdr);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    *out = s.p;
-    return status;
-}
+#include "curl_http.h"
 
 static int die(const char *what, long status, const char *body)
 {
@@ -95,14 +47,30 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 's': server = optarg; break;
-        case 'd': device = optarg; break;
-        case 'i': id = optarg; break;
-        case 'c': claim = optarg; break;
-        case 't': token = optarg; break;
-        case 'S': ssid = optarg; break;
-        case 'p': psk = optarg; break;
-        case 'm': mode = optarg; break;
+        case 's':
+            server = optarg;
+            break;
+        case 'd':
+            device = optarg;
+            break;
+        case 'i':
+            id = optarg;
+            break;
+        case 'c':
+            claim = optarg;
+            break;
+        case 't':
+            token = optarg;
+            break;
+        case 'S':
+            ssid = optarg;
+            break;
+        case 'p':
+            psk = optarg;
+            break;
+        case 'm':
+            mode = optarg;
+            break;
         case 'h':
             printf("Usage: owb-demo-client --server URL --device-url URL --id ID --claim CODE\n"
                    "         (--mode server --token TOKEN | --mode app --ssid S --psk P)\n");
@@ -121,7 +89,7 @@ int main(int argc, char **argv)
 
     /* 1. The page, and an app key made on "the phone". */
     snprintf(url, sizeof url, "%s/s/%s", server, id);
-    st = http("GET", url, NULL, NULL, &resp);
+    st = owb_curl_request("GET", url, NULL, NULL, &resp);
     if (st != 200)
         return die("setup page", st, NULL);
     free(resp);
@@ -154,7 +122,7 @@ int main(int argc, char **argv)
         printf("[phone]  sealed \"%s\" with the app key; asking for an app-sealed bundle\n", ssid);
     }
     snprintf(url, sizeof url, "%s/v1/setup/%s", server, id);
-    st = http("POST", url, token, body, &resp);
+    st = owb_curl_request("POST", url, token, body, &resp);
     if (st != 200 || owb_json_parse(resp, strlen(resp), &answer) != OWB_OK)
         return die("setup", st, resp);
     const cJSON *ap = cJSON_GetObjectItemCaseSensitive(answer, "device_ap");
@@ -172,7 +140,7 @@ int main(int argc, char **argv)
     sodium_memzero(app_key, sizeof app_key);
     snprintf(url, sizeof url, "%s/v1/provision", device);
     free(resp);
-    st = http("POST", url, NULL, body, &resp);
+    st = owb_curl_request("POST", url, NULL, body, &resp);
     if (st != 202)
         return die("provision", st, resp);
     printf("[device] accepted: %s\n", resp);
@@ -181,7 +149,7 @@ int main(int argc, char **argv)
     snprintf(url, sizeof url, "%s/v1/status", device);
     for (int i = 0; i < 120; i++) {
         free(resp);
-        st = http("GET", url, NULL, NULL, &resp);
+        st = owb_curl_request("GET", url, NULL, NULL, &resp);
         if (st == 200 && strstr(resp, "\"state\":\"joined\"")) {
             printf("[device] joined the network\n");
             break;
@@ -193,7 +161,7 @@ int main(int argc, char **argv)
     snprintf(url, sizeof url, "%s/v1/sessions/%s", server, session);
     for (int i = 0; i < 240; i++) {
         free(resp);
-        st = http("GET", url, NULL, NULL, &resp);
+        st = owb_curl_request("GET", url, NULL, NULL, &resp);
         if (st == 200 && strstr(resp, "\"state\":\"online\"")) {
             printf("[server] device %s is online\n", id);
             ret = 0;

@@ -19,6 +19,15 @@ enum owb_err owb_init(void) OWB_MUST_CHECK;
 void *owb_secret_alloc(size_t len);
 void owb_secret_free(void *p);
 
+/* Secret memory of at least len bytes for the calling thread, zero-filled,
+ * reused by its next call: for secrets that live for one request of a
+ * server thread. A sodium_malloc and sodium_free per request cost two
+ * mprotect calls and a munmap, each a TLB shootdown on every core. The
+ * caller wipes it when done (owb_secret_scratch_done); it is freed when
+ * the thread exits. NULL when out of memory. */
+void *owb_secret_scratch(size_t len);
+void owb_secret_scratch_done(void *p, size_t len);
+
 /* Wipe len bytes at p, then free(p). For secrets in ordinary heap memory
  * (e.g. a JSON text holding a PSK). NULL is ignored. */
 void owb_clear_free(void *p, size_t len);
