@@ -10,10 +10,21 @@
  *       asks SERVER for one bundle for each of the first 16 sampled
  *       devices and writes DIR/checkins.txt: COUNT "path body" lines, each
  *       a check-in with a valid MAC and a fresh nonce.
+ *   owb-bench-prep provision SERVER DEVICE-URL ID CLAIM STAMP
+ *       gets an app-sealed bundle for ID from SERVER, then times the POST
+ *       to the device: prints "apply_us N", from just before the request
+ *       to the time owb-bench-stamp (the device's backend) wrote to STAMP.
+ *   owb-bench-prep spawn PROGRAM STAMP
+ *       prints "spawn_us N": the same for starting PROGRAM apply directly,
+ *       the part of apply_us that is the backend's own start.
  */
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -182,6 +193,104 @@ done:
     return ret;
 }
 
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* The time in STAMP once it is written (up to 10 s), or -1. */
+static long long wait_stamp(const char *path)
+{
+    for (int i = 0; i < 10000; i++) {
+        FILE *f = fopen(path, "r");
+        long long t = -1;
+        if (f) {
+            int got = fscanf(f, "%lld", &t);
+            fclose(f);
+            if (got == 1)
+                return t;
+        }
+        nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+    }
+    return -1;
+}
+
+static int provision(const char *server, const char *device, const char *id, const char *claim,
+                     const char *stamp)
+{
+    uint8_t app_key[32], blob[OWB_WIFI_BLOB_MAX];
+    char ak[64], blob64[OWB_B64_ENCODED_SIZE(OWB_WIFI_BLOB_MAX)], url[1024];
+    char body[OWB_B64_ENCODED_SIZE(OWB_BUNDLE_MAX) + 256], *resp = NULL;
+    cJSON *answer = NULL;
+    size_t blen;
+    long long t0, t1;
+    long st;
+    int ret = 1;
+
+    randombytes_buf(app_key, sizeof app_key);
+    if (owb_wifi_blob_seal(app_key, id, (const uint8_t *)W_TEXT, strlen(W_TEXT), NULL, blob,
+                           sizeof blob, &blen) != OWB_OK ||
+        owb_b64_encode(blob, blen, blob64, sizeof blob64) != OWB_OK ||
+        owb_b64_encode(app_key, 32, ak, sizeof ak) != OWB_OK)
+        goto out;
+    snprintf(url, sizeof url, "%s/v1/setup/%s", server, id);
+    snprintf(body, sizeof body, "{\"claim\":\"%s\",\"wifi\":\"%s\"}", claim, blob64);
+    st = owb_curl_request("POST", url, NULL, body, &resp);
+    if (st != 200 || owb_json_parse(resp, strlen(resp), &answer) != OWB_OK ||
+        !owb_json_string(answer, "bundle")) {
+        fprintf(stderr, "owb-bench-prep: setup %s: HTTP %ld %s\n", id, st, resp ? resp : "");
+        goto out;
+    }
+    snprintf(body, sizeof body, "{\"bundle\":\"%s\",\"app_key\":\"%s\"}",
+             owb_json_string(answer, "bundle"), ak);
+    free(resp);
+    resp = NULL;
+    unlink(stamp);
+    snprintf(url, sizeof url, "%s/v1/provision", device);
+    t0 = now_ns();
+    st = owb_curl_request("POST", url, NULL, body, &resp);
+    if (st != 202) {
+        fprintf(stderr, "owb-bench-prep: provision: HTTP %ld %s\n", st, resp ? resp : "");
+        goto out;
+    }
+    t1 = wait_stamp(stamp);
+    if (t1 < 0) {
+        fprintf(stderr, "owb-bench-prep: the backend was not called within 10 s\n");
+        goto out;
+    }
+    printf("apply_us %.1f\n", (double)(t1 - t0) / 1e3);
+    ret = 0;
+out:
+    sodium_memzero(app_key, sizeof app_key);
+    cJSON_Delete(answer);
+    free(resp);
+    return ret;
+}
+
+static int spawn_cost(char *prog, const char *stamp)
+{
+    extern char **environ;
+    char apply[] = "apply";
+    char *argv[] = {prog, apply, NULL};
+    long long t0, t1;
+    pid_t pid;
+    int status;
+
+    unlink(stamp);
+    setenv("OWB_BENCH_STAMP", stamp, 1);
+    t0 = now_ns();
+    if (posix_spawn(&pid, prog, NULL, NULL, argv, environ) != 0 ||
+        waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return fail("could not run the backend program");
+    t1 = wait_stamp(stamp);
+    if (t1 < 0)
+        return fail("the backend program wrote no stamp");
+    printf("spawn_us %.1f\n", (double)(t1 - t0) / 1e3);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (owb_init() != OWB_OK || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
@@ -190,7 +299,13 @@ int main(int argc, char **argv)
         return fleet(strtoul(argv[2], NULL, 10), argv[3], strtoul(argv[4], NULL, 10));
     if (argc == 6 && !strcmp(argv[1], "checkins"))
         return checkins(argv[2], argv[3], argv[4], strtoul(argv[5], NULL, 10));
+    if (argc == 7 && !strcmp(argv[1], "provision"))
+        return provision(argv[2], argv[3], argv[4], argv[5], argv[6]);
+    if (argc == 4 && !strcmp(argv[1], "spawn"))
+        return spawn_cost(argv[2], argv[3]);
     fprintf(stderr, "Usage: owb-bench-prep fleet N DIR SAMPLE\n"
-                    "       owb-bench-prep checkins SERVER TOKEN DIR COUNT\n");
+                    "       owb-bench-prep checkins SERVER TOKEN DIR COUNT\n"
+                    "       owb-bench-prep provision SERVER DEVICE-URL ID CLAIM STAMP\n"
+                    "       owb-bench-prep spawn PROGRAM STAMP\n");
     return 2;
 }

@@ -18,7 +18,8 @@ static const char serve_help[] =
     "                            setup and check-in URLs (default http://LISTEN)\n"
     "  --device-ap-url URL       the device agent's address on its setup AP\n"
     "                            (default http://192.168.3.1/)\n"
-    "  --threads N               HTTP worker threads (default 4)\n"
+    "  --threads N               HTTP worker threads (default 16; a thread waits\n"
+    "                            for its commit, and more of them commit together)\n"
     "  --max-connections N       open connections at most (default 256)\n"
     "  --timeout S               idle connection timeout in seconds (default 10)\n"
     "  --rate-limit R            setup requests per second per client address\n"
@@ -83,7 +84,7 @@ int cmd_serve_main(int argc, char **argv)
     cli_db_defaults(&o);
     app.cfg.listen = "127.0.0.1:8080";
     app.cfg.device_ap_url = "http://192.168.3.1/";
-    app.cfg.threads = 4;
+    app.cfg.threads = 16;
     app.cfg.conn_limit = 256;
     app.cfg.timeout_s = 10;
     app.cfg.rate = 1;

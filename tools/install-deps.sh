@@ -13,6 +13,7 @@ for group in "$@"; do
     case "$group" in
     browser) pkgs+=(chromium) ;;
     fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+    bench) pkgs+=(wrk time binutils) ;;
     *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
     esac
 done
