@@ -14,6 +14,7 @@ option(OWB_BUILD_SERVER "Build owb-server" ON)
 option(OWB_BUILD_MINT "Build owb-mint and the demo programs" ON)
 option(OWB_BUILD_DEMO_CLIENT "Build owb-demo-client (needs libcurl)" ON)
 option(OWB_STATIC "Link every program statically" OFF)
+set(OWB_POSTGRESQL AUTO CACHE STRING "PostgreSQL backend for owb-server: AUTO, ON or OFF")
 # A folder with static libraries built by tools/build-deps.sh; searched first.
 set(OWB_DEPS_PREFIX "" CACHE PATH "Prefix of the static dependency builds")
 option(OWB_FUZZ "Build the libFuzzer harnesses (needs clang)" OFF)

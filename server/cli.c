@@ -22,6 +22,21 @@ void cli_db_defaults(struct cli_db *o)
     o->busy_ms = 5000;
 }
 
+const char *cli_db_label(const char *db, char *buf, size_t cap)
+{
+    const char *scheme = strstr(db, "://"), *at, *colon;
+
+    if (!owb_store_pg_dsn(db) || !scheme)
+        return db;
+    scheme += 3;
+    at = strchr(scheme, '@');
+    colon = at ? memchr(scheme, ':', (size_t)(at - scheme)) : NULL;
+    if (!colon)
+        return db;
+    snprintf(buf, cap, "%.*s%s", (int)(colon - db), db, at);
+    return buf;
+}
+
 bool cli_db_opt(struct cli_db *o, int c, const char *arg)
 {
     switch (c) {
@@ -70,10 +85,12 @@ enum owb_err cli_open(struct cli_db *o, bool create, unsigned connections, bool 
     struct owb_store_config cfg = {0};
     char diag[OWB_DIAG_SIZE];
     const char *key_path = owb_master_path(o->master_key, o->master_buf, sizeof o->master_buf);
+    char label_buf[1024];
+    const char *label = cli_db_label(o->db, label_buf, sizeof label_buf);
     enum owb_err rc;
 
     memset(srv, 0, sizeof *srv);
-    if (!create && access(o->db, F_OK) != 0) {
+    if (!create && !owb_store_pg_dsn(o->db) && access(o->db, F_OK) != 0) {
         fprintf(stderr, "owb-server: %s: no database (create one with 'owb-server init')\n", o->db);
         return OWB_ERR_NOENT;
     }
@@ -88,9 +105,9 @@ enum owb_err cli_open(struct cli_db *o, bool create, unsigned connections, bool 
     cfg.sync_full = sync_full;
     cfg.create = create;
     cfg.serving = o->serving;
-    rc = owb_store_sqlite_open(&cfg, &srv->store, diag);
+    rc = owb_store_open(&cfg, &srv->store, diag);
     if (rc != OWB_OK) {
-        fprintf(stderr, "owb-server: database %s: %s\n", o->db, diag);
+        fprintf(stderr, "owb-server: database %s: %s\n", label, diag);
         goto out;
     }
     rc = owb_master_check(srv->master, srv->store, create);
@@ -98,12 +115,12 @@ enum owb_err cli_open(struct cli_db *o, bool create, unsigned connections, bool 
         fprintf(stderr,
                 "owb-server: master key %s does not open database %s: it is not the key this "
                 "database was created with\n",
-                key_path, o->db);
+                key_path, label);
     else if (rc == OWB_ERR_BAD_FILE)
         fprintf(stderr, "owb-server: database %s was never initialised (run 'owb-server init')\n",
-                o->db);
+                label);
     else if (rc != OWB_OK)
-        fprintf(stderr, "owb-server: database %s: %s\n", o->db, owb_strerror(rc));
+        fprintf(stderr, "owb-server: database %s: %s\n", label, owb_strerror(rc));
 out:
     if (rc != OWB_OK)
         cli_close(srv);

@@ -22,7 +22,8 @@
     }
 
 #define CLI_DB_HELP                                                                                \
-    "  --db FILE          database file (default $OWB_DB or owb.db)\n"                             \
+    "  --db FILE|URI      SQLite database file, or a postgresql:// URI\n"                         \
+    "                     (default $OWB_DB or owb.db)\n"                                           \
     "  --master-key FILE  master key (default $OWB_MASTER_KEY_FILE,\n"                             \
     "                     $CREDENTIALS_DIRECTORY/owb-master-key, or owb-master.key)\n"             \
     "  --busy-timeout MS  how long to wait for a database lock held by another\n"                  \
@@ -43,6 +44,9 @@ struct owb_srv {
 };
 
 void cli_db_defaults(struct cli_db *o);
+
+/* --db as it may be printed: a PostgreSQL URI without its password. */
+const char *cli_db_label(const char *db, char *buf, size_t cap);
 /* Handles 'D', 'K' and 'B'; true when c was one of them. A bad value
  * ends the program with a usage error (nothing is held yet while options
  * are parsed). */

@@ -21,7 +21,8 @@ int cmd_init_main(int argc, char **argv)
     struct owb_srv srv;
     char diag[OWB_DIAG_SIZE];
     const char *key_path;
-    bool made_key = false, made_db;
+    bool made_key = false, made_db, pg;
+    char label[1024];
     int c;
 
     cli_db_defaults(&o);
@@ -45,11 +46,15 @@ int cmd_init_main(int argc, char **argv)
         }
         made_key = true;
     }
-    made_db = access(o.db, F_OK) != 0;
+    pg = owb_store_pg_dsn(o.db);
+    made_db = !pg && access(o.db, F_OK) != 0;
     if (cli_open(&o, true, 1, true, &srv) != OWB_OK)
         return 1;
     cli_close(&srv);
     printf("master key: %s (%s)\n", key_path, made_key ? "created" : "kept");
-    printf("database:   %s (%s)\n", o.db, made_db ? "created" : "up to date");
+    printf("database:   %s (%s)\n", cli_db_label(o.db, label, sizeof label),
+           pg        ? "schema up to date"
+           : made_db ? "created"
+                     : "up to date");
     return 0;
 }

@@ -159,6 +159,21 @@ struct owb_store_config {
     bool serving;           /* a long-running server: checkpoint in the background */
 };
 
+/* True for a PostgreSQL connection URI (postgresql:// or postgres://):
+ * --db takes a file name or one of these. */
+bool owb_store_pg_dsn(const char *db);
+
+/* Opens the backend cfg->path names: PostgreSQL for a URI, else SQLite. */
+enum owb_err owb_store_open(const struct owb_store_config *cfg, struct owb_store **out,
+                            char *diag) OWB_MUST_CHECK;
+
+/* Opens the PostgreSQL store (cfg->path is the connection URI) and brings
+ * its schema up to date under an advisory lock; without cfg->create a
+ * database that was never initialised is refused (OWB_ERR_BAD_FILE).
+ * OWB_ERR_UNSUPPORTED when this build has no libpq. */
+enum owb_err owb_store_pg_open(const struct owb_store_config *cfg, struct owb_store **out,
+                               char *diag) OWB_MUST_CHECK;
+
 /* Opens the SQLite store and brings its schema up to date. */
 enum owb_err owb_store_sqlite_open(const struct owb_store_config *cfg, struct owb_store **out,
                                    char *diag) OWB_MUST_CHECK;

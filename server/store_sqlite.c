@@ -5,6 +5,7 @@
  * process, writers queue on a mutex, and setups and check-ins are
  * committed in groups (write_batched). */
 #include "store.h"
+#include "store_lister.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -400,20 +401,9 @@ static enum owb_err get_one(struct owb_store *base, enum stmt_id id, const char 
     return rc;
 }
 
-/* A typed callback and its context, for list_all. */
-struct lister {
-    void (*emit)(const struct lister *l, const void *row);
-    union {
-        owb_device_cb device;
-        owb_network_cb network;
-        owb_token_cb token;
-    } cb;
-    void *ctx;
-};
-
 /* Reads every row of a listing query into row and hands it to the lister. */
 static enum owb_err list_all(struct owb_store *base, enum stmt_id id, row_reader rd, void *row,
-                             const struct lister *l)
+                             const struct owb_lister *l)
 {
     struct conn *c = acquire((struct sq_store *)base);
     sqlite3_stmt *st = stmt(c, id);
@@ -430,21 +420,6 @@ static enum owb_err list_all(struct owb_store *base, enum stmt_id id, row_reader
     }
     release((struct sq_store *)base, c);
     return rc;
-}
-
-static void emit_device(const struct lister *l, const void *row)
-{
-    l->cb.device(l->ctx, row);
-}
-
-static void emit_network(const struct lister *l, const void *row)
-{
-    l->cb.network(l->ctx, row);
-}
-
-static void emit_token(const struct lister *l, const void *row)
-{
-    l->cb.token(l->ctx, row);
 }
 
 #define S(x) ((struct sq_store *)(x))
@@ -605,7 +580,7 @@ static enum owb_err sq_device_get(struct owb_store *base, const char *id,
 static enum owb_err sq_device_list(struct owb_store *base, owb_device_cb cb, void *ctx)
 {
     struct owb_device_row row;
-    struct lister l = {emit_device, {.device = cb}, ctx};
+    struct owb_lister l = {owb_emit_device, {.device = cb}, ctx};
     return list_all(base, ST_DEV_LIST, read_device, &row, &l);
 }
 
@@ -713,7 +688,7 @@ static enum owb_err sq_network_get(struct owb_store *base, const char *name,
 static enum owb_err sq_network_list(struct owb_store *base, owb_network_cb cb, void *ctx)
 {
     struct owb_network_row row;
-    struct lister l = {emit_network, {.network = cb}, ctx};
+    struct owb_lister l = {owb_emit_network, {.network = cb}, ctx};
     return list_all(base, ST_NET_LIST, read_network, &row, &l);
 }
 
@@ -775,7 +750,7 @@ static void read_token(sqlite3_stmt *st, void *out)
 static enum owb_err sq_token_list(struct owb_store *base, owb_token_cb cb, void *ctx)
 {
     struct owb_token_row row;
-    struct lister l = {emit_token, {.token = cb}, ctx};
+    struct owb_lister l = {owb_emit_token, {.token = cb}, ctx};
     return list_all(base, ST_TOK_LIST, read_token, &row, &l);
 }
 

@@ -1,5 +1,8 @@
-/* owb-server against a real process on 127.0.0.1, a real libcurl client
- * and a real SQLite file in a temporary directory. */
+/* owb-server against a real process on 127.0.0.1, a real HTTP client and
+ * a real SQLite file in a temporary directory; built a second time with
+ * OWB_TEST_PG (test_server_pg), the same tests run against a real
+ * PostgreSQL server that the test starts itself, plus the tests of several
+ * instances on one database. */
 #include "test_support.h"
 
 #include <arpa/inet.h>
@@ -15,8 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ftw.h>
 #include <sodium.h>
+#ifdef OWB_TEST_PG
+#include <libpq-fe.h>
+#else
 #include <sqlite3.h>
+#endif
 
 #include "owb/base64.h"
 #include "owb/checkin.h"
@@ -28,6 +36,9 @@
 #include "owb/record.h"
 #include "owb/wifi.h"
 #include "hostile.h"
+#ifdef OWB_TEST_PG
+#include "pg.h"
+#endif
 #include "proc.h"
 
 #define N_DEV 4
@@ -41,6 +52,9 @@ struct fixture {
     struct owb_record dev[N_DEV];
     struct t_proc srv;
     char base[64];
+#ifdef OWB_TEST_PG
+    struct t_pg pg;
+#endif
 };
 
 static struct fixture F;
@@ -109,7 +123,12 @@ static int setup(void **state)
     if (owb_init() != OWB_OK)
         return -1;
     F.dir = t_tmpdir();
+#ifdef OWB_TEST_PG
+    t_pg_start(&F.pg);
+    snprintf(F.db, sizeof F.db, "%s", F.pg.dsn);
+#else
     snprintf(F.db, sizeof F.db, "%s/owb.db", F.dir);
+#endif
     snprintf(F.key, sizeof F.key, "%s/master.key", F.dir);
     snprintf(F.records, sizeof F.records, "%s/records.jsonl", F.dir);
     for (int i = 0; i < N_DEV; i++) {
@@ -142,6 +161,9 @@ static int teardown(void **state)
 {
     (void)state;
     t_stop(&F.srv, SIGTERM);
+#ifdef OWB_TEST_PG
+    t_pg_stop(&F.pg);
+#endif
     t_rmtree(F.dir);
     free(F.dir);
     return 0;
@@ -971,12 +993,64 @@ static void *slow_setup_run(void *arg)
     return NULL;
 }
 
-static void exec_sql(sqlite3 *db, const char *sql)
+/* Another process's hold on what a setup for dev-0 and a claim failure
+ * for dev-1 must write: SQLite's write lock, or PostgreSQL's row locks on
+ * both devices (reads go on in both). */
+#ifdef OWB_TEST_PG
+typedef PGconn db_lock;
+
+static void db_sql(db_lock *db, const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(db));
+    PQclear(r);
+}
+
+static db_lock *lock_open(void)
+{
+    PGconn *c = PQconnectdb(F.db);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    return c;
+}
+
+static void lock_take(db_lock *db)
+{
+    db_sql(db, "BEGIN");
+    db_sql(db, "SELECT 1 FROM devices WHERE id IN ('dev-0', 'dev-1') FOR UPDATE");
+}
+
+static void lock_close(db_lock *db)
+{
+    PQfinish(db);
+}
+#else
+typedef sqlite3 db_lock;
+
+static void db_sql(db_lock *db, const char *sql)
 {
     char *err = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
         fail_msg("%s: %s", sql, err ? err : "?");
 }
+
+static db_lock *lock_open(void)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(F.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    return db;
+}
+
+static void lock_take(db_lock *db)
+{
+    db_sql(db, "BEGIN EXCLUSIVE");
+}
+
+static void lock_close(db_lock *db)
+{
+    sqlite3_close(db);
+}
+#endif
 
 /* Another process holding the database's write lock: a setup request
  * waits for it (up to --busy-timeout) and then succeeds; held past the
@@ -992,25 +1066,25 @@ static void test_lock_contention(void **state)
     struct t_proc p;
     struct t_resp r;
     char base[64], u[512], body[512];
-    sqlite3 *db;
+    db_lock *db;
     pthread_t t;
 
     t_start(&p, F.dir, "locked", argv);
     snprintf(base, sizeof base, "http://127.0.0.1:%u", p.port);
-    assert_int_equal(sqlite3_open_v2(F.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    db = lock_open();
 
     /* Held for 150 ms: the request waits and is answered 200. */
     a = (struct slow_setup){base, 0, 0};
-    exec_sql(db, "BEGIN EXCLUSIVE");
+    lock_take(db);
     pthread_create(&t, NULL, slow_setup_run, &a);
     nanosleep(&(struct timespec){0, 150 * 1000 * 1000}, NULL);
-    exec_sql(db, "COMMIT");
+    db_sql(db, "COMMIT");
     pthread_join(t, NULL);
     print_message("lock held 150 ms: setup answered %ld after %.0f ms\n", a.status, a.ms);
     assert_int_equal(a.status, 200);
 
     /* Held past the 400 ms busy timeout: 503 + Retry-After everywhere. */
-    exec_sql(db, "BEGIN EXCLUSIVE");
+    lock_take(db);
     a = (struct slow_setup){base, 0, 0};
     slow_setup_run(&a);
     print_message("lock held: setup answered %ld after %.0f ms\n", a.status, a.ms);
@@ -1036,49 +1110,280 @@ static void test_lock_contention(void **state)
     t_http("GET", u, NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     t_resp_free(&r);
-    exec_sql(db, "ROLLBACK");
+    db_sql(db, "ROLLBACK");
 
     a = (struct slow_setup){base, 0, 0};
     slow_setup_run(&a);
     assert_int_equal(a.status, 200);
-    sqlite3_close(db);
+    lock_close(db);
     assert_int_equal(t_stop(&p, SIGTERM), 0);
     char *log = t_log(&p);
     assert_null(strstr(log, " 500 "));
     free(log);
 }
 
-/* Every byte the server wrote: no key, PSK or claim in any form. */
+static size_t scanned_files, scanned_bytes;
+
+/* One file the server's database is in: no key, PSK, claim or token. */
+static int scan_file(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    size_t len = 0;
+    char *data;
+    (void)ftw;
+
+    if (type != FTW_F || sb->st_size == 0)
+        return 0;
+    data = t_read_file(path, &len);
+    scanned_files++;
+    scanned_bytes += len;
+    for (int i = 0; i < N_DEV; i++) {
+        char hex[65], b64[64];
+        sodium_bin2hex(hex, sizeof hex, F.dev[i].device_key, 32);
+        owb_b64_encode(F.dev[i].device_key, 32, b64, sizeof b64);
+        if (memmem(data, len, F.dev[i].device_key, 32) || memmem(data, len, hex, 64) ||
+            memmem(data, len, b64, strlen(b64)) || memmem(data, len, F.dev[i].claim_code, 16))
+            fail_msg("%s holds dev-%d's key or claim code", path, i);
+    }
+    if (memmem(data, len, PSK, strlen(PSK)) || memmem(data, len, "horse", 5) ||
+        memmem(data, len, F.token, strlen(F.token)))
+        fail_msg("%s holds the PSK or the installer token", path);
+    free(data);
+    return 0;
+}
+
+/* Every byte of the database: for SQLite its file and WAL, for PostgreSQL
+ * the whole cluster directory (tables, indexes, WAL). */
 static void test_no_secret_in_database(void **state)
 {
     (void)state;
+#ifdef OWB_TEST_PG
+    t_pg_exec(&F.pg, "CHECKPOINT");
+    assert_int_equal(nftw(F.pg.dir, scan_file, 16, FTW_PHYS), 0);
+#else
     const char *files[] = {"owb.db", "owb.db-wal"};
     for (size_t fi = 0; fi < 2; fi++) {
         char path[4096];
-        size_t len = 0;
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", F.dir, files[fi]);
-        if (stat(path, &st) != 0)
-            continue;
-        char *data = t_read_file(path, &len);
-        for (int i = 0; i < N_DEV; i++) {
-            char hex[65], b64[64];
-            sodium_bin2hex(hex, sizeof hex, F.dev[i].device_key, 32);
-            owb_b64_encode(F.dev[i].device_key, 32, b64, sizeof b64);
-            assert_null(memmem(data, len, F.dev[i].device_key, 32));
-            assert_null(memmem(data, len, hex, 64));
-            assert_null(memmem(data, len, b64, strlen(b64)));
-            assert_null(memmem(data, len, F.dev[i].claim_code, 16));
-        }
-        assert_null(memmem(data, len, PSK, strlen(PSK)));
-        assert_null(memmem(data, len, "horse", 5));
-        assert_null(memmem(data, len, F.token, strlen(F.token)));
-        free(data);
+        if (stat(path, &st) == 0)
+            scan_file(path, &st, FTW_F, NULL);
     }
     struct stat st;
     assert_int_equal(stat(F.db, &st), 0);
     assert_int_equal(st.st_mode & 077, 0);
+#endif
+    print_message("%zu files, %zu bytes searched\n", scanned_files, scanned_bytes);
+    assert_true(scanned_bytes > 0);
 }
+
+#ifdef OWB_TEST_PG
+enum { PG_BURST = 600 };
+
+/* One client of a burst: setups for one device through one instance. */
+struct pg_client {
+    const char *base;
+    int dev;
+    int n;
+    bool may_lose; /* its instance is killed during the burst */
+    _Atomic int answered;
+    uint64_t counters[PG_BURST];
+    char sessions[PG_BURST][64];
+};
+
+static void *pg_client_run(void *arg)
+{
+    struct pg_client *c = arg;
+    char u[512], hdr[256], body[512];
+    const char *headers[] = {"Content-Type: application/json", hdr, NULL};
+    uint8_t app_key[32];
+
+    snprintf(u, sizeof u, "%s/v1/setup/dev-%d", c->base, c->dev);
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", F.token);
+    for (int i = 0; i < c->n; i++) {
+        struct t_resp r;
+        cJSON *root = NULL;
+        randombytes_buf(app_key, sizeof app_key);
+        server_sealed_body(body, sizeof body, F.dev[c->dev].claim_code, app_key);
+        if (!t_http_try("POST", u, headers, body, strlen(body), &r)) {
+            if (c->may_lose)
+                return NULL;
+            fail_msg("%s: no answer", u);
+        }
+        if (r.status != 200)
+            fail_msg("%s: %ld %s", u, r.status, r.body);
+        assert_int_equal(owb_json_parse(r.body, r.len, &root), OWB_OK);
+        assert_int_equal(owb_json_uint(root, "counter", &c->counters[i]), OWB_OK);
+        snprintf(c->sessions[i], sizeof c->sessions[i], "%s", owb_json_string(root, "session"));
+        cJSON_Delete(root);
+        t_resp_free(&r);
+        c->answered++;
+    }
+    return NULL;
+}
+
+/* Every answered bundle: its session is there (asked of base), and per
+ * device the counters are all distinct. */
+static void pg_check_clients(struct pg_client *c, int n, const char *base)
+{
+    for (int dev = 0; dev < 2; dev++) {
+        uint64_t *all = calloc((size_t)n * PG_BURST, sizeof *all);
+        size_t k = 0;
+        for (int i = 0; i < n; i++) {
+            if (c[i].dev != dev)
+                continue;
+            for (int j = 0; j < c[i].answered; j++) {
+                char u[512];
+                struct t_resp r;
+                if (j > 0)
+                    assert_true(c[i].counters[j] > c[i].counters[j - 1]);
+                all[k++] = c[i].counters[j];
+                snprintf(u, sizeof u, "%s/v1/sessions/%s", base, c[i].sessions[j]);
+                t_http("GET", u, NULL, NULL, 0, &r);
+                if (r.status != 200)
+                    fail_msg("answered session of dev-%d (counter %llu) missing", dev,
+                             (unsigned long long)c[i].counters[j]);
+                t_resp_free(&r);
+            }
+        }
+        qsort(all, k, sizeof *all, cmp_u64);
+        for (size_t i = 1; i < k; i++)
+            assert_true(all[i] > all[i - 1]);
+        free(all);
+    }
+}
+
+/* Two instances on one database, 2 x 500 setups for the same two devices
+ * at once: every counter distinct and increasing, every session there.
+ * Then one instance is SIGKILLed in the middle of a burst: the other
+ * answers every one of its own requests, and what the killed one answered
+ * is there too. */
+static void test_pg_two_instances(void **state)
+{
+    (void)state;
+    enum { CLIENTS = 8 };
+    struct t_proc a, b;
+    struct pg_client *c = calloc(CLIENTS, sizeof *c);
+    pthread_t t[CLIENTS];
+    char base_a[64], base_b[64];
+
+    start_server(&a, "pg-a", "0");
+    start_server(&b, "pg-b", "0");
+    snprintf(base_a, sizeof base_a, "http://127.0.0.1:%u", a.port);
+    snprintf(base_b, sizeof base_b, "http://127.0.0.1:%u", b.port);
+    for (int i = 0; i < CLIENTS; i++) {
+        c[i].base = i % 2 ? base_b : base_a;
+        c[i].dev = (i / 2) % 2;
+        c[i].n = 125;
+        pthread_create(&t[i], NULL, pg_client_run, &c[i]);
+    }
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_join(t[i], NULL);
+    pg_check_clients(c, CLIENTS, base_b);
+    print_message("2 instances x 500 setups for 2 devices: counters distinct, sessions present\n");
+
+    memset(c, 0, CLIENTS * sizeof *c);
+    for (int i = 0; i < CLIENTS; i++) {
+        c[i].base = i % 2 ? base_b : base_a;
+        c[i].dev = (i / 2) % 2;
+        c[i].n = 150;
+        c[i].may_lose = c[i].base == base_a;
+        pthread_create(&t[i], NULL, pg_client_run, &c[i]);
+    }
+    while (c[0].answered + c[2].answered < 60)
+        nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    assert_int_equal(t_stop(&a, SIGKILL), 128 + SIGKILL);
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 1; i < CLIENTS; i += 2)
+        assert_int_equal(c[i].answered, 150); /* instance b served all of its own */
+    pg_check_clients(c, CLIENTS, base_b);
+    print_message("instance a killed after %d answers; b answered all %d of its own\n",
+                  c[0].answered + c[2].answered + c[4].answered + c[6].answered, 4 * 150);
+    t_stop(&b, SIGTERM);
+    free(c);
+}
+
+/* PostgreSQL goes away under a running server: requests are answered 503
+ * with Retry-After within the time-outs, never left hanging; when it is
+ * back, the server reconnects by itself. */
+static void test_pg_connection_loss(void **state)
+{
+    (void)state;
+    char *argv[] = {
+        OWB_SERVER_BIN, "serve",        "--listen", "127.0.0.1:0",    "--db", F.db, "--master-key",
+        F.key,          "--rate-limit", "0",        "--busy-timeout", "1000", NULL};
+    struct slow_setup s;
+    struct t_proc p;
+    char base[64];
+
+    t_start(&p, F.dir, "pg-loss", argv);
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", p.port);
+    s = (struct slow_setup){base, 0, 0};
+    slow_setup_run(&s);
+    assert_int_equal(s.status, 200);
+
+    t_pg_pause(&F.pg);
+    for (int i = 0; i < 3; i++) {
+        s = (struct slow_setup){base, 0, 0};
+        slow_setup_run(&s);
+        print_message("database down: setup answered %ld after %.0f ms\n", s.status, s.ms);
+        assert_int_equal(s.status, 503);
+        assert_true(s.ms < 15000);
+    }
+    struct t_resp r;
+    char u[512];
+    snprintf(u, sizeof u, "%s/healthz", base);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    t_resp_free(&r);
+
+    t_pg_resume(&F.pg);
+    s = (struct slow_setup){base, 0, 0};
+    slow_setup_run(&s);
+    print_message("database back: setup answered %ld after %.0f ms\n", s.status, s.ms);
+    assert_int_equal(s.status, 200);
+    assert_int_equal(t_stop(&p, SIGTERM), 0);
+    char *log = t_log(&p);
+    assert_null(strstr(log, " 500 "));
+    free(log);
+}
+
+/* Two instances initialising one fresh database at once: the advisory
+ * lock lets the schema be made exactly once, and both succeed. */
+static void test_pg_concurrent_init(void **state)
+{
+    (void)state;
+    char dsn[300];
+    pid_t pid[2];
+
+    t_pg_exec(&F.pg, "CREATE DATABASE owb_race");
+    snprintf(dsn, sizeof dsn, "%.*sowb_race", (int)(strrchr(F.db, '/') + 1 - F.db), F.db);
+    for (int i = 0; i < 2; i++) {
+        char *argv[] = {OWB_SERVER_BIN, "init", "--db", dsn, "--master-key", F.key, NULL};
+        pid[i] = fork();
+        if (pid[i] == 0) {
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, 1);
+            execv(argv[0], argv);
+            _exit(127);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        int st;
+        waitpid(pid[i], &st, 0);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    char *argv[] = {OWB_SERVER_BIN, "device", "list", "--db", dsn, "--master-key", F.key, NULL};
+    char out[4096];
+    assert_int_equal(t_run(argv, NULL, out, sizeof out), 0);
+    /* A database nobody initialised is refused, not silently set up. */
+    t_pg_exec(&F.pg, "CREATE DATABASE owb_empty");
+    snprintf(dsn, sizeof dsn, "%.*sowb_empty", (int)(strrchr(F.db, '/') + 1 - F.db), F.db);
+    char *list[] = {OWB_SERVER_BIN, "device", "list", "--db", dsn, "--master-key", F.key, NULL};
+    assert_int_equal(t_run_err(list, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "never initialised"));
+}
+#endif
 
 int main(void)
 {
@@ -1100,6 +1405,17 @@ int main(void)
         cmocka_unit_test(test_hostile_requests),
         cmocka_unit_test(test_lock_contention),
         cmocka_unit_test(test_no_secret_in_database),
+#ifdef OWB_TEST_PG
+        cmocka_unit_test(test_pg_two_instances),
+        cmocka_unit_test(test_pg_connection_loss),
+        cmocka_unit_test(test_pg_concurrent_init),
+#endif
     };
+#ifdef OWB_TEST_PG
+    if (!t_pg_available(&F.pg)) {
+        print_message("PostgreSQL is not installed (Debian package postgresql): skipped\n");
+        return 77;
+    }
+#endif
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -42,6 +42,7 @@ static const struct err_info err_table[OWB_ERR__COUNT] = {
     [OWB_ERR_PERM] = {500, "internal", "Unsafe file permissions."},
     [OWB_ERR_SPACE] = {500, "internal", "Output buffer too small."},
     [OWB_ERR_CRYPTO] = {500, "internal", "The crypto library could not start."},
+    [OWB_ERR_UNSUPPORTED] = {500, "internal", "Not supported by this build."},
     [OWB_ERR_INTERNAL] = {500, "internal", "Internal error."},
 };
 

@@ -39,6 +39,7 @@ enum owb_err {
     OWB_ERR_PERM,     /* a file's mode or owner is unsafe */
     OWB_ERR_SPACE,    /* output buffer too small */
     OWB_ERR_CRYPTO,   /* libsodium could not initialise */
+    OWB_ERR_UNSUPPORTED, /* not compiled into this build */
     OWB_ERR_INTERNAL,
     OWB_ERR__COUNT
 };
