@@ -80,17 +80,22 @@ wrk_run() { # mode url dir -> notes srv_<fleet>_<mode>_{rps,p50,p99}
     esac
 }
 
-fleet_bench() { # fleet size
-    local n=$1 d=$work/fleet-$1 t0 spid url
+fleet_bench() { # fleet size [pg]: the key prefix is srv_<n> or srv_pg<n>
+    local n=$1 d=$work/fleet-$1-${2:-sqlite} t0 spid url tag=$1
     local -a ids
     mkdir -p "$d"
-    say "fleet of $n: records, import"
+    say "fleet of $n (${2:-sqlite}): records, import"
     "$P" fleet "$n" "$d" $((n < SAMPLE ? n : SAMPLE))
     export OWB_DB=$d/owb.db OWB_MASTER_KEY_FILE=$d/master.key
+    if [ "${2:-}" = pg ]; then
+        tag=pg$n
+        pg_sql "DROP DATABASE IF EXISTS owb$n" "CREATE DATABASE owb$n"
+        OWB_DB="postgresql://postgres@127.0.0.1:$pg_port/owb$n"
+    fi
     "$S" init >/dev/null
     t0=$(now)
     "$S" device import "$d/records.jsonl" >/dev/null
-    note "import_fleet_$n" "$(since "$t0")"
+    note "import_fleet_$tag" "$(since "$t0")"
     rm -f "$d/records.jsonl"
     echo "bench-network-passphrase" | "$S" network add home --ssid "Bench Net" --security wpa2-psk >/dev/null
     mapfile -t ids < <(cut -d' ' -f1 "$d/targets.txt")
@@ -101,15 +106,15 @@ fleet_bench() { # fleet size
     pids+=("$spid")
     url="http://127.0.0.1:$(port_of "$d/server.log")"
     for run in $(seq "$RUNS"); do
-        say "fleet of $n: wrk run $run of $RUNS"
-        wrk_run healthz "$url" "$d" "$n"
-        wrk_run setup-server "$url" "$d" "$n"
-        wrk_run setup-app "$url" "$d" "$n"
+        say "fleet of $n (${2:-sqlite}): wrk run $run of $RUNS"
+        wrk_run healthz "$url" "$d" "$tag"
+        wrk_run setup-server "$url" "$d" "$tag"
+        wrk_run setup-app "$url" "$d" "$tag"
         "$P" checkins "$url" "$token" "$d" 150000
-        wrk_run checkin "$url" "$d" "$n"
+        wrk_run checkin "$url" "$d" "$tag"
     done
-    note "srv_${n}_peak_rss_kib" "$(kib "$spid" VmHWM)"
-    if [ "$n" = 1000 ]; then
+    note "srv_${tag}_peak_rss_kib" "$(kib "$spid" VmHWM)"
+    if [ "$tag" = 1000 ]; then
         say "soak: $SOAK s of server-sealed setups"
         local rss0 rss1 max=0 r
         rss0=$(kib "$spid" VmRSS)
@@ -135,6 +140,27 @@ fleet_bench() { # fleet size
 }
 fleet_bench 1000
 fleet_bench "$BIG"
+
+# The same against PostgreSQL when it is installed: a cluster of the
+# script's own on a free loopback port (as the postgres user when root).
+pg_bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
+[ -x "$pg_bin/initdb" ] || pg_bin=
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_sql() { for q in "$@"; do as_pg "$pg_bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "$q" >/dev/null; done; }
+if [ -n "$pg_bin" ]; then
+    pg_dir=$(mktemp -d /tmp/owb-bench-pg.XXXXXX)
+    [ "$(id -u)" = 0 ] && chown postgres: "$pg_dir"
+    pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    as_pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
+    as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+        -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+    fleet_bench 1000 pg
+    fleet_bench "$BIG" pg
+    as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null
+    rm -rf "$pg_dir"
+else
+    say "PostgreSQL is not installed: its figures are left out"
+fi
 
 # --- 3. factory -------------------------------------------------------------
 for run in $(seq "$RUNS"); do
@@ -230,8 +256,12 @@ table() {
     echo
     echo "Sizes: W $(med env_w_bytes) bytes, P $(med env_p_bytes) bytes, bundle $(med env_bundle_bytes) bytes ($(med env_bundle_b64_bytes) in base64url)."
     echo
-    for n in 1000 "$BIG"; do
-        echo "### 2. owb-server, fleet of $n devices (wrk -t2 -c32, ${DUR} s, --rate-limit 0, synchronous=FULL)"
+    for n in 1000 "$BIG" pg1000 "pg$BIG"; do
+        [ -n "$(med "srv_${n}_healthz_rps")" ] || continue
+        case $n in
+        pg*) echo "### 2. owb-server on PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}'), fleet of ${n#pg} devices (wrk -t2 -c32, ${DUR} s, --rate-limit 0, one local server, default settings)" ;;
+        *) echo "### 2. owb-server, fleet of $n devices (wrk -t2 -c32, ${DUR} s, --rate-limit 0, SQLite, synchronous=FULL)" ;;
+        esac
         echo
         echo "| request | req/s median | min | max | p50 ms (median) | p99 ms (median) |"
         echo "|---|---|---|---|---|---|"
@@ -246,8 +276,9 @@ table() {
             "Server peak RSS: $(med "srv_${n}_peak_rss_kib") KiB."
         echo
     done
-    echo "Flatness (setup-server req/s, fleet $BIG / fleet 1000, target >= 0.80): $(ratio "srv_${BIG}_setup-server_rps" srv_1000_setup-server_rps);" \
-        "app-sealed: $(ratio "srv_${BIG}_setup-app_rps" srv_1000_setup-app_rps)."
+    echo "Flatness (setup-server req/s, fleet $BIG / fleet 1000, target >= 0.80): SQLite $(ratio "srv_${BIG}_setup-server_rps" srv_1000_setup-server_rps)" \
+        "(app-sealed $(ratio "srv_${BIG}_setup-app_rps" srv_1000_setup-app_rps)); PostgreSQL $(ratio "srv_pg${BIG}_setup-server_rps" srv_pg1000_setup-server_rps)" \
+        "(app-sealed $(ratio "srv_pg${BIG}_setup-app_rps" srv_pg1000_setup-app_rps))."
     echo
     echo "### 5. owb-server memory over a ${SOAK} s soak (server-sealed setups, fleet of 1000)"
     echo
