@@ -8,16 +8,16 @@
 #include "owb/envelope.h"
 #include "prefix_i.h"
 
-enum owb_err owb_checkin_message(const char *device_id, uint64_t counter,
-                                 const uint8_t nonce[static OWB_CHECKIN_NONCE_BYTES],
-                                 uint8_t *msg, size_t msg_cap, size_t *msg_len)
+/* msg = magic || "C" || id_len || device_id || counter || nonce(16) */
+static enum owb_err message(enum owb_suite suite, const char *device_id, uint64_t counter,
+                            const uint8_t nonce[static OWB_CHECKIN_NONCE_BYTES], uint8_t *msg,
+                            size_t msg_cap, size_t *msg_len)
 {
     size_t n;
     enum owb_err rc;
 
     *msg_len = 0;
-    /* msg = "OWB1" || "C" || id_len || device_id || counter || nonce(16) */
-    rc = owb_prefix_write('C', device_id, msg, msg_cap, &n);
+    rc = owb_prefix_write(suite, 'C', device_id, msg, msg_cap, &n);
     if (rc != OWB_OK)
         return rc;
     if (msg_cap - n < 8 + OWB_CHECKIN_NONCE_BYTES)
@@ -26,6 +26,50 @@ enum owb_err owb_checkin_message(const char *device_id, uint64_t counter,
     memcpy(msg + n + 8, nonce, OWB_CHECKIN_NONCE_BYTES);
     *msg_len = n + 8 + OWB_CHECKIN_NONCE_BYTES;
     return OWB_OK;
+}
+
+enum owb_err owb_checkin_message(const char *device_id, uint64_t counter,
+                                 const uint8_t nonce[static OWB_CHECKIN_NONCE_BYTES], uint8_t *msg,
+                                 size_t msg_cap, size_t *msg_len)
+{
+    return message(OWB_SUITE_SYM, device_id, counter, nonce, msg, msg_cap, msg_len);
+}
+
+enum owb_err owb_pk_checkin_message(const char *device_id, uint64_t counter,
+                                    const uint8_t nonce[static OWB_CHECKIN_NONCE_BYTES],
+                                    uint8_t *msg, size_t msg_cap, size_t *msg_len)
+{
+    return message(OWB_SUITE_PK, device_id, counter, nonce, msg, msg_cap, msg_len);
+}
+
+enum owb_err owb_pk_checkin_sign(const uint8_t device_sk[static OWB_PK_SECRET_KEY_BYTES],
+                                 const char *device_id, uint64_t counter,
+                                 const uint8_t nonce[static OWB_CHECKIN_NONCE_BYTES],
+                                 uint8_t sig[static OWB_PK_SIGNATURE_BYTES])
+{
+    uint8_t msg[OWB_CHECKIN_MSG_MAX];
+    size_t len;
+    enum owb_err rc = owb_pk_checkin_message(device_id, counter, nonce, msg, sizeof msg, &len);
+
+    if (rc != OWB_OK)
+        return rc;
+    crypto_sign_detached(sig, NULL, msg, len, device_sk);
+    return OWB_OK;
+}
+
+enum owb_err owb_pk_checkin_verify(const uint8_t device_pk[static OWB_PK_PUBLIC_KEY_BYTES],
+                                   const char *device_id, uint64_t counter,
+                                   const uint8_t nonce[static OWB_CHECKIN_NONCE_BYTES],
+                                   const uint8_t sig[static OWB_PK_SIGNATURE_BYTES])
+{
+    uint8_t msg[OWB_CHECKIN_MSG_MAX];
+    size_t len;
+    enum owb_err rc = owb_pk_checkin_message(device_id, counter, nonce, msg, sizeof msg, &len);
+
+    if (rc != OWB_OK)
+        return rc;
+    return crypto_sign_verify_detached(sig, msg, len, device_pk) == 0 ? OWB_OK
+                                                                      : OWB_ERR_AUTH_FAILED;
 }
 
 enum owb_err owb_checkin_mac(const uint8_t checkin_key[static 32], const char *device_id,

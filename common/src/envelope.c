@@ -10,10 +10,10 @@
 #define LAYER_WIFI 'W'
 #define LAYER_BUNDLE 'B'
 
-/* "OWB1" || type || id_len || device_id: the common prefix of wifi_aad,
+/* magic || type || id_len || device_id: the common prefix of wifi_aad,
  * the bundle header and the check-in message. */
-enum owb_err owb_prefix_write(char type, const char *device_id, uint8_t *out, size_t cap,
-                                 size_t *len)
+enum owb_err owb_prefix_write(enum owb_suite suite, char type, const char *device_id, uint8_t *out,
+                              size_t cap, size_t *len)
 {
     size_t id_len;
 
@@ -23,7 +23,7 @@ enum owb_err owb_prefix_write(char type, const char *device_id, uint8_t *out, si
     id_len = strlen(device_id);
     if (cap < OWB_MAGIC_LEN + 2 + id_len)
         return OWB_ERR_SPACE;
-    memcpy(out, OWB_MAGIC_V1, OWB_MAGIC_LEN);
+    memcpy(out, suite == OWB_SUITE_PK ? OWB_MAGIC_V2 : OWB_MAGIC_V1, OWB_MAGIC_LEN);
     out[OWB_MAGIC_LEN] = (uint8_t)type;
     out[OWB_MAGIC_LEN + 1] = (uint8_t)id_len;
     memcpy(out + OWB_MAGIC_LEN + 2, device_id, id_len);
@@ -33,7 +33,8 @@ enum owb_err owb_prefix_write(char type, const char *device_id, uint8_t *out, si
 
 enum owb_err owb_wifi_aad(const char *device_id, uint8_t *aad, size_t aad_cap, size_t *aad_len)
 {
-    return owb_prefix_write(LAYER_WIFI, device_id, aad, aad_cap, aad_len);
+    /* The inner layer is the same in both suites. */
+    return owb_prefix_write(OWB_SUITE_SYM, LAYER_WIFI, device_id, aad, aad_cap, aad_len);
 }
 
 enum owb_err owb_wifi_blob_seal(const uint8_t app_key[static OWB_APP_KEY_BYTES],
@@ -81,8 +82,8 @@ enum owb_err owb_wifi_blob_open(const uint8_t app_key[static OWB_APP_KEY_BYTES],
     if (w_cap < blob_len - OWB_NONCE_BYTES - OWB_TAG_BYTES)
         return OWB_ERR_SPACE;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(w, &m_len, NULL, blob + OWB_NONCE_BYTES,
-                                                   blob_len - OWB_NONCE_BYTES, aad, aad_len,
-                                                   blob, app_key) != 0)
+                                                   blob_len - OWB_NONCE_BYTES, aad, aad_len, blob,
+                                                   app_key) != 0)
         return OWB_ERR_APP_KEY_REJECTED;
     *w_len = (size_t)m_len;
     return OWB_OK;
@@ -92,7 +93,7 @@ enum owb_err owb_bundle_header_write(const char *device_id, uint64_t counter, ui
                                      size_t out_cap, size_t *out_len)
 {
     size_t n;
-    enum owb_err rc = owb_prefix_write(LAYER_BUNDLE, device_id, out, out_cap, &n);
+    enum owb_err rc = owb_prefix_write(OWB_SUITE_SYM, LAYER_BUNDLE, device_id, out, out_cap, &n);
 
     *out_len = 0;
     if (rc != OWB_OK)
@@ -108,10 +109,18 @@ enum owb_err owb_bundle_header_parse(const uint8_t *b, size_t len, struct owb_bu
 {
     size_t pos = 0, id_len;
 
+    enum owb_suite suite;
+    size_t tail;
+
     memset(h, 0, sizeof *h);
     /* Each read below is preceded by a check of what is left. */
-    if (len - pos < OWB_MAGIC_LEN + 2 || memcmp(b, OWB_MAGIC_V1, OWB_MAGIC_LEN) != 0 ||
-        b[OWB_MAGIC_LEN] != LAYER_BUNDLE)
+    if (len - pos < OWB_MAGIC_LEN + 2 || b[OWB_MAGIC_LEN] != LAYER_BUNDLE)
+        return OWB_ERR_BAD_REQUEST;
+    if (memcmp(b, OWB_MAGIC_V1, OWB_MAGIC_LEN) == 0)
+        suite = OWB_SUITE_SYM;
+    else if (memcmp(b, OWB_MAGIC_V2, OWB_MAGIC_LEN) == 0)
+        suite = OWB_SUITE_PK;
+    else
         return OWB_ERR_BAD_REQUEST;
     pos = OWB_MAGIC_LEN + 1;
     id_len = b[pos++];
@@ -127,10 +136,18 @@ enum owb_err owb_bundle_header_parse(const uint8_t *b, size_t len, struct owb_bu
         goto bad;
     h->counter = owb_load_be64(b + pos);
     pos += 8;
-    /* A header with no room for a nonce and a tag is not a bundle. */
-    if (len - pos < OWB_NONCE_BYTES + OWB_TAG_BYTES)
+    if (suite == OWB_SUITE_PK) {
+        if (len - pos < OWB_PK_EPHEMERAL_BYTES)
+            goto bad;
+        memcpy(h->eph_pk, b + pos, OWB_PK_EPHEMERAL_BYTES);
+        pos += OWB_PK_EPHEMERAL_BYTES;
+    }
+    /* A header with no room for a nonce and a tag (and a signature) is not
+     * a bundle. */
+    tail = OWB_NONCE_BYTES + OWB_TAG_BYTES + (suite == OWB_SUITE_PK ? OWB_PK_SIGNATURE_BYTES : 0);
+    if (len - pos < tail)
         goto bad;
-    h->suite = OWB_SUITE_SYM;
+    h->suite = suite;
     h->len = pos;
     return OWB_OK;
 bad:
@@ -139,9 +156,8 @@ bad:
 }
 
 enum owb_err owb_bundle_seal(const uint8_t bundle_key[static 32], const char *device_id,
-                             uint64_t counter, const uint8_t *p, size_t p_len,
-                             const uint8_t *nonce, uint8_t *bundle, size_t bundle_cap,
-                             size_t *bundle_len)
+                             uint64_t counter, const uint8_t *p, size_t p_len, const uint8_t *nonce,
+                             uint8_t *bundle, size_t bundle_cap, size_t *bundle_len)
 {
     size_t hlen;
     unsigned long long ct_len = 0;
@@ -166,24 +182,25 @@ enum owb_err owb_bundle_seal(const uint8_t bundle_key[static 32], const char *de
     return OWB_OK;
 }
 
-enum owb_err owb_bundle_open(const uint8_t bundle_key[static 32],
-                             const struct owb_bundle_header *h, const uint8_t *bundle,
-                             size_t len, uint8_t *p, size_t p_cap, size_t *p_len)
+enum owb_err owb_bundle_open(const uint8_t bundle_key[static 32], const struct owb_bundle_header *h,
+                             const uint8_t *bundle, size_t len, uint8_t *p, size_t p_cap,
+                             size_t *p_len)
 {
     const uint8_t *nonce;
     unsigned long long m_len = 0;
     size_t ct_len;
 
     *p_len = 0;
+    if (h->suite != OWB_SUITE_SYM)
+        return OWB_ERR_AUTH_FAILED; /* not this suite's bundle: it does not open */
     if (h->len == 0 || h->len > len || len - h->len < OWB_NONCE_BYTES + OWB_TAG_BYTES)
         return OWB_ERR_BAD_REQUEST;
     nonce = bundle + h->len;
     ct_len = len - h->len - OWB_NONCE_BYTES;
     if (p_cap < ct_len - OWB_TAG_BYTES)
         return OWB_ERR_SPACE;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(p, &m_len, NULL, nonce + OWB_NONCE_BYTES,
-                                                   ct_len, bundle, h->len, nonce,
-                                                   bundle_key) != 0)
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(p, &m_len, NULL, nonce + OWB_NONCE_BYTES, ct_len,
+                                                   bundle, h->len, nonce, bundle_key) != 0)
         return OWB_ERR_AUTH_FAILED;
     *p_len = (size_t)m_len;
     return OWB_OK;

@@ -29,20 +29,30 @@
 #define OWB_NONCE_BYTES 24
 #define OWB_TAG_BYTES 16
 #define OWB_MAGIC_V1 "OWB1"
+#define OWB_MAGIC_V2 "OWB2" /* the public-key suite (envelope_pk.h) */
 #define OWB_MAGIC_LEN 4
 
-/* Longest header: magic, type, id_len, 32-byte id, counter. */
-#define OWB_BUNDLE_HEADER_MAX (OWB_MAGIC_LEN + 1 + 1 + OWB_DEVICE_ID_MAX + 8)
+/* Longest header: magic, type, id_len, 32-byte id, counter, and in the
+ * pk suite the ephemeral public key. */
+#define OWB_PK_EPHEMERAL_BYTES 32
+#define OWB_PK_SIGNATURE_BYTES 64
+#define OWB_PK_SECRET_KEY_BYTES 64 /* libsodium's Ed25519 secret key (seed || public key) */
+#define OWB_PK_PUBLIC_KEY_BYTES 32
+#define OWB_BUNDLE_HEADER_MAX                                                                      \
+    (OWB_MAGIC_LEN + 1 + 1 + OWB_DEVICE_ID_MAX + 8 + OWB_PK_EPHEMERAL_BYTES)
 #define OWB_WIFI_AAD_MAX (OWB_MAGIC_LEN + 1 + 1 + OWB_DEVICE_ID_MAX)
 /* Bounds that keep every bundle inside the device's 8 KiB request. */
 #define OWB_PAYLOAD_MAX 4096
-#define OWB_BUNDLE_MAX (OWB_BUNDLE_HEADER_MAX + OWB_NONCE_BYTES + OWB_PAYLOAD_MAX + OWB_TAG_BYTES)
+#define OWB_BUNDLE_MAX                                                                             \
+    (OWB_BUNDLE_HEADER_MAX + OWB_NONCE_BYTES + OWB_PAYLOAD_MAX + OWB_TAG_BYTES +                   \
+     OWB_PK_SIGNATURE_BYTES)
 #define OWB_WIFI_BLOB_MAX (OWB_NONCE_BYTES + OWB_WIFI_JSON_MAX + OWB_TAG_BYTES)
 
 #define OWB_WIFI_BLOB_SIZE(wlen) (OWB_NONCE_BYTES + (wlen) + OWB_TAG_BYTES)
 
 enum owb_suite {
     OWB_SUITE_SYM = 1, /* "OWB1": symmetric device key */
+    OWB_SUITE_PK = 2,  /* "OWB2": Ed25519/X25519, no device secret on the server */
 };
 
 struct owb_bundle_header {
@@ -50,7 +60,8 @@ struct owb_bundle_header {
     char device_id[OWB_DEVICE_ID_SIZE];
     size_t id_len;
     uint64_t counter;
-    size_t len; /* bytes of header at the start of the bundle */
+    uint8_t eph_pk[OWB_PK_EPHEMERAL_BYTES]; /* pk suite: the bundle's X25519 public key E */
+    size_t len;                             /* bytes of header at the start of the bundle */
 };
 
 /* --- inner layer --- */
@@ -77,23 +88,24 @@ enum owb_err owb_wifi_blob_open(const uint8_t app_key[static OWB_APP_KEY_BYTES],
 enum owb_err owb_bundle_header_write(const char *device_id, uint64_t counter, uint8_t *out,
                                      size_t out_cap, size_t *out_len) OWB_MUST_CHECK;
 
-/* Parses the header at the start of bundle. OWB_ERR_BAD_REQUEST when the
- * magic, type, id length or id is wrong, or when fewer bytes than a header
- * plus a nonce and a tag follow. Never reads past bundle + len. */
+/* Parses the header at the start of bundle, of either suite (h->suite).
+ * OWB_ERR_BAD_REQUEST when the magic, type, id length or id is wrong, or
+ * when fewer bytes than a header plus a nonce and a tag (and in the pk
+ * suite a signature) follow. Never reads past bundle + len. */
 enum owb_err owb_bundle_header_parse(const uint8_t *bundle, size_t len,
                                      struct owb_bundle_header *h) OWB_MUST_CHECK;
 
 /* Seals payload P for (device_id, counter) under the bundle key Kb.
  * bundle needs header + 24 + p_len + 16 bytes (at most OWB_BUNDLE_MAX). */
 enum owb_err owb_bundle_seal(const uint8_t bundle_key[static 32], const char *device_id,
-                             uint64_t counter, const uint8_t *p, size_t p_len,
-                             const uint8_t *nonce, uint8_t *bundle, size_t bundle_cap,
-                             size_t *bundle_len) OWB_MUST_CHECK;
+                             uint64_t counter, const uint8_t *p, size_t p_len, const uint8_t *nonce,
+                             uint8_t *bundle, size_t bundle_cap, size_t *bundle_len) OWB_MUST_CHECK;
 
-/* Opens a bundle whose header h was parsed from it: OWB_ERR_AUTH_FAILED when
- * the AEAD does not verify. p needs len - h->len - 40 bytes. */
-enum owb_err owb_bundle_open(const uint8_t bundle_key[static 32],
-                             const struct owb_bundle_header *h, const uint8_t *bundle,
-                             size_t len, uint8_t *p, size_t p_cap, size_t *p_len) OWB_MUST_CHECK;
+/* Opens a symmetric-suite bundle whose header h was parsed from it:
+ * OWB_ERR_AUTH_FAILED when the AEAD does not verify or h is of the pk
+ * suite. p needs len - h->len - 40 bytes. */
+enum owb_err owb_bundle_open(const uint8_t bundle_key[static 32], const struct owb_bundle_header *h,
+                             const uint8_t *bundle, size_t len, uint8_t *p, size_t p_cap,
+                             size_t *p_len) OWB_MUST_CHECK;
 
 #endif
