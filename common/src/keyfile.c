@@ -15,13 +15,62 @@
 
 struct owb_keyfile *owb_keyfile_new(void)
 {
-    return owb_secret_alloc(sizeof(struct owb_keyfile));
+    struct owb_keyfile *kf = owb_secret_alloc(sizeof(struct owb_keyfile));
+    if (kf)
+        kf->suite = OWB_SUITE_SYM;
+    return kf;
 }
 
 void owb_keyfile_free(struct owb_keyfile *kf)
 {
     if (kf)
         owb_secret_free(kf);
+}
+
+/* device_secret_key (its public half must be the seed's) and the pinned
+ * server key(s). */
+static enum owb_err parse_pk(const cJSON *root, struct owb_keyfile *kf, char *diag)
+{
+    const cJSON *pins = cJSON_GetObjectItemCaseSensitive(root, "server_public_key"), *pin;
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    bool ok;
+
+    if (!owb_identity_b64(root, "device_secret_key", kf->device_sk, sizeof kf->device_sk)) {
+        owb_diagf(diag, "device_secret_key: missing or not 64 bytes of base64url");
+        return OWB_ERR_BAD_FILE;
+    }
+    crypto_sign_seed_keypair(pk, sk, kf->device_sk); /* the first 32 bytes are the seed */
+    ok = sodium_memcmp(sk, kf->device_sk, sizeof sk) == 0;
+    sodium_memzero(sk, sizeof sk);
+    if (!ok) {
+        owb_diagf(diag, "device_secret_key: its public half does not belong to its seed");
+        return OWB_ERR_BAD_FILE;
+    }
+    if (cJSON_IsString(pins)) {
+        ok = owb_identity_b64(root, "server_public_key", kf->server_pks[0], 32);
+        kf->n_server_pks = 1;
+    } else {
+        ok = cJSON_IsArray(pins) && cJSON_GetArraySize(pins) >= 1 &&
+             cJSON_GetArraySize(pins) <= OWB_PK_PINS_MAX;
+        kf->n_server_pks = 0;
+        cJSON_ArrayForEach(pin, pins)
+        {
+            const char *s = cJSON_IsString(pin) ? pin->valuestring : NULL;
+            if (!ok || kf->n_server_pks >= OWB_PK_PINS_MAX || !s ||
+                owb_b64_decode_exact(s, strlen(s), kf->server_pks[kf->n_server_pks], 32) != OWB_OK)
+                ok = false;
+            else
+                kf->n_server_pks++;
+        }
+    }
+    if (!ok) {
+        owb_diagf(diag,
+                  "server_public_key: missing, or not 32 bytes of base64url (or an array of "
+                  "1-%d of them)",
+                  OWB_PK_PINS_MAX);
+        return OWB_ERR_BAD_FILE;
+    }
+    return OWB_OK;
 }
 
 enum owb_err owb_keyfile_parse(const char *text, size_t len, struct owb_keyfile *kf, char *diag)
@@ -41,7 +90,10 @@ enum owb_err owb_keyfile_parse(const char *text, size_t len, struct owb_keyfile 
         owb_diagf(diag, "not a JSON object (truncated or not a key file?)");
         goto out;
     }
-    if (owb_identity_parse(root, kf->device_id, kf->device_key, kf->claim_code, diag) != OWB_OK)
+    if (owb_identity_parse(root, &kf->suite, kf->device_id, kf->device_key, kf->ap_passphrase,
+                           kf->claim_code, diag) != OWB_OK)
+        goto out;
+    if (kf->suite == OWB_SUITE_PK && parse_pk(root, kf, diag) != OWB_OK)
         goto out;
     item = cJSON_GetObjectItemCaseSensitive(root, "server");
     if (item) {
@@ -101,24 +153,57 @@ out:
     return rc;
 }
 
+/* The pk members: secret key, pinned key(s), AP passphrase. */
+static bool add_pk(cJSON *root, const struct owb_keyfile *kf, char *key_b64, size_t cap)
+{
+    char pin[OWB_B64_ENCODED_SIZE(OWB_PK_PUBLIC_KEY_BYTES)];
+    cJSON *pins;
+
+    if (kf->n_server_pks < 1 || kf->n_server_pks > OWB_PK_PINS_MAX ||
+        owb_b64_encode(kf->device_sk, sizeof kf->device_sk, key_b64, cap) != OWB_OK ||
+        !cJSON_AddStringToObject(root, "device_secret_key", key_b64))
+        return false;
+    if (kf->n_server_pks == 1) {
+        if (owb_b64_encode(kf->server_pks[0], 32, pin, sizeof pin) != OWB_OK ||
+            !cJSON_AddStringToObject(root, "server_public_key", pin))
+            return false;
+    } else {
+        pins = cJSON_AddArrayToObject(root, "server_public_key");
+        for (size_t i = 0; pins && i < kf->n_server_pks; i++)
+            if (owb_b64_encode(kf->server_pks[i], 32, pin, sizeof pin) != OWB_OK ||
+                !cJSON_AddItemToArray(pins, cJSON_CreateString(pin)))
+                return false;
+        if (!pins)
+            return false;
+    }
+    return strlen(kf->ap_passphrase) == OWB_AP_PASSPHRASE_LEN &&
+           cJSON_AddStringToObject(root, "ap_passphrase", kf->ap_passphrase);
+}
+
 enum owb_err owb_keyfile_to_json(const struct owb_keyfile *kf, char **out)
 {
-    char key_b64[OWB_B64_ENCODED_SIZE(OWB_DEVICE_KEY_BYTES)];
+    char key_b64[OWB_B64_ENCODED_SIZE(OWB_PK_SECRET_KEY_BYTES)];
     cJSON *root = NULL;
     char *text = NULL, *nl = NULL;
     size_t n;
+    bool pk = kf->suite == OWB_SUITE_PK;
     enum owb_err rc = OWB_ERR_INVALID_ARG;
 
     *out = NULL;
     if (!owb_device_id_valid_str(kf->device_id))
         goto out;
-    rc = owb_b64_encode(kf->device_key, sizeof kf->device_key, key_b64, sizeof key_b64);
-    if (rc != OWB_OK)
-        goto out;
     rc = OWB_ERR_NOMEM;
     root = cJSON_CreateObject();
-    if (!root || !cJSON_AddStringToObject(root, "device_id", kf->device_id) ||
-        !cJSON_AddStringToObject(root, "device_key", key_b64))
+    if (!root || (pk && !cJSON_AddStringToObject(root, "suite", "pk")) ||
+        !cJSON_AddStringToObject(root, "device_id", kf->device_id))
+        goto out;
+    if (pk && !add_pk(root, kf, key_b64, sizeof key_b64)) {
+        rc = OWB_ERR_INVALID_ARG;
+        goto out;
+    }
+    if (!pk &&
+        (owb_b64_encode(kf->device_key, sizeof kf->device_key, key_b64, sizeof key_b64) != OWB_OK ||
+         !cJSON_AddStringToObject(root, "device_key", key_b64)))
         goto out;
     if (kf->server[0] && !cJSON_AddStringToObject(root, "server", kf->server))
         goto out;

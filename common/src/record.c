@@ -26,8 +26,15 @@ enum owb_err owb_record_parse(const char *line, size_t len, struct owb_record *r
         owb_diagf(diag, "not a JSON object");
         goto out;
     }
-    if (owb_identity_parse(root, r->device_id, r->device_key, r->claim_code, diag) != OWB_OK)
+    if (owb_identity_parse(root, &r->suite, r->device_id, r->device_key, r->ap_passphrase,
+                           r->claim_code, diag) != OWB_OK)
         goto out;
+    if (r->suite == OWB_SUITE_PK &&
+        (!owb_identity_b64(root, "device_public_key", r->device_pk, sizeof r->device_pk) ||
+         crypto_core_ed25519_is_valid_point(r->device_pk) != 1)) {
+        owb_diagf(diag, "device_public_key: missing or not an Ed25519 public key in base64url");
+        goto out;
+    }
     rc = OWB_OK;
 out:
     if (rc != OWB_OK)
@@ -40,7 +47,8 @@ enum owb_err owb_record_to_line(const struct owb_record *r, char *out, size_t ou
                                 size_t *out_len)
 {
     char key[OWB_B64_ENCODED_SIZE(OWB_DEVICE_KEY_BYTES)];
-    char claim[OWB_CLAIM_SIZE];
+    char claim[OWB_CLAIM_SIZE], tail[64] = "";
+    bool pk = r->suite == OWB_SUITE_PK;
     int n;
 
     *out_len = 0;
@@ -49,15 +57,21 @@ enum owb_err owb_record_to_line(const struct owb_record *r, char *out, size_t ou
          (owb_claim_normalize(r->claim_code, strlen(r->claim_code), claim) != OWB_OK ||
           strcmp(claim, r->claim_code) != 0)))
         return OWB_ERR_INVALID_ARG;
-    if (owb_b64_encode(r->device_key, sizeof r->device_key, key, sizeof key) != OWB_OK)
+    if (pk && strlen(r->ap_passphrase) != OWB_AP_PASSPHRASE_LEN)
+        return OWB_ERR_INVALID_ARG;
+    if (owb_b64_encode(pk ? r->device_pk : r->device_key, 32, key, sizeof key) != OWB_OK)
         return OWB_ERR_INTERNAL;
-    /* Every field is from a fixed safe alphabet, so no JSON escaping is needed. */
     if (r->claim_code[0])
-        n = snprintf(out, out_cap, "{\"device_id\":\"%s\",\"device_key\":\"%s\",\"claim_code\":\"%s\"}\n",
-                     r->device_id, key, r->claim_code);
+        snprintf(tail, sizeof tail, ",\"claim_code\":\"%s\"", r->claim_code);
+    /* Every field is from a fixed safe alphabet, so no JSON escaping is needed. */
+    if (pk)
+        n = snprintf(out, out_cap,
+                     "{\"suite\":\"pk\",\"device_id\":\"%s\",\"device_public_key\":\"%s\","
+                     "\"ap_passphrase\":\"%s\"%s}\n",
+                     r->device_id, key, r->ap_passphrase, tail);
     else
-        n = snprintf(out, out_cap, "{\"device_id\":\"%s\",\"device_key\":\"%s\"}\n", r->device_id,
-                     key);
+        n = snprintf(out, out_cap, "{\"device_id\":\"%s\",\"device_key\":\"%s\"%s}\n", r->device_id,
+                     key, tail);
     sodium_memzero(key, sizeof key);
     if (n < 0 || (size_t)n >= out_cap) {
         sodium_memzero(out, out_cap);
