@@ -9,9 +9,11 @@
 
 #include "metrics.h"
 #include "owb/httpd.h"
+#include "owb/kdf.h"
 #include "owb/payload.h"
 #include "ratelimit.h"
 #include "secrets.h"
+#include "signing.h"
 #include "store.h"
 
 #define OWB_SERVER_BODY_MAX (16 * 1024)
@@ -31,13 +33,13 @@ struct owb_app {
     struct owb_app_config cfg;
     struct owb_store *store;
     struct owb_master *master;
+    struct owb_signing *signing; /* NULL without a key file: pk devices cannot be set up */
     struct owb_metrics *metrics;
     struct owb_ratelimit *rl; /* NULL when off */
 };
 
 /* The router: owb_http_handler_fn and owb_http_done_fn for owb_httpd. */
-void owb_app_handle(void *ctx, const struct owb_http_request *req,
-                    struct owb_http_response *resp);
+void owb_app_handle(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp);
 void owb_app_done(void *ctx, const struct owb_http_request *req,
                   const struct owb_http_response *resp, double millis);
 
@@ -54,6 +56,9 @@ void route_asset(struct owb_app *app, const struct owb_http_request *req,
                  struct owb_http_response *resp, const char *name);
 
 /* Opens a device's key from its row into key (wiped by the caller). */
+/* A pk device's minted AP passphrase, opened from its row. */
+enum owb_err owb_app_ap_passphrase(const struct owb_app *app, const struct owb_device_row *row,
+                                   char out[static OWB_AP_PASSPHRASE_SIZE]) OWB_MUST_CHECK;
 enum owb_err owb_app_device_key(const struct owb_app *app, const struct owb_device_row *row,
                                 uint8_t key[static 32]) OWB_MUST_CHECK;
 

@@ -46,6 +46,9 @@ bool cli_db_opt(struct cli_db *o, int c, const char *arg)
     case 'K':
         o->master_key = arg;
         return true;
+    case 'G':
+        o->signing_key = arg;
+        return true;
     case 'B': {
         char *end;
         unsigned long v;

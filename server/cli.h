@@ -22,7 +22,7 @@
     }
 
 #define CLI_DB_HELP                                                                                \
-    "  --db FILE|URI      SQLite database file, or a postgresql:// URI\n"                         \
+    "  --db FILE|URI      SQLite database file, or a postgresql:// URI\n"                          \
     "                     (default $OWB_DB or owb.db)\n"                                           \
     "  --master-key FILE  master key (default $OWB_MASTER_KEY_FILE,\n"                             \
     "                     $CREDENTIALS_DIRECTORY/owb-master-key, or owb-master.key)\n"             \
@@ -33,9 +33,11 @@
 struct cli_db {
     const char *db;
     const char *master_key;
+    const char *signing_key;
     unsigned busy_ms;
     bool serving; /* set by 'serve' before cli_open */
     char master_buf[4096];
+    char signing_buf[4096];
 };
 
 struct owb_srv {
@@ -47,7 +49,7 @@ void cli_db_defaults(struct cli_db *o);
 
 /* --db as it may be printed: a PostgreSQL URI without its password. */
 const char *cli_db_label(const char *db, char *buf, size_t cap);
-/* Handles 'D', 'K' and 'B'; true when c was one of them. A bad value
+/* Handles 'D', 'K', 'G' and 'B'; true when c was one of them. A bad value
  * ends the program with a usage error (nothing is held yet while options
  * are parsed). */
 bool cli_db_opt(struct cli_db *o, int c, const char *arg);

@@ -50,11 +50,12 @@ static void print_device_full(const struct owb_device_row *d)
     fmt_time(created, sizeof created, d->created_at);
     fmt_time(updated, sizeof updated, d->updated_at);
     fmt_time(online, sizeof online, d->online_at);
-    printf("id:         %s\nstate:      %s\ncounter:    %llu\nnetwork:    %s\n"
-           "claim code: %s\nkey:        (hidden)\ncreated:    %s\nupdated:    %s\n"
+    printf("id:         %s\nsuite:      %s\nstate:      %s\ncounter:    %llu\nnetwork:    %s\n"
+           "claim code: %s\nkey:        %s\ncreated:    %s\nupdated:    %s\n"
            "online:     %s\n",
-           d->id, d->state, (unsigned long long)d->counter, d->network[0] ? d->network : "-",
-           d->has_claim ? "set (stored as a hash)" : "none", created, updated, online);
+           d->id, d->suite == OWB_SUITE_PK ? "pk" : "sym", d->state, (unsigned long long)d->counter,
+           d->network[0] ? d->network : "-", d->has_claim ? "set (stored as a hash)" : "none",
+           d->suite == OWB_SUITE_PK ? "public key only" : "(hidden)", created, updated, online);
 }
 
 /* Turns a parsed record into a sealed import item; wipes nothing of r. */
@@ -65,11 +66,20 @@ static enum owb_err record_to_item(const struct owb_master *m, const struct owb_
 
     memset(it, 0, sizeof *it);
     memcpy(it->id, r->device_id, sizeof it->id);
-    rc = owb_atrest_seal(m, "devices", r->device_id, r->device_key, sizeof r->device_key,
-                         &it->sealed_key);
+    it->suite = r->suite == OWB_SUITE_PK ? OWB_SUITE_PK : OWB_SUITE_SYM;
+    if (it->suite == OWB_SUITE_PK) {
+        /* No device secret: the public key, and the AP passphrase sealed. */
+        memcpy(it->public_key, r->device_pk, sizeof it->public_key);
+        rc = owb_atrest_seal(m, "devices-ap", r->device_id, (const uint8_t *)r->ap_passphrase,
+                             strlen(r->ap_passphrase), &it->sealed_ap);
+        owb_key_fingerprint(m, r->device_pk, sizeof r->device_pk, it->key_fp);
+    } else {
+        rc = owb_atrest_seal(m, "devices", r->device_id, r->device_key, sizeof r->device_key,
+                             &it->sealed_key);
+        owb_key_fingerprint(m, r->device_key, sizeof r->device_key, it->key_fp);
+    }
     if (rc != OWB_OK)
         return rc;
-    owb_key_fingerprint(m, r->device_key, sizeof r->device_key, it->key_fp);
     if (r->claim_code[0]) {
         it->has_claim = true;
         rc = owb_claim_hash(r->device_id, r->claim_code, strlen(r->claim_code), it->claim_hash);

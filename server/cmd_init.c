@@ -1,4 +1,4 @@
-/* owb-server init: create the master key and the database. */
+/* owb-server init: create the master key, the signing key and the database. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,13 +6,15 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "signing.h"
 #include "owb/keyfile.h"
 
 static const char init_help[] =
-    "Usage: owb-server init [--db FILE] [--master-key FILE]\n"
-    "Creates the master key file (mode 0600; an existing one is kept, never\n"
-    "replaced) and the database, and records a check value so that a server\n"
-    "started with another key refuses to run. Safe to run again.\n\n" CLI_DB_HELP;
+    "Usage: owb-server init [--db FILE|URI] [--master-key FILE] [--signing-key FILE]\n"
+    "Creates the master key file and the pk suite's signing key file (mode\n"
+    "0600; existing ones are kept, never replaced) and the database, and\n"
+    "records a check value so that a server started with another master key\n"
+    "refuses to run. Safe to run again.\n\n" CLI_DB_HELP;
 
 int cmd_init_main(int argc, char **argv)
 {
@@ -21,7 +23,8 @@ int cmd_init_main(int argc, char **argv)
     struct owb_srv srv;
     char diag[OWB_DIAG_SIZE];
     const char *key_path;
-    bool made_key = false, made_db, pg;
+    bool made_key = false, made_db, pg, made_signing = false;
+    const char *signing_path;
     char label[1024];
     int c;
 
@@ -46,12 +49,22 @@ int cmd_init_main(int argc, char **argv)
         }
         made_key = true;
     }
+    signing_path = owb_signing_path(o.signing_key, o.signing_buf, sizeof o.signing_buf);
+    if (access(signing_path, F_OK) != 0) {
+        if (owb_signing_create(signing_path, diag) != OWB_OK) {
+            fprintf(stderr, "owb-server init: %s\n", diag);
+            return 1;
+        }
+        made_signing = true;
+    }
     pg = owb_store_pg_dsn(o.db);
     made_db = !pg && access(o.db, F_OK) != 0;
     if (cli_open(&o, true, 1, true, &srv) != OWB_OK)
         return 1;
     cli_close(&srv);
     printf("master key: %s (%s)\n", key_path, made_key ? "created" : "kept");
+    printf("signing key: %s (%s; 'owb-server signing-key public' prints its public key)\n",
+           signing_path, made_signing ? "created" : "kept");
     printf("database:   %s (%s)\n", cli_db_label(o.db, label, sizeof label),
            pg        ? "schema up to date"
            : made_db ? "created"

@@ -51,8 +51,8 @@ static int network_add(struct owb_srv *srv, const char *name, struct owb_wifi *w
     row.hidden = w->hidden;
     row.created_at = cli_now();
     if (w->security != OWB_SEC_OPEN) {
-        rc = owb_atrest_seal(srv->master, "networks", name, (const uint8_t *)w->psk,
-                             strlen(w->psk), &row.sealed_psk);
+        rc = owb_atrest_seal(srv->master, "networks", name, (const uint8_t *)w->psk, strlen(w->psk),
+                             &row.sealed_psk);
         if (rc != OWB_OK) {
             fprintf(stderr, "owb-server network: %s\n", owb_strerror(rc));
             return 1;

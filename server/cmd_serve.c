@@ -54,8 +54,19 @@ static bool parse_double(const char *s, double *out)
 
 int cmd_serve_main(int argc, char **argv)
 {
-    enum { O_PUBLIC = 256, O_AP, O_THREADS, O_MAXC, O_TIMEOUT, O_RATE, O_BURST, O_CMAX, O_CWIN,
-           O_SYNC, O_QUIET };
+    enum {
+        O_PUBLIC = 256,
+        O_AP,
+        O_THREADS,
+        O_MAXC,
+        O_TIMEOUT,
+        O_RATE,
+        O_BURST,
+        O_CMAX,
+        O_CWIN,
+        O_SYNC,
+        O_QUIET
+    };
     static const struct option opts[] = {CLI_DB_OPTIONS,
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, O_PUBLIC},
@@ -157,8 +168,10 @@ int cmd_serve_main(int argc, char **argv)
     /* The check-in URL built from it must stay within the protocol's 512 bytes. */
     if (public_url && (!owb_http_url_valid(public_url, strlen(public_url)) ||
                        strlen(public_url) > OWB_URL_MAX - 64))
-        return cli_usage_error("serve", "--public-url must be an http or https URL of at most %d "
-                                        "bytes", OWB_URL_MAX - 64);
+        return cli_usage_error("serve",
+                               "--public-url must be an http or https URL of at most %d "
+                               "bytes",
+                               OWB_URL_MAX - 64);
     if (!owb_http_url_valid(app.cfg.device_ap_url, strlen(app.cfg.device_ap_url)))
         return cli_usage_error("serve", "--device-ap-url must be an http or https URL");
 
@@ -176,6 +189,23 @@ int cmd_serve_main(int argc, char **argv)
         return 1;
     app.store = srv.store;
     app.master = srv.master;
+    {
+        char diag[OWB_DIAG_SIZE];
+        const char *path = owb_signing_path(o.signing_key, o.signing_buf, sizeof o.signing_buf);
+        bool named = (o.signing_key && *o.signing_key) || getenv("OWB_SIGNING_KEY_FILE");
+        enum owb_err rc = owb_signing_load(path, &app.signing, diag);
+        /* A server made before the pk suite has no key file: it serves its
+         * symmetric devices, and says why it cannot serve pk ones. */
+        if (rc == OWB_ERR_NOENT && !named) {
+            fprintf(stderr,
+                    "owb-server: no signing key (%s): pk devices cannot be set up; "
+                    "'owb-server init' makes one\n",
+                    path);
+        } else if (rc != OWB_OK) {
+            fprintf(stderr, "owb-server: signing key: %s\n", diag);
+            goto out;
+        }
+    }
     app.metrics = owb_metrics_new();
     if (app.cfg.rate > 0)
         app.rl = owb_ratelimit_new(app.cfg.rate, app.cfg.burst);
@@ -221,6 +251,7 @@ out:
     owb_httpd_stop(httpd, 0);
     owb_ratelimit_free(app.rl);
     owb_metrics_free(app.metrics);
+    owb_signing_free(app.signing);
     cli_close(&srv);
     return ret;
 }

@@ -89,8 +89,8 @@ int cmd_token_main(int argc, char **argv)
         rc = srv.store->ops->token_add(srv.store, hash, label, cli_now(), &id);
         if (rc == OWB_OK) {
             printf("%s\n", token);
-            fprintf(stderr, "token %lld (%s) created; it is shown only this once\n",
-                    (long long)id, label);
+            fprintf(stderr, "token %lld (%s) created; it is shown only this once\n", (long long)id,
+                    label);
             ret = 0;
         } else {
             fprintf(stderr, "owb-server token: %s\n", owb_strerror(rc));

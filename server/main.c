@@ -10,6 +10,7 @@ static const struct owb_command commands[] = {
     {"device", cmd_device_main, "import, list, show, remove and assign devices"},
     {"network", cmd_network_main, "add, list and remove premises networks"},
     {"token", cmd_token_main, "create, list and revoke installer tokens"},
+    {"signing-key", cmd_signing_main, "print the pk suite's server public key"},
 };
 
 int main(int argc, char **argv)

@@ -21,9 +21,12 @@ static const struct {
     [OWB_M_CHECKINS_OK] = {"owb_checkins_total", "Device check-ins, by result.",
                            "{result=\"accepted\"}"},
     [OWB_M_CHECKINS_REJECTED] = {"owb_checkins_total", NULL, "{result=\"rejected\"}"},
-    [OWB_M_CLAIM_REJECTED] = {"owb_claim_rejections_total", "Setup requests with a wrong claim code.", ""},
-    [OWB_M_CLAIM_LOCKED] = {"owb_claim_locked_total", "Setup requests refused while a device is locked.", ""},
-    [OWB_M_RATE_LIMITED] = {"owb_rate_limited_total", "Requests refused by the per-address rate limit.", ""},
+    [OWB_M_CLAIM_REJECTED] = {"owb_claim_rejections_total",
+                              "Setup requests with a wrong claim code.", ""},
+    [OWB_M_CLAIM_LOCKED] = {"owb_claim_locked_total",
+                            "Setup requests refused while a device is locked.", ""},
+    [OWB_M_RATE_LIMITED] = {"owb_rate_limited_total",
+                            "Requests refused by the per-address rate limit.", ""},
 };
 
 struct series {
@@ -151,12 +154,11 @@ char *owb_metrics_render(struct owb_metrics *m, size_t *len)
                 (unsigned long long)cum);
     }
     add(&b, "owb_http_request_duration_seconds_sum %.6f\n", m->latency_sum_ms / 1000.0);
-    add(&b, "owb_http_request_duration_seconds_count %llu\n",
-        (unsigned long long)m->latency_count);
+    add(&b, "owb_http_request_duration_seconds_count %llu\n", (unsigned long long)m->latency_count);
     for (int c = 0; c < OWB_M__COUNT; c++) {
         if (counter_info[c].help)
-            add(&b, "# HELP %s %s\n# TYPE %s counter\n", counter_info[c].name,
-                counter_info[c].help, counter_info[c].name);
+            add(&b, "# HELP %s %s\n# TYPE %s counter\n", counter_info[c].name, counter_info[c].help,
+                counter_info[c].name);
         add(&b, "%s%s %llu\n", counter_info[c].name, counter_info[c].labels,
             (unsigned long long)m->counters[c]);
     }

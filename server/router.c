@@ -8,8 +8,7 @@
 
 /* Copies the segment after prefix (up to suffix, which must end the path)
  * into out; false when the path does not have that shape. */
-static bool match(const char *path, const char *prefix, const char *suffix, char *out,
-                  size_t cap)
+static bool match(const char *path, const char *prefix, const char *suffix, char *out, size_t cap)
 {
     size_t plen = strlen(prefix), slen = strlen(suffix), len = strlen(path), seg;
 
@@ -84,10 +83,10 @@ static const struct route {
     {"GET", "/metrics", "", "/metrics", false, any_segment, OWB_ERR_NOT_FOUND, route_metrics},
     {"POST", "/v1/setup/", "", "/v1/setup/{id}", true, owb_device_id_valid_str,
      OWB_ERR_UNKNOWN_DEVICE, route_setup},
-    {"POST", "/v1/devices/", "/checkin", "/v1/devices/{id}/checkin", true,
-     owb_device_id_valid_str, OWB_ERR_UNKNOWN_DEVICE, route_checkin},
-    {"GET", "/v1/sessions/", "", "/v1/sessions/{session}", true, token_shape_ok,
-     OWB_ERR_NOT_FOUND, route_session},
+    {"POST", "/v1/devices/", "/checkin", "/v1/devices/{id}/checkin", true, owb_device_id_valid_str,
+     OWB_ERR_UNKNOWN_DEVICE, route_checkin},
+    {"GET", "/v1/sessions/", "", "/v1/sessions/{session}", true, token_shape_ok, OWB_ERR_NOT_FOUND,
+     route_session},
     {"GET", "/s/assets/", "", "/s/assets/{name}", true, any_segment, OWB_ERR_NOT_FOUND,
      route_asset},
     {"GET", "/s/", "", "/s/{id}", true, owb_device_id_valid_str, OWB_ERR_NOT_FOUND, route_page},
@@ -127,6 +126,23 @@ void owb_app_done(void *ctx, const struct owb_http_request *req,
     if (!app->cfg.quiet)
         fprintf(stderr, "owb-server: %s %s %s %d %.2fms\n", req->client_addr, req->method, route,
                 resp->status, millis);
+}
+
+enum owb_err owb_app_ap_passphrase(const struct owb_app *app, const struct owb_device_row *row,
+                                   char out[static OWB_AP_PASSPHRASE_SIZE])
+{
+    size_t len = 0;
+    enum owb_err rc = owb_atrest_open(app->master, "devices-ap", row->id, &row->sealed_ap,
+                                      (uint8_t *)out, OWB_AP_PASSPHRASE_LEN, &len);
+    if (rc == OWB_OK && len != OWB_AP_PASSPHRASE_LEN)
+        rc = OWB_ERR_AUTH_FAILED;
+    out[rc == OWB_OK ? len : 0] = '\0';
+    if (rc != OWB_OK)
+        fprintf(stderr,
+                "owb-server: device %s: stored AP passphrase does not open under the "
+                "master key\n",
+                row->id);
+    return rc;
 }
 
 enum owb_err owb_app_device_key(const struct owb_app *app, const struct owb_device_row *row,

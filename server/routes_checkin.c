@@ -1,6 +1,7 @@
 /* POST /v1/devices/{id}/checkin (PROTOCOL.md, "Check-in"): the device
- * proves it is online with a MAC under its check-in key. The MAC is checked
- * before anything is written, so a forger cannot fill the nonce table. */
+ * proves it is online with a MAC under its check-in key (symmetric suite)
+ * or a signature by its own key (pk suite). Either is checked before
+ * anything is written, so a forger cannot fill the nonce table. */
 #include <string.h>
 #include <time.h>
 
@@ -17,25 +18,25 @@ void route_checkin(struct owb_app *app, const struct owb_http_request *req,
 {
     struct owb_device_row dev;
     cJSON *body = NULL, *answer;
-    const char *nonce_b64, *mac_b64, *why = NULL;
+    const char *nonce_b64, *mac_b64, *sig_b64, *why = NULL;
     uint8_t nonce[OWB_CHECKIN_NONCE_BYTES], mac[OWB_CHECKIN_MAC_BYTES];
+    uint8_t sig[OWB_PK_SIGNATURE_BYTES];
     uint8_t key[OWB_DEVICE_KEY_BYTES], kc[OWB_CHECKIN_KEY_BYTES];
     uint64_t counter = 0;
     enum owb_err rc;
 
     rc = owb_json_parse(req->body, req->body_len, &body);
-    if (rc != OWB_OK || !cJSON_IsObject(body) || owb_json_uint(body, "counter", &counter) != OWB_OK) {
+    if (rc != OWB_OK || !cJSON_IsObject(body) ||
+        owb_json_uint(body, "counter", &counter) != OWB_OK) {
         rc = OWB_ERR_BAD_REQUEST;
-        why = "Send counter, nonce and mac.";
+        why = "Send counter, nonce and mac (or signature).";
         goto out;
     }
     nonce_b64 = owb_json_string(body, "nonce");
-    mac_b64 = owb_json_string(body, "mac");
-    if (!nonce_b64 || !mac_b64 ||
-        owb_b64_decode_exact(nonce_b64, strlen(nonce_b64), nonce, sizeof nonce) != OWB_OK ||
-        owb_b64_decode_exact(mac_b64, strlen(mac_b64), mac, sizeof mac) != OWB_OK) {
+    if (!nonce_b64 ||
+        owb_b64_decode_exact(nonce_b64, strlen(nonce_b64), nonce, sizeof nonce) != OWB_OK) {
         rc = OWB_ERR_BAD_REQUEST;
-        why = "nonce must be 16 and mac 32 bytes of base64url.";
+        why = "nonce must be 16 bytes of base64url.";
         goto out;
     }
     rc = app->store->ops->device_get(app->store, id, &dev);
@@ -43,18 +44,35 @@ void route_checkin(struct owb_app *app, const struct owb_http_request *req,
         rc = OWB_ERR_UNKNOWN_DEVICE;
     if (rc != OWB_OK)
         goto out;
-    rc = owb_app_device_key(app, &dev, key);
-    if (rc != OWB_OK) {
-        rc = OWB_ERR_INTERNAL;
-        goto out;
+    if (dev.suite == OWB_SUITE_PK) {
+        sig_b64 = owb_json_string(body, "signature");
+        if (!sig_b64 || owb_b64_decode_exact(sig_b64, strlen(sig_b64), sig, sizeof sig) != OWB_OK) {
+            rc = OWB_ERR_BAD_REQUEST;
+            why = "signature must be 64 bytes of base64url.";
+            goto out;
+        }
+        rc = owb_pk_checkin_verify(dev.public_key, id, counter, nonce, sig);
+    } else {
+        mac_b64 = owb_json_string(body, "mac");
+        if (!mac_b64 || owb_b64_decode_exact(mac_b64, strlen(mac_b64), mac, sizeof mac) != OWB_OK) {
+            rc = OWB_ERR_BAD_REQUEST;
+            why = "mac must be 32 bytes of base64url.";
+            goto out;
+        }
+        rc = owb_app_device_key(app, &dev, key);
+        if (rc != OWB_OK) {
+            rc = OWB_ERR_INTERNAL;
+            goto out;
+        }
+        owb_kdf_checkin_key(kc, key);
+        sodium_memzero(key, sizeof key);
+        rc = owb_checkin_verify(kc, id, counter, nonce, mac);
+        sodium_memzero(kc, sizeof kc);
     }
-    owb_kdf_checkin_key(kc, key);
-    sodium_memzero(key, sizeof key);
-    rc = owb_checkin_verify(kc, id, counter, nonce, mac);
-    sodium_memzero(kc, sizeof kc);
     if (rc != OWB_OK) {
         rc = OWB_ERR_AUTH_FAILED;
-        why = "The check-in MAC is wrong.";
+        why = dev.suite == OWB_SUITE_PK ? "The check-in signature is wrong."
+                                        : "The check-in MAC is wrong.";
         goto out;
     }
     rc = app->store->ops->checkin(app->store, id, counter, nonce, (int64_t)time(NULL));

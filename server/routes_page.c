@@ -11,9 +11,10 @@ extern const size_t setup_assets_count;
 
 /* 'wasm-unsafe-eval' lets libsodium's WebAssembly compile; it allows no
  * JavaScript eval. */
-static const char csp[] = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
-                          "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
-                          "form-action 'none'; frame-ancestors 'none'";
+static const char csp[] =
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'";
 
 static void serve(struct owb_http_response *resp, const struct owb_asset *a)
 {

@@ -12,6 +12,7 @@
 #include "app.h"
 #include "owb/base64.h"
 #include "owb/envelope.h"
+#include "owb/envelope_pk.h"
 #include "owb/json.h"
 #include "owb/kdf.h"
 #include "owb/mem.h"
@@ -184,7 +185,7 @@ void route_setup(struct owb_app *app, const struct owb_http_request *req,
     uint8_t session_hash[OWB_HASH_BYTES];
     uint64_t counter = 0;
     size_t p_len = 0, bundle_len = 0;
-    bool server_sealed;
+    bool server_sealed, pk = false;
     enum owb_err rc;
 
     if (!s || !w) {
@@ -238,14 +239,30 @@ void route_setup(struct owb_app *app, const struct owb_http_request *req,
     if (rc != OWB_OK)
         goto out;
 
-    rc = owb_app_device_key(app, &w->dev, s->device_key);
+    pk = w->dev.suite == OWB_SUITE_PK;
+    if (pk && !app->signing) {
+        fprintf(stderr, "owb-server: device %s is a pk device and this server has no signing key\n",
+                id);
+        rc = OWB_ERR_INTERNAL;
+        goto out;
+    }
+    /* pk: the device's public key is all the bundle needs; its AP
+     * passphrase was minted and is stored sealed. Symmetric: both come from
+     * the device key. */
+    if (pk) {
+        rc = owb_app_ap_passphrase(app, &w->dev, s->ap_pass);
+    } else {
+        rc = owb_app_device_key(app, &w->dev, s->device_key);
+        if (rc == OWB_OK) {
+            owb_kdf_bundle_key(s->bundle_key, s->device_key);
+            owb_kdf_ap_passphrase(s->ap_pass, s->device_key);
+        }
+        sodium_memzero(s->device_key, sizeof s->device_key);
+    }
     if (rc != OWB_OK) {
         rc = OWB_ERR_INTERNAL;
         goto out;
     }
-    owb_kdf_bundle_key(s->bundle_key, s->device_key);
-    owb_kdf_ap_passphrase(s->ap_pass, s->device_key);
-    sodium_memzero(s->device_key, sizeof s->device_key);
 
     int n = snprintf(w->payload.checkin_url, sizeof w->payload.checkin_url,
                      "%s/v1/devices/%s/checkin", app->cfg.public_url, id);
@@ -269,8 +286,13 @@ void route_setup(struct owb_app *app, const struct owb_http_request *req,
         rc = OWB_ERR_UNKNOWN_DEVICE;
     if (rc != OWB_OK)
         goto out;
-    rc = owb_bundle_seal(s->bundle_key, id, counter, (const uint8_t *)w->p_json, p_len,
-                         w->nonces + OWB_NONCE_BYTES, w->bundle, sizeof w->bundle, &bundle_len);
+    if (pk)
+        rc = owb_pk_bundle_seal(
+            app->signing->sk, w->dev.public_key, id, counter, (const uint8_t *)w->p_json, p_len,
+            NULL, w->nonces + OWB_NONCE_BYTES, w->bundle, sizeof w->bundle, &bundle_len);
+    else
+        rc = owb_bundle_seal(s->bundle_key, id, counter, (const uint8_t *)w->p_json, p_len,
+                             w->nonces + OWB_NONCE_BYTES, w->bundle, sizeof w->bundle, &bundle_len);
     if (rc == OWB_OK)
         rc = owb_b64_encode(w->bundle, bundle_len, w->bundle_b64, sizeof w->bundle_b64);
     if (rc != OWB_OK) {

@@ -38,13 +38,15 @@ const char *owb_master_path(const char *flag, char *buf, size_t cap)
     return "owb-master.key";
 }
 
-enum owb_err owb_master_create(const char *path, char *diag)
+enum owb_err owb_secret_file_create(const char *path, size_t len, char *diag)
 {
-    uint8_t key[OWB_MASTER_KEY_BYTES];
+    uint8_t key[64];
     enum owb_err rc;
 
-    randombytes_buf(key, sizeof key);
-    rc = owb_file_write_atomic(path, key, sizeof key, 0600, OWB_WRITE_NO_REPLACE);
+    if (len > sizeof key)
+        return OWB_ERR_INVALID_ARG;
+    randombytes_buf(key, len);
+    rc = owb_file_write_atomic(path, key, len, 0600, OWB_WRITE_NO_REPLACE);
     sodium_memzero(key, sizeof key);
     if (rc == OWB_ERR_EXISTS)
         owb_diagf(diag, "%s: already exists; not replaced", path);
@@ -53,20 +55,19 @@ enum owb_err owb_master_create(const char *path, char *diag)
     return rc;
 }
 
-enum owb_err owb_master_load(const char *path, struct owb_master **out, char *diag)
+enum owb_err owb_secret_file_read(const char *path, const char *what, uint8_t *raw, size_t len,
+                                  char *diag)
 {
-    struct owb_master *m = NULL;
-    uint8_t *raw = NULL;
+    uint8_t *buf = NULL;
     struct stat st;
     ssize_t n = 0;
+    size_t got = 0;
     int fd;
     enum owb_err rc = OWB_ERR_IO;
 
-    *out = NULL;
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        owb_diagf(diag, "%s: %s (create one with 'owb-server init')", path,
-                 strerror(errno));
+        owb_diagf(diag, "%s: %s (create one with 'owb-server init')", path, strerror(errno));
         return errno == ENOENT ? OWB_ERR_NOENT : OWB_ERR_IO;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -76,39 +77,57 @@ enum owb_err owb_master_load(const char *path, struct owb_master **out, char *di
     }
     if (st.st_mode & 077) {
         owb_diagf(diag,
-                 "%s: readable or writable by group or others (mode %04o); run chmod 600 on it",
-                 path, (unsigned)(st.st_mode & 07777));
+                  "%s: readable or writable by group or others (mode %04o); run chmod 600 on it",
+                  path, (unsigned)(st.st_mode & 07777));
         rc = OWB_ERR_PERM;
         goto out;
     }
-    raw = owb_secret_alloc(OWB_MASTER_KEY_BYTES + 1);
-    m = owb_secret_alloc(sizeof *m);
-    if (!raw || !m) {
+    buf = owb_secret_alloc(len + 1);
+    if (!buf) {
         rc = OWB_ERR_NOMEM;
         goto out;
     }
     /* One byte more than a key, to tell a longer file. */
-    size_t got = 0;
-    while (got < OWB_MASTER_KEY_BYTES + 1 &&
-           (n = read(fd, raw + got, OWB_MASTER_KEY_BYTES + 1 - got)) > 0)
+    while (got < len + 1 && (n = read(fd, buf + got, len + 1 - got)) > 0)
         got += (size_t)n;
-    if (n < 0 || got != OWB_MASTER_KEY_BYTES) {
-        owb_diagf(diag, "%s: not a master key (must be exactly %d bytes)", path,
-                 OWB_MASTER_KEY_BYTES);
+    if (n < 0 || got != len) {
+        owb_diagf(diag, "%s: not a %s (must be exactly %zu bytes)", path, what, len);
         rc = OWB_ERR_BAD_FILE;
         goto out;
     }
-    crypto_kdf_derive_from_key(m->seal_key, 32, 1, master_ctx, raw);
-    crypto_kdf_derive_from_key(m->fp_key, 32, 2, master_ctx, raw);
-    *out = m;
-    m = NULL;
+    memcpy(raw, buf, len);
     rc = OWB_OK;
 out:
+    if (buf)
+        owb_secret_free(buf);
+    close(fd);
+    return rc;
+}
+
+enum owb_err owb_master_create(const char *path, char *diag)
+{
+    return owb_secret_file_create(path, OWB_MASTER_KEY_BYTES, diag);
+}
+
+enum owb_err owb_master_load(const char *path, struct owb_master **out, char *diag)
+{
+    struct owb_master *m = owb_secret_alloc(sizeof *m);
+    uint8_t *raw = owb_secret_alloc(OWB_MASTER_KEY_BYTES);
+    enum owb_err rc = OWB_ERR_NOMEM;
+
+    *out = NULL;
+    if (m && raw)
+        rc = owb_secret_file_read(path, "master key", raw, OWB_MASTER_KEY_BYTES, diag);
+    if (rc == OWB_OK) {
+        crypto_kdf_derive_from_key(m->seal_key, 32, 1, master_ctx, raw);
+        crypto_kdf_derive_from_key(m->fp_key, 32, 2, master_ctx, raw);
+        *out = m;
+        m = NULL;
+    }
     if (raw)
         owb_secret_free(raw);
     if (m)
         owb_secret_free(m);
-    close(fd);
     return rc;
 }
 
@@ -135,8 +154,8 @@ enum owb_err owb_atrest_seal(const struct owb_master *m, const char *table, cons
     atrest_aad(aad, sizeof aad, table, row_id);
     randombytes_buf(out->bytes, 24);
     crypto_aead_xchacha20poly1305_ietf_encrypt(out->bytes + 24, &clen, plain, len,
-                                               (const uint8_t *)aad, strlen(aad), NULL,
-                                               out->bytes, m->seal_key);
+                                               (const uint8_t *)aad, strlen(aad), NULL, out->bytes,
+                                               m->seal_key);
     out->len = 24 + (size_t)clen;
     return OWB_OK;
 }
@@ -151,9 +170,9 @@ enum owb_err owb_atrest_open(const struct owb_master *m, const char *table, cons
     if (in->len < 24 + 16 || in->len > sizeof in->bytes || cap < in->len - 24 - 16)
         return OWB_ERR_AUTH_FAILED;
     atrest_aad(aad, sizeof aad, table, row_id);
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &mlen, NULL, in->bytes + 24,
-                                                   in->len - 24, (const uint8_t *)aad,
-                                                   strlen(aad), in->bytes, m->seal_key) != 0)
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &mlen, NULL, in->bytes + 24, in->len - 24,
+                                                   (const uint8_t *)aad, strlen(aad), in->bytes,
+                                                   m->seal_key) != 0)
         return OWB_ERR_AUTH_FAILED;
     *len = (size_t)mlen;
     return OWB_OK;

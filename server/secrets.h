@@ -31,6 +31,16 @@
 
 struct owb_master;
 
+/* A key file: len random bytes, mode 0600, never replacing one
+ * (OWB_ERR_EXISTS). */
+enum owb_err owb_secret_file_create(const char *path, size_t len, char *diag) OWB_MUST_CHECK;
+
+/* Reads a key file of exactly len bytes into raw; refuses a file readable
+ * or writable by group or others (OWB_ERR_PERM) or of another size
+ * (OWB_ERR_BAD_FILE, diag naming it a "what"). */
+enum owb_err owb_secret_file_read(const char *path, const char *what, uint8_t *raw, size_t len,
+                                  char *diag) OWB_MUST_CHECK;
+
 /* Picks the master key file: the flag, else $OWB_MASTER_KEY_FILE, else
  * $CREDENTIALS_DIRECTORY/owb-master-key, else "owb-master.key". */
 const char *owb_master_path(const char *flag, char *buf, size_t cap);
@@ -40,8 +50,7 @@ enum owb_err owb_master_create(const char *path, char *diag) OWB_MUST_CHECK;
 
 /* Loads the key; refuses a file readable or writable by group or others
  * (OWB_ERR_PERM), or one that is not exactly 32 bytes (OWB_ERR_BAD_FILE). */
-enum owb_err owb_master_load(const char *path, struct owb_master **out,
-                             char *diag) OWB_MUST_CHECK;
+enum owb_err owb_master_load(const char *path, struct owb_master **out, char *diag) OWB_MUST_CHECK;
 void owb_master_free(struct owb_master *m);
 
 /* Stores a check value in the store, or verifies the one there

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "owb/claim.h"
+#include "owb/envelope.h"
 #include "owb/err.h"
 #include "owb/id.h"
 #include "owb/wifi.h"
@@ -32,10 +33,14 @@ struct owb_sealed {
     size_t len;
 };
 
-/* One device from a records file, already sealed. */
+/* One device from a records file, already sealed. A pk device has no
+ * sealed key (len 0): its public key and its sealed AP passphrase instead. */
 struct owb_import_item {
     char id[OWB_DEVICE_ID_SIZE];
+    enum owb_suite suite;
     struct owb_sealed sealed_key;
+    uint8_t public_key[32];
+    struct owb_sealed sealed_ap;
     uint8_t key_fp[OWB_FP_BYTES]; /* keyed fingerprint: equal keys, equal fp */
     bool has_claim;
     uint8_t claim_hash[OWB_HASH_BYTES];
@@ -48,12 +53,15 @@ struct owb_import_result {
 
 struct owb_device_row {
     char id[OWB_DEVICE_ID_SIZE];
-    struct owb_sealed sealed_key;
+    enum owb_suite suite;
+    struct owb_sealed sealed_key; /* symmetric; len 0 for pk */
+    uint8_t public_key[32];       /* pk */
+    struct owb_sealed sealed_ap;  /* pk: the minted AP passphrase */
     bool has_claim;
     uint8_t claim_hash[OWB_HASH_BYTES];
     uint64_t counter;
-    char network[OWB_NETWORK_NAME_MAX + 1]; /* "" when none assigned */
-    char state[16];                          /* new | issued | online */
+    char network[OWB_NETWORK_NAME_MAX + 1];    /* "" when none assigned */
+    char state[16];                            /* new | issued | online */
     int64_t created_at, updated_at, online_at; /* online_at 0 when never */
 };
 
@@ -93,8 +101,7 @@ struct owb_store_ops {
 
     enum owb_err (*meta_get)(struct owb_store *s, const char *key, uint8_t *val, size_t cap,
                              size_t *len);
-    enum owb_err (*meta_put)(struct owb_store *s, const char *key, const uint8_t *val,
-                             size_t len);
+    enum owb_err (*meta_put)(struct owb_store *s, const char *key, const uint8_t *val, size_t len);
 
     /* An import is one transaction fed in batches: begin, add as many
      * batches as the file holds, then end with commit or not. An id present
@@ -113,8 +120,7 @@ struct owb_store_ops {
                                   const char *network, char *missing_id);
 
     enum owb_err (*network_add)(struct owb_store *s, const struct owb_network_row *row);
-    enum owb_err (*network_get)(struct owb_store *s, const char *name,
-                                struct owb_network_row *row);
+    enum owb_err (*network_get)(struct owb_store *s, const char *name, struct owb_network_row *row);
     enum owb_err (*network_list)(struct owb_store *s, owb_network_cb cb, void *ctx);
     enum owb_err (*network_remove)(struct owb_store *s, const char *name);
 
@@ -135,8 +141,8 @@ struct owb_store_ops {
     /* One transaction: the device's counter goes up by one and a session
      * row records the new value. */
     enum owb_err (*issue)(struct owb_store *s, const char *id,
-                          const uint8_t session_hash[OWB_HASH_BYTES], const char *mode,
-                          int64_t now, uint64_t *counter);
+                          const uint8_t session_hash[OWB_HASH_BYTES], const char *mode, int64_t now,
+                          uint64_t *counter);
     enum owb_err (*session_get)(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
                                 struct owb_session_row *row);
     /* One transaction: OWB_ERR_CONFLICT when no session was issued with this
@@ -151,12 +157,12 @@ struct owb_store {
 };
 
 struct owb_store_config {
-    const char *path;       /* database file */
-    unsigned connections;   /* pool size (one per HTTP thread) */
-    unsigned busy_ms;       /* bounded wait on a locked database */
-    bool sync_full;         /* synchronous=FULL (else NORMAL) */
-    bool create;            /* create the file if missing (init) */
-    bool serving;           /* a long-running server: checkpoint in the background */
+    const char *path;     /* database file */
+    unsigned connections; /* pool size (one per HTTP thread) */
+    unsigned busy_ms;     /* bounded wait on a locked database */
+    bool sync_full;       /* synchronous=FULL (else NORMAL) */
+    bool create;          /* create the file if missing (init) */
+    bool serving;         /* a long-running server: checkpoint in the background */
 };
 
 /* True for a PostgreSQL connection URI (postgresql:// or postgres://):

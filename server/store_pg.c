@@ -66,10 +66,10 @@ static const struct {
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     "tb"},
     [P_DEV_GET] = {"SELECT id, sealed_key, claim_hash, counter, network, state, created_at, "
-                   "updated_at, online_at FROM devices WHERE id = $1",
+                   "updated_at, online_at, suite, public_key, sealed_ap FROM devices WHERE id = $1",
                    "t"},
     [P_DEV_LIST] = {"SELECT id, sealed_key, claim_hash, counter, network, state, created_at, "
-                    "updated_at, online_at FROM devices ORDER BY id",
+                    "updated_at, online_at, suite, public_key, sealed_ap FROM devices ORDER BY id",
                     ""},
     [P_DEV_REMOVE] = {"DELETE FROM devices WHERE id = $1", "t"},
     [P_DEV_ASSIGN] = {"UPDATE devices SET network = $2, updated_at = $3 WHERE id = $1", "tti"},
@@ -122,8 +122,9 @@ static const struct {
                            "HAVING count(DISTINCT key_fp) > 1 LIMIT 1",
                            ""},
     [P_IMPORT_INSERT] = {"INSERT INTO devices(id, sealed_key, key_fp, claim_hash, created_at, "
-                         "updated_at) SELECT DISTINCT ON (id) id, sealed_key, key_fp, "
-                         "claim_hash, $1, $1 FROM owb_import ON CONFLICT(id) DO NOTHING",
+                         "updated_at, suite, public_key, sealed_ap) SELECT DISTINCT ON (id) id, "
+                         "sealed_key, key_fp, claim_hash, $1, $1, suite, public_key, sealed_ap "
+                         "FROM owb_import ON CONFLICT(id) DO NOTHING",
                          "i"},
 };
 
@@ -152,6 +153,10 @@ static const char *const migrations[] = {
     "CREATE TABLE claim_failures (device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
     "  at BIGINT NOT NULL);"
     "CREATE INDEX claim_failures_device ON claim_failures(device_id, at);",
+    /* 2: the pk suite (store_sqlite.c's migration 2). */
+    "ALTER TABLE devices ADD COLUMN suite TEXT NOT NULL DEFAULT 'sym';"
+    "ALTER TABLE devices ADD COLUMN public_key BYTEA;"
+    "ALTER TABLE devices ADD COLUMN sealed_ap BYTEA;",
 };
 
 /* pg_advisory_xact_lock key for migrations: "owb1" in ASCII. */
@@ -568,7 +573,8 @@ static enum owb_err pg_import_begin(struct owb_store *base, struct owb_import **
         rc = exec_sql(imp->c, "BEGIN");
     if (rc == OWB_OK)
         rc = exec_sql(imp->c, "CREATE TEMP TABLE owb_import (id TEXT NOT NULL, sealed_key BYTEA "
-                              "NOT NULL, key_fp BYTEA NOT NULL, claim_hash BYTEA) ON COMMIT DROP");
+                              "NOT NULL, key_fp BYTEA NOT NULL, claim_hash BYTEA, suite TEXT NOT "
+                              "NULL, public_key BYTEA, sealed_ap BYTEA) ON COMMIT DROP");
     if (rc != OWB_OK) {
         (void)exec_sql(imp->c, "ROLLBACK");
         release(imp->s, imp->c);
@@ -596,7 +602,7 @@ static size_t put_hex(char *out, const uint8_t *b, size_t n)
 
 static enum owb_err copy_batch(struct pconn *c, const struct owb_import_item *items, size_t n)
 {
-    char line[OWB_DEVICE_ID_SIZE + 3 * (2 * OWB_SEALED_MAX + 8) + 8];
+    char line[OWB_DEVICE_ID_SIZE + 5 * (2 * OWB_SEALED_MAX + 8) + 16];
     PGresult *r;
     enum owb_err rc;
 
@@ -610,8 +616,9 @@ static enum owb_err copy_batch(struct pconn *c, const struct owb_import_item *it
         return rc;
     for (size_t i = 0; i < n; i++) {
         const struct owb_import_item *it = &items[i];
+        bool pk = it->suite == OWB_SUITE_PK;
         size_t o = (size_t)snprintf(line, sizeof line, "%s\t", it->id);
-        o += put_hex(line + o, it->sealed_key.bytes, it->sealed_key.len);
+        o += put_hex(line + o, it->sealed_key.bytes, pk ? 0 : it->sealed_key.len);
         line[o++] = '\t';
         o += put_hex(line + o, it->key_fp, OWB_FP_BYTES);
         line[o++] = '\t';
@@ -620,6 +627,15 @@ static enum owb_err copy_batch(struct pconn *c, const struct owb_import_item *it
         } else {
             memcpy(line + o, "\\N", 2);
             o += 2;
+        }
+        o += (size_t)snprintf(line + o, sizeof line - o, "\t%s\t", pk ? "pk" : "sym");
+        if (pk) {
+            o += put_hex(line + o, it->public_key, 32);
+            line[o++] = '\t';
+            o += put_hex(line + o, it->sealed_ap.bytes, it->sealed_ap.len);
+        } else {
+            memcpy(line + o, "\\N\t\\N", 5);
+            o += 5;
         }
         line[o++] = '\n';
         if (PQputCopyData(c->pg, line, (int)o) != 1) {
@@ -692,6 +708,11 @@ static void read_device(const PGresult *r, int row, void *out)
     d->created_at = col_i64(r, row, 6);
     d->updated_at = col_i64(r, row, 7);
     d->online_at = col_i64(r, row, 8);
+    char suite[8];
+    col_text(r, row, 9, suite, sizeof suite);
+    d->suite = !strcmp(suite, "pk") ? OWB_SUITE_PK : OWB_SUITE_SYM;
+    col_blob(r, row, 10, d->public_key, sizeof d->public_key, NULL);
+    col_blob(r, row, 11, d->sealed_ap.bytes, sizeof d->sealed_ap.bytes, &d->sealed_ap.len);
 }
 
 static enum owb_err pg_device_get(struct owb_store *base, const char *id,

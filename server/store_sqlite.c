@@ -62,13 +62,13 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_DEV_INSERT] = "INSERT INTO devices(id, sealed_key, key_fp, claim_hash, created_at, "
-                      "updated_at) VALUES(?1, ?2, ?3, ?4, unixepoch(), unixepoch()) "
-                      "ON CONFLICT(id) DO NOTHING",
+                      "updated_at, suite, public_key, sealed_ap) VALUES(?1, ?2, ?3, ?4, "
+                      "unixepoch(), unixepoch(), ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
     [ST_DEV_FP] = "SELECT key_fp FROM devices WHERE id = ?1",
     [ST_DEV_GET] = "SELECT id, sealed_key, claim_hash, counter, network, state, created_at, "
-                   "updated_at, online_at FROM devices WHERE id = ?1",
+                   "updated_at, online_at, suite, public_key, sealed_ap FROM devices WHERE id = ?1",
     [ST_DEV_LIST] = "SELECT id, sealed_key, claim_hash, counter, network, state, created_at, "
-                    "updated_at, online_at FROM devices ORDER BY id",
+                    "updated_at, online_at, suite, public_key, sealed_ap FROM devices ORDER BY id",
     [ST_DEV_REMOVE] = "DELETE FROM devices WHERE id = ?1",
     [ST_DEV_ASSIGN] = "UPDATE devices SET network = ?2, updated_at = unixepoch() WHERE id = ?1",
     [ST_NET_INSERT] = "INSERT INTO networks(name, ssid, security, sealed_psk, hidden, created_at) "
@@ -126,6 +126,11 @@ static const char *const migrations[] = {
     "CREATE TABLE claim_failures (device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
     "  at INTEGER NOT NULL);"
     "CREATE INDEX claim_failures_device ON claim_failures(device_id, at);",
+    /* 2: the pk suite: a device's public key and its sealed AP passphrase
+     * instead of a sealed device key. */
+    "ALTER TABLE devices ADD COLUMN suite TEXT NOT NULL DEFAULT 'sym';"
+    "ALTER TABLE devices ADD COLUMN public_key BLOB;"
+    "ALTER TABLE devices ADD COLUMN sealed_ap BLOB;",
 };
 
 struct conn {
@@ -506,13 +511,24 @@ static enum owb_err sq_import_add(struct owb_import *imp, const struct owb_impor
         ins = stmt(c, ST_DEV_INSERT);
         if (!ins)
             return OWB_ERR_IO;
+        bool pk = it->suite == OWB_SUITE_PK;
         sqlite3_bind_text(ins, 1, it->id, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(ins, 2, it->sealed_key.bytes, (int)it->sealed_key.len, SQLITE_STATIC);
+        /* A zero-length blob, not NULL, for a pk device's (absent) key. */
+        sqlite3_bind_blob(ins, 2, pk ? (const void *)"" : it->sealed_key.bytes,
+                          pk ? 0 : (int)it->sealed_key.len, SQLITE_STATIC);
         sqlite3_bind_blob(ins, 3, it->key_fp, OWB_FP_BYTES, SQLITE_STATIC);
         if (it->has_claim)
             sqlite3_bind_blob(ins, 4, it->claim_hash, OWB_HASH_BYTES, SQLITE_STATIC);
         else
             sqlite3_bind_null(ins, 4);
+        sqlite3_bind_text(ins, 5, pk ? "pk" : "sym", -1, SQLITE_STATIC);
+        if (pk) {
+            sqlite3_bind_blob(ins, 6, it->public_key, 32, SQLITE_STATIC);
+            sqlite3_bind_blob(ins, 7, it->sealed_ap.bytes, (int)it->sealed_ap.len, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_null(ins, 6);
+            sqlite3_bind_null(ins, 7);
+        }
         rc = run(c, ins);
         if (rc != OWB_OK)
             break;
@@ -568,6 +584,10 @@ static void read_device(sqlite3_stmt *st, void *out)
     row->created_at = sqlite3_column_int64(st, 6);
     row->updated_at = sqlite3_column_int64(st, 7);
     row->online_at = sqlite3_column_int64(st, 8);
+    const unsigned char *suite = sqlite3_column_text(st, 9);
+    row->suite = suite && !strcmp((const char *)suite, "pk") ? OWB_SUITE_PK : OWB_SUITE_SYM;
+    copy_blob(row->public_key, sizeof row->public_key, NULL, st, 10);
+    copy_blob(row->sealed_ap.bytes, sizeof row->sealed_ap.bytes, &row->sealed_ap.len, st, 11);
 }
 
 static enum owb_err sq_device_get(struct owb_store *base, const char *id,

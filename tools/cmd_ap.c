@@ -18,12 +18,10 @@ static const char ap_help[] =
 
 int cmd_ap_main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"key-file", required_argument, NULL, 'k'},
-                                         {"qr", no_argument, NULL, 'q'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"key-file", required_argument, NULL, 'k'}, {"qr", no_argument, NULL, 'q'},
+        {"format", required_argument, NULL, 'f'},   {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     struct owb_qr_opts qo = {OWB_QR_UTF8, 'M', 8, 4};
     const char *key_file = NULL, *out = NULL;
     struct owb_keyfile *kf = NULL;
@@ -33,9 +31,15 @@ int cmd_ap_main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key_file = optarg; break;
-        case 'q': qr = true; break;
-        case 'o': out = optarg; break;
+        case 'k':
+            key_file = optarg;
+            break;
+        case 'q':
+            qr = true;
+            break;
+        case 'o':
+            out = optarg;
+            break;
         case 'f':
             if (!mint_parse_qr_format(optarg, &qo.format))
                 return mint_usage("ap", "--format takes utf8, ansi, png or svg");
@@ -55,7 +59,11 @@ int cmd_ap_main(int argc, char **argv)
         return mint_fail("ap", "%s", diag);
     if (owb_ap_ssid(ssid, kf->device_id) != OWB_OK)
         goto out;
-    owb_kdf_ap_passphrase(pass, kf->device_key);
+    /* Derived from the key, or minted with the pk suite's key file. */
+    if (kf->suite == OWB_SUITE_PK)
+        memcpy(pass, kf->ap_passphrase, sizeof kf->ap_passphrase);
+    else
+        owb_kdf_ap_passphrase(pass, kf->device_key);
     printf("SSID:       %s\npassphrase: %s\n", ssid, pass);
     if (qr) {
         owb_wifi_qr_text(ssid, pass, wifi, sizeof wifi);

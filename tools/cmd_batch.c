@@ -27,12 +27,14 @@
 static const char batch_help[] =
     "Usage: owb-mint batch --count N --server URL --out-dir DIR [--prefix P]\n"
     "                      [--qr-format svg|png|none] [--threads T]\n"
+    "                      [--suite sym|pk --server-public-key FILE]\n"
     "Mints N devices (ids P plus 10 random characters, P defaults to \"owb-\";\n"
     "unique within the batch). Writes DIR/<id>.key (0600) and a QR code per\n"
     "device (SVG by default), then DIR/manifest.csv (id, setup URL, AP SSID, QR\n"
     "file) for the label printer, DIR/summary.json, and DIR/records.jsonl for\n"
     "'owb-server device import'. records.jsonl appears only once everything\n"
-    "else is on disk. DIR must not hold a records.jsonl or manifest.csv yet.\n";
+    "else is on disk. DIR must not hold a records.jsonl or manifest.csv yet.\n"
+    "--suite pk: public-key devices, as for 'owb-mint device --suite pk'.\n";
 
 #define MAX_COUNT 10000000UL
 #define MANIFEST_LINE_MAX (OWB_DEVICE_ID_SIZE + OWB_SETUP_URL_MAX + OWB_AP_SSID_SIZE + 80)
@@ -45,6 +47,7 @@ struct slot {
 
 struct batch {
     const char *dir, *server, *qr_ext;
+    struct owb_mint_suite suite;
     struct owb_qr_opts qo;
     bool qr;
     unsigned long count;
@@ -85,7 +88,7 @@ static void *work(void *arg)
     }
     for (unsigned long i = w->from; i < w->to && !atomic_load(&b->failed); i++) {
         struct slot *s = &b->slots[i];
-        if (owb_mint_identity(kf, s->id, NULL, b->server) != OWB_OK) {
+        if (owb_mint_identity(kf, s->id, NULL, b->server, &b->suite) != OWB_OK) {
             fail_once(b, "cannot mint", s->id);
             break;
         }
@@ -167,8 +170,8 @@ static void progress(struct batch *b, bool tty, bool final)
     if (tty) {
         int width = 40, fill = (int)(done * (unsigned long)width / b->count);
         fprintf(stderr, "\r[%.*s%*s] %3lu%% %lu/%lu", fill,
-                "########################################", width - fill, "",
-                done * 100 / b->count, done, b->count);
+                "########################################", width - fill, "", done * 100 / b->count,
+                done, b->count);
         if (final)
             fputc('\n', stderr);
     } else {
@@ -230,10 +233,12 @@ int cmd_batch_main(int argc, char **argv)
                                          {"out-dir", required_argument, NULL, 'o'},
                                          {"qr-format", required_argument, NULL, 'q'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"suite", required_argument, NULL, 'S'},
+                                         {"server-public-key", required_argument, NULL, 'K'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct batch b = {.qo = {OWB_QR_SVG, 'M', 8, 4}, .qr = true, .qr_ext = "svg"};
-    const char *prefix = "owb-";
+    const char *prefix = "owb-", *suite = NULL, *server_key = NULL;
     unsigned long threads = 2, v;
     pthread_t tids[64];
     struct worker ws[64];
@@ -248,9 +253,21 @@ int cmd_batch_main(int argc, char **argv)
             if (!mint_parse_uint(optarg, 1, MAX_COUNT, &b.count))
                 return mint_usage("batch", "--count takes 1-%lu", MAX_COUNT);
             break;
-        case 'p': prefix = optarg; break;
-        case 's': b.server = optarg; break;
-        case 'o': b.dir = optarg; break;
+        case 'p':
+            prefix = optarg;
+            break;
+        case 'S':
+            suite = optarg;
+            break;
+        case 'K':
+            server_key = optarg;
+            break;
+        case 's':
+            b.server = optarg;
+            break;
+        case 'o':
+            b.dir = optarg;
+            break;
         case 'q':
             if (!strcmp(optarg, "none"))
                 b.qr = false;
@@ -280,6 +297,9 @@ int cmd_batch_main(int argc, char **argv)
                           OWB_PREFIX_MAX);
     if (!owb_http_url_valid(b.server, strlen(b.server)) || strlen(b.server) > OWB_URL_MAX - 64)
         return mint_usage("batch", "--server must be an http or https URL");
+    if ((ret = owb_mint_suite_parse("batch", suite, server_key, &b.suite)) != 0)
+        return ret;
+    ret = 1;
     if (mkdir(b.dir, 0755) != 0 && errno != EEXIST)
         return mint_fail("batch", "%s: %s", b.dir, strerror(errno));
     const char *outputs[] = {"records.jsonl", "manifest.csv"};

@@ -18,12 +18,17 @@
 
 static const char device_help[] =
     "Usage: owb-mint device [--id ID | --prefix P] --server URL --out-dir DIR [--force]\n"
+    "                       [--suite sym|pk --server-public-key FILE]\n"
     "Mints one device: a random 32-byte key and claim code, and an id (P plus\n"
     "10 random Crockford base32 characters; P defaults to \"owb-\"). Writes\n"
     "DIR/ID.key (mode 0600), DIR/ID.png and DIR/ID.svg (the QR code of the\n"
     "setup URL <server>/s/<id>#c=<claim>), and appends the server record to\n"
     "DIR/records.jsonl, the file 'owb-server device import' reads.\n"
-    "An existing key file is never replaced without --force.\n";
+    "An existing key file is never replaced without --force.\n"
+    "--suite pk mints for the public-key suite instead (the default stays sym):\n"
+    "an Ed25519 key pair whose secret half stays in the key file, the server\n"
+    "key(s) of FILE ('owb-server signing-key public') pinned in it, and a\n"
+    "random AP passphrase; the record holds only the public key.\n";
 
 /* Appends line to DIR/records.jsonl: the whole file is rewritten atomically
  * under a lock, so a crash leaves the old file or the new one. */
@@ -71,9 +76,13 @@ int cmd_device_main(int argc, char **argv)
                                          {"server", required_argument, NULL, 's'},
                                          {"out-dir", required_argument, NULL, 'o'},
                                          {"force", no_argument, NULL, 'f'},
+                                         {"suite", required_argument, NULL, 'S'},
+                                         {"server-public-key", required_argument, NULL, 'K'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *id = NULL, *prefix = NULL, *server = NULL, *dir = NULL;
+    const char *id = NULL, *prefix = NULL, *server = NULL, *dir = NULL, *suite = NULL;
+    const char *server_key = NULL;
+    struct owb_mint_suite ms;
     bool force = false;
     struct owb_keyfile *kf = NULL;
     char path[4096], url[OWB_SETUP_URL_MAX], ssid[OWB_AP_SSID_SIZE], diag[OWB_DIAG_SIZE];
@@ -84,11 +93,27 @@ int cmd_device_main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'i': id = optarg; break;
-        case 'p': prefix = optarg; break;
-        case 's': server = optarg; break;
-        case 'o': dir = optarg; break;
-        case 'f': force = true; break;
+        case 'i':
+            id = optarg;
+            break;
+        case 'p':
+            prefix = optarg;
+            break;
+        case 's':
+            server = optarg;
+            break;
+        case 'o':
+            dir = optarg;
+            break;
+        case 'f':
+            force = true;
+            break;
+        case 'S':
+            suite = optarg;
+            break;
+        case 'K':
+            server_key = optarg;
+            break;
         case 'h':
             fputs(device_help, stdout);
             return 0;
@@ -109,13 +134,16 @@ int cmd_device_main(int argc, char **argv)
                           OWB_PREFIX_MAX);
     if (!owb_http_url_valid(server, strlen(server)) || strlen(server) > OWB_URL_MAX - 64)
         return mint_usage("device", "--server must be an http or https URL");
+    if ((ret = owb_mint_suite_parse("device", suite, server_key, &ms)) != 0)
+        return ret;
+    ret = 1;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return mint_fail("device", "%s: %s", dir, strerror(errno));
 
     kf = owb_keyfile_new();
     if (!kf)
         return mint_fail("device", "out of secure memory");
-    if (owb_mint_identity(kf, id, prefix ? prefix : "owb-", server) != OWB_OK) {
+    if (owb_mint_identity(kf, id, prefix ? prefix : "owb-", server, &ms) != OWB_OK) {
         ret = mint_fail("device", "could not make an identity");
         goto out;
     }
@@ -143,8 +171,8 @@ int cmd_device_main(int argc, char **argv)
     }
     if (owb_ap_ssid(ssid, kf->device_id) != OWB_OK)
         goto out;
-    printf("id:        %s\nsetup URL: %s\nAP SSID:   %s\nkey file:  %s/%s.key\n",
-           kf->device_id, url, ssid, dir, kf->device_id);
+    printf("id:        %s\nsetup URL: %s\nAP SSID:   %s\nkey file:  %s/%s.key\n", kf->device_id,
+           url, ssid, dir, kf->device_id);
     ret = 0;
 out:
     sodium_memzero(line, sizeof line);

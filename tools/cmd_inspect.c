@@ -41,10 +41,12 @@ int cmd_inspect_main(int argc, char **argv)
         owb_setup_url(kf, url, sizeof url);
     else
         snprintf(url, sizeof url, "-");
-    printf("id:              %s\nserver:          %s\nsetup URL:       %s\nAP SSID:         %s\n"
-           "key fingerprint: %s\nclaim code:      %s\n",
-           kf->device_id, kf->server[0] ? kf->server : "-", url, ssid, fp,
-           kf->claim_code[0] ? "set" : "none");
+    printf("id:              %s\nsuite:           %s\nserver:          %s\nsetup URL:       %s\n"
+           "AP SSID:         %s\nkey fingerprint: %s\nclaim code:      %s\n",
+           kf->device_id, kf->suite == OWB_SUITE_PK ? "pk" : "sym",
+           kf->server[0] ? kf->server : "-", url, ssid, fp, kf->claim_code[0] ? "set" : "none");
+    if (kf->suite == OWB_SUITE_PK)
+        printf("server keys:     %zu pinned\n", kf->n_server_pks);
     owb_keyfile_free(kf);
     return 0;
 }

@@ -18,14 +18,11 @@ static const char qr_help[] =
 
 int cmd_qr_main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"key-file", required_argument, NULL, 'k'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {"size", required_argument, NULL, 's'},
-                                         {"margin", required_argument, NULL, 'm'},
-                                         {"ec", required_argument, NULL, 'e'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"key-file", required_argument, NULL, 'k'}, {"format", required_argument, NULL, 'f'},
+        {"out", required_argument, NULL, 'o'},      {"size", required_argument, NULL, 's'},
+        {"margin", required_argument, NULL, 'm'},   {"ec", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     struct owb_qr_opts qo = {OWB_QR_UTF8, 'M', 8, 4};
     const char *key_file = NULL, *out = NULL, *url = NULL;
     char setup[OWB_SETUP_URL_MAX], diag[OWB_DIAG_SIZE];
@@ -34,8 +31,12 @@ int cmd_qr_main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key_file = optarg; break;
-        case 'o': out = optarg; break;
+        case 'k':
+            key_file = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
         case 'f':
             if (!mint_parse_qr_format(optarg, &qo.format))
                 return mint_usage("qr", "--format takes png, svg, ansi or utf8");

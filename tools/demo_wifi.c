@@ -25,7 +25,8 @@ int main(int argc, char **argv)
     char path[4096];
 
     if (argc != 2 || !dir) {
-        fprintf(stderr, "usage: OWB_DEMO_DIR=DIR owb-demo-wifi apply|check|rollback|ap-up|ap-down|scan\n");
+        fprintf(stderr,
+                "usage: OWB_DEMO_DIR=DIR owb-demo-wifi apply|check|rollback|ap-up|ap-down|scan\n");
         return 2;
     }
     if (!strcmp(argv[1], "apply")) {

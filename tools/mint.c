@@ -8,7 +8,9 @@
 
 #include <sodium.h>
 
+#include "owb/base64.h"
 #include "owb/claim.h"
+#include "owb/fileio.h"
 
 bool owb_prefix_valid(const char *prefix)
 {
@@ -17,9 +19,44 @@ bool owb_prefix_valid(const char *prefix)
     return n <= OWB_PREFIX_MAX && (n == 0 || owb_device_id_valid(prefix, n));
 }
 
-enum owb_err owb_mint_identity(struct owb_keyfile *kf, const char *id, const char *prefix,
-                               const char *server)
+int owb_mint_suite_parse(const char *cmd, const char *suite, const char *key_file,
+                         struct owb_mint_suite *s)
 {
+    char *text = NULL, *tok, *save = NULL;
+    size_t len = 0;
+    bool ok = true;
+
+    memset(s, 0, sizeof *s);
+    s->suite = OWB_SUITE_SYM;
+    if (suite && !strcmp(suite, "pk"))
+        s->suite = OWB_SUITE_PK;
+    else if (suite && strcmp(suite, "sym") != 0)
+        return mint_usage(cmd, "--suite takes sym or pk");
+    if (s->suite == OWB_SUITE_SYM)
+        return key_file ? mint_usage(cmd, "--server-public-key is for --suite pk") : 0;
+    if (!key_file)
+        return mint_usage(cmd, "--suite pk needs --server-public-key FILE "
+                               "(from 'owb-server signing-key public')");
+    if (owb_file_read(key_file, 4096, &text, &len) != OWB_OK)
+        return mint_fail(cmd, "%s: cannot read: %s", key_file, strerror(errno));
+    for (tok = strtok_r(text, " \t\r\n", &save); tok && ok;
+         tok = strtok_r(NULL, " \t\r\n", &save)) {
+        ok = s->n_server_pks < OWB_PK_PINS_MAX &&
+             owb_b64_decode_exact(tok, strlen(tok), s->server_pks[s->n_server_pks], 32) == OWB_OK &&
+             crypto_core_ed25519_is_valid_point(s->server_pks[s->n_server_pks]) == 1;
+        s->n_server_pks++;
+    }
+    free(text);
+    if (!ok || s->n_server_pks == 0)
+        return mint_fail(cmd, "%s: not one to %d server public keys in base64url", key_file,
+                         OWB_PK_PINS_MAX);
+    return 0;
+}
+
+enum owb_err owb_mint_identity(struct owb_keyfile *kf, const char *id, const char *prefix,
+                               const char *server, const struct owb_mint_suite *suite)
+{
+    uint8_t pk[OWB_PK_PUBLIC_KEY_BYTES], raw[OWB_AP_PASSPHRASE_RAW_BYTES];
     size_t plen;
 
     sodium_memzero(kf, sizeof *kf);
@@ -34,11 +71,21 @@ enum owb_err owb_mint_identity(struct owb_keyfile *kf, const char *id, const cha
         memcpy(kf->device_id, prefix, plen);
         owb_crockford_random(kf->device_id + plen, OWB_ID_RANDOM_CHARS);
     }
-    if (!server || !owb_http_url_valid(server, strlen(server)) ||
-        strlen(server) > OWB_URL_MAX - 64)
+    if (!server || !owb_http_url_valid(server, strlen(server)) || strlen(server) > OWB_URL_MAX - 64)
         return OWB_ERR_INVALID_ARG;
     snprintf(kf->server, sizeof kf->server, "%s", server);
-    randombytes_buf(kf->device_key, sizeof kf->device_key);
+    kf->suite = suite->suite == OWB_SUITE_PK ? OWB_SUITE_PK : OWB_SUITE_SYM;
+    if (kf->suite == OWB_SUITE_SYM) {
+        randombytes_buf(kf->device_key, sizeof kf->device_key);
+    } else {
+        crypto_sign_keypair(pk, kf->device_sk);
+        memcpy(kf->server_pks, suite->server_pks, sizeof kf->server_pks);
+        kf->n_server_pks = suite->n_server_pks;
+        randombytes_buf(raw, sizeof raw);
+        if (owb_b64_encode(raw, sizeof raw, kf->ap_passphrase, sizeof kf->ap_passphrase) != OWB_OK)
+            return OWB_ERR_INTERNAL;
+        sodium_memzero(raw, sizeof raw);
+    }
     owb_claim_generate(kf->claim_code);
     return OWB_OK;
 }
@@ -59,8 +106,15 @@ enum owb_err owb_mint_record(const struct owb_keyfile *kf, char *line, size_t ca
     struct owb_record r;
     enum owb_err rc;
 
+    memset(&r, 0, sizeof r);
+    r.suite = kf->suite == OWB_SUITE_PK ? OWB_SUITE_PK : OWB_SUITE_SYM;
     memcpy(r.device_id, kf->device_id, sizeof r.device_id);
-    memcpy(r.device_key, kf->device_key, sizeof r.device_key);
+    if (r.suite == OWB_SUITE_PK) {
+        memcpy(r.device_pk, kf->device_sk + 32, sizeof r.device_pk); /* the public half */
+        memcpy(r.ap_passphrase, kf->ap_passphrase, sizeof r.ap_passphrase);
+    } else {
+        memcpy(r.device_key, kf->device_key, sizeof r.device_key);
+    }
     memcpy(r.claim_code, kf->claim_code, sizeof r.claim_code);
     rc = owb_record_to_line(&r, line, cap, len);
     sodium_memzero(&r, sizeof r);
@@ -73,7 +127,11 @@ void owb_key_print_fingerprint(const struct owb_keyfile *kf, char out[static 20]
     uint8_t h[8];
     char hex[17];
 
-    crypto_generichash(h, sizeof h, kf->device_key, sizeof kf->device_key, tag, sizeof tag);
+    /* Of the device key, or in the pk suite of the public key. */
+    if (kf->suite == OWB_SUITE_PK)
+        crypto_generichash(h, sizeof h, kf->device_sk + 32, 32, tag, sizeof tag);
+    else
+        crypto_generichash(h, sizeof h, kf->device_key, sizeof kf->device_key, tag, sizeof tag);
     sodium_bin2hex(hex, sizeof hex, h, sizeof h);
     snprintf(out, 20, "%.4s-%.4s-%.4s-%.4s", hex, hex + 4, hex + 8, hex + 12);
 }
@@ -105,8 +163,8 @@ bool mint_parse_qr_format(const char *s, enum owb_qr_format *f)
     static const struct {
         const char *name;
         enum owb_qr_format f;
-    } names[] = {{"png", OWB_QR_PNG}, {"svg", OWB_QR_SVG}, {"ansi", OWB_QR_ANSI},
-                 {"utf8", OWB_QR_UTF8}};
+    } names[] = {
+        {"png", OWB_QR_PNG}, {"svg", OWB_QR_SVG}, {"ansi", OWB_QR_ANSI}, {"utf8", OWB_QR_UTF8}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(s, names[i].name) == 0) {
             *f = names[i].f;

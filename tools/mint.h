@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "owb/err.h"
 #include "owb/keyfile.h"
@@ -16,11 +17,27 @@
 #define OWB_PREFIX_MAX (OWB_DEVICE_ID_MAX - OWB_ID_RANDOM_CHARS)
 #define OWB_SETUP_URL_MAX (OWB_URL_MAX + 64)
 
-/* Fills kf with a fresh key and claim code and the id: id when given, else
- * prefix + 10 random Crockford characters. OWB_ERR_INVALID_ARG for a bad id
- * or prefix. */
+/* Which suite to mint, and for the pk suite the server key(s) to pin. */
+struct owb_mint_suite {
+    enum owb_suite suite;
+    uint8_t server_pks[OWB_PK_PINS_MAX][OWB_PK_PUBLIC_KEY_BYTES];
+    size_t n_server_pks;
+};
+
+/* --suite and --server-public-key FILE into s (FILE: one to four base64url
+ * public keys, as 'owb-server signing-key public' prints them, separated
+ * by white space). 0 when fine, else the problem is printed and the exit
+ * code returned (2 usage, 1 an unreadable or wrong file). */
+int owb_mint_suite_parse(const char *cmd, const char *suite, const char *key_file,
+                         struct owb_mint_suite *s);
+
+/* Fills kf with fresh keys (symmetric: a 32-byte key; pk: an Ed25519 key
+ * pair, the pinned server keys and a minted AP passphrase), a claim code
+ * and the id: id when given, else prefix + 10 random Crockford characters.
+ * OWB_ERR_INVALID_ARG for a bad id or prefix. */
 enum owb_err owb_mint_identity(struct owb_keyfile *kf, const char *id, const char *prefix,
-                               const char *server) OWB_MUST_CHECK;
+                               const char *server,
+                               const struct owb_mint_suite *suite) OWB_MUST_CHECK;
 
 /* <server>/s/<id>#c=<claim> (no double slash when server ends in one). */
 void owb_setup_url(const struct owb_keyfile *kf, char *out, size_t cap);

@@ -12,6 +12,6 @@ static const struct owb_command commands[] = {
 
 int main(int argc, char **argv)
 {
-    return owb_cli_dispatch("owb-mint", OWB_VERSION, commands,
-                            sizeof commands / sizeof commands[0], argc, argv);
+    return owb_cli_dispatch("owb-mint", OWB_VERSION, commands, sizeof commands / sizeof commands[0],
+                            argc, argv);
 }

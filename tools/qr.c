@@ -62,8 +62,7 @@ static void png_flush_noop(png_structp png)
     (void)png;
 }
 
-static enum owb_err render_png(const QRcode *q, const struct owb_qr_opts *o,
-                               struct owb_qr_buf *out)
+static enum owb_err render_png(const QRcode *q, const struct owb_qr_opts *o, struct owb_qr_buf *out)
 {
     unsigned px = o->module_px ? o->module_px : 8;
     unsigned side = ((unsigned)q->width + 2 * o->margin) * px;
@@ -97,8 +96,7 @@ out:
 }
 
 /* One path: each run of dark modules in a row is one "M x y h n v1 h -n z". */
-static enum owb_err render_svg(const QRcode *q, const struct owb_qr_opts *o,
-                               struct owb_qr_buf *out)
+static enum owb_err render_svg(const QRcode *q, const struct owb_qr_opts *o, struct owb_qr_buf *out)
 {
     unsigned px = o->module_px ? o->module_px : 8;
     unsigned n = (unsigned)q->width + 2 * o->margin;
@@ -132,7 +130,8 @@ static enum owb_err render_ansi(const QRcode *q, const struct owb_qr_opts *o,
     bool ok = true;
     for (unsigned y = 0; ok && y < n; y++) {
         for (unsigned x = 0; ok && x < n; x++)
-            ok = buf_printf(out, "%s  ", dark(q, o->margin, (int)x, (int)y) ? "\033[40m" : "\033[47m");
+            ok = buf_printf(out, "%s  ",
+                            dark(q, o->margin, (int)x, (int)y) ? "\033[40m" : "\033[47m");
         ok = ok && buf_printf(out, "\033[0m\n");
     }
     return ok ? OWB_OK : OWB_ERR_NOMEM;

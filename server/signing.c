@@ -1,0 +1,58 @@
+#include "signing.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <sodium.h>
+
+#include "owb/mem.h"
+#include "secrets.h"
+
+#define SEED_BYTES 32
+
+const char *owb_signing_path(const char *flag, char *buf, size_t cap)
+{
+    const char *env = getenv("OWB_SIGNING_KEY_FILE");
+    const char *creds = getenv("CREDENTIALS_DIRECTORY");
+
+    if (flag && *flag)
+        return flag;
+    if (env && *env)
+        return env;
+    if (creds && *creds) {
+        snprintf(buf, cap, "%s/owb-signing-key", creds);
+        return buf;
+    }
+    return "owb-signing.key";
+}
+
+enum owb_err owb_signing_create(const char *path, char *diag)
+{
+    return owb_secret_file_create(path, SEED_BYTES, diag);
+}
+
+enum owb_err owb_signing_load(const char *path, struct owb_signing **out, char *diag)
+{
+    struct owb_signing *s = owb_secret_alloc(sizeof *s);
+    uint8_t *seed = owb_secret_alloc(SEED_BYTES);
+    enum owb_err rc = OWB_ERR_NOMEM;
+
+    *out = NULL;
+    if (s && seed)
+        rc = owb_secret_file_read(path, "signing key", seed, SEED_BYTES, diag);
+    if (rc == OWB_OK) {
+        crypto_sign_seed_keypair(s->pk, s->sk, seed);
+        *out = s;
+        s = NULL;
+    }
+    if (seed)
+        owb_secret_free(seed);
+    owb_signing_free(s);
+    return rc;
+}
+
+void owb_signing_free(struct owb_signing *s)
+{
+    if (s)
+        owb_secret_free(s);
+}
