@@ -22,9 +22,10 @@ struct owb_master {
 static const char master_ctx[crypto_kdf_CONTEXTBYTES] = {'o', 'w', 'b', 'm', 'a', 's', 't', 'r'};
 static const char check_plain[] = "owb master key check v1";
 
-const char *owb_master_path(const char *flag, char *buf, size_t cap)
+const char *owb_key_path(const char *flag, const char *env_name, const char *credential,
+                         const char *fallback, char *buf, size_t cap)
 {
-    const char *env = getenv("OWB_MASTER_KEY_FILE");
+    const char *env = getenv(env_name);
     const char *creds = getenv("CREDENTIALS_DIRECTORY");
 
     if (flag && *flag)
@@ -32,10 +33,15 @@ const char *owb_master_path(const char *flag, char *buf, size_t cap)
     if (env && *env)
         return env;
     if (creds && *creds) {
-        snprintf(buf, cap, "%s/owb-master-key", creds);
+        snprintf(buf, cap, "%s/%s", creds, credential);
         return buf;
     }
-    return "owb-master.key";
+    return fallback;
+}
+
+const char *owb_master_path(const char *flag, char *buf, size_t cap)
+{
+    return owb_key_path(flag, "OWB_MASTER_KEY_FILE", "owb-master-key", "owb-master.key", buf, cap);
 }
 
 enum owb_err owb_secret_file_create(const char *path, size_t len, char *diag)

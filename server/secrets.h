@@ -41,6 +41,12 @@ enum owb_err owb_secret_file_create(const char *path, size_t len, char *diag) OW
 enum owb_err owb_secret_file_read(const char *path, const char *what, uint8_t *raw, size_t len,
                                   char *diag) OWB_MUST_CHECK;
 
+/* Picks a key file: the flag, else $env_name, else
+ * $CREDENTIALS_DIRECTORY/credential (systemd's LoadCredential=), else
+ * fallback in the working directory. */
+const char *owb_key_path(const char *flag, const char *env_name, const char *credential,
+                         const char *fallback, char *buf, size_t cap);
+
 /* Picks the master key file: the flag, else $OWB_MASTER_KEY_FILE, else
  * $CREDENTIALS_DIRECTORY/owb-master-key, else "owb-master.key". */
 const char *owb_master_path(const char *flag, char *buf, size_t cap);

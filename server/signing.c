@@ -12,18 +12,8 @@
 
 const char *owb_signing_path(const char *flag, char *buf, size_t cap)
 {
-    const char *env = getenv("OWB_SIGNING_KEY_FILE");
-    const char *creds = getenv("CREDENTIALS_DIRECTORY");
-
-    if (flag && *flag)
-        return flag;
-    if (env && *env)
-        return env;
-    if (creds && *creds) {
-        snprintf(buf, cap, "%s/owb-signing-key", creds);
-        return buf;
-    }
-    return "owb-signing.key";
+    return owb_key_path(flag, "OWB_SIGNING_KEY_FILE", "owb-signing-key", "owb-signing.key", buf,
+                        cap);
 }
 
 enum owb_err owb_signing_create(const char *path, char *diag)
