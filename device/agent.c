@@ -35,8 +35,7 @@ enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
     if (stat(cfg->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        owb_diagf(diag, "%s: not a directory (create it, mode 0700)",
-                 cfg->state_dir);
+        owb_diagf(diag, "%s: not a directory (create it, mode 0700)", cfg->state_dir);
         return OWB_ERR_NOENT;
     }
     owb_state_clean(cfg->state_dir);
@@ -49,9 +48,15 @@ enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *
         owb_diagf(diag, "out of secure memory");
         return OWB_ERR_NOMEM;
     }
-    owb_kdf_bundle_key(a->keys->bundle_key, a->kf->device_key);
-    owb_kdf_checkin_key(a->keys->checkin_key, a->kf->device_key);
-    owb_kdf_ap_passphrase(a->keys->ap_passphrase, a->kf->device_key);
+    /* The suite is the key file's: a pk device holds its secret key and
+     * the server's public key(s), and a minted AP passphrase. */
+    if (a->kf->suite == OWB_SUITE_PK) {
+        memcpy(a->keys->ap_passphrase, a->kf->ap_passphrase, sizeof a->keys->ap_passphrase);
+    } else {
+        owb_kdf_bundle_key(a->keys->bundle_key, a->kf->device_key);
+        owb_kdf_checkin_key(a->keys->checkin_key, a->kf->device_key);
+        owb_kdf_ap_passphrase(a->keys->ap_passphrase, a->kf->device_key);
+    }
     if (owb_ap_ssid(a->ap_ssid, a->kf->device_id) != OWB_OK)
         return OWB_ERR_INTERNAL;
     rc = owb_state_load_counter(cfg->state_dir, &a->counter, diag);

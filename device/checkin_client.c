@@ -111,16 +111,25 @@ static int post_https(struct owb_agent *a, const char *url, const char *body)
     snprintf(timeout, sizeof timeout, "%d", IO_TIMEOUT_S);
     if (strstr(helper, "uclient-fetch")) {
         snprintf(data, sizeof data, "--post-data=%s", body);
-        char *argv[] = {(char *)(uintptr_t)helper, "-q", "-O", "/dev/null", "-T", timeout,
-                        data, (char *)(uintptr_t)url, NULL};
+        char *argv[] = {(char *)(uintptr_t)helper, "-q", "-O", "/dev/null", "-T", timeout, data,
+                        (char *)(uintptr_t)url,    NULL};
         sp.argv = argv;
         sp.timeout_ms = (IO_TIMEOUT_S + 5) * 1000;
         if (owb_spawn_run(&sp, &code) != OWB_OK)
             return -1;
     } else {
-        char *argv[] = {(char *)(uintptr_t)helper, "-fsS", "-o", "/dev/null", "--max-time",
-                        timeout, "-H", "Content-Type: application/json", "--data-binary", "@-",
-                        (char *)(uintptr_t)url, NULL};
+        char *argv[] = {(char *)(uintptr_t)helper,
+                        "-fsS",
+                        "-o",
+                        "/dev/null",
+                        "--max-time",
+                        timeout,
+                        "-H",
+                        "Content-Type: application/json",
+                        "--data-binary",
+                        "@-",
+                        (char *)(uintptr_t)url,
+                        NULL};
         sp.argv = argv;
         sp.in = body;
         sp.timeout_ms = (IO_TIMEOUT_S + 5) * 1000;
@@ -136,19 +145,24 @@ enum owb_err owb_checkin_send(struct owb_agent *a, const char *url, uint64_t cou
     unsigned backoff_ms = 500;
 
     for (int attempt = 1;; attempt++) {
-        uint8_t nonce[OWB_CHECKIN_NONCE_BYTES], mac[OWB_CHECKIN_MAC_BYTES];
-        char n64[32], m64[64], body[256];
+        uint8_t nonce[OWB_CHECKIN_NONCE_BYTES], proof[OWB_PK_SIGNATURE_BYTES];
+        char n64[32], p64[OWB_B64_ENCODED_SIZE(OWB_PK_SIGNATURE_BYTES)], body[320];
+        bool pk = a->kf->suite == OWB_SUITE_PK;
         int status;
 
-        /* A fresh nonce each time: the server refuses one it has seen. */
+        /* A fresh nonce each time: the server refuses one it has seen. The
+         * proof is a MAC under the check-in key, or in the pk suite a
+         * signature by the device's own key. */
         randombytes_buf(nonce, sizeof nonce);
-        if (owb_checkin_mac(a->keys->checkin_key, a->kf->device_id, counter, nonce, mac) !=
+        if ((pk ? owb_pk_checkin_sign(a->kf->device_sk, a->kf->device_id, counter, nonce, proof)
+                : owb_checkin_mac(a->keys->checkin_key, a->kf->device_id, counter, nonce, proof)) !=
                 OWB_OK ||
             owb_b64_encode(nonce, sizeof nonce, n64, sizeof n64) != OWB_OK ||
-            owb_b64_encode(mac, sizeof mac, m64, sizeof m64) != OWB_OK)
+            owb_b64_encode(proof, pk ? OWB_PK_SIGNATURE_BYTES : OWB_CHECKIN_MAC_BYTES, p64,
+                           sizeof p64) != OWB_OK)
             return OWB_ERR_INTERNAL;
-        snprintf(body, sizeof body, "{\"counter\":%llu,\"nonce\":\"%s\",\"mac\":\"%s\"}",
-                 (unsigned long long)counter, n64, m64);
+        snprintf(body, sizeof body, "{\"counter\":%llu,\"nonce\":\"%s\",\"%s\":\"%s\"}",
+                 (unsigned long long)counter, n64, pk ? "signature" : "mac", p64);
         status = strncmp(url, "https://", 8) == 0 ? post_https(a, url, body) : post_http(url, body);
         if (status == 200) {
             fprintf(stderr, "owb-device: checked in (attempt %d)\n", attempt);

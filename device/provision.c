@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "owb/base64.h"
 #include "owb/envelope.h"
+#include "owb/envelope_pk.h"
 #include "owb/json.h"
 #include "owb/mem.h"
 
@@ -97,8 +98,8 @@ static enum owb_err check_request(struct owb_agent *a, const struct owb_http_req
     if (!bundle_b64 || !app_key_b64 ||
         owb_b64_decode(bundle_b64, strlen(bundle_b64), pw->bundle, sizeof pw->bundle,
                        &bundle_len) != OWB_OK ||
-        owb_b64_decode_exact(app_key_b64, strlen(app_key_b64), pw->app_key,
-                             sizeof pw->app_key) != OWB_OK ||
+        owb_b64_decode_exact(app_key_b64, strlen(app_key_b64), pw->app_key, sizeof pw->app_key) !=
+            OWB_OK ||
         owb_bundle_header_parse(pw->bundle, bundle_len, &h) != OWB_OK)
         goto out;
     rc = OWB_ERR_WRONG_DEVICE;
@@ -110,8 +111,14 @@ static enum owb_err check_request(struct owb_agent *a, const struct owb_http_req
     rc = OWB_ERR_REPLAYED;
     if (h.counter <= stored)
         goto out;
-    rc = owb_bundle_open(a->keys->bundle_key, &h, pw->bundle, bundle_len, pw->p,
-                         sizeof pw->p - 1, &p_len);
+    /* Each suite's open refuses the other suite's bundle (401). */
+    if (a->kf->suite == OWB_SUITE_PK)
+        rc = owb_pk_bundle_open(a->kf->device_sk, (const uint8_t(*)[32])a->kf->server_pks,
+                                a->kf->n_server_pks, &h, pw->bundle, bundle_len, pw->p,
+                                sizeof pw->p - 1, &p_len);
+    else
+        rc = owb_bundle_open(a->keys->bundle_key, &h, pw->bundle, bundle_len, pw->p,
+                             sizeof pw->p - 1, &p_len);
     if (rc != OWB_OK) {
         rc = rc == OWB_ERR_SPACE ? OWB_ERR_BAD_REQUEST : OWB_ERR_AUTH_FAILED;
         goto out;
