@@ -49,7 +49,7 @@ int cmd_init_main(int argc, char **argv)
         }
         made_key = true;
     }
-    signing_path = owb_signing_path(o.signing_key, o.signing_buf, sizeof o.signing_buf);
+    signing_path = owb_signing_path(o.signing_key, key_path, o.signing_buf, sizeof o.signing_buf);
     if (access(signing_path, F_OK) != 0) {
         if (owb_signing_create(signing_path, diag) != OWB_OK) {
             fprintf(stderr, "owb-server init: %s\n", diag);

@@ -191,7 +191,9 @@ int cmd_serve_main(int argc, char **argv)
     app.master = srv.master;
     {
         char diag[OWB_DIAG_SIZE];
-        const char *path = owb_signing_path(o.signing_key, o.signing_buf, sizeof o.signing_buf);
+        const char *path = owb_signing_path(
+            o.signing_key, owb_master_path(o.master_key, o.master_buf, sizeof o.master_buf),
+            o.signing_buf, sizeof o.signing_buf);
         bool named = (o.signing_key && *o.signing_key) || getenv("OWB_SIGNING_KEY_FILE");
         enum owb_err rc = owb_signing_load(path, &app.signing, diag);
         /* A server made before the pk suite has no key file: it serves its

@@ -43,7 +43,7 @@ enum owb_err owb_secret_file_read(const char *path, const char *what, uint8_t *r
 
 /* Picks a key file: the flag, else $env_name, else
  * $CREDENTIALS_DIRECTORY/credential (systemd's LoadCredential=), else
- * fallback in the working directory. */
+ * fallback (which may be NULL). */
 const char *owb_key_path(const char *flag, const char *env_name, const char *credential,
                          const char *fallback, char *buf, size_t cap);
 

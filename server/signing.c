@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -10,10 +11,18 @@
 
 #define SEED_BYTES 32
 
-const char *owb_signing_path(const char *flag, char *buf, size_t cap)
+const char *owb_signing_path(const char *flag, const char *master_path, char *buf, size_t cap)
 {
-    return owb_key_path(flag, "OWB_SIGNING_KEY_FILE", "owb-signing-key", "owb-signing.key", buf,
-                        cap);
+    const char *slash = master_path ? strrchr(master_path, '/') : NULL;
+    const char *path =
+        owb_key_path(flag, "OWB_SIGNING_KEY_FILE", "owb-signing-key", NULL, buf, cap);
+
+    if (path)
+        return path;
+    if (!slash)
+        return "owb-signing.key";
+    snprintf(buf, cap, "%.*s/owb-signing.key", (int)(slash - master_path), master_path);
+    return buf;
 }
 
 enum owb_err owb_signing_create(const char *path, char *diag)

@@ -23,8 +23,9 @@ struct owb_signing {
 };
 
 /* Picks the file: the flag, else $OWB_SIGNING_KEY_FILE, else
- * $CREDENTIALS_DIRECTORY/owb-signing-key, else "owb-signing.key". */
-const char *owb_signing_path(const char *flag, char *buf, size_t cap);
+ * $CREDENTIALS_DIRECTORY/owb-signing-key, else owb-signing.key in the
+ * master key file's directory (master_path as owb_master_path chose it). */
+const char *owb_signing_path(const char *flag, const char *master_path, char *buf, size_t cap);
 
 /* A new random seed file (0600); never replaces one (OWB_ERR_EXISTS). */
 enum owb_err owb_signing_create(const char *path, char *diag) OWB_MUST_CHECK;

@@ -5,12 +5,22 @@
 # page and the hand-off page make); owb-demo-wifi stands in for the device's
 # Wi-Fi and records what it applied. Everything runs in a temporary
 # directory that is removed at the end, and both processes are stopped.
-#   bash tools/demo.sh [--mode server|app]
+# It runs once per suite: a symmetric-key device, then a public-key one.
+#   bash tools/demo.sh [--mode server|app] [--suite sym|pk|both]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=server
-[ "${1:-}" = "--mode" ] && mode="${2:-server}"
-case "$mode" in server|app) ;; *) echo "usage: $0 [--mode server|app]" >&2; exit 2 ;; esac
+mode=server suites="sym pk"
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --mode) mode="${2:-}"; shift 2 ;;
+    --suite) suites="${2:-}"; [ "$suites" = both ] && suites="sym pk"; shift 2 ;;
+    *) echo "usage: $0 [--mode server|app] [--suite sym|pk|both]" >&2; exit 2 ;;
+    esac
+done
+case "$mode" in server|app) ;; *) echo "usage: $0 [--mode server|app] [--suite sym|pk|both]" >&2; exit 2 ;; esac
+for s in $suites; do
+    case "$s" in sym|pk) ;; *) echo "$0: --suite takes sym, pk or both" >&2; exit 2 ;; esac
+done
 
 bash tools/install-deps.sh
 cmake --preset release >/dev/null
@@ -47,43 +57,60 @@ sport=$(port_of "$work/server.log")
 server="http://127.0.0.1:$sport"
 echo "owb-server at $server"
 
-step "3. Mint a device (key file, server record, QR code)"
-$bin/tools/owb-mint device --prefix demo- --server "$server" --out-dir "$work/factory" | tee "$work/mint.txt"
-id=$(awk '/^id:/ {print $2}' "$work/mint.txt")
-claim=$(sed -n 's/.*#c=\([0-9A-Z]*\).*/\1/p' "$work/mint.txt")
-
-step "4. Import it, add the premises network, assign it, make an installer token"
-$bin/server/owb-server device import "$work/factory/records.jsonl"
+step "3. Add the premises network, make an installer token"
 # A PSK with quotes and a $(...) that nothing may run.
 # shellcheck disable=SC2016
 printf 'demo-passw0rd "quoted" $(not-run)\n' | \
     $bin/server/owb-server network add office --ssid "Demo Office" --security wpa2-psk
-$bin/server/owb-server device assign "$id" --network office
 token=$($bin/server/owb-server token create --label demo 2>/dev/null)
 
-step "5. Start the device agent (command backend; Wi-Fi recorded in a file)"
-mkdir -m 700 "$work/state" "$work/wifi"
-OWB_DEMO_DIR="$work/wifi" OWB_DEMO_SSID="Demo Office" \
-$bin/device/owb-device --key-file "$work/factory/$id.key" --state-dir "$work/state" \
-    --listen 127.0.0.1:0 --wifi-backend command --wifi-command "$PWD/$bin/tools/owb-demo-wifi" \
-    --quiet 2>"$work/device.log" &
-pids+=($!)
-dport=$(port_of "$work/device.log")
-echo "owb-device ($id) at http://127.0.0.1:$dport"
+# Steps 4-8 for one device of the given suite.
+provision() {
+    local suite=$1 dir="$work/$1" id claim dport want_ssid
+    local -a suite_args=()
+    mkdir -m 700 "$dir" "$dir/state" "$dir/wifi"
+    if [ "$suite" = pk ]; then
+        # The factory pins the server's public key in every pk device.
+        $bin/server/owb-server signing-key public >"$dir/server.pub"
+        suite_args=(--suite pk --server-public-key "$dir/server.pub")
+    fi
 
-step "6. The phone's part: setup page, bundle, hand-off, wait for check-in ($mode-sealed)"
-if [ "$mode" = server ]; then
-    $bin/tools/owb-demo-client --server "$server" --device-url "http://127.0.0.1:$dport" \
-        --id "$id" --claim "$claim" --mode server --token "$token"
-    want_ssid="Demo Office"
-else
-    $bin/tools/owb-demo-client --server "$server" --device-url "http://127.0.0.1:$dport" \
-        --id "$id" --claim "$claim" --mode app --ssid "Home Net" --psk "phone-only secret"
-    want_ssid="Home Net"
-fi
+    step "4 ($suite). Mint a $suite-suite device (key file, server record, QR code)"
+    $bin/tools/owb-mint device --prefix "demo-$suite-" --server "$server" --out-dir "$dir/factory" \
+        "${suite_args[@]}" | tee "$dir/mint.txt"
+    id=$(awk '/^id:/ {print $2}' "$dir/mint.txt")
+    claim=$(sed -n 's/.*#c=\([0-9A-Z]*\).*/\1/p' "$dir/mint.txt")
 
-step "7. What the device applied"
-sed 's/"psk":.*/"psk":	"(hidden)",/' "$work/wifi/applied.json"; echo
-grep -q "\"ssid\":[[:space:]]*\"$want_ssid\"" "$work/wifi/applied.json"
-$bin/server/owb-server device show "$id" | grep -E '^(id|state|counter):'
-printf '\ndevice %s is online\n' "$id"
+    step "5 ($suite). Import it and assign it the network"
+    $bin/server/owb-server device import "$dir/factory/records.jsonl"
+    $bin/server/owb-server device assign "$id" --network office
+
+    step "6 ($suite). Start the device agent (command backend; Wi-Fi recorded in a file)"
+    OWB_DEMO_DIR="$dir/wifi" OWB_DEMO_SSID="Demo Office" \
+    $bin/device/owb-device --key-file "$dir/factory/$id.key" --state-dir "$dir/state" \
+        --listen 127.0.0.1:0 --wifi-backend command --wifi-command "$PWD/$bin/tools/owb-demo-wifi" \
+        --quiet 2>"$dir/device.log" &
+    pids+=($!)
+    dport=$(port_of "$dir/device.log")
+    echo "owb-device ($id) at http://127.0.0.1:$dport"
+
+    step "7 ($suite). The phone's part: setup page, bundle, hand-off, wait for check-in ($mode-sealed)"
+    if [ "$mode" = server ]; then
+        $bin/tools/owb-demo-client --server "$server" --device-url "http://127.0.0.1:$dport" \
+            --id "$id" --claim "$claim" --mode server --token "$token"
+        want_ssid="Demo Office"
+    else
+        $bin/tools/owb-demo-client --server "$server" --device-url "http://127.0.0.1:$dport" \
+            --id "$id" --claim "$claim" --mode app --ssid "Home Net" --psk "phone-only secret"
+        want_ssid="Home Net"
+    fi
+
+    step "8 ($suite). What the device applied"
+    sed 's/"psk":.*/"psk":	"(hidden)",/' "$dir/wifi/applied.json"; echo
+    grep -q "\"ssid\":[[:space:]]*\"$want_ssid\"" "$dir/wifi/applied.json"
+    $bin/server/owb-server device show "$id" | grep -E '^(id|suite|state|counter):'
+    printf '\ndevice %s (%s suite) is online\n' "$id" "$suite"
+}
+for suite in $suites; do
+    provision "$suite"
+done
