@@ -29,6 +29,8 @@
 #include "owb/base64.h"
 #include "owb/checkin.h"
 #include "owb/envelope.h"
+#include "owb/envelope_pk.h"
+#include "owb/fileio.h"
 #include "owb/json.h"
 #include "owb/kdf.h"
 #include "owb/mem.h"
@@ -55,6 +57,10 @@ struct fixture {
 #ifdef OWB_TEST_PG
     struct t_pg pg;
 #endif
+    /* The pk-suite device of test_pk_suite: its secrets, which the
+     * database must never hold. */
+    uint8_t pk_sk[64], pk_pk[32], srv_pk[32];
+    char pk_ap[OWB_AP_PASSPHRASE_SIZE], pk_claim[OWB_CLAIM_SIZE];
 };
 
 static struct fixture F;
@@ -1123,6 +1129,143 @@ static void test_lock_contention(void **state)
 }
 
 static size_t scanned_files, scanned_bytes;
+static bool pk_public_seen;
+
+/* A 200 answer for a pk device: the bundle is of the pk suite, signed by
+ * the server's key and opened with the device's own; P's wifi blob opens
+ * with the app key. Returns the counter. */
+static uint64_t open_pk_answer(const struct t_resp *r, const uint8_t app_key[32], char *ssid,
+                               size_t ssid_cap)
+{
+    cJSON *root = NULL;
+    uint8_t bundle[OWB_BUNDLE_MAX], p[OWB_PAYLOAD_MAX], w[OWB_WIFI_JSON_MAX], kb[32];
+    size_t blen, plen, wlen;
+    struct owb_bundle_header h;
+    struct owb_payload pl;
+    struct owb_wifi wifi;
+    uint64_t counter;
+
+    assert_int_equal(r->status, 200);
+    assert_int_equal(owb_json_parse(r->body, r->len, &root), OWB_OK);
+    assert_int_equal(owb_json_uint(root, "counter", &counter), OWB_OK);
+    const char *b = owb_json_string(root, "bundle");
+    assert_int_equal(owb_b64_decode(b, strlen(b), bundle, sizeof bundle, &blen), OWB_OK);
+    assert_int_equal(owb_bundle_header_parse(bundle, blen, &h), OWB_OK);
+    assert_int_equal(h.suite, OWB_SUITE_PK);
+    assert_true(h.counter == counter);
+    assert_int_equal(owb_pk_bundle_open(F.pk_sk, (const uint8_t(*)[32])F.srv_pk, 1, &h, bundle,
+                                        blen, p, sizeof p, &plen),
+                     OWB_OK);
+    /* Not a symmetric bundle, whatever the key. */
+    randombytes_buf(kb, sizeof kb);
+    assert_int_equal(owb_bundle_open(kb, &h, bundle, blen, p + 0, 0, &wlen), OWB_ERR_AUTH_FAILED);
+    assert_int_equal(owb_payload_parse((const char *)p, plen, &pl), OWB_OK);
+    assert_int_equal(
+        owb_wifi_blob_open(app_key, "pk-0", pl.wifi_blob, pl.wifi_blob_len, w, sizeof w, &wlen),
+        OWB_OK);
+    assert_int_equal(owb_wifi_parse((const char *)w, wlen, &wifi), OWB_OK);
+    snprintf(ssid, ssid_cap, "%s", wifi.ssid);
+    const cJSON *ap = cJSON_GetObjectItemCaseSensitive(root, "device_ap");
+    assert_string_equal(owb_json_string(ap, "passphrase"), F.pk_ap);
+    cJSON_Delete(root);
+    return counter;
+}
+
+static void pk_checkin(uint64_t counter, const uint8_t nonce[16], bool corrupt, long want)
+{
+    uint8_t sig[64];
+    char n64[32], s64[100], body[300], u[512];
+    struct t_resp r;
+
+    assert_int_equal(owb_pk_checkin_sign(F.pk_sk, "pk-0", counter, nonce, sig), OWB_OK);
+    if (corrupt)
+        sig[5] ^= 0x20;
+    owb_b64_encode(nonce, 16, n64, sizeof n64);
+    owb_b64_encode(sig, 64, s64, sizeof s64);
+    snprintf(body, sizeof body, "{\"counter\":%llu,\"nonce\":\"%s\",\"signature\":\"%s\"}",
+             (unsigned long long)counter, n64, s64);
+    url(u, "/v1/devices/pk-0/checkin");
+    t_http("POST", u, NULL, body, strlen(body), &r);
+    if (r.status != want)
+        fail_msg("pk check-in: %ld %s (wanted %ld)", r.status, r.body, want);
+    t_resp_free(&r);
+}
+
+/* A pk-suite device beside the symmetric ones: imported from a record
+ * with only its public key, set up in both modes (the bundle signed by
+ * the server's key from 'owb-server signing-key public', opened with the
+ * device's secret key), checked in with a signature. */
+static void test_pk_suite(void **state)
+{
+    (void)state;
+    struct owb_record rec = {.suite = OWB_SUITE_PK};
+    char out[4096], path[4096], body[2048], ssid[64];
+    uint8_t raw[16], app_key[32], nonce[16], blob[OWB_WIFI_BLOB_MAX];
+    char blob64[OWB_B64_ENCODED_SIZE(OWB_WIFI_BLOB_MAX)];
+    size_t len;
+    struct t_resp r;
+
+    char *pub[] = {OWB_SERVER_BIN, "signing-key", "public", "--master-key", F.key, NULL};
+    assert_int_equal(t_run(pub, NULL, out, sizeof out), 0);
+    out[strcspn(out, "\n")] = '\0';
+    assert_int_equal(owb_b64_decode_exact(out, strlen(out), F.srv_pk, 32), OWB_OK);
+
+    strcpy(rec.device_id, "pk-0");
+    crypto_sign_keypair(F.pk_pk, F.pk_sk);
+    memcpy(rec.device_pk, F.pk_pk, 32);
+    randombytes_buf(raw, sizeof raw);
+    owb_b64_encode(raw, sizeof raw, F.pk_ap, sizeof F.pk_ap);
+    memcpy(rec.ap_passphrase, F.pk_ap, sizeof F.pk_ap);
+    owb_claim_generate(F.pk_claim);
+    memcpy(rec.claim_code, F.pk_claim, sizeof F.pk_claim);
+    snprintf(path, sizeof path, "%s/pk.jsonl", F.dir);
+    char line[OWB_RECORD_LINE_MAX + 2];
+    assert_int_equal(owb_record_to_line(&rec, line, sizeof line, &len), OWB_OK);
+    assert_int_equal(owb_file_write_atomic(path, line, len, 0600, OWB_WRITE_REPLACE), OWB_OK);
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "import", path, NULL), 0);
+    assert_int_equal(
+        admin(NULL, out, sizeof out, "device", "assign", "pk-0", "--network", "home", NULL), 0);
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "show", "pk-0", NULL), 0);
+    assert_non_null(strstr(out, "suite:      pk"));
+
+    /* Server-sealed. */
+    randombytes_buf(app_key, sizeof app_key);
+    server_sealed_body(body, sizeof body, F.pk_claim, app_key);
+    setup_req("pk-0", body, F.token, &r);
+    uint64_t c1 = open_pk_answer(&r, app_key, ssid, sizeof ssid);
+    t_resp_free(&r);
+    assert_string_equal(ssid, "Caf\xc3\xa9 \"Net\"");
+
+    /* App-sealed. */
+    const char *w = "{\"ssid\":\"Phone Net\",\"security\":\"wpa3-sae\",\"psk\":\"from the phone\"}";
+    randombytes_buf(app_key, sizeof app_key);
+    assert_int_equal(owb_wifi_blob_seal(app_key, "pk-0", (const uint8_t *)w, strlen(w), NULL, blob,
+                                        sizeof blob, &len),
+                     OWB_OK);
+    owb_b64_encode(blob, len, blob64, sizeof blob64);
+    snprintf(body, sizeof body, "{\"claim\":\"%s\",\"wifi\":\"%s\"}", F.pk_claim, blob64);
+    setup_req("pk-0", body, NULL, &r);
+    uint64_t c2 = open_pk_answer(&r, app_key, ssid, sizeof ssid);
+    t_resp_free(&r);
+    assert_string_equal(ssid, "Phone Net");
+    assert_true(c2 > c1);
+
+    /* Check-in: a wrong signature, then the right one, then its replay;
+     * a MAC where a signature belongs. */
+    randombytes_buf(nonce, sizeof nonce);
+    pk_checkin(c2, nonce, true, 401);
+    pk_checkin(c2, nonce, false, 200);
+    pk_checkin(c2, nonce, false, 409);
+    char u[512];
+    url(u, "/v1/devices/pk-0/checkin");
+    const char *mac_body = "{\"counter\":1,\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"mac\":"
+                           "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
+    t_http("POST", u, NULL, mac_body, strlen(mac_body), &r);
+    assert_int_equal(r.status, 400);
+    t_resp_free(&r);
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "show", "pk-0", NULL), 0);
+    assert_non_null(strstr(out, "state:      online"));
+}
 
 /* One file the server's database is in: no key, PSK, claim or token. */
 static int scan_file(const char *path, const struct stat *sb, int type, struct FTW *ftw)
@@ -1147,6 +1290,19 @@ static int scan_file(const char *path, const struct stat *sb, int type, struct F
     if (memmem(data, len, PSK, strlen(PSK)) || memmem(data, len, "horse", 5) ||
         memmem(data, len, F.token, strlen(F.token)))
         fail_msg("%s holds the PSK or the installer token", path);
+    /* The pk device: neither its secret key (seed) in any form nor its AP
+     * passphrase in clear. */
+    if (F.pk_ap[0]) {
+        char hex[129], b64[90];
+        sodium_bin2hex(hex, sizeof hex, F.pk_sk, 32);
+        owb_b64_encode(F.pk_sk, 64, b64, sizeof b64);
+        if (memmem(data, len, F.pk_sk, 32) || memmem(data, len, hex, 64) ||
+            memmem(data, len, b64, 40) || memmem(data, len, F.pk_ap, OWB_AP_PASSPHRASE_LEN) ||
+            memmem(data, len, F.pk_claim, 16))
+            fail_msg("%s holds the pk device's secret key, AP passphrase or claim", path);
+        if (memmem(data, len, F.pk_pk, 32))
+            pk_public_seen = true;
+    }
     free(data);
     return 0;
 }
@@ -1174,6 +1330,9 @@ static void test_no_secret_in_database(void **state)
 #endif
     print_message("%zu files, %zu bytes searched\n", scanned_files, scanned_bytes);
     assert_true(scanned_bytes > 0);
+    /* What the pk device's row does hold: its public key (so the search
+     * looked where the rows are). */
+    assert_true(pk_public_seen);
 }
 
 #ifdef OWB_TEST_PG
@@ -1404,6 +1563,7 @@ int main(void)
         cmocka_unit_test(test_slowloris),
         cmocka_unit_test(test_hostile_requests),
         cmocka_unit_test(test_lock_contention),
+        cmocka_unit_test(test_pk_suite),
         cmocka_unit_test(test_no_secret_in_database),
 #ifdef OWB_TEST_PG
         cmocka_unit_test(test_pg_two_instances),
