@@ -21,6 +21,7 @@
 #include "owb/base64.h"
 #include "owb/checkin.h"
 #include "owb/envelope.h"
+#include "owb/envelope_pk.h"
 #include "owb/fileio.h"
 #include "owb/httpd.h"
 #include "owb/json.h"
@@ -554,6 +555,7 @@ struct checkin_srv {
     pthread_mutex_t mu;
     int hits, good;
     uint64_t counter;
+    const uint8_t *pk; /* a pk device's public key: check signatures, not MACs */
 };
 
 static void checkin_handler(void *ctx, const struct owb_http_request *req,
@@ -565,8 +567,15 @@ static void checkin_handler(void *ctx, const struct owb_http_request *req,
     uint64_t counter = 0;
     bool ok = false;
 
-    if (owb_json_parse(req->body, req->body_len, &root) == OWB_OK &&
+    if (cs->pk && owb_json_parse(req->body, req->body_len, &root) == OWB_OK &&
         owb_json_uint(root, "counter", &counter) == OWB_OK) {
+        const char *n = owb_json_string(root, "nonce"), *g = owb_json_string(root, "signature");
+        uint8_t sig[64];
+        ok = n && g && owb_b64_decode_exact(n, strlen(n), nonce, 16) == OWB_OK &&
+             owb_b64_decode_exact(g, strlen(g), sig, 64) == OWB_OK &&
+             owb_pk_checkin_verify(cs->pk, D.id, counter, nonce, sig) == OWB_OK;
+    } else if (owb_json_parse(req->body, req->body_len, &root) == OWB_OK &&
+               owb_json_uint(root, "counter", &counter) == OWB_OK) {
         const char *n = owb_json_string(root, "nonce"), *m = owb_json_string(root, "mac");
         owb_kdf_checkin_key(kc, D.key);
         ok = n && m && owb_b64_decode_exact(n, strlen(n), nonce, 16) == OWB_OK &&
@@ -595,7 +604,7 @@ static void checkin_handler(void *ctx, const struct owb_http_request *req,
 static void test_checkin_reaches_server(void **state)
 {
     (void)state;
-    struct checkin_srv cs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    struct checkin_srv cs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, NULL};
     struct owb_httpd *h;
     struct owb_httpd_options o = {.listen = "127.0.0.1:0",
                                   .body_max = 4096,
@@ -624,6 +633,103 @@ static void test_checkin_reaches_server(void **state)
     pthread_mutex_unlock(&cs.mu);
     owb_httpd_stop(h, 0);
     free(b);
+}
+
+/* A pk bundle for D.id sealed to device_pk and signed by server_sk. */
+static char *make_pk_bundle(const uint8_t server_sk[64], const uint8_t device_pk[32],
+                            uint64_t counter, const uint8_t app_key[32], const char *checkin_url)
+{
+    uint8_t blob[OWB_WIFI_BLOB_MAX], bundle[OWB_BUNDLE_MAX];
+    char p[OWB_PAYLOAD_MAX + 6], *b64 = malloc(OWB_B64_ENCODED_SIZE(OWB_BUNDLE_MAX));
+    struct owb_payload pl = {0};
+    size_t blen, plen;
+
+    assert_int_equal(owb_wifi_blob_seal(app_key, D.id, (const uint8_t *)W_HOME, strlen(W_HOME),
+                                        NULL, blob, sizeof blob, &blen),
+                     OWB_OK);
+    memcpy(pl.wifi_blob, blob, blen);
+    pl.wifi_blob_len = blen;
+    if (checkin_url)
+        snprintf(pl.checkin_url, sizeof pl.checkin_url, "%s", checkin_url);
+    assert_int_equal(owb_payload_to_json(&pl, p, sizeof p, &plen), OWB_OK);
+    assert_int_equal(owb_pk_bundle_seal(server_sk, device_pk, D.id, counter, (const uint8_t *)p,
+                                        plen, NULL, NULL, bundle, sizeof bundle, &blen),
+                     OWB_OK);
+    assert_int_equal(owb_b64_encode(bundle, blen, b64, OWB_B64_ENCODED_SIZE(OWB_BUNDLE_MAX)),
+                     OWB_OK);
+    return b64;
+}
+
+/* A pk-suite key file (two server keys pinned: a rotation under way): a
+ * symmetric bundle and one signed by an unpinned key are refused 401; one
+ * signed by the second pinned key is applied, and the check-in carries a
+ * signature the device's public key verifies. The AP comes up with the
+ * key file's minted passphrase. */
+static void test_pk_suite(void **state)
+{
+    (void)state;
+    struct owb_keyfile *kf = owb_keyfile_new();
+    uint8_t old_pk[32], old_sk[64], srv_pk[32], srv_sk[64], rogue_pk[32], rogue_sk[64];
+    uint8_t dev_pk[32], ak[32], raw[16];
+    char diag[OWB_DIAG_SIZE], url[256];
+    struct checkin_srv cs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, dev_pk};
+    struct owb_httpd_options o = {.listen = "127.0.0.1:0",
+                                  .body_max = 4096,
+                                  .threads = 1,
+                                  .handler = checkin_handler,
+                                  .ctx = &cs};
+    struct owb_httpd *h;
+    struct t_resp r;
+
+    crypto_sign_keypair(old_pk, old_sk);
+    crypto_sign_keypair(srv_pk, srv_sk);
+    crypto_sign_keypair(rogue_pk, rogue_sk);
+    kf->suite = OWB_SUITE_PK;
+    snprintf(kf->device_id, sizeof kf->device_id, "%s", D.id);
+    crypto_sign_keypair(dev_pk, kf->device_sk);
+    memcpy(kf->server_pks[0], old_pk, 32);
+    memcpy(kf->server_pks[1], srv_pk, 32);
+    kf->n_server_pks = 2;
+    randombytes_buf(raw, sizeof raw);
+    owb_b64_encode(raw, sizeof raw, kf->ap_passphrase, sizeof kf->ap_passphrase);
+    unlink(D.key_file);
+    assert_int_equal(owb_keyfile_write(D.key_file, kf, true, diag), OWB_OK);
+
+    assert_int_equal(owb_httpd_start(&o, &h), OWB_OK);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/devices/dev-under-test/checkin",
+             owb_httpd_port(h));
+    start_agent("pk", "--checkin-timeout", "10", NULL);
+    randombytes_buf(ak, sizeof ak);
+
+    char *b = make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 401, "auth_failed");
+    t_resp_free(&r);
+    free(b);
+    b = make_pk_bundle(rogue_sk, dev_pk, 2, ak, url);
+    post(b, ak, &r);
+    expect(&r, 401, "auth_failed");
+    t_resp_free(&r);
+    free(b);
+    b = make_pk_bundle(srv_sk, dev_pk, 3, ak, url);
+    post(b, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    free(b);
+    free(wait_state("joined"));
+    wait_provisioned();
+    pthread_mutex_lock(&cs.mu);
+    assert_int_equal(cs.good, 1);
+    assert_true(cs.counter == 3);
+    pthread_mutex_unlock(&cs.mu);
+    owb_httpd_stop(h, 0);
+
+    /* The setup AP came up with the minted passphrase. */
+    size_t len;
+    char *log = t_read_file(D.log, &len);
+    assert_non_null(strstr(log, kf->ap_passphrase));
+    free(log);
+    owb_keyfile_free(kf);
 }
 
 static void test_checkin_unreachable_rolls_back(void **state)
@@ -926,6 +1032,7 @@ int main(void)
         cmocka_unit_test_setup(test_replay_after_restart_and_kill, fresh),
         cmocka_unit_test_setup(test_join_failure_rolls_back, fresh),
         cmocka_unit_test_setup(test_checkin_reaches_server, fresh),
+        cmocka_unit_test_setup(test_pk_suite, fresh),
         cmocka_unit_test_setup(test_checkin_unreachable_rolls_back, fresh),
         cmocka_unit_test_setup(test_setup_window_and_sigusr1, fresh),
         cmocka_unit_test_setup(test_backend_hang_is_killed, fresh),
