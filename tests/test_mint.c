@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "mint.h"
+#include "owb/base64.h"
 #include "owb/kdf.h"
 #include "owb/keyfile.h"
 #include "owb/mem.h"
@@ -76,8 +77,9 @@ static void test_device_end_to_end(void **state)
     (void)state;
     char out_dir[4096], out[8192], path[4096], id[64] = "", url[1024] = "";
     snprintf(out_dir, sizeof out_dir, "%s/one", dir);
-    char *argv[] = {OWB_MINT_BIN, "device", "--prefix", "lab-", "--server",
-                    "https://setup.example.com/", "--out-dir", out_dir, NULL};
+    char *argv[] = {OWB_MINT_BIN, "device",   "--prefix",
+                    "lab-",       "--server", "https://setup.example.com/",
+                    "--out-dir",  out_dir,    NULL};
     assert_int_equal(t_run(argv, NULL, out, sizeof out), 0);
     sscanf(strstr(out, "id:"), "id: %63s", id);
     sscanf(strstr(out, "setup URL:"), "setup URL: %1023s", url);
@@ -127,7 +129,8 @@ static void test_device_end_to_end(void **state)
     snprintf(mk, sizeof mk, "%s/master.key", dir);
     char *init[] = {OWB_SERVER_BIN, "init", "--db", db, "--master-key", mk, NULL};
     assert_int_equal(t_run(init, NULL, out, sizeof out), 0);
-    char *import[] = {OWB_SERVER_BIN, "device", "import", path, "--db", db, "--master-key", mk, NULL};
+    char *import[] = {OWB_SERVER_BIN, "device", "import", path, "--db", db,
+                      "--master-key", mk,       NULL};
     assert_int_equal(t_run(import, NULL, out, sizeof out), 0);
     assert_non_null(strstr(out, "imported 1 new device(s)"));
 
@@ -141,12 +144,13 @@ static void test_device_end_to_end(void **state)
 
     /* A second device with the same id is refused without --force. */
     char *again[] = {OWB_MINT_BIN, "device", "--id", id, "--server", "https://setup.example.com",
-                     "--out-dir", out_dir, NULL};
+                     "--out-dir",  out_dir,  NULL};
     assert_int_equal(t_run_err(again, NULL, out, sizeof out), 1);
     assert_non_null(strstr(out, "already exists"));
     /* --id appends a second record. */
-    char *other[] = {OWB_MINT_BIN, "device", "--id", "second", "--server",
-                     "https://setup.example.com", "--out-dir", out_dir, NULL};
+    char *other[] = {OWB_MINT_BIN, "device",   "--id",
+                     "second",     "--server", "https://setup.example.com",
+                     "--out-dir",  out_dir,    NULL};
     assert_int_equal(t_run(other, NULL, out, sizeof out), 0);
     snprintf(path, sizeof path, "%s/records.jsonl", out_dir);
     rec = t_read_file(path, &len);
@@ -154,6 +158,125 @@ static void test_device_end_to_end(void **state)
     assert_non_null(strstr(rec, id));
     free(rec);
     owb_keyfile_free(kf);
+}
+
+/* --suite pk: the server's public key from 'owb-server signing-key
+ * public' pinned in a pk key file, a record with the public key only,
+ * imported by owb-server; a batch of pk devices; the suite's usage errors. */
+static void test_pk_suite(void **state)
+{
+    (void)state;
+    char out[8192], out_dir[4096], path[4096], db[4096], mk[4096], pub[4096], diag[OWB_DIAG_SIZE];
+    char id[64] = "";
+    uint8_t srv_pk[32];
+
+    snprintf(db, sizeof db, "%s/pk.db", dir);
+    snprintf(mk, sizeof mk, "%s/pk-master.key", dir);
+    snprintf(pub, sizeof pub, "%s/server.pub", dir);
+    char *init[] = {OWB_SERVER_BIN, "init", "--db", db, "--master-key", mk, NULL};
+    assert_int_equal(t_run(init, NULL, out, sizeof out), 0);
+    char *show[] = {OWB_SERVER_BIN, "signing-key", "public", "--master-key", mk, NULL};
+    assert_int_equal(t_run(show, NULL, out, sizeof out), 0);
+    FILE *f = fopen(pub, "w");
+    fputs(out, f);
+    fclose(f);
+    out[strcspn(out, "\n")] = '\0';
+    assert_int_equal(owb_b64_decode_exact(out, strlen(out), srv_pk, 32), OWB_OK);
+
+    snprintf(out_dir, sizeof out_dir, "%s/pk-one", dir);
+    char *mint[] = {OWB_MINT_BIN,
+                    "device",
+                    "--prefix",
+                    "pk-",
+                    "--server",
+                    "https://setup.example.com",
+                    "--out-dir",
+                    out_dir,
+                    "--suite",
+                    "pk",
+                    "--server-public-key",
+                    pub,
+                    NULL};
+    assert_int_equal(t_run(mint, NULL, out, sizeof out), 0);
+    sscanf(strstr(out, "id:"), "id: %63s", id);
+    struct owb_keyfile *kf = NULL;
+    snprintf(path, sizeof path, "%s/%s.key", out_dir, id);
+    assert_int_equal(owb_keyfile_read(path, &kf, diag), OWB_OK);
+    assert_int_equal(kf->suite, OWB_SUITE_PK);
+    assert_int_equal(kf->n_server_pks, 1);
+    assert_memory_equal(kf->server_pks[0], srv_pk, 32);
+    /* ap and inspect read the pk key file. */
+    char *ap[] = {OWB_MINT_BIN, "ap", "--key-file", path, NULL};
+    assert_int_equal(t_run(ap, NULL, out, sizeof out), 0);
+    assert_non_null(strstr(out, kf->ap_passphrase));
+    char *inspect[] = {OWB_MINT_BIN, "inspect", "--key-file", path, NULL};
+    assert_int_equal(t_run(inspect, NULL, out, sizeof out), 0);
+    assert_non_null(strstr(out, "suite:           pk"));
+
+    /* The record: public key and AP passphrase, no secret; imported. */
+    size_t len;
+    snprintf(path, sizeof path, "%s/records.jsonl", out_dir);
+    char *rec = t_read_file(path, &len);
+    struct owb_record r;
+    assert_int_equal(owb_record_parse(rec, len - 1, &r, diag), OWB_OK);
+    assert_int_equal(r.suite, OWB_SUITE_PK);
+    assert_memory_equal(r.device_pk, kf->device_sk + 32, 32);
+    char sk_b64[100];
+    owb_b64_encode(kf->device_sk, 64, sk_b64, sizeof sk_b64);
+    assert_null(strstr(rec, sk_b64));
+    assert_null(strstr(rec, "device_key"));
+    free(rec);
+    char *import[] = {OWB_SERVER_BIN, "device", "import", path, "--db", db,
+                      "--master-key", mk,       NULL};
+    assert_int_equal(t_run(import, NULL, out, sizeof out), 0);
+    assert_non_null(strstr(out, "imported 1 new device(s)"));
+    owb_keyfile_free(kf);
+
+    /* A batch of pk devices. */
+    snprintf(out_dir, sizeof out_dir, "%s/pk-batch", dir);
+    char *batch[] = {OWB_MINT_BIN,
+                     "batch",
+                     "--count",
+                     "20",
+                     "--server",
+                     "https://setup.example.com",
+                     "--out-dir",
+                     out_dir,
+                     "--qr-format",
+                     "none",
+                     "--suite",
+                     "pk",
+                     "--server-public-key",
+                     pub,
+                     NULL};
+    assert_int_equal(t_run(batch, NULL, out, sizeof out), 0);
+    snprintf(path, sizeof path, "%s/records.jsonl", out_dir);
+    rec = t_read_file(path, &len);
+    size_t pk_lines = 0;
+    for (char *at = rec; (at = strstr(at, "\"suite\":\"pk\"")); at++)
+        pk_lines++;
+    assert_int_equal(pk_lines, 20);
+    free(rec);
+
+    /* Usage: pk without a key, a key without pk, an unknown suite; a file
+     * that holds no key. */
+    char *no_key[] = {OWB_MINT_BIN, "device", "--server", "https://x.example", "--out-dir", out_dir,
+                      "--suite",    "pk",     NULL};
+    assert_int_equal(t_run_err(no_key, NULL, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--server-public-key"));
+    char *key_no_pk[] = {OWB_MINT_BIN,          "device",    "--server",
+                         "https://x.example",   "--out-dir", out_dir,
+                         "--server-public-key", pub,         NULL};
+    assert_int_equal(t_run_err(key_no_pk, NULL, out, sizeof out), 2);
+    char *bad_suite[] = {OWB_MINT_BIN,        "device",    "--server",
+                         "https://x.example", "--out-dir", out_dir,
+                         "--suite",           "rsa",       NULL};
+    assert_int_equal(t_run_err(bad_suite, NULL, out, sizeof out), 2);
+    char *bad_file[] = {OWB_MINT_BIN,          "device", "--server", "https://x.example",
+                        "--out-dir",           out_dir,  "--suite",  "pk",
+                        "--server-public-key", mk,       NULL};
+    assert_int_equal(t_run_err(bad_file, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "server public keys"));
 }
 
 static void test_qr_levels_and_formats(void **state)
@@ -164,8 +287,9 @@ static void test_qr_levels_and_formats(void **state)
     char path[4096], out[4096];
     for (size_t i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/qr-%s.png", dir, levels[i]);
-        char *argv[] = {OWB_MINT_BIN, "qr", (char *)url, "--format", "png", "--out", path,
-                        "--ec", (char *)levels[i], "--size", "4", "--margin", "4", NULL};
+        char *argv[] = {OWB_MINT_BIN, "qr",   (char *)url,       "--format", "png", "--out",
+                        path,         "--ec", (char *)levels[i], "--size",   "4",   "--margin",
+                        "4",          NULL};
         assert_int_equal(t_run(argv, NULL, out, sizeof out), 0);
         zbar(path, out, sizeof out);
         assert_string_equal(out, url);
@@ -203,8 +327,8 @@ static void test_qr_levels_and_formats(void **state)
 static void test_wifi_code_escaping(void **state)
 {
     (void)state;
-    const char *ssids[] = {"plain", "semi;colon", "back\\slash", "co,mma", "co:lon",
-                           "quo\"te", ";,:\\\"", "Caf\xc3\xa9 \"$(x)\""};
+    const char *ssids[] = {"plain",  "semi;colon", "back\\slash", "co,mma",
+                           "co:lon", "quo\"te",    ";,:\\\"",     "Caf\xc3\xa9 \"$(x)\""};
     char text[512], path[4096], out[1024], want[512];
     struct owb_qr_opts qo = {OWB_QR_PNG, 'M', 4, 4};
 
@@ -239,13 +363,13 @@ static void test_wifi_code_escaping(void **state)
     /* owb-mint ap --qr draws a decodable join code. */
     char key[4096];
     snprintf(path, sizeof path, "%s/ap", dir);
-    char *mint[] = {OWB_MINT_BIN, "device", "--id", "ap-dev", "--server", "http://127.0.0.1:1",
-                    "--out-dir", path, NULL};
+    char *mint[] = {OWB_MINT_BIN,         "device",    "--id", "ap-dev", "--server",
+                    "http://127.0.0.1:1", "--out-dir", path,   NULL};
     assert_int_equal(t_run(mint, NULL, out, sizeof out), 0);
     snprintf(key, sizeof key, "%s/ap-dev.key", path);
     snprintf(path, sizeof path, "%s/ap.png", dir);
-    char *ap[] = {OWB_MINT_BIN, "ap", "--key-file", key, "--qr", "--format", "png", "--out", path,
-                  NULL};
+    char *ap[] = {OWB_MINT_BIN, "ap",  "--key-file", key,  "--qr",
+                  "--format",   "png", "--out",      path, NULL};
     assert_int_equal(t_run(ap, NULL, out, sizeof out), 0);
     char pass[64];
     sscanf(strstr(out, "passphrase:"), "passphrase: %63s", pass);
@@ -259,8 +383,9 @@ static void test_batch_unique_and_complete(void **state)
     (void)state;
     char out_dir[4096], out[4096], path[4096];
     snprintf(out_dir, sizeof out_dir, "%s/batch", dir);
-    char *argv[] = {OWB_MINT_BIN, "batch", "--count", "100000", "--server",
-                    "https://setup.example.com", "--out-dir", out_dir, "--qr-format", "none", NULL};
+    char *argv[] = {
+        OWB_MINT_BIN, "batch", "--count",     "100000", "--server", "https://setup.example.com",
+        "--out-dir",  out_dir, "--qr-format", "none",   NULL};
     assert_int_equal(t_run(argv, NULL, out, sizeof out), 0);
     snprintf(path, sizeof path, "%s/records.jsonl", out_dir);
     size_t len;
@@ -298,8 +423,10 @@ static void test_batch_with_qr_codes(void **state)
     (void)state;
     char out_dir[4096], out[4096], path[4096], line[1024];
     snprintf(out_dir, sizeof out_dir, "%s/batch-png", dir);
-    char *argv[] = {OWB_MINT_BIN, "batch", "--count", "20", "--prefix", "f1-", "--server",
-                    "https://setup.example.com", "--out-dir", out_dir, "--qr-format", "png", NULL};
+    char *argv[] = {OWB_MINT_BIN, "batch", "--count",     "20",
+                    "--prefix",   "f1-",   "--server",    "https://setup.example.com",
+                    "--out-dir",  out_dir, "--qr-format", "png",
+                    NULL};
     assert_int_equal(t_run(argv, NULL, out, sizeof out), 0);
     assert_int_equal(count_files(out_dir, ".png"), 20);
     snprintf(path, sizeof path, "%s/manifest.csv", out_dir);
@@ -340,8 +467,9 @@ static void test_batch_interrupted_leaves_no_records(void **state)
     char out_dir[4096], path[4096];
     /* Full disk: every device file fits, the records file does not. */
     snprintf(out_dir, sizeof out_dir, "%s/full", dir);
-    char *argv[] = {OWB_MINT_BIN, "batch", "--count", "3000", "--server",
-                    "https://setup.example.com", "--out-dir", out_dir, NULL};
+    char *argv[] = {OWB_MINT_BIN, "batch",    "--count",
+                    "3000",       "--server", "https://setup.example.com",
+                    "--out-dir",  out_dir,    NULL};
     assert_int_equal(run_with_fsize(argv, 100 * 1024), 1);
     snprintf(path, sizeof path, "%s/records.jsonl", out_dir);
     assert_int_not_equal(access(path, F_OK), 0);
@@ -358,8 +486,9 @@ static void test_batch_interrupted_leaves_no_records(void **state)
 
     /* SIGKILL part way. */
     snprintf(out_dir, sizeof out_dir, "%s/killed", dir);
-    char *argv2[] = {OWB_MINT_BIN, "batch", "--count", "50000", "--server",
-                     "https://setup.example.com", "--out-dir", out_dir, NULL};
+    char *argv2[] = {OWB_MINT_BIN, "batch",    "--count",
+                     "50000",      "--server", "https://setup.example.com",
+                     "--out-dir",  out_dir,    NULL};
     pid_t pid = fork();
     if (pid == 0) {
         int null = open("/dev/null", 1);
@@ -382,6 +511,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_device_end_to_end),
+        cmocka_unit_test(test_pk_suite),
         cmocka_unit_test(test_qr_levels_and_formats),
         cmocka_unit_test(test_wifi_code_escaping),
         cmocka_unit_test(test_batch_unique_and_complete),

@@ -37,7 +37,11 @@ int owb_mint_suite_parse(const char *cmd, const char *suite, const char *key_fil
     if (!key_file)
         return mint_usage(cmd, "--suite pk needs --server-public-key FILE "
                                "(from 'owb-server signing-key public')");
-    if (owb_file_read(key_file, 4096, &text, &len) != OWB_OK)
+    enum owb_err rc = owb_file_read(key_file, 4096, &text, &len);
+    if (rc == OWB_ERR_TOO_LARGE)
+        return mint_fail(cmd, "%s: larger than 4096 bytes: not a list of server public keys",
+                         key_file);
+    if (rc != OWB_OK)
         return mint_fail(cmd, "%s: cannot read: %s", key_file, strerror(errno));
     for (tok = strtok_r(text, " \t\r\n", &save); tok && ok;
          tok = strtok_r(NULL, " \t\r\n", &save)) {
