@@ -66,11 +66,21 @@ function stop(p) {
   });
 }
 
+// The pk suite pins the server's public key in the device at minting.
+function suiteArgs() {
+  if (SUITE !== 'pk') return [];
+  const pub = path.join(work, 'server.pub');
+  fs.writeFileSync(pub, run(bin.server, ['signing-key', 'public']));
+  return ['--suite', 'pk', '--server-public-key', pub];
+}
+
 function mintDevice(server, prefix) {
-  const out = run(bin.mint, ['device', '--prefix', prefix, '--server', server, '--out-dir', path.join(work, 'factory')]);
+  const out = run(bin.mint, ['device', '--prefix', prefix, '--server', server, '--out-dir', path.join(work, 'factory'), ...suiteArgs()]);
   const id = /^id:\s+(\S+)/m.exec(out)[1];
   const claim = /#c=([0-9A-Z]+)/.exec(out)[1];
   const ap = run(bin.mint, ['ap', '--key-file', path.join(work, 'factory', id + '.key')]);
+  const inspect = run(bin.mint, ['inspect', '--key-file', path.join(work, 'factory', id + '.key')]);
+  if (!new RegExp(`^suite:\\s+${SUITE}$`, 'm').test(inspect)) throw new Error(`minted a device of another suite than ${SUITE}:\n${inspect}`);
   return { id, claim, passphrase: /passphrase:\s+(\S+)/.exec(ap)[1], key: path.join(work, 'factory', id + '.key') };
 }
 
