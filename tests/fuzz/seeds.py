@@ -38,3 +38,18 @@ put('server', 'session', 'GET /v1/sessions/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 put('server', 'page', 'GET /s/Omega-2231\n')
 put('server', 'metrics', 'GET /metrics\n')
 put('json', 'checkin', '{"counter":1,"nonce":"AAAAAAAAAAAAAAAAAAAAAA","mac":"x"}')
+
+# The pk suite: its bundles, and a pk key file and record.
+pk = json.load(open(os.path.join(vectors, 'protocol-v1-pk.json')))['cases']
+for i, c in enumerate(pk):
+    put('bundle', f'pk-b64-{i}', c['bundle'])
+    pad = '=' * (-len(c['bundle']) % 4)
+    put('bundle', f'pk-raw-{i}', base64.urlsafe_b64decode(c['bundle'] + pad))
+    b64 = lambda h: base64.urlsafe_b64encode(bytes.fromhex(h)).decode().rstrip('=')
+    sk = b64(c['device_seed'] + c['device_sign_pk'])
+    put('files', f'pk-key-{i}', json.dumps({'suite': 'pk', 'device_id': c['device_id'], 'device_secret_key': sk,
+                                             'server_public_key': [b64(c['server_sign_pk'])],
+                                             'ap_passphrase': 'AAAAAAAAAAAAAAAAAAAAAA'}))
+    put('files', f'pk-rec-{i}', json.dumps({'suite': 'pk', 'device_id': c['device_id'],
+                                             'device_public_key': b64(c['device_sign_pk']),
+                                             'ap_passphrase': 'AAAAAAAAAAAAAAAAAAAAAA'}) + '\n')
