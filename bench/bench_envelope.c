@@ -15,6 +15,7 @@
 
 #include "owb/base64.h"
 #include "owb/envelope.h"
+#include "owb/envelope_pk.h"
 #include "owb/kdf.h"
 #include "owb/mem.h"
 #include "owb/payload.h"
@@ -24,6 +25,7 @@
 
 struct fixture {
     uint8_t app_key[32], bundle_key[32];
+    uint8_t server_sk[64], server_pk[32], device_pk[32], device_sk[64]; /* pk suite */
     struct owb_wifi wifi;
     struct owb_payload p;
     char w_json[OWB_WIFI_JSON_MAX + 1], p_json[OWB_PAYLOAD_MAX];
@@ -61,6 +63,27 @@ static void build_bundle(struct fixture *f, uint64_t counter)
                         nonces + OWB_NONCE_BYTES, f->bundle, sizeof f->bundle,
                         &f->bundle_len) != OWB_OK)
         die("owb_bundle_seal");
+    if (owb_b64_encode(f->bundle, f->bundle_len, f->b64, sizeof f->b64) != OWB_OK)
+        die("owb_b64_encode");
+}
+
+/* The same bundle in the pk suite: X25519 per bundle and an Ed25519
+ * signature instead of a key derived once per device. */
+static void build_pk_bundle(struct fixture *f, uint64_t counter)
+{
+    uint8_t nonces[2 * OWB_NONCE_BYTES];
+    randombytes_buf(nonces, sizeof nonces);
+    if (owb_wifi_to_json(&f->wifi, f->w_json, sizeof f->w_json, &f->w_len) != OWB_OK)
+        die("owb_wifi_to_json");
+    if (owb_wifi_blob_seal(f->app_key, ID, (const uint8_t *)f->w_json, f->w_len, nonces,
+                           f->p.wifi_blob, sizeof f->p.wifi_blob, &f->p.wifi_blob_len) != OWB_OK)
+        die("owb_wifi_blob_seal");
+    if (owb_payload_to_json(&f->p, f->p_json, sizeof f->p_json, &f->p_len) != OWB_OK)
+        die("owb_payload_to_json");
+    if (owb_pk_bundle_seal(f->server_sk, f->device_pk, ID, counter, (const uint8_t *)f->p_json,
+                           f->p_len, NULL, nonces + OWB_NONCE_BYTES, f->bundle, sizeof f->bundle,
+                           &f->bundle_len) != OWB_OK)
+        die("owb_pk_bundle_seal");
     if (owb_b64_encode(f->bundle, f->bundle_len, f->b64, sizeof f->b64) != OWB_OK)
         die("owb_b64_encode");
 }
@@ -157,6 +180,8 @@ int main(int argc, char **argv)
         owb_bundle_header_write(ID, 1, aad2, sizeof aad2, &aad2_len) != OWB_OK)
         die("aad");
     build_bundle(f, 1);
+    crypto_sign_keypair(f->server_pk, f->server_sk);
+    crypto_sign_keypair(f->device_pk, f->device_sk);
 
     /* Interleaved in rounds so that a frequency change hits both alike. */
     bundle_s = raw_s = 0;
@@ -180,6 +205,34 @@ int main(int argc, char **argv)
            f->w_len, f->p_len, f->bundle_len, strlen(f->b64), hdr_len);
     printf("bundles_per_s %.0f\nraw_pairs_per_s %.0f\nratio %.2f\n", (double)iters / bundle_s,
            (double)raw_iters / raw_s, ((double)raw_iters / raw_s) / ((double)iters / bundle_s));
+    /* The pk suite, and the device's side of each (open). */
+    unsigned long pk_iters = 0;
+    double t_pk = now();
+    do {
+        for (int k = 0; k < 64; k++)
+            build_pk_bundle(f, ++pk_iters);
+    } while (now() - t_pk < seconds / 2);
+    t_pk = now() - t_pk;
+    printf("pk_bundles_per_s %.0f\npk_bundle_bytes %zu\npk_cost_vs_sym %.2f\n",
+           (double)pk_iters / t_pk, f->bundle_len,
+           ((double)iters / bundle_s) / ((double)pk_iters / t_pk));
+    {
+        struct owb_bundle_header h;
+        uint8_t p[OWB_PAYLOAD_MAX];
+        size_t p_len;
+        unsigned long opens = 0;
+        if (owb_bundle_header_parse(f->bundle, f->bundle_len, &h) != OWB_OK)
+            die("owb_bundle_header_parse");
+        double t0o = now();
+        do {
+            for (int k = 0; k < 64; k++, opens++)
+                if (owb_pk_bundle_open(f->device_sk, (const uint8_t(*)[32])f->server_pk, 1, &h,
+                                       f->bundle, f->bundle_len, p, sizeof p, &p_len) != OWB_OK)
+                    die("owb_pk_bundle_open");
+        } while (now() - t0o < seconds / 4);
+        printf("pk_opens_per_s %.0f\n", (double)opens / (now() - t0o));
+    }
+
     static const struct {
         const char *name;
         void (*fn)(struct fixture *);

@@ -250,11 +250,14 @@ table() {
     row "server-sealed bundles per second" env_bundles_per_s
     row "two bare AEAD calls per second (same sizes)" env_raw_pairs_per_s
     row "bundle cost / two AEAD calls (target <= 3)" env_ratio x
+    row "pk suite: bundles per second (X25519 pair + X25519 + Ed25519 signature each)" env_pk_bundles_per_s
+    row "pk suite: bundle cost / symmetric bundle cost" env_pk_cost_vs_sym x
+    row "pk suite: bundle opens per second (the device's side; signature first)" env_pk_opens_per_s
     for st in random_nonce w_json inner_seal p_json outer_seal base64url; do
         row "step: $st" "env_ns_$st" " ns"
     done
     echo
-    echo "Sizes: W $(med env_w_bytes) bytes, P $(med env_p_bytes) bytes, bundle $(med env_bundle_bytes) bytes ($(med env_bundle_b64_bytes) in base64url)."
+    echo "Sizes: W $(med env_w_bytes) bytes, P $(med env_p_bytes) bytes, bundle $(med env_bundle_bytes) bytes ($(med env_bundle_b64_bytes) in base64url); a pk bundle $(med env_pk_bundle_bytes) bytes."
     echo
     for n in 1000 "$BIG" pg1000 "pg$BIG"; do
         [ -n "$(med "srv_${n}_healthz_rps")" ] || continue
