@@ -571,6 +571,12 @@ static enum owb_err pg_import_begin(struct owb_store *base, struct owb_import **
     rc = reconnect(imp->s, imp->c) ? OWB_OK : OWB_ERR_UNAVAILABLE;
     if (rc == OWB_OK)
         rc = exec_sql(imp->c, "BEGIN");
+    /* Each batch is a thousand rows checked against the devices table,
+     * which grows inside this transaction where no statistics follow it:
+     * left to itself the planner hashed all of devices for every batch and
+     * a million records took 371 s. An index probe per row is what fits. */
+    if (rc == OWB_OK)
+        rc = exec_sql(imp->c, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off");
     if (rc == OWB_OK)
         rc = exec_sql(imp->c, "CREATE TEMP TABLE owb_import (id TEXT NOT NULL, sealed_key BYTEA "
                               "NOT NULL, key_fp BYTEA NOT NULL, claim_hash BYTEA, suite TEXT NOT "
