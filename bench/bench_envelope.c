@@ -6,6 +6,7 @@
  *
  *   owb-bench-envelope [SECONDS per measurement, default 1]
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,31 +48,14 @@ static void die(const char *what)
     exit(1);
 }
 
-/* One bundle, as routes_setup.c makes it (both nonces from one call). */
-static void build_bundle(struct fixture *f, uint64_t counter)
+/* One bundle, as routes_setup.c makes it (both nonces from one call); pk:
+ * the same bundle in the pk suite, an X25519 pair per bundle and an
+ * Ed25519 signature instead of a key derived once per device. */
+static void build_bundle(struct fixture *f, uint64_t counter, bool pk)
 {
     uint8_t nonces[2 * OWB_NONCE_BYTES];
-    randombytes_buf(nonces, sizeof nonces);
-    if (owb_wifi_to_json(&f->wifi, f->w_json, sizeof f->w_json, &f->w_len) != OWB_OK)
-        die("owb_wifi_to_json");
-    if (owb_wifi_blob_seal(f->app_key, ID, (const uint8_t *)f->w_json, f->w_len, nonces,
-                           f->p.wifi_blob, sizeof f->p.wifi_blob, &f->p.wifi_blob_len) != OWB_OK)
-        die("owb_wifi_blob_seal");
-    if (owb_payload_to_json(&f->p, f->p_json, sizeof f->p_json, &f->p_len) != OWB_OK)
-        die("owb_payload_to_json");
-    if (owb_bundle_seal(f->bundle_key, ID, counter, (const uint8_t *)f->p_json, f->p_len,
-                        nonces + OWB_NONCE_BYTES, f->bundle, sizeof f->bundle,
-                        &f->bundle_len) != OWB_OK)
-        die("owb_bundle_seal");
-    if (owb_b64_encode(f->bundle, f->bundle_len, f->b64, sizeof f->b64) != OWB_OK)
-        die("owb_b64_encode");
-}
+    enum owb_err rc;
 
-/* The same bundle in the pk suite: X25519 per bundle and an Ed25519
- * signature instead of a key derived once per device. */
-static void build_pk_bundle(struct fixture *f, uint64_t counter)
-{
-    uint8_t nonces[2 * OWB_NONCE_BYTES];
     randombytes_buf(nonces, sizeof nonces);
     if (owb_wifi_to_json(&f->wifi, f->w_json, sizeof f->w_json, &f->w_len) != OWB_OK)
         die("owb_wifi_to_json");
@@ -80,10 +64,15 @@ static void build_pk_bundle(struct fixture *f, uint64_t counter)
         die("owb_wifi_blob_seal");
     if (owb_payload_to_json(&f->p, f->p_json, sizeof f->p_json, &f->p_len) != OWB_OK)
         die("owb_payload_to_json");
-    if (owb_pk_bundle_seal(f->server_sk, f->device_pk, ID, counter, (const uint8_t *)f->p_json,
-                           f->p_len, NULL, nonces + OWB_NONCE_BYTES, f->bundle, sizeof f->bundle,
-                           &f->bundle_len) != OWB_OK)
-        die("owb_pk_bundle_seal");
+    if (pk)
+        rc = owb_pk_bundle_seal(f->server_sk, f->device_pk, ID, counter, (const uint8_t *)f->p_json,
+                                f->p_len, NULL, nonces + OWB_NONCE_BYTES, f->bundle,
+                                sizeof f->bundle, &f->bundle_len);
+    else
+        rc = owb_bundle_seal(f->bundle_key, ID, counter, (const uint8_t *)f->p_json, f->p_len,
+                             nonces + OWB_NONCE_BYTES, f->bundle, sizeof f->bundle, &f->bundle_len);
+    if (rc != OWB_OK)
+        die(pk ? "owb_pk_bundle_seal" : "owb_bundle_seal");
     if (owb_b64_encode(f->bundle, f->bundle_len, f->b64, sizeof f->b64) != OWB_OK)
         die("owb_b64_encode");
 }
@@ -179,7 +168,7 @@ int main(int argc, char **argv)
     if (owb_wifi_aad(ID, aad1, sizeof aad1, &aad1_len) != OWB_OK ||
         owb_bundle_header_write(ID, 1, aad2, sizeof aad2, &aad2_len) != OWB_OK)
         die("aad");
-    build_bundle(f, 1);
+    build_bundle(f, 1, false);
     crypto_sign_keypair(f->server_pk, f->server_sk);
     crypto_sign_keypair(f->device_pk, f->device_sk);
 
@@ -190,7 +179,7 @@ int main(int argc, char **argv)
         t0 = now();
         do {
             for (int k = 0; k < 256; k++)
-                build_bundle(f, ++iters);
+                build_bundle(f, ++iters, false);
         } while (now() - t0 < slice);
         bundle_s += now() - t0;
         t0 = now();
@@ -210,7 +199,7 @@ int main(int argc, char **argv)
     double t_pk = now();
     do {
         for (int k = 0; k < 64; k++)
-            build_pk_bundle(f, ++pk_iters);
+            build_bundle(f, ++pk_iters, true);
     } while (now() - t_pk < seconds / 2);
     t_pk = now() - t_pk;
     printf("pk_bundles_per_s %.0f\npk_bundle_bytes %zu\npk_cost_vs_sym %.2f\n",
