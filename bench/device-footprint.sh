@@ -11,7 +11,8 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-port_of() { for _ in $(seq 200); do p=$(grep -o '(port [0-9]*)' "$1" 2>/dev/null | head -1 | tr -dc 0-9) || true; [ -n "$p" ] && { echo "$p"; return; }; sleep 0.1; done; cat "$1" >&2; exit 1; }
+# shellcheck source=tools/port-of.sh
+. tools/port-of.sh
 
 strip_size() { # bytes of a stripped copy
     local tmp="$work/stripped"

@@ -46,15 +46,8 @@ say() { echo "bench: $*" >&2; }
 note() { echo "$1 $2" >>"$res"; } # key value
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.3f", b - a}'; }
-port_of() { # the "(port N)" a server logs when it listens
-    for _ in $(seq 300); do
-        p=$(grep -o '(port [0-9]*)' "$1" 2>/dev/null | head -1 | tr -dc 0-9) || true
-        [ -n "$p" ] && { echo "$p"; return; }
-        sleep 0.1
-    done
-    cat "$1" >&2
-    exit 1
-}
+# shellcheck source=tools/port-of.sh
+. tools/port-of.sh
 kib() { awk -v f="$2" '$1 == f":" {print $2}' "/proc/$1/status"; } # pid field
 # median min max of a key's values
 stats() { awk -v k="$1" '$1 == k {print $2}' "$res" | sort -g | awk '{a[NR] = $1} END {if (NR) printf "%s %s %s", a[int((NR + 1) / 2)], a[1], a[NR]}'; }

@@ -37,14 +37,8 @@ cleanup() {
 trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
-port_of() { # waits for "(port N)" in a log file
-    for _ in $(seq 100); do
-        p=$(grep -o '(port [0-9]*)' "$1" 2>/dev/null | head -1 | tr -dc 0-9) || true
-        [ -n "$p" ] && { echo "$p"; return; }
-        sleep 0.1
-    done
-    echo "no port in $1:" >&2; cat "$1" >&2; exit 1
-}
+# shellcheck source=tools/port-of.sh
+. tools/port-of.sh
 
 export OWB_DB="$work/owb.db" OWB_MASTER_KEY_FILE="$work/master.key"
 step "1. Initialise the provisioning server's database and master key"
