@@ -5,9 +5,9 @@
 set -euo pipefail
 src=$1 server_bin=$2
 fail=0
-shellcheck "$src"/packaging/openwrt/files/owb-device.init \
-    "$src"/packaging/openwrt/files/owb-setup-button.hotplug "$src"/tools/*.sh \
-    "$src"/bench/*.sh || fail=1
+# From the source tree, following the scripts' `. tools/port-of.sh`.
+(cd "$src" && shellcheck -x packaging/openwrt/files/owb-device.init \
+    packaging/openwrt/files/owb-setup-button.hotplug tools/*.sh bench/*.sh) || fail=1
 if command -v systemd-analyze >/dev/null; then
     tmp=$(mktemp -d)
     sed "s|/usr/bin/owb-server|$server_bin|" "$src/packaging/systemd/owb-server.service" \
