@@ -497,15 +497,47 @@ struct racer {
     long status;
 };
 
-static void *racer_run(void *arg)
+/* n server-sealed setups for dev-<dev> through base, one after another,
+ * each answered 200: counters and sessions of the bundles, *answered
+ * counted as they come (another thread may watch it). When may_lose (its
+ * server is killed meanwhile), a request with no answer ends the series. */
+static void setup_series(const char *base, int dev, int n, bool may_lose, _Atomic int *answered,
+                         uint64_t *counters, char (*sessions)[64])
 {
-    struct racer *r = arg;
     char u[512], hdr[256], body[512];
     const char *headers[] = {"Content-Type: application/json", hdr, NULL};
     uint8_t app_key[32];
-    struct t_resp resp;
 
+    snprintf(u, sizeof u, "%s/v1/setup/dev-%d", base, dev);
     snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", F.token);
+    for (int i = 0; i < n; i++) {
+        struct t_resp r;
+        cJSON *root = NULL;
+        randombytes_buf(app_key, sizeof app_key);
+        server_sealed_body(body, sizeof body, F.dev[dev].claim_code, app_key);
+        if (!t_http_try("POST", u, headers, body, strlen(body), &r)) {
+            if (may_lose)
+                return;
+            fail_msg("%s: no answer", u);
+        }
+        if (r.status != 200)
+            fail_msg("%s: %ld %s", u, r.status, r.body);
+        assert_int_equal(owb_json_parse(r.body, r.len, &root), OWB_OK);
+        assert_int_equal(owb_json_uint(root, "counter", &counters[i]), OWB_OK);
+        snprintf(sessions[i], 64, "%s", owb_json_string(root, "session"));
+        cJSON_Delete(root);
+        t_resp_free(&r);
+        (*answered)++;
+    }
+}
+
+static void *racer_run(void *arg)
+{
+    struct racer *r = arg;
+    char u[512];
+    struct t_resp resp;
+    _Atomic int answered = 0;
+
     pthread_barrier_wait(r->go);
     if (r->body) {
         url(u, "/v1/devices/dev-0/checkin");
@@ -514,19 +546,7 @@ static void *racer_run(void *arg)
         t_resp_free(&resp);
         return NULL;
     }
-    url(u, "/v1/setup/dev-0");
-    for (int i = 0; i < PER_RACER; i++) {
-        cJSON *root = NULL;
-        randombytes_buf(app_key, sizeof app_key);
-        server_sealed_body(body, sizeof body, F.dev[0].claim_code, app_key);
-        t_http("POST", u, headers, body, strlen(body), &resp);
-        assert_int_equal(resp.status, 200);
-        assert_int_equal(owb_json_parse(resp.body, resp.len, &root), OWB_OK);
-        assert_int_equal(owb_json_uint(root, "counter", &r->counters[i]), OWB_OK);
-        snprintf(r->sessions[i], sizeof r->sessions[i], "%s", owb_json_string(root, "session"));
-        cJSON_Delete(root);
-        t_resp_free(&resp);
-    }
+    setup_series(F.base, 0, PER_RACER, false, &answered, r->counters, r->sessions);
     return NULL;
 }
 
@@ -1352,31 +1372,7 @@ struct pg_client {
 static void *pg_client_run(void *arg)
 {
     struct pg_client *c = arg;
-    char u[512], hdr[256], body[512];
-    const char *headers[] = {"Content-Type: application/json", hdr, NULL};
-    uint8_t app_key[32];
-
-    snprintf(u, sizeof u, "%s/v1/setup/dev-%d", c->base, c->dev);
-    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", F.token);
-    for (int i = 0; i < c->n; i++) {
-        struct t_resp r;
-        cJSON *root = NULL;
-        randombytes_buf(app_key, sizeof app_key);
-        server_sealed_body(body, sizeof body, F.dev[c->dev].claim_code, app_key);
-        if (!t_http_try("POST", u, headers, body, strlen(body), &r)) {
-            if (c->may_lose)
-                return NULL;
-            fail_msg("%s: no answer", u);
-        }
-        if (r.status != 200)
-            fail_msg("%s: %ld %s", u, r.status, r.body);
-        assert_int_equal(owb_json_parse(r.body, r.len, &root), OWB_OK);
-        assert_int_equal(owb_json_uint(root, "counter", &c->counters[i]), OWB_OK);
-        snprintf(c->sessions[i], sizeof c->sessions[i], "%s", owb_json_string(root, "session"));
-        cJSON_Delete(root);
-        t_resp_free(&r);
-        c->answered++;
-    }
+    setup_series(c->base, c->dev, c->n, c->may_lose, &c->answered, c->counters, c->sessions);
     return NULL;
 }
 
