@@ -213,7 +213,6 @@ void route_setup(struct owb_app *app, const struct owb_http_request *req,
         goto out;
     }
     server_sealed = app_key_b64 != NULL;
-    randombytes_buf(w->nonces, sizeof w->nonces);
     mode = server_sealed ? "server-sealed" : "app-sealed";
 
     rc = app->store->ops->device_get(app->store, id, &w->dev);
@@ -224,6 +223,8 @@ void route_setup(struct owb_app *app, const struct owb_http_request *req,
     rc = check_claim(app, &w->dev, claim, resp);
     if (rc != OWB_OK)
         goto out;
+    /* Only a request that may get a bundle draws its nonces. */
+    randombytes_buf(w->nonces, sizeof w->nonces);
 
     if (server_sealed) {
         rc = check_installer(app, req);
