@@ -6,6 +6,7 @@
 
 #include "owb/mem.h"
 #include "owb/wifi.h"
+#include "owb/wpa_psk.h"
 #include "jsonw_i.h"
 
 struct wcase {
@@ -164,6 +165,56 @@ static void test_security_names(void **state)
     assert_int_equal(owb_security_parse("", &s), OWB_ERR_INVALID_CONFIG);
 }
 
+/* FIPS 180-4 examples, and one message past a block boundary. */
+static void test_sha1(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *msg, *hex;
+    } v[] = {
+        {"", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+        {"abc", "a9993e364706816aba3e25717850c26c9cd0d89d"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "84983e441c3bd26ebaae4aa1f95129e5e54670f1"},
+    };
+    uint8_t got[OWB_SHA1_BYTES], want[OWB_SHA1_BYTES];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        owb_sha1((const uint8_t *)v[i].msg, strlen(v[i].msg), got);
+        t_hex(v[i].hex, want, sizeof want);
+        assert_memory_equal(got, want, sizeof want);
+    }
+}
+
+/* IEEE 802.11i H.4, and values wpa_passphrase (wpa_supplicant 2.10) gives
+ * for a 32-byte UTF-8 SSID with the hostile passphrase of the Wi-Fi VM
+ * scenario, and for the longest passphrase. */
+static void test_wpa_psk(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *ssid, *pass, *hex;
+    } v[] = {
+        {"IEEE", "password", "f42c6fc52df0ebef9ebb4b90b38a5f902e83fe1b135a70e23aed762e9710a12e"},
+        {"ThisIsASSID", "ThisIsAPassword",
+         "0dc0d6eb90555ed6419756b9a15ec3e3209b63df707dd508d14581f8982721af"},
+        {"Caf\xc3\xa9 \xe2\x98\x95 \xc3\x9cn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9" " 32 byte!!!",
+         " a\"b#c\\d $(x) =;\" ",
+         "8d64c6c83b04cb230181b8f23f76c1edc5f4b85cab83f3268df489294d1a0934"},
+        {"Z", "123456789012345678901234567890123456789012345678901234567890123",
+         "c2dbbb1e389761985e922c406e9d69ca63cdd703ddf2401a35767b6807bbb736"},
+    };
+    uint8_t got[OWB_WPA_PSK_BYTES], want[OWB_WPA_PSK_BYTES];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        assert_int_equal(owb_wpa_psk(v[i].pass, (const uint8_t *)v[i].ssid, strlen(v[i].ssid), got),
+                         OWB_OK);
+        t_hex(v[i].hex, want, sizeof want);
+        assert_memory_equal(got, want, sizeof want);
+    }
+    assert_int_equal(owb_wpa_psk("1234567", (const uint8_t *)"x", 1, got), OWB_ERR_INVALID_ARG);
+    assert_int_equal(owb_wpa_psk("12345678", (const uint8_t *)"x", 0, got), OWB_ERR_INVALID_ARG);
+    assert_int_equal(owb_wpa_psk("12345678", (const uint8_t *)"x", 33, got), OWB_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +223,8 @@ int main(void)
         cmocka_unit_test(test_round_trip_hostile),
         cmocka_unit_test(test_writer_escapes_like_cjson),
         cmocka_unit_test(test_security_names),
+        cmocka_unit_test(test_sha1),
+        cmocka_unit_test(test_wpa_psk),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

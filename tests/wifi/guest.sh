@@ -1,0 +1,49 @@
+#!/bin/bash
+# Stage 2 of the Wi-Fi test VM (after switch_root, on this machine's own
+# root, read-only): writable places on tmpfs, the Wi-Fi modules, then each
+# scenario named on the kernel command line, each in its own subshell with
+# a time bound. Results go to the "out" 9p share; then the VM powers off.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp LC_ALL=C
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in
+    owb.kroot=*) KROOT=${arg#*=} ;;
+    owb.kver=*) KVER=${arg#*=} ;;
+    owb.src=*) SRC=${arg#*=} ;;
+    owb.build=*) BUILD=${arg#*=} ;;
+    owb.scen=*) SCEN=${arg#*=} ;;
+    esac
+done
+export KROOT KVER SRC BUILD
+OUT=/run/out
+mkdir -p $OUT /dev/pts /dev/shm
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out $OUT
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+# Places the daemons write to, on tmpfs over the read-only root.
+for d in /var/lib /var/log /var/tmp /var/cache /etc/NetworkManager/system-connections \
+         /etc/wpa_supplicant /etc/netns; do
+    [ -d "$d" ] || continue
+    mount -t tmpfs tmpfs "$d"
+done
+mkdir -p /var/lib/NetworkManager /var/lib/dbus /var/lib/misc /run/dbus /run/netns
+ip link set lo up
+kmod() { modprobe -d "$KROOT" -S "$KVER" "$@"; }
+# CCMP/GCMP/BIP need these; without them hostapd fails with "key addition failed".
+for m in ccm ctr gcm cmac ghash_generic veth; do kmod "$m" || echo "guest: modprobe $m failed"; done
+echo "guest: up after $(cut -d' ' -f1 /proc/uptime) s" >>$OUT/console-guest.log
+
+# shellcheck source=tests/wifi/scenarios.sh
+. "$SRC/tests/wifi/scenarios.sh"
+IFS=, read -r -a list <<<"$SCEN"
+for s in "${list[@]}"; do
+    t0=$(date +%s.%N)
+    ( set -eu; "scenario_$s" ) >"$OUT/$s.log" 2>&1 </dev/null
+    rc=$?
+    secs=$(echo "$(date +%s.%N) $t0" | awk '{printf "%.1f", $1 - $2}')
+    if [ $rc = 0 ]; then echo "ok $s (${secs} s)"; else echo "FAIL $s (exit $rc, ${secs} s)"; fi >>$OUT/results
+    scenario_cleanup >>"$OUT/$s.log" 2>&1
+done
+sync
+echo o >/proc/sysrq-trigger
+sleep 10
