@@ -74,6 +74,8 @@ enum owb_err owb_agent_start(struct owb_agent *a)
     if (pthread_create(&a->worker, NULL, owb_agent_worker, a) != 0)
         return OWB_ERR_NOMEM;
     a->worker_started = true;
+    if (a->state == OWB_STATE_JOINED && a->backend->ops->resume)
+        a->backend->ops->resume(a->backend);
     if (a->state == OWB_STATE_SETUP)
         owb_agent_open_setup(a);
     return OWB_OK;

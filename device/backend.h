@@ -38,6 +38,10 @@ struct owb_backend_config {
     const char *wpa_config;    /* wpa_supplicant: station config file */
     const char *wpa_ap_config; /* wpa_supplicant: setup-AP config file */
     const char *nm_dir;        /* nmcli: keyfile directory */
+    const char *ap_address;    /* setup-AP address/prefix (wpa_supplicant, nmcli) */
+    const char *dhcp_client;   /* wpa_supplicant: station DHCP client, or "none" */
+    const char *dhcp_server;   /* wpa_supplicant: setup-AP DHCP server, or "none" */
+    const char *run_dir;       /* wpa_supplicant: the DHCP server's files */
 };
 
 struct owb_backend;
@@ -54,6 +58,9 @@ struct owb_backend_ops {
     enum owb_err (*ap_down)(struct owb_backend *b);
     /* Fills up to OWB_SCAN_MAX SSIDs; OWB_ERR_UNAVAILABLE when it cannot scan. */
     enum owb_err (*scan)(struct owb_backend *b, char ssids[][OWB_SSID_MAX + 1], size_t *n);
+    /* Optional: the agent starts on a device already provisioned (e.g.
+     * the station's DHCP client comes back). */
+    void (*resume)(struct owb_backend *b);
     void (*destroy)(struct owb_backend *b);
 };
 
@@ -101,6 +108,11 @@ enum owb_err owb_saved_file_take(struct owb_saved_file *s, const char *path,
 enum owb_err owb_saved_file_restore(struct owb_saved_file *s, const char *path,
                                     bool *had_file) OWB_MUST_CHECK;
 void owb_saved_file_drop(struct owb_saved_file *s);
+
+/* Checks a setup-AP address ("A.B.C.D/24", D outside the DHCP pool
+ * 100-199) and gives its network. */
+struct in_addr;
+enum owb_err owb_backend_ap_net(const char *cidr, struct in_addr *net) OWB_MUST_CHECK;
 
 /* Appends to a NUL-terminated buffer; false when it does not fit. */
 bool owb_backend_cat(char *buf, size_t cap, const char *fmt, ...)

@@ -34,6 +34,13 @@ static const char help[] =
     "  --wpa-config FILE      (default /etc/wpa_supplicant/wpa_supplicant.conf)\n"
     "  --wpa-ap-config FILE   (default /etc/wpa_supplicant/owb-setup-ap.conf)\n"
     "  --nm-dir DIR           (default /etc/NetworkManager/system-connections)\n"
+    "  --ap-address A.B.C.D/24  the setup AP's address (default 192.168.3.1/24;\n"
+    "                         wpa_supplicant and nmcli set it, the phone gets .100-.199)\n"
+    "  --dhcp-client PROG     wpa_supplicant: the station's DHCP client, udhcpc\n"
+    "                         (default) or none when the system runs its own\n"
+    "  --dhcp-server PROG     wpa_supplicant: the setup AP's DHCP server, udhcpd\n"
+    "                         (default) or none when the system runs its own\n"
+    "  --run-dir DIR          the DHCP server's config and leases (default /run/owb)\n"
     "  --https-helper PROG    posts https check-ins: curl (default) or uclient-fetch\n"
     "  --fail-cap N           failed provisions per minute before 429 (default 20)\n"
     "  --quiet                no per-request log lines\n"
@@ -70,7 +77,7 @@ int main(int argc, char **argv)
 {
     enum { O_KEY = 256, O_STATE, O_BACKEND, O_CMD, O_TOOLS, O_JOIN, O_WINDOW, O_CHECKIN,
            O_BTIMEOUT, O_IFACE, O_APIFACE, O_UCISTA, O_UCIAP, O_UCINET, O_WPA, O_WPAAP, O_NM,
-           O_HTTPS, O_FAILCAP, O_QUIET, O_VERSION };
+           O_HTTPS, O_FAILCAP, O_QUIET, O_VERSION, O_APADDR, O_DHCPC, O_DHCPD, O_RUNDIR };
     static const struct option opts[] = {
         {"key-file", required_argument, NULL, O_KEY},
         {"state-dir", required_argument, NULL, O_STATE},
@@ -91,6 +98,10 @@ int main(int argc, char **argv)
         {"wpa-ap-config", required_argument, NULL, O_WPAAP},
         {"nm-dir", required_argument, NULL, O_NM},
         {"https-helper", required_argument, NULL, O_HTTPS},
+        {"ap-address", required_argument, NULL, O_APADDR},
+        {"dhcp-client", required_argument, NULL, O_DHCPC},
+        {"dhcp-server", required_argument, NULL, O_DHCPD},
+        {"run-dir", required_argument, NULL, O_RUNDIR},
         {"fail-cap", required_argument, NULL, O_FAILCAP},
         {"quiet", no_argument, NULL, O_QUIET},
         {"help", no_argument, NULL, 'h'},
@@ -109,7 +120,9 @@ int main(int argc, char **argv)
                         .uci_ap = "ap", .uci_net = "wwan",
                         .wpa_config = "/etc/wpa_supplicant/wpa_supplicant.conf",
                         .wpa_ap_config = "/etc/wpa_supplicant/owb-setup-ap.conf",
-                        .nm_dir = "/etc/NetworkManager/system-connections"},
+                        .nm_dir = "/etc/NetworkManager/system-connections",
+                        .ap_address = "192.168.3.1/24", .dhcp_client = "udhcpc",
+                        .dhcp_server = "udhcpd", .run_dir = "/run/owb"},
     };
     struct owb_agent *a = NULL;
     struct owb_httpd *httpd = NULL;
@@ -142,6 +155,10 @@ int main(int argc, char **argv)
         case O_WPAAP: cfg.backend_cfg.wpa_ap_config = optarg; break;
         case O_NM: cfg.backend_cfg.nm_dir = optarg; break;
         case O_HTTPS: cfg.https_helper = optarg; break;
+        case O_APADDR: cfg.backend_cfg.ap_address = optarg; break;
+        case O_DHCPC: cfg.backend_cfg.dhcp_client = optarg; break;
+        case O_DHCPD: cfg.backend_cfg.dhcp_server = optarg; break;
+        case O_RUNDIR: cfg.backend_cfg.run_dir = optarg; break;
         case O_QUIET: cfg.quiet = true; break;
         case O_JOIN:
             if (!parse_secs(optarg, 3600, &cfg.join_timeout_s) || !cfg.join_timeout_s)
@@ -204,6 +221,9 @@ int main(int argc, char **argv)
     hopt.handler = owb_agent_handle;
     hopt.done = log_request;
     hopt.ctx = a;
+    /* The setup AP's address may not exist yet (the backend sets it when
+     * setup mode opens, and a provisioned device may start without it). */
+    hopt.freebind = true;
     if (owb_agent_start(a) != OWB_OK) {
         fprintf(stderr, "owb-device: cannot start the worker\n");
         goto out;

@@ -49,9 +49,24 @@ static size_t candidates(const struct owb_spawn *sp, char (*out)[1024])
     return n;
 }
 
+/* The agent blocks SIGINT/SIGTERM/SIGUSR1 (it waits for them with
+ * sigtimedwait) and ignores SIGPIPE and SIGXFSZ; a mask and ignored
+ * dispositions survive execve, so without this a daemon a backend starts
+ * could never be stopped with SIGTERM. */
+static void reset_signals(void)
+{
+    sigset_t none;
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGXFSZ, SIG_DFL);
+}
+
 static void child(const struct owb_spawn *sp, int in_fd, int out_fd, int null_fd, char **envp,
                   char (*paths)[1024], size_t n_paths)
 {
+    reset_signals();
     dup2(in_fd >= 0 ? in_fd : null_fd, 0);
     if (out_fd >= 0)
         dup2(out_fd, 1);
@@ -97,7 +112,7 @@ enum owb_err owb_spawn_run(const struct owb_spawn *sp, int *exit_code)
     unsigned timeout = sp->timeout_ms ? sp->timeout_ms : 30000;
     long long deadline = now_ms() + timeout;
     char **envp = build_env(sp->extra_env);
-    char (*paths)[1024] = calloc(MAX_CANDIDATES, 1024);
+    char(*paths)[1024] = calloc(MAX_CANDIDATES, 1024);
     size_t got = 0, n_paths = 0;
     int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     bool killed = false, reaped = false;
@@ -194,4 +209,61 @@ out:
     free(paths);
     free(envp);
     return rc;
+}
+
+enum owb_err owb_spawn_start(const struct owb_spawn *sp, pid_t *pid_out)
+{
+    char **envp = build_env(sp->extra_env);
+    char(*paths)[1024] = calloc(MAX_CANDIDATES, 1024);
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    enum owb_err rc = OWB_ERR_NOMEM;
+    pid_t pid;
+
+    *pid_out = -1;
+    if (!envp || !paths || null_fd < 0)
+        goto out;
+    size_t n_paths = candidates(sp, paths);
+    rc = OWB_ERR_IO;
+    pid = fork();
+    if (pid < 0)
+        goto out;
+    if (pid == 0)
+        child(sp, -1, null_fd, null_fd, envp, paths, n_paths);
+    *pid_out = pid;
+    rc = OWB_OK;
+out:
+    if (null_fd >= 0)
+        close(null_fd);
+    free(paths);
+    free(envp);
+    return rc;
+}
+
+bool owb_spawn_alive(pid_t pid)
+{
+    int st;
+    return pid > 0 && waitpid(pid, &st, WNOHANG) == 0;
+}
+
+void owb_spawn_stop(pid_t *pid)
+{
+    int st;
+
+    if (*pid <= 0)
+        return;
+    kill(-*pid, SIGTERM);
+    kill(*pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        pid_t w = waitpid(*pid, &st, WNOHANG);
+        if (w == *pid || (w < 0 && errno != EINTR))
+            goto done;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    /* Two seconds is plenty for a DHCP daemon; this one is stuck. */
+    kill(-*pid, SIGKILL);
+    kill(*pid, SIGKILL);
+    while (waitpid(*pid, &st, 0) < 0 && errno == EINTR)
+        ;
+done:
+    *pid = -1;
 }

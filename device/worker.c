@@ -10,6 +10,11 @@
 #include "agent.h"
 #include "owb/mem.h"
 
+/* How often the join is looked at: often enough that the agent adds
+ * little to the join itself, seldom enough that its helper calls cost
+ * nothing next to it. */
+#define JOIN_POLL_MS 500
+
 static enum owb_fail_reason reason_of(enum owb_join j)
 {
     switch (j) {
@@ -65,7 +70,7 @@ static enum owb_fail_reason wait_for_join(struct owb_agent *a, const struct owb_
             return OWB_REASON_NONE;
         if (j != OWB_JOIN_PENDING && j != OWB_JOIN_ERROR)
             return reason_of(j);
-        if (time(NULL) >= deadline || !nap(a, 1000))
+        if (time(NULL) >= deadline || !nap(a, JOIN_POLL_MS))
             break;
     }
     j = a->backend->ops->check(a->backend, true);
@@ -85,8 +90,11 @@ static void scan(struct owb_agent *a)
 
     pthread_mutex_lock(&a->mu);
     a->have_scan = rc == OWB_OK;
-    a->n_visible = rc == OWB_OK ? n : 0;
-    memcpy(a->visible, ssids, sizeof ssids);
+    a->n_visible = 0;
+    /* The device's own setup AP is no network to offer the person. */
+    for (size_t i = 0; rc == OWB_OK && i < n; i++)
+        if (strcmp(ssids[i], a->ap_ssid) != 0)
+            memcpy(a->visible[a->n_visible++], ssids[i], sizeof ssids[i]);
     pthread_mutex_unlock(&a->mu);
 }
 

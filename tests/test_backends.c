@@ -4,6 +4,9 @@
  * files written must say exactly what is meant. */
 #include "test_support.h"
 
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +19,14 @@
 #include "owb/mem.h"
 
 /* 32 bytes: 10 x "é" (2 bytes each) + 12 ASCII. */
-#define SSID32 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9 $(x) \"q\\ zz"
+#define SSID32                                                                                     \
+    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9 $(x) \"q\\ " \
+    "zz"
 #define HOSTILE_PSK " pa\"ss $(reboot) `id` \\n\\ "
+/* wpa_passphrase (wpa_supplicant 2.10) for HOSTILE_PSK on SSID32, and for
+ * the setup AP of test_wpa_supplicant. */
+#define HOSTILE_PSK_HEX "047e5e569be5ef1621a3faa8079a91d175f1c4d0074df9e311d710692d1b9028"
+#define AP_PSK_HEX "9196d67970f05d96e5e713c3142afced9ff5c4893e65981e693926dec124d914"
 
 static char *dir, bin[4096], fake_dir[4096], log_path[4096];
 
@@ -32,7 +41,8 @@ static int setup(void **state)
     snprintf(log_path, sizeof log_path, "%s/calls.jsonl", dir);
     mkdir(bin, 0700);
     mkdir(fake_dir, 0700);
-    const char *tools[] = {"uci", "wifi", "ubus", "iwinfo", "wpa_cli", "nmcli"};
+    const char *tools[] = {"uci",   "wifi", "ubus",   "iwinfo", "wpa_cli",
+                           "nmcli", "ip",   "udhcpc", "udhcpd"};
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
         char link[4096];
         snprintf(link, sizeof link, "%s/%s", bin, tools[i]);
@@ -62,12 +72,21 @@ static void fake(const char *name, const char *text)
         assert_int_equal(owb_file_write_atomic(path, text, strlen(text), 0600, 0), OWB_OK);
 }
 
+static bool with_dhcp; /* wpa_supplicant: run the DHCP programs (fakes) */
+
 static struct owb_backend *make(const char *name)
 {
-    static char wpa[4096], wpa_ap[4096], nm[4096];
-    struct owb_backend_config cfg = {
-        .tool_dir = bin, .timeout_ms = 5000, .iface = "wlan0", .ap_iface = "wlan1",
-        .uci_sta = "sta", .uci_ap = "ap", .uci_net = "wwan"};
+    static char wpa[4096], wpa_ap[4096], nm[4096], run[4096];
+    struct owb_backend_config cfg = {.tool_dir = bin,
+                                     .timeout_ms = 5000,
+                                     .iface = "wlan0",
+                                     .ap_iface = "wlan1",
+                                     .uci_sta = "sta",
+                                     .uci_ap = "ap",
+                                     .uci_net = "wwan",
+                                     .ap_address = "192.168.3.1/24",
+                                     .dhcp_client = with_dhcp ? "udhcpc" : "none",
+                                     .dhcp_server = with_dhcp ? "udhcpd" : "none"};
     struct owb_backend *b = NULL;
     char diag[OWB_DIAG_SIZE];
 
@@ -78,6 +97,8 @@ static struct owb_backend *make(const char *name)
     cfg.wpa_config = wpa;
     cfg.wpa_ap_config = wpa_ap;
     cfg.nm_dir = nm;
+    snprintf(run, sizeof run, "%s/run", dir);
+    cfg.run_dir = run;
     unlink(log_path);
     assert_int_equal(owb_backend_create(name, &cfg, &b, diag), OWB_OK);
     return b;
@@ -162,7 +183,8 @@ static void test_uci(void **state)
     assert_int_equal(b->ops->check(b, true), OWB_JOIN_WRONG_PASSWORD);
     fake("ubus.status.out", "{\"up\":true,\"ipv4-address\":[]}");
     assert_int_equal(b->ops->check(b, true), OWB_JOIN_NO_IP);
-    fake("ubus.status.out", "{\"up\":true,\"ipv4-address\":[{\"address\":\"10.1.2.3\",\"mask\":24}]}");
+    fake("ubus.status.out",
+         "{\"up\":true,\"ipv4-address\":[{\"address\":\"10.1.2.3\",\"mask\":24}]}");
     assert_int_equal(b->ops->check(b, false), OWB_JOIN_OK);
 
     /* Rollback puts every old value back and removes the ones that were absent. */
@@ -192,13 +214,15 @@ static void test_uci(void **state)
     const char *want_ap[] = {"uci | set | wireless.ap.ssid=OWB-dev",
                              "uci | set | wireless.ap.encryption=psk2",
                              "uci | set | wireless.ap.key=abcdefghijklmnopqrstuv",
-                             "uci | set | wireless.ap.disabled=0", "uci | commit | wireless",
+                             "uci | set | wireless.ap.disabled=0",
+                             "uci | commit | wireless",
                              "wifi | reload"};
     expect_calls(want_ap, 6);
 
-    fake("iwinfo.scan.out", "Cell 01 - Address: 00:11:22:33:44:55\n          ESSID: \"Home \"Net\"\"\n"
-                            "Cell 02 - Address: 00:11:22:33:44:56\n          ESSID: unknown\n"
-                            "Cell 03 - Address: 00:11:22:33:44:57\n          ESSID: \"Cafe\"\n");
+    fake("iwinfo.scan.out",
+         "Cell 01 - Address: 00:11:22:33:44:55\n          ESSID: \"Home \"Net\"\"\n"
+         "Cell 02 - Address: 00:11:22:33:44:56\n          ESSID: unknown\n"
+         "Cell 03 - Address: 00:11:22:33:44:57\n          ESSID: \"Cafe\"\n");
     char ssids[OWB_SCAN_MAX][OWB_SSID_MAX + 1];
     size_t n = 0;
     assert_int_equal(b->ops->scan(b, ssids, &n), OWB_OK);
@@ -221,10 +245,10 @@ static void test_wpa_supplicant(void **state)
     assert_int_equal(owb_file_write_atomic(path, old, strlen(old), 0600, 0), OWB_OK);
     assert_int_equal(b->ops->apply(b, &w, "ignored"), OWB_OK);
     text = t_read_file(path, NULL);
-    assert_string_equal(text,
-                        "ctrl_interface=DIR=/var/run/wpa_supplicant GROUP=netdev\nupdate_config=1\n\n"
-                        "network={\n\tssid=c3a9c3a9c3a9c3a9c3a9c3a9c3a9c3a9c3a9c3a920242878292022715c207a7a\n"
-                        "\tkey_mgmt=WPA-PSK\n\tpsk=\"" HOSTILE_PSK "\"\n}\n");
+    assert_string_equal(
+        text, "ctrl_interface=DIR=/var/run/wpa_supplicant GROUP=netdev\nupdate_config=1\n\n"
+              "network={\n\tssid=c3a9c3a9c3a9c3a9c3a9c3a9c3a9c3a9c3a9c3a920242878292022715c207a7a\n"
+              "\tkey_mgmt=WPA-PSK\n\tpsk=" HOSTILE_PSK_HEX "\n}\n");
     free(text);
     struct stat st;
     stat(path, &st);
@@ -232,7 +256,8 @@ static void test_wpa_supplicant(void **state)
     const char *want[] = {"wpa_cli | -i | wlan0 | reconfigure"};
     expect_calls(want, 1);
 
-    fake("wpa_cli.status.out", "bssid=00:11:22:33:44:55\nwpa_state=COMPLETED\nip_address=10.0.0.9\n");
+    fake("wpa_cli.status.out",
+         "bssid=00:11:22:33:44:55\nwpa_state=COMPLETED\nip_address=10.0.0.9\n");
     assert_int_equal(b->ops->check(b, false), OWB_JOIN_OK);
     fake("wpa_cli.status.out", "wpa_state=COMPLETED\n");
     assert_int_equal(b->ops->check(b, true), OWB_JOIN_NO_IP);
@@ -246,16 +271,21 @@ static void test_wpa_supplicant(void **state)
     free(text);
 
     /* 64-hex PSK bare; SAE with sae_password; open with NONE; hidden scans. */
-    w = hostile(OWB_SEC_WPA2_PSK, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    w = hostile(OWB_SEC_WPA2_PSK,
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
     assert_int_equal(b->ops->apply(b, &w, ""), OWB_OK);
     text = t_read_file(path, NULL);
-    assert_non_null(strstr(text, "\tpsk=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"));
+    assert_non_null(
+        strstr(text, "\tpsk=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"));
     free(text);
     w = hostile(OWB_SEC_WPA3_SAE, "sae secret");
     w.hidden = true;
     assert_int_equal(b->ops->apply(b, &w, ""), OWB_OK);
     text = t_read_file(path, NULL);
-    assert_non_null(strstr(text, "\tscan_ssid=1\n\tkey_mgmt=SAE\n\tieee80211w=2\n\tsae_password=\"sae secret\"\n"));
+    /* The passphrase's bytes in hex: nothing in it is ever quoted. */
+    assert_non_null(strstr(
+        text,
+        "\tscan_ssid=1\n\tkey_mgmt=SAE\n\tieee80211w=2\n\tsae_password=73616520736563726574\n"));
     free(text);
     /* Rollback after a second apply restores what the second replaced. */
     assert_int_equal(b->ops->rollback(b), OWB_OK);
@@ -279,7 +309,7 @@ static void test_wpa_supplicant(void **state)
     snprintf(path, sizeof path, "%s/wpa-ap.conf", dir);
     text = t_read_file(path, NULL);
     assert_non_null(strstr(text, "\tssid=4f57422d646576\n\tmode=2\n"));
-    assert_non_null(strstr(text, "\tpsk=\"abcdefghijklmnopqrstuv\"\n"));
+    assert_non_null(strstr(text, "\tpsk=" AP_PSK_HEX "\n"));
     free(text);
     const char *want_ap[] = {"wpa_cli | -i | wlan1 | reconfigure"};
     expect_calls(want_ap, 1);
@@ -288,9 +318,10 @@ static void test_wpa_supplicant(void **state)
     assert_null(strstr(text, "network={"));
     free(text);
 
-    fake("wpa_cli.scan_results.out", "bssid / frequency / signal level / flags / ssid\n"
-                                     "00:11:22:33:44:55\t2412\t-40\t[WPA2-PSK-CCMP][ESS]\tHome Net\n"
-                                     "00:11:22:33:44:56\t2437\t-70\t[ESS]\tOpen Cafe\n");
+    fake("wpa_cli.scan_results.out",
+         "bssid / frequency / signal level / flags / ssid\n"
+         "00:11:22:33:44:55\t2412\t-40\t[WPA2-PSK-CCMP][ESS]\tHome Net\n"
+         "00:11:22:33:44:56\t2437\t-70\t[ESS]\tOpen Cafe\n");
     char ssids[OWB_SCAN_MAX][OWB_SSID_MAX + 1];
     size_t n = 0;
     assert_int_equal(b->ops->scan(b, ssids, &n), OWB_OK);
@@ -311,12 +342,13 @@ static void test_nmcli(void **state)
     unlink(path);
     assert_int_equal(b->ops->apply(b, &w, "kitchen"), OWB_OK);
     text = t_read_file(path, NULL);
-    assert_string_equal(text,
-                        "[connection]\nid=owb-premises\ntype=wifi\ninterface-name=wlan0\nautoconnect=true\n\n"
-                        "[wifi]\nmode=infrastructure\nssid=195;169;195;169;195;169;195;169;195;169;195;169;"
-                        "195;169;195;169;195;169;195;169;32;36;40;120;41;32;34;113;92;32;122;122;\n\n"
-                        "[wifi-security]\nkey-mgmt=wpa-psk\npsk=\\spa\"ss\\s$(reboot)\\s`id`\\s\\\\n\\\\\\s\n\n"
-                        "[ipv4]\nmethod=auto\n\n[ipv6]\nmethod=auto\n");
+    assert_string_equal(
+        text,
+        "[connection]\nid=owb-premises\ntype=wifi\ninterface-name=wlan0\nautoconnect=true\n\n"
+        "[wifi]\nmode=infrastructure\nssid=195;169;195;169;195;169;195;169;195;169;195;169;"
+        "195;169;195;169;195;169;195;169;32;36;40;120;41;32;34;113;92;32;122;122;\n\n"
+        "[wifi-security]\nkey-mgmt=wpa-psk\npsk=\\spa\"ss\\s$(reboot)\\s`id`\\s\\\\n\\\\\\s\n\n"
+        "[ipv4]\nmethod=auto\n\n[ipv6]\nmethod=auto\n");
     free(text);
     struct stat st;
     stat(path, &st);
@@ -358,6 +390,115 @@ static void test_nmcli(void **state)
     b->ops->destroy(b);
 }
 
+/* Waits (bounded) until a call starting with prefix is logged: daemons
+ * log from their own process, whenever they get to run. */
+static bool wait_call(const char *prefix)
+{
+    char got[64][512];
+    for (int i = 0; i < 500; i++) {
+        size_t n = calls(got, 64);
+        for (size_t k = 0; k < n; k++)
+            if (strncmp(got[k], prefix, strlen(prefix)) == 0)
+                return true;
+        usleep(10 * 1000);
+    }
+    return false;
+}
+
+static bool exists_in_fake(const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", fake_dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* The station's DHCP client after each change of network, the setup AP's
+ * address and DHCP server, and both stopped with SIGTERM even though the
+ * agent runs with SIGTERM blocked. */
+static void test_wpa_dhcp(void **state)
+{
+    (void)state;
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    with_dhcp = true;
+    fake("udhcpd.any.sleep", "30");
+    char path[4096], *text;
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s.terminated", fake_dir, i ? "udhcpd" : "udhcpc");
+        unlink(path);
+    }
+    struct owb_backend *b = make("wpa_supplicant");
+    struct owb_wifi w = hostile(OWB_SEC_WPA2_PSK, "12345678");
+
+    assert_int_equal(b->ops->apply(b, &w, "kitchen-sensor"), OWB_OK);
+    const char *want[] = {"wpa_cli | -i | wlan0 | reconfigure",
+                          "ip | -4 | addr | flush | dev | wlan0"};
+    char got[64][512];
+    assert_true(calls(got, 64) >= 2);
+    assert_string_equal(got[0], want[0]);
+    assert_string_equal(got[1], want[1]);
+    assert_true(wait_call(
+        "udhcpc | -f | -i | wlan0 | -t | 3 | -T | 1 | -A | 1 | -x | hostname:kitchen-sensor"));
+
+    /* Joined at the radio but no address yet, and the client has exited
+     * (this fake exits at once): started again. */
+    fake("wpa_cli.status.out", "wpa_state=COMPLETED\n");
+    fake("udhcpc.any.sleep", "30");
+    unlink(log_path);
+    /* The exit may take a moment to be seen: look again, within a bound. */
+    bool restarted = false;
+    for (int i = 0; i < 300 && !restarted; i++) {
+        assert_int_equal(b->ops->check(b, false), OWB_JOIN_PENDING);
+        restarted = calls(got, 64) > 3;
+        usleep(10 * 1000);
+    }
+    assert_true(wait_call("udhcpc | -f | -i | wlan0"));
+    /* A failed handshake: wrong password at once. */
+    fake("wpa_cli.status.out", "wpa_state=SCANNING\n");
+    fake("wpa_cli.list_networks.out",
+         "network id / ssid / bssid / flags\n0\tx\tany\t[TEMP-DISABLED]\n");
+    assert_int_equal(b->ops->check(b, false), OWB_JOIN_WRONG_PASSWORD);
+    fake("wpa_cli.list_networks.out", NULL);
+
+    unlink(log_path);
+    assert_int_equal(b->ops->ap_up(b, "OWB-dev", "abcdefghijklmnopqrstuv"), OWB_OK);
+    assert_true(calls(got, 64) >= 2);
+    assert_string_equal(got[0], "ip | addr | replace | 192.168.3.1/24 | dev | wlan1");
+    assert_string_equal(got[1], "wpa_cli | -i | wlan1 | reconfigure");
+    snprintf(path, sizeof path, "%s/run/udhcpd.conf", dir);
+    char want_d[4200];
+    snprintf(want_d, sizeof want_d, "udhcpd | -f | %s", path);
+    assert_true(wait_call(want_d));
+    text = t_read_file(path, NULL);
+    assert_non_null(strstr(text, "interface wlan1\nstart 192.168.3.100\nend 192.168.3.199\n"));
+    assert_null(strstr(text, "router"));
+    free(text);
+
+    b->ops->destroy(b);
+    assert_true(exists_in_fake("udhcpc.terminated"));
+    assert_true(exists_in_fake("udhcpd.terminated"));
+    fake("udhcpc.any.sleep", NULL);
+    fake("udhcpd.any.sleep", NULL);
+    fake("wpa_cli.status.out", NULL);
+    with_dhcp = false;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void test_ap_address_rules(void **state)
+{
+    (void)state;
+    struct in_addr net;
+    assert_int_equal(owb_backend_ap_net("192.168.3.1/24", &net), OWB_OK);
+    assert_int_equal(ntohl(net.s_addr), 0xc0a80300u);
+    assert_int_equal(owb_backend_ap_net("10.1.2.254/24", &net), OWB_OK);
+    const char *bad[] = {"192.168.3.1",      "192.168.3.1/16", "192.168.3.150/24", "192.168.3.0/24",
+                         "192.168.3.255/24", "x/24",           "192.168.3.1/24 ",  ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(owb_backend_ap_net(bad[i], &net), OWB_ERR_INVALID_ARG);
+}
+
 static void test_unknown_backend(void **state)
 {
     (void)state;
@@ -373,10 +514,9 @@ static void test_unknown_backend(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uci),
-        cmocka_unit_test(test_wpa_supplicant),
-        cmocka_unit_test(test_nmcli),
-        cmocka_unit_test(test_unknown_backend),
+        cmocka_unit_test(test_uci),      cmocka_unit_test(test_wpa_supplicant),
+        cmocka_unit_test(test_wpa_dhcp), cmocka_unit_test(test_ap_address_rules),
+        cmocka_unit_test(test_nmcli),    cmocka_unit_test(test_unknown_backend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

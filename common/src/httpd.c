@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <sodium.h>
@@ -367,8 +368,31 @@ enum owb_err owb_parse_listen(const char *text, void *ss, unsigned *socklen, boo
     return OWB_OK;
 }
 
+/* The listening socket. With freebind (IP_FREEBIND, which Linux honours on
+ * IPv6 sockets too) it binds an address no interface has yet: the device
+ * agent listens on its setup-AP address, which the backend sets later. */
+static int listen_socket(const struct sockaddr_storage *ss, unsigned socklen, bool v6,
+                         bool freebind)
+{
+    int one = 1, fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
+        (freebind && setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) != 0) ||
+        bind(fd, (const struct sockaddr *)ss, socklen) != 0 || listen(fd, 64) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 enum owb_err owb_httpd_start(const struct owb_httpd_options *opt, struct owb_httpd **out)
 {
+    int fd = -1;
     struct sockaddr_storage ss;
     unsigned socklen;
     bool v6;
@@ -387,14 +411,20 @@ enum owb_err owb_httpd_start(const struct owb_httpd_options *opt, struct owb_htt
     d->opt = *opt;
     if (v6)
         flags |= MHD_USE_IPv6;
+    fd = listen_socket(&ss, socklen, v6, opt->freebind);
+    if (fd < 0) {
+        free(d);
+        return OWB_ERR_IO;
+    }
     d->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, 0, NULL, NULL, on_request, d, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opt->threads > 1 ? opt->threads : 0),
         MHD_OPTION_CONNECTION_LIMIT, opt->conn_limit ? opt->conn_limit : 256u,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, opt->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         opt->timeout_s ? opt->timeout_s : 10u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, d, MHD_OPTION_END);
     if (!d->mhd) {
+        close(fd);
         free(d);
         return OWB_ERR_IO;
     }
@@ -415,7 +445,9 @@ void owb_httpd_stop(struct owb_httpd *d, unsigned grace_ms)
         return;
     /* Quiescing closes the listening socket; connections already open may
      * finish what they are doing. */
-    MHD_quiesce_daemon(d->mhd);
+    MHD_socket ls = MHD_quiesce_daemon(d->mhd);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls); /* handed back by quiesce: MHD no longer closes it */
     for (unsigned waited = 0; waited < grace_ms; waited += 10) {
         const union MHD_DaemonInfo *info =
             MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);

@@ -10,7 +10,10 @@
  * get/set/delete behave like the real thing. As "apply-to-file" (the demo
  * and the tests' command backend) apply writes the settings it got to
  * $OWB_FAKE_DIR/applied.json. */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -156,6 +159,20 @@ static void write_applied(void)
     cJSON_Delete(o);
 }
 
+/* A daemon stand-in (udhcpc, udhcpd) notes a SIGTERM in
+ * OWB_FAKE_DIR/NAME.terminated: a child that inherited a blocked SIGTERM
+ * never would. */
+static char term_path[4096];
+
+static void on_term(int sig)
+{
+    int fd = open(term_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    (void)sig;
+    if (fd >= 0)
+        close(fd);
+    _exit(143);
+}
+
 int main(int argc, char **argv)
 {
     const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
@@ -163,6 +180,8 @@ int main(int argc, char **argv)
     int code = 0;
 
     log_call(name, argc, argv);
+    snprintf(term_path, sizeof term_path, "%s/%s.terminated", dir(), name);
+    signal(SIGTERM, on_term);
     if ((v = lookup(name, argc, argv, "sleep"))) {
         sleep((unsigned)atoi(v));
         free(v);

@@ -69,6 +69,7 @@ struct owb_httpd_options {
     owb_http_handler_fn handler;
     owb_http_done_fn done; /* optional: after each request (log, metrics) */
     void *ctx;
+    bool freebind; /* bind even when the address is not (yet) on an interface */
 };
 
 enum owb_err owb_httpd_start(const struct owb_httpd_options *opt,
