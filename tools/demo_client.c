@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -22,6 +24,29 @@
 #include "owb/mem.h"
 #include "owb/wifi.h"
 #include "curl_http.h"
+
+/* Runs prog SSID PASSPHRASE (no shell) and waits for it: 0 when it
+ * joined. */
+static int join_device_ap(const char *prog, const cJSON *ap)
+{
+    const char *ssid = owb_json_string(ap, "ssid"), *pass = owb_json_string(ap, "passphrase");
+    char *argv[] = {(char *)(uintptr_t)prog, (char *)(uintptr_t)ssid, (char *)(uintptr_t)pass,
+                    NULL};
+    int st;
+    pid_t pid;
+
+    if (!ssid || !pass)
+        return -1;
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        execv(prog, argv);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
 
 static int die(const char *what, long status, const char *body)
 {
@@ -36,9 +61,13 @@ int main(int argc, char **argv)
         {"id", required_argument, NULL, 'i'},     {"claim", required_argument, NULL, 'c'},
         {"token", required_argument, NULL, 't'},  {"ssid", required_argument, NULL, 'S'},
         {"psk", required_argument, NULL, 'p'},    {"mode", required_argument, NULL, 'm'},
+        {"security", required_argument, NULL, 'e'}, {"hidden", no_argument, NULL, 'H'},
+        {"join-ap", required_argument, NULL, 'j'}, {"no-follow", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *server = NULL, *device = NULL, *id = NULL, *claim = NULL, *token = NULL;
-    const char *ssid = "DemoNet", *psk = NULL, *mode = "server";
+    const char *ssid = "DemoNet", *psk = NULL, *mode = "server", *join_ap = NULL;
+    enum owb_security security = OWB_SEC_WPA2_PSK;
+    bool hidden = false, follow = true;
     uint8_t app_key[OWB_APP_KEY_BYTES];
     char ak64[OWB_B64_ENCODED_SIZE(OWB_APP_KEY_BYTES)], url[1024], *resp = NULL, *body = NULL;
     cJSON *answer = NULL;
@@ -71,16 +100,33 @@ int main(int argc, char **argv)
         case 'm':
             mode = optarg;
             break;
+        case 'e':
+            if (owb_security_parse(optarg, &security) != OWB_OK)
+                return die("--security takes wpa2-psk, wpa3-sae or open", 0, NULL);
+            break;
+        case 'H':
+            hidden = true;
+            break;
+        case 'j':
+            join_ap = optarg;
+            break;
+        case 'n':
+            follow = false;
+            break;
         case 'h':
             printf("Usage: owb-demo-client --server URL --device-url URL --id ID --claim CODE\n"
-                   "         (--mode server --token TOKEN | --mode app --ssid S --psk P)\n");
+                   "         (--mode server --token TOKEN |\n"
+                   "          --mode app --ssid S [--psk P] [--security S] [--hidden])\n"
+                   "         [--join-ap PROG]  run PROG SSID PASSPHRASE (the device's setup AP)\n"
+                   "                           before the hand-off, as a person joins it\n"
+                   "         [--no-follow]     stop after the device's 202; print the session\n");
             return 0;
         default:
             return 2;
         }
     }
     if (!server || !device || !id || !claim || (strcmp(mode, "server") && strcmp(mode, "app")) ||
-        (!strcmp(mode, "server") && !token) || (!strcmp(mode, "app") && !psk)) {
+        (!strcmp(mode, "server") && !token) || (!strcmp(mode, "app") && !psk && security != OWB_SEC_OPEN)) {
         fprintf(stderr, "owb-demo-client: missing arguments (try --help)\n");
         return 2;
     }
@@ -109,8 +155,9 @@ int main(int argc, char **argv)
         size_t wlen, blen;
         snprintf(w.ssid, sizeof w.ssid, "%s", ssid);
         w.ssid_len = strlen(w.ssid);
-        w.security = OWB_SEC_WPA2_PSK;
-        snprintf(w.psk, sizeof w.psk, "%s", psk);
+        w.security = security;
+        w.hidden = hidden;
+        snprintf(w.psk, sizeof w.psk, "%s", psk ? psk : "");
         if (owb_wifi_to_json(&w, wjson, sizeof wjson, &wlen) != OWB_OK ||
             owb_wifi_blob_seal(app_key, id, (const uint8_t *)wjson, wlen, NULL, blob, sizeof blob,
                                &blen) != OWB_OK)
@@ -132,6 +179,9 @@ int main(int argc, char **argv)
            cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(answer, "counter")),
            owb_json_string(ap, "ssid"), "(hidden)");
 
+    if (join_ap && join_device_ap(join_ap, ap) != 0)
+        return die("joining the device's setup AP", 0, join_ap);
+
     /* 3. Hand it to the device, as the hand-off page does. */
     free(body);
     body = malloc(strlen(bundle) + 256);
@@ -144,6 +194,14 @@ int main(int argc, char **argv)
     if (st != 202)
         return die("provision", st, resp);
     printf("[device] accepted: %s\n", resp);
+    if (!follow) {
+        printf("session: %s\n", session);
+        free(resp);
+        free(body);
+        cJSON_Delete(answer);
+        curl_global_cleanup();
+        return 0;
+    }
 
     /* 4. Follow the device, then the server. */
     snprintf(url, sizeof url, "%s/v1/status", device);

@@ -19,6 +19,7 @@ OUT=/run/out
 mkdir -p $OUT /dev/pts /dev/shm
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out $OUT
 mount -t devpts devpts /dev/pts
+ln -sf /proc/self/fd /dev/fd; ln -sf fd/0 /dev/stdin; ln -sf fd/1 /dev/stdout; ln -sf fd/2 /dev/stderr
 mount -t tmpfs tmpfs /dev/shm
 # Places the daemons write to, on tmpfs over the read-only root.
 for d in /var/lib /var/log /var/tmp /var/cache /etc/NetworkManager/system-connections \
@@ -42,6 +43,10 @@ for s in "${list[@]}"; do
     rc=$?
     secs=$(echo "$(date +%s.%N) $t0" | awk '{printf "%.1f", $1 - $2}')
     if [ $rc = 0 ]; then echo "ok $s (${secs} s)"; else echo "FAIL $s (exit $rc, ${secs} s)"; fi >>$OUT/results
+    # Logs only: the keys minted in there are the test's and go nowhere.
+    mkdir -p "$OUT/$s.files"
+    find /tmp/w -name '*.log' -o -name '*.out' -o -name '*.conf' 2>/dev/null |
+        while read -r f; do cp "$f" "$OUT/$s.files/$(echo "${f#/tmp/w/}" | tr / _)"; done
     scenario_cleanup >>"$OUT/$s.log" 2>&1
 done
 sync

@@ -1,11 +1,274 @@
-# Scenarios for the Wi-Fi test VM (sourced by guest.sh).
-scenario_boot() {
-    kmod mac80211_hwsim radios=2
-    iw dev
-    ip netns add x
-    ip netns list
+# Scenarios of the Wi-Fi test VM, sourced by guest.sh (bash, on this
+# machine's own root, inside a VM with no network device). Each
+# scenario_NAME runs in its own subshell under `set -eu` and builds its
+# own world: radios moved into network namespaces, one per role, so every
+# frame between roles crosses the simulated radio.
+#   prem   the premises: hostapd for networks A and B, their DHCP, owb-server
+#   dev    the device: wpa_supplicant (or NetworkManager) and owb-device
+#   phone  the phone: wpa_supplicant, udhcpc, owb-demo-client; a veth to
+#          prem stands for its mobile data
+#   other  a network with no way to the server
+# Addresses exist only inside these namespaces.
+# What each asserts is what a person would see: the device's /v1/status,
+# the server's session, what the stations report.
+
+B=$BUILD
+W=/tmp/w
+SERVER=http://192.168.50.1:8080
+DEVICE_URL=http://192.168.3.1
+HOSTILE_SSID=$(printf 'Caf\xc3\xa9 \xe2\x98\x95 \xc3\x9cn\xc3\xafc\xc3\xb8d\xc3\xa9 32 byte!!!')
+# Leading and trailing spaces, ", #, \, $(...), =, ;
+HOSTILE_PSK=' a"b#c\d $(x) =;" '
+
+say() { echo "[$(cut -d' ' -f1 /proc/uptime)] $*"; }
+die() { echo "FAIL: $*"; exit 1; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# wait_for WHAT SECONDS CMD...: CMD every 0.2 s until it succeeds, at most
+# SECONDS; a state is waited for, never a fixed time.
+wait_for() {
+    local what=$1 secs=$2 end
+    shift 2
+    end=$(( $(now_ms) + secs * 1000 ))
+    until "$@"; do
+        [ "$(now_ms)" -lt "$end" ] || { echo "timed out after ${secs} s waiting for: $what"; return 1; }
+        sleep 0.2
+    done
 }
+
+# metric NAME MS: a number for docs/performance.md, collected by vm.sh.
+metric() { echo "metric $1 $2" >>"$OUT/metrics"; say "metric $1 = $2 ms"; }
+
+hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+
+# --- the world -----------------------------------------------------------
+give() { # give NS PHY NAME: the radio and its interface into NS
+    local ns=$1 phy=$2 name=$3 dev
+    dev=$(ls "/sys/class/ieee80211/$phy/device/net/")
+    iw phy "$phy" set netns name "$ns"
+    ip -n "$ns" link set "$dev" name "$name"
+    ip -n "$ns" link set "$name" up
+}
+
+world() {
+    local phys
+    kmod mac80211_hwsim radios=6
+    mapfile -t phys < <(ls /sys/class/ieee80211 | sort -V)
+    [ "${#phys[@]}" -eq 6 ] || die "expected 6 radios, got ${#phys[@]}"
+    for ns in prem dev phone other; do ip netns add $ns; ip -n $ns link set lo up; done
+    give prem "${phys[0]}" wlan0
+    give prem "${phys[1]}" wlan1
+    give dev "${phys[2]}" wlan0
+    give dev "${phys[3]}" wlan1
+    give phone "${phys[4]}" wlan0
+    give other "${phys[5]}" wlan0
+    ip link add mob0 netns phone type veth peer name mob1 netns prem
+    ip -n phone addr add 172.30.0.2/24 dev mob0
+    ip -n prem addr add 172.30.0.1/24 dev mob1
+    ip -n phone link set mob0 up
+    ip -n prem link set mob1 up
+    ip -n phone route add 192.168.50.0/24 via 172.30.0.1
+    mkdir -p $W
+}
+
+# ap NS IFACE NAME SUBNET SSID SECURITY PASS [hidden]: a premises access
+# point (hostapd) with its DHCP server (udhcpd), as a router would have.
+ap() {
+    local ns=$1 ifc=$2 name=$3 net=$4 ssid=$5 sec=$6 pass=$7 hidden=${8:-}
+    local d=$W/ap-$name
+    mkdir -p "$d"
+    {
+        echo "interface=$ifc"
+        echo "driver=nl80211"
+        echo "ctrl_interface=/run/hostapd-$name"
+        echo "hw_mode=g"
+        echo "channel=6"
+        echo "ssid2=$(hex "$ssid")"
+        [ -z "$hidden" ] || echo "ignore_broadcast_ssid=1"
+        case "$sec" in
+        wpa2-psk)
+            echo "wpa=2"; echo "wpa_key_mgmt=WPA-PSK"; echo "rsn_pairwise=CCMP"
+            if [ ${#pass} = 64 ]; then echo "wpa_psk=$pass"; else echo "wpa_passphrase=$pass"; fi ;;
+        wpa3-sae)
+            echo "wpa=2"; echo "wpa_key_mgmt=SAE"; echo "rsn_pairwise=CCMP"
+            echo "ieee80211w=2"; echo "sae_password=$pass" ;;
+        open) ;;
+        esac
+    } >"$d/hostapd.conf"
+    ip -n "$ns" addr replace "$net.1/24" dev "$ifc"
+    ip netns exec "$ns" hostapd -B -P "$d/hostapd.pid" "$d/hostapd.conf" >"$d/hostapd.log"
+    printf 'interface %s\nstart %s.100\nend %s.150\nlease_file %s/leases\npidfile %s/udhcpd.pid\noption subnet 255.255.255.0\noption router %s.1\noption lease 600\n' \
+        "$ifc" "$net" "$net" "$d" "$d" "$net" >"$d/udhcpd.conf"
+    ip netns exec "$ns" udhcpd "$d/udhcpd.conf"
+    wait_for "AP $name enabled" 20 ap_enabled "$name"
+}
+ap_enabled() { hostapd_cli -p "/run/hostapd-$1" status 2>/dev/null | grep -q '^state=ENABLED'; }
+ap_stop() { kill "$(cat "$W/ap-$1/hostapd.pid")"; wait_for "AP $1 gone" 10 ap_gone "$1"; }
+ap_gone() { ! hostapd_cli -p "/run/hostapd-$1" ping >/dev/null 2>&1; }
+
+# --- the server ----------------------------------------------------------
+export OWB_DB=$W/srv/owb.db OWB_MASTER_KEY_FILE=$W/srv/master.key
+server() { # the server in prem, with network "office" (A) and an installer token
+    local ssid=$1 sec=$2 pass=$3 hidden=${4:-}
+    mkdir -p $W/srv
+    $B/server/owb-server init >/dev/null
+    net_add office "$ssid" "$sec" "$pass" "$hidden"
+    TOKEN=$($B/server/owb-server token create --label vm 2>/dev/null)
+    ip netns exec prem $B/server/owb-server serve --listen 0.0.0.0:8080 --public-url "$SERVER" \
+        --rate-limit 0 >$W/srv/server.log 2>&1 &
+    wait_for "owb-server" 20 ip netns exec phone curl -fs -o /dev/null "$SERVER/healthz"
+}
+net_add() { # NAME SSID SECURITY PASS [hidden]: the PSK from a file, byte for byte
+    local args=(network add "$1" --ssid "$2" --security "$3")
+    [ -z "${5:-}" ] || args+=(--hidden)
+    if [ "$3" != open ]; then
+        printf '%s' "$4" >$W/srv/psk
+        args+=(--psk-file $W/srv/psk)
+    fi
+    $B/server/owb-server "${args[@]}" >/dev/null
+}
+
+# --- the device ------------------------------------------------------------
+# device SUITE BACKEND: mints and imports a device, starts its Wi-Fi stack
+# the way docs/device.md says, then owb-device; waits for its setup AP.
+device() {
+    local suite=${1:-sym} backend=${2:-wpa_supplicant} d=$W/dev
+    local -a suite_args=() wifi_args=()
+    mkdir -p -m 700 $d $d/state $d/factory
+    if [ "$suite" = pk ]; then
+        $B/server/owb-server signing-key public >$d/server.pub
+        suite_args=(--suite pk --server-public-key $d/server.pub)
+    fi
+    $B/tools/owb-mint device --prefix vm- --server "$SERVER" --out-dir $d/factory \
+        "${suite_args[@]}" >$d/mint.txt
+    ID=$(awk '/^id:/ {print $2}' $d/mint.txt)
+    CLAIM=$(sed -n 's/.*#c=\([0-9A-Z]*\).*/\1/p' $d/mint.txt)
+    AP_SSID="OWB-$ID"
+    $B/server/owb-server device import $d/factory/records.jsonl >/dev/null
+    $B/server/owb-server device assign "$ID" --network office >/dev/null
+    case "$backend" in
+    wpa_supplicant)
+        mkdir -p $d/etc
+        # docs/device.md: one wpa_supplicant per interface, a config file each.
+        printf 'ctrl_interface=/run/wpa_supplicant\nupdate_config=0\n' >$d/etc/wpa_supplicant.conf
+        printf 'ctrl_interface=/run/wpa_supplicant\nupdate_config=0\n' >$d/etc/owb-setup-ap.conf
+        ip netns exec dev wpa_supplicant -B -i wlan0 -c $d/etc/wpa_supplicant.conf -P $d/wpa0.pid
+        ip netns exec dev wpa_supplicant -B -i wlan1 -c $d/etc/owb-setup-ap.conf -P $d/wpa1.pid
+        wifi_args=(--wifi-backend wpa_supplicant --wpa-config $d/etc/wpa_supplicant.conf
+                   --wpa-ap-config $d/etc/owb-setup-ap.conf --run-dir $d/run)
+        ;;
+    nmcli)
+        nm_start
+        wifi_args=(--wifi-backend nmcli --nm-dir /etc/NetworkManager/system-connections)
+        ;;
+    esac
+    ip netns exec dev $B/device/owb-device --key-file "$d/factory/$ID.key" --state-dir $d/state \
+        --iface wlan0 --ap-iface wlan1 "${wifi_args[@]}" \
+        --join-timeout "${JOIN_TIMEOUT:-40}" --checkin-timeout "${CHECKIN_TIMEOUT:-30}" \
+        >$d/device.log 2>&1 &
+    echo $! >$d/device.pid
+    wait_for "the device's setup AP" 60 phone_sees "$AP_SSID"
+}
+device_pid() { cat $W/dev/device.pid; }
+
+status() { ip netns exec dev curl -fsS --max-time 5 "$DEVICE_URL/v1/status"; }
+state_is() { status 2>/dev/null | grep -q "\"state\":\"$1\""; }
+device_ip() { ip -n dev -4 -o addr show dev wlan0 | awk '{print $4}'; }
+has_ip_in() { device_ip | grep -q "^$1\."; }
+reaches_server() { ip netns exec dev curl -fs --max-time 3 -o /dev/null "$SERVER/healthz"; }
+setup_ap_up() { ip netns exec dev wpa_cli -i wlan1 status 2>/dev/null | grep -q '^mode=AP'; }
+
+# --- the phone -------------------------------------------------------------
+phone_sees() { # the phone's radio sees SSID (iw scans without a supplicant)
+    ip netns exec phone iw dev wlan0 scan 2>/dev/null | grep -qF "SSID: $1"
+}
+phone_reset() { # leaves whatever network the phone joined
+    local p=$W/phone/wpa.pid
+    if [ -f $p ]; then
+        kill "$(cat $p)" 2>/dev/null || true
+        wait_for "phone supplicant gone" 10 phone_wpa_gone
+        rm -f $p
+    fi
+    ip -n phone -4 addr flush dev wlan0
+}
+phone_wpa_gone() { ! wpa_cli -p /run/phone-wpa -i wlan0 ping >/dev/null 2>&1; }
+
+# provision MODE [app options...]: the phone's part up to the device's 202;
+# sets SESSION and T202 (ms).
+provision() {
+    local mode=$1
+    shift
+    local -a args=(--server "$SERVER" --device-url "$DEVICE_URL" --id "$ID" --claim "$CLAIM"
+                   --join-ap "$SRC/tests/wifi/phone-join.sh" --no-follow)
+    if [ "$mode" = server ]; then args+=(--mode server --token "$TOKEN"); else args+=(--mode app "$@"); fi
+    phone_reset
+    ip netns exec phone $B/tools/owb-demo-client "${args[@]}" >$W/phone.out 2>&1 ||
+        { cat $W/phone.out; die "the phone's part failed"; }
+    T202=$(now_ms)
+    cat $W/phone.out
+    SESSION=$(awk '/^session:/ {print $2}' $W/phone.out)
+}
+session_online() { ip netns exec phone curl -fs "$SERVER/v1/sessions/$SESSION" | grep -q '"state":"online"'; }
+
+# expect_online NAME: the session turns online, the device has an address
+# on network A, and its check-in came over the radio.
+expect_online() {
+    local name=$1 net=${2:-192.168.50}
+    wait_for "session online" 90 session_online
+    metric "online_$name" $(( $(now_ms) - T202 ))
+    state_is joined || { status; die "device not in state joined"; }
+    has_ip_in "$net" || die "device has no address in $net.0/24: $(device_ip)"
+    grep -q "^owb-server: $net\.1[0-9][0-9] POST /v1/devices/{id}/checkin 200" $W/srv/server.log ||
+        die "no check-in from $net.0/24 in the server log"
+    ! setup_ap_up || die "the setup AP is still up"
+}
+
+# expect_failed REASON NAME: state failed with REASON, the setup AP back.
+expect_failed() {
+    local reason=$1 name=$2
+    wait_for "state failed" 120 state_is failed
+    metric "failed_$name" $(( $(now_ms) - T202 ))
+    status | grep -q "\"reason\":\"$reason\"" || { status; die "reason is not $reason"; }
+    wait_for "setup AP back" 30 setup_ap_up
+    say "status: $(status)"
+}
+visible_has() { status | grep -qF "$(printf '%s' "$1" | sed 's/"/\\"/g')"; }
+
+# --- NetworkManager --------------------------------------------------------
+nm_start() {
+    # udev (NetworkManager manages only devices udev has seen) and a system
+    # bus; then NetworkManager with its keyfile directory on tmpfs.
+    mkdir -p /run/udev /run/dbus
+    [ -e /run/dbus/system_bus_socket ] || dbus-daemon --system --fork
+    pgrep -x systemd-udevd >/dev/null || /lib/systemd/systemd-udevd --daemon
+    udevadm trigger --action=add --subsystem-match=net
+    udevadm settle -t 10
+    ip netns exec dev NetworkManager --no-daemon >$W/dev/nm.log 2>&1 &
+    wait_for "NetworkManager running" 30 ip netns exec dev nmcli -t general status
+    wait_for "wlan0 managed" 30 sh -c 'ip netns exec dev nmcli -t -f DEVICE,STATE device | grep -q "^wlan0:disconnected"'
+}
+
 scenario_cleanup() {
-    for ns in $(ip netns list | awk '{print $1}'); do ip netns pids "$ns" | xargs -r kill -9; ip netns del "$ns"; done
+    local ns
+    for ns in $(ip netns list | awk '{print $1}'); do
+        ip netns pids "$ns" | xargs -r kill -9 2>/dev/null
+        ip netns del "$ns"
+    done
+    pkill -9 -f "NetworkManager|dbus-daemon|systemd-udevd" 2>/dev/null || true
     rmmod mac80211_hwsim 2>/dev/null || true
+    rm -rf $W /run/wpa_supplicant /run/phone-wpa /run/hostapd-* /run/owb
+    rm -f /etc/NetworkManager/system-connections/*
+}
+
+# === scenarios ===============================================================
+
+# WPA2, server-sealed with an installer token, symmetric suite.
+scenario_wpa2_server() {
+    world
+    ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "office-pass-1"
+    server "Office A" wpa2-psk "office-pass-1"
+    device sym
+    provision server
+    expect_online wpa2_server
+    status
 }
