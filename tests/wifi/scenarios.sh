@@ -4,7 +4,9 @@
 # own world: radios moved into network namespaces, one per role, so every
 # frame between roles crosses the simulated radio.
 #   prem   the premises: hostapd for networks A and B, their DHCP, owb-server
-#   dev    the device: wpa_supplicant (or NetworkManager) and owb-device
+#   (root) the device: wpa_supplicant (or NetworkManager) and owb-device,
+#          in the VM's own namespace, where udev sees its radios (without
+#          udev NetworkManager leaves a Wi-Fi device unmanaged)
 #   phone  the phone: wpa_supplicant, udhcpc, owb-demo-client; a veth to
 #          prem stands for its mobile data
 #   other  a network with no way to the server
@@ -50,16 +52,23 @@ give() { # give NS PHY NAME: the radio and its interface into NS
     ip -n "$ns" link set "$name" up
 }
 
+own() { # own PHY NAME: the device's radio stays here, renamed
+    local dev
+    dev=$(ls "/sys/class/ieee80211/$1/device/net/")
+    [ "$dev" = "$2" ] || ip link set "$dev" name "$2"
+    ip link set "$2" up
+}
+
 world() {
     local phys
     kmod mac80211_hwsim radios=6
     mapfile -t phys < <(ls /sys/class/ieee80211 | sort -V)
     [ "${#phys[@]}" -eq 6 ] || die "expected 6 radios, got ${#phys[@]}"
-    for ns in prem dev phone other; do ip netns add $ns; ip -n $ns link set lo up; done
+    for ns in prem phone other; do ip netns add $ns; ip -n $ns link set lo up; done
     give prem "${phys[0]}" wlan0
     give prem "${phys[1]}" wlan1
-    give dev "${phys[2]}" wlan0
-    give dev "${phys[3]}" wlan1
+    own "${phys[2]}" wlan0
+    own "${phys[3]}" wlan1
     give phone "${phys[4]}" wlan0
     give other "${phys[5]}" wlan0
     ip link add mob0 netns phone type veth peer name mob1 netns prem
@@ -152,8 +161,8 @@ device() {
         # docs/device.md: one wpa_supplicant per interface, a config file each.
         printf 'ctrl_interface=/run/wpa_supplicant\nupdate_config=0\n' >$d/etc/wpa_supplicant.conf
         printf 'ctrl_interface=/run/wpa_supplicant\nupdate_config=0\n' >$d/etc/owb-setup-ap.conf
-        ip netns exec dev wpa_supplicant -B -i wlan0 -c $d/etc/wpa_supplicant.conf -P $d/wpa0.pid
-        ip netns exec dev wpa_supplicant -B -i wlan1 -c $d/etc/owb-setup-ap.conf -P $d/wpa1.pid
+        wpa_supplicant -B -i wlan0 -c $d/etc/wpa_supplicant.conf -P $d/wpa0.pid
+        wpa_supplicant -B -i wlan1 -c $d/etc/owb-setup-ap.conf -P $d/wpa1.pid
         wifi_args=(--wifi-backend wpa_supplicant --wpa-config $d/etc/wpa_supplicant.conf
                    --wpa-ap-config $d/etc/owb-setup-ap.conf --run-dir $d/run)
         ;;
@@ -162,7 +171,7 @@ device() {
         wifi_args=(--wifi-backend nmcli --nm-dir /etc/NetworkManager/system-connections)
         ;;
     esac
-    ip netns exec dev $B/device/owb-device --key-file "$d/factory/$ID.key" --state-dir $d/state \
+    $B/device/owb-device --key-file "$d/factory/$ID.key" --state-dir $d/state \
         --iface wlan0 --ap-iface wlan1 "${wifi_args[@]}" \
         --join-timeout "${JOIN_TIMEOUT:-40}" --checkin-timeout "${CHECKIN_TIMEOUT:-30}" \
         >$d/device.log 2>&1 &
@@ -171,12 +180,12 @@ device() {
 }
 device_pid() { cat $W/dev/device.pid; }
 
-status() { ip netns exec dev curl -fsS --max-time 5 "$DEVICE_URL/v1/status"; }
+status() { curl -fsS --max-time 5 "$DEVICE_URL/v1/status"; }
 state_is() { status 2>/dev/null | grep -q "\"state\":\"$1\""; }
-device_ip() { ip -n dev -4 -o addr show dev wlan0 | awk '{print $4}'; }
+device_ip() { ip -4 -o addr show dev wlan0 | awk '{print $4}'; }
 has_ip_in() { device_ip | grep -q "^$1\."; }
-reaches_server() { ip netns exec dev curl -fs --max-time 3 -o /dev/null "$SERVER/healthz"; }
-setup_ap_up() { ip netns exec dev wpa_cli -i wlan1 status 2>/dev/null | grep -q '^mode=AP'; }
+reaches_server() { curl -fs --max-time 3 -o /dev/null "$SERVER/healthz"; }
+setup_ap_up() { wpa_cli -i wlan1 status 2>/dev/null | grep -q '^mode=AP'; }
 
 # --- the phone -------------------------------------------------------------
 phone_sees() { # the phone's radio sees SSID (iw scans without a supplicant)
@@ -243,13 +252,18 @@ nm_start() {
     pgrep -x systemd-udevd >/dev/null || /lib/systemd/systemd-udevd --daemon
     udevadm trigger --action=add --subsystem-match=net
     udevadm settle -t 10
-    ip netns exec dev NetworkManager --no-daemon >$W/dev/nm.log 2>&1 &
-    wait_for "NetworkManager running" 30 ip netns exec dev nmcli -t general status
-    wait_for "wlan0 managed" 30 sh -c 'ip netns exec dev nmcli -t -f DEVICE,STATE device | grep -q "^wlan0:disconnected"'
+    NetworkManager --no-daemon >$W/dev/nm.log 2>&1 &
+    wait_for "NetworkManager running" 30 nmcli -t general status
+    wait_for "wlan0 managed" 30 sh -c 'nmcli -t -f DEVICE,STATE device | grep -q "^wlan0:disconnected"'
 }
 
 scenario_cleanup() {
     local ns
+    [ ! -f $W/dev/device.pid ] || kill "$(cat $W/dev/device.pid)" 2>/dev/null
+    pkill -9 -x owb-device 2>/dev/null || true
+    pkill -9 -x wpa_supplicant 2>/dev/null || true
+    pkill -9 -x udhcpc 2>/dev/null || true
+    pkill -9 -x udhcpd 2>/dev/null || true
     for ns in $(ip netns list | awk '{print $1}'); do
         ip netns pids "$ns" | xargs -r kill -9 2>/dev/null
         ip netns del "$ns"
@@ -271,4 +285,171 @@ scenario_wpa2_server() {
     provision server
     expect_online wpa2_server
     status
+}
+
+# WPA2, app-sealed: the phone seals the password; the server never sees it.
+scenario_wpa2_app() {
+    world
+    ap prem wlan0 A 192.168.50 "Home A" wpa2-psk "home-pass-12"
+    server "Office Z" wpa2-psk "unused-pass"
+    device sym
+    provision app --ssid "Home A" --psk "home-pass-12"
+    expect_online wpa2_app
+}
+
+# The public-key suite, server-sealed.
+scenario_pk_server() {
+    world
+    ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "office-pass-1"
+    server "Office A" wpa2-psk "office-pass-1"
+    device pk
+    provision server
+    expect_online pk_server
+}
+
+# WPA3-SAE premises.
+scenario_sae() {
+    world
+    ap prem wlan0 A 192.168.50 "Office SAE" wpa3-sae "sae-pass-123"
+    server "Office SAE" wpa3-sae "sae-pass-123"
+    device sym
+    provision server
+    expect_online sae
+}
+
+# A hidden SSID: found only by probing for it by name.
+scenario_hidden() {
+    world
+    ap prem wlan0 A 192.168.50 "Back Office" wpa2-psk "hidden-pass-1" hidden
+    server "Back Office" wpa2-psk "hidden-pass-1" hidden
+    device sym
+    provision server
+    expect_online hidden
+}
+
+# An open network, app-sealed.
+scenario_open() {
+    world
+    ap prem wlan0 A 192.168.50 "Free Cafe" open ""
+    server "Office Z" wpa2-psk "unused-pass"
+    device sym
+    provision app --ssid "Free Cafe" --security open
+    expect_online open
+}
+
+# A 64-hex PSK instead of a passphrase.
+scenario_hex_psk() {
+    local psk=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+    world
+    ap prem wlan0 A 192.168.50 "Office Hex" wpa2-psk "$psk"
+    server "Office Hex" wpa2-psk "$psk"
+    device sym
+    provision server
+    expect_online hex_psk
+}
+
+# Hostile but valid: a 32-byte UTF-8 SSID and a passphrase with leading and
+# trailing spaces, ", #, \, $(...), =, ; must reach the supplicant unchanged.
+scenario_hostile() {
+    [ "$(printf '%s' "$HOSTILE_SSID" | wc -c)" = 32 ] || die "the hostile SSID is not 32 bytes"
+    world
+    ap prem wlan0 A 192.168.50 "$HOSTILE_SSID" wpa2-psk "$HOSTILE_PSK"
+    server "$HOSTILE_SSID" wpa2-psk "$HOSTILE_PSK"
+    device sym
+    provision server
+    expect_online hostile
+}
+
+# The same bytes over WPA3-SAE, sealed by the phone.
+scenario_hostile_sae() {
+    world
+    ap prem wlan0 A 192.168.50 "$HOSTILE_SSID" wpa3-sae "$HOSTILE_PSK"
+    server "Office Z" wpa2-psk "unused-pass"
+    device sym
+    provision app --ssid "$HOSTILE_SSID" --psk "$HOSTILE_PSK" --security wpa3-sae
+    expect_online hostile_sae
+}
+
+# A wrong password: wrong_password, the previous settings back, the setup
+# AP still there for the phone, the premises network in visible_networks
+# and the device's own setup AP not.
+scenario_wrong_password() {
+    world
+    ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "the-right-pass"
+    server "Office A" wpa2-psk "a-wrong-pass!"
+    device sym
+    cp $W/dev/etc/wpa_supplicant.conf $W/before.conf
+    provision server
+    expect_failed wrong_password wrong_password
+    cmp $W/before.conf $W/dev/etc/wpa_supplicant.conf || die "the previous settings are not back"
+    visible_has "Office A" || die "visible_networks lacks Office A"
+    ! visible_has "$AP_SSID" || die "visible_networks lists the device's own setup AP"
+    wait_for "the phone reaches the device again" 60 phone_reaches_device
+}
+phone_reaches_device() { ip netns exec phone curl -fs --max-time 3 -o /dev/null "$DEVICE_URL/v1/status"; }
+
+# The network is absent: network_not_found, with what the device does see.
+scenario_not_found() {
+    world
+    ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "office-pass-1"
+    server "Nowhere Net" wpa2-psk "office-pass-1"
+    JOIN_TIMEOUT=20 device sym
+    provision server
+    expect_failed network_not_found not_found
+    visible_has "Office A" || die "visible_networks lacks Office A"
+}
+
+# Joined, but the server cannot be reached from there: server_unreachable,
+# rolled back, the setup AP back.
+scenario_server_unreachable() {
+    world
+    ap other wlan0 C 192.168.70 "Isolated C" wpa2-psk "isolated-pass"
+    server "Isolated C" wpa2-psk "isolated-pass"
+    cp /dev/null $W/dummy
+    CHECKIN_TIMEOUT=10 device sym
+    cp $W/dev/etc/wpa_supplicant.conf $W/before.conf
+    provision server
+    expect_failed server_unreachable server_unreachable
+    cmp $W/before.conf $W/dev/etc/wpa_supplicant.conf || die "the previous settings are not back"
+}
+
+# Online on A; the setup button (SIGUSR1); a bundle for B with a wrong
+# password: back on A, still reaching the server.
+scenario_rollback() {
+    world
+    ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "office-pass-1"
+    ap prem wlan1 B 192.168.51 "Office B" wpa2-psk "office-b-right"
+    server "Office A" wpa2-psk "office-pass-1"
+    net_add bnet "Office B" wpa2-psk "office-b-WRONG"
+    device sym
+    provision server
+    expect_online rollback_first
+    button
+    $B/server/owb-server device assign "$ID" --network bnet >/dev/null
+    provision server
+    expect_failed wrong_password rollback
+    grep -q "ssid=$(hex "Office A")" $W/dev/etc/wpa_supplicant.conf || die "network A's settings are not back"
+    wait_for "an address on A again" 60 has_ip_in 192.168.50
+    wait_for "the server reached over A" 30 reaches_server
+}
+button() {
+    kill -USR1 "$(device_pid)"
+    wait_for "setup AP up again" 30 setup_ap_up
+    wait_for "the phone sees the setup AP" 60 phone_sees "$AP_SSID"
+}
+
+# Re-provisioning: online on A, moved to B through the button.
+scenario_reprovision() {
+    world
+    ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "office-pass-1"
+    ap prem wlan1 B 192.168.51 "Office B" wpa2-psk "office-b-right"
+    server "Office A" wpa2-psk "office-pass-1"
+    net_add bnet "Office B" wpa2-psk "office-b-right"
+    device sym
+    provision server
+    expect_online reprovision_first
+    button
+    $B/server/owb-server device assign "$ID" --network bnet >/dev/null
+    provision server
+    expect_online reprovision 192.168.51
 }
