@@ -77,6 +77,10 @@ enum owb_err owb_backend_create(const char *name, const struct owb_backend_confi
 /* Helpers for the backends (backend_util.c). */
 enum owb_err owb_backend_run(struct owb_backend *b, char *const *argv, char *const *env,
                              char *out, size_t out_cap, int *exit_code) OWB_MUST_CHECK;
+/* The same with stderr captured too, in the C locale: for a tool whose
+ * error messages say why it failed. */
+enum owb_err owb_backend_run_merged(struct owb_backend *b, char *const *argv, char *out,
+                                    size_t out_cap, int *exit_code) OWB_MUST_CHECK;
 /* Runs argv and expects exit status 0. */
 enum owb_err owb_backend_run_ok(struct owb_backend *b, char *const *argv) OWB_MUST_CHECK;
 /* Splits text into lines and adds the non-empty valid SSIDs to ssids. */

@@ -5,6 +5,7 @@
  * written as a list of byte values, so no character in it needs escaping.
  *   owb-premises  the premises network (the previous keyfile is kept for rollback)
  *   owb-setup-ap  the setup access point (mode=ap, shared IPv4) */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 struct nm_backend {
     struct owb_backend base;
     struct owb_saved_file saved; /* the previous owb-premises keyfile */
+    enum owb_join refused;       /* why NetworkManager refused the last activation */
 };
 
 #define N(b) ((struct nm_backend *)(b))
@@ -50,7 +52,7 @@ static void keyfile_path(const struct owb_backend *b, const char *name, char *ou
 
 static bool keyfile_text(char *t, size_t cap, const char *name, const char *iface,
                          const char *ssid, size_t ssid_len, enum owb_security sec, const char *psk,
-                         bool hidden, bool ap)
+                         bool hidden, bool ap, const char *ap_address)
 {
     bool ok = owb_backend_cat(t, cap, "[connection]\nid=%s\ntype=wifi\ninterface-name=%s\nautoconnect=%s\n\n"
                           "[wifi]\nmode=%s\nssid=",
@@ -63,16 +65,55 @@ static bool keyfile_text(char *t, size_t cap, const char *name, const char *ifac
                  sec == OWB_SEC_WPA3_SAE ? "sae" : "wpa-psk") &&
              cat_escaped(t, cap, psk) && owb_backend_cat(t, cap, "\n\n");
     }
-    return ok && owb_backend_cat(t, cap, "[ipv4]\nmethod=%s\n\n[ipv6]\nmethod=%s\n", ap ? "shared" : "auto",
-                     ap ? "ignore" : "auto");
+    /* The setup AP: NetworkManager's own DHCP server (dnsmasq) on the
+     * address the agent listens on. */
+    if (ok && ap)
+        return owb_backend_cat(t, cap, "[ipv4]\nmethod=shared\naddress1=%s\n\n[ipv6]\nmethod=ignore\n",
+                               ap_address);
+    return ok && owb_backend_cat(t, cap, "[ipv4]\nmethod=auto\n\n[ipv6]\nmethod=auto\n");
+}
+
+/* `nmcli connection up` waits for the activation (a little less than the
+ * helper's own time limit) and says why it failed: "Secrets were
+ * required" after a failed handshake, "could not be found" for an absent
+ * network. *why gets the join result such a failure means, PENDING when
+ * it only ran out of time. */
+static enum owb_err nm_up(struct owb_backend *b, const char *name, enum owb_join *why)
+{
+    char wait[16], out[2048];
+    unsigned secs = b->cfg.timeout_ms / 1000;
+    int code = -1;
+
+    snprintf(wait, sizeof wait, "%u", secs > 4 ? secs - 2 : 2);
+    char *up[] = {"nmcli", "--wait", wait, "connection", "up", "id", (char *)(uintptr_t)name, NULL};
+    *why = OWB_JOIN_PENDING;
+    enum owb_err rc = owb_backend_run_merged(b, up, out, sizeof out, &code);
+    if (rc != OWB_OK || code == 0)
+        return rc;
+    if (strstr(out, "Secrets were required")) {
+        *why = OWB_JOIN_WRONG_PASSWORD;
+        return OWB_OK;
+    }
+    if (strstr(out, "could not be found") || strstr(out, "No network with SSID")) {
+        *why = OWB_JOIN_NETWORK_NOT_FOUND;
+        return OWB_OK;
+    }
+    if (code == 3) /* NetworkManager still trying: check() goes on looking */
+        return OWB_OK;
+    fprintf(stderr, "owb-device: nmcli connection up %s: exit status %d\n", name, code);
+    return OWB_ERR_IO;
 }
 
 static enum owb_err nm_reload_up(struct owb_backend *b, const char *name)
 {
     char *reload[] = {"nmcli", "connection", "reload", NULL};
-    char *up[] = {"nmcli", "connection", "up", "id", (char *)(uintptr_t)name, NULL};
+    enum owb_join why;
     enum owb_err rc = owb_backend_run_ok(b, reload);
-    return rc == OWB_OK ? owb_backend_run_ok(b, up) : rc;
+    if (rc == OWB_OK)
+        rc = nm_up(b, name, &why);
+    if (rc == OWB_OK && strcmp(name, PREMISES) == 0)
+        N(b)->refused = why;
+    return rc;
 }
 
 static enum owb_err write_connection(struct owb_backend *b, const char *name, const char *iface,
@@ -86,7 +127,8 @@ static enum owb_err write_connection(struct owb_backend *b, const char *name, co
     if (!text)
         return rc;
     keyfile_path(b, name, path, sizeof path);
-    if (!keyfile_text(text, KEYFILE_MAX, name, iface, ssid, ssid_len, sec, psk, hidden, ap))
+    if (!keyfile_text(text, KEYFILE_MAX, name, iface, ssid, ssid_len, sec, psk, hidden, ap,
+                      b->cfg.ap_address))
         rc = OWB_ERR_SPACE;
     else
         rc = owb_file_write_atomic(path, text, strlen(text), 0600, OWB_WRITE_REPLACE);
@@ -116,6 +158,9 @@ static enum owb_join nm_check(struct owb_backend *b, bool final)
 {
     char out[2048];
     int code = -1;
+
+    if (N(b)->refused != OWB_JOIN_PENDING)
+        return N(b)->refused;
     char *argv[] = {"nmcli", "-t", "-g", "GENERAL.STATE,IP4.ADDRESS", "connection", "show",
                     "id", PREMISES, NULL};
 
@@ -209,8 +254,14 @@ enum owb_err owb_backend_nmcli_create(const struct owb_backend_config *cfg,
 {
     struct nm_backend *b;
 
+    struct in_addr net;
+
     if (!cfg->nm_dir || !cfg->iface || !cfg->ap_iface) {
         owb_diagf(diag, "the nmcli backend needs its keyfile directory and interfaces");
+        return OWB_ERR_INVALID_ARG;
+    }
+    if (!cfg->ap_address || owb_backend_ap_net(cfg->ap_address, &net) != OWB_OK) {
+        owb_diagf(diag, "--ap-address takes A.B.C.D/24 with D outside 100-199");
         return OWB_ERR_INVALID_ARG;
     }
     b = calloc(1, sizeof *b);
@@ -218,6 +269,7 @@ enum owb_err owb_backend_nmcli_create(const struct owb_backend_config *cfg,
         return OWB_ERR_NOMEM;
     b->base.ops = &nm_ops;
     b->base.cfg = *cfg;
+    b->refused = OWB_JOIN_PENDING;
     *out = &b->base;
     return OWB_OK;
 }

@@ -32,10 +32,11 @@ enum owb_err owb_backend_create(const char *name, const struct owb_backend_confi
     return OWB_ERR_INVALID_ARG;
 }
 
-enum owb_err owb_backend_run(struct owb_backend *b, char *const *argv, char *const *env, char *out,
-                             size_t out_cap, int *exit_code)
+static enum owb_err run(struct owb_backend *b, char *const *argv, char *const *env, char *out,
+                        size_t out_cap, int *exit_code, bool merge_stderr)
 {
     struct owb_spawn sp = {
+        .merge_stderr = merge_stderr,
         .argv = argv,
         .extra_env = env,
         .tool_dir = b->cfg.tool_dir,
@@ -51,6 +52,19 @@ enum owb_err owb_backend_run(struct owb_backend *b, char *const *argv, char *con
     else if (rc != OWB_OK)
         fprintf(stderr, "owb-device: %s: cannot run\n", argv[0]);
     return rc;
+}
+
+enum owb_err owb_backend_run(struct owb_backend *b, char *const *argv, char *const *env, char *out,
+                             size_t out_cap, int *exit_code)
+{
+    return run(b, argv, env, out, out_cap, exit_code, false);
+}
+
+enum owb_err owb_backend_run_merged(struct owb_backend *b, char *const *argv, char *out,
+                                    size_t out_cap, int *exit_code)
+{
+    char *env[] = {"LC_ALL=C", NULL};
+    return run(b, argv, env, out, out_cap, exit_code, true);
 }
 
 enum owb_err owb_backend_run_ok(struct owb_backend *b, char *const *argv)

@@ -70,6 +70,8 @@ static void child(const struct owb_spawn *sp, int in_fd, int out_fd, int null_fd
     dup2(in_fd >= 0 ? in_fd : null_fd, 0);
     if (out_fd >= 0)
         dup2(out_fd, 1);
+    if (out_fd >= 0 && sp->merge_stderr)
+        dup2(out_fd, 2);
     /* Own process group, so a timeout kills the helper's children too. */
     setpgid(0, 0);
     for (size_t i = 0; i < n_paths; i++)

@@ -8,6 +8,8 @@ fail=0
 # From the source tree, following the scripts' `. tools/port-of.sh`.
 (cd "$src" && shellcheck -x packaging/openwrt/files/owb-device.init \
     packaging/openwrt/files/owb-setup-button.hotplug tools/*.sh bench/*.sh) || fail=1
+# The Wi-Fi VM's scripts: warnings and errors (they quote only what may hold spaces).
+(cd "$src" && shellcheck -x -S warning tests/wifi/*.sh) || fail=1
 if command -v systemd-analyze >/dev/null; then
     tmp=$(mktemp -d)
     sed "s|/usr/bin/owb-server|$server_bin|" "$src/packaging/systemd/owb-server.service" \

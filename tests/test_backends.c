@@ -354,7 +354,7 @@ static void test_nmcli(void **state)
     stat(path, &st);
     assert_int_equal(st.st_mode & 0777, 0600);
     const char *want[] = {"nmcli | general | hostname | kitchen", "nmcli | connection | reload",
-                          "nmcli | connection | up | id | owb-premises"};
+                          "nmcli | --wait | 3 | connection | up | id | owb-premises"};
     expect_calls(want, 3);
 
     fake("nmcli.owb-premises.out", "activated\n10.0.0.7/24\n");
@@ -377,7 +377,7 @@ static void test_nmcli(void **state)
     snprintf(path, sizeof path, "%s/nm/owb-setup-ap.nmconnection", dir);
     text = t_read_file(path, NULL);
     assert_non_null(strstr(text, "mode=ap\nssid=79;87;66;45;100;101;118;\n"));
-    assert_non_null(strstr(text, "[ipv4]\nmethod=shared\n"));
+    assert_non_null(strstr(text, "[ipv4]\nmethod=shared\naddress1=192.168.3.1/24\n"));
     free(text);
 
     fake("nmcli.yes.out", "Home\\:Net\nCafe\n\nCafe\n");
@@ -387,6 +387,42 @@ static void test_nmcli(void **state)
     assert_int_equal(n, 2);
     assert_string_equal(ssids[0], "Home:Net");
     assert_string_equal(ssids[1], "Cafe");
+    b->ops->destroy(b);
+}
+
+/* What NetworkManager says when it gives up on an activation, on stderr in
+ * the C locale, decides the reason (real messages of NetworkManager 1.42). */
+static void test_nmcli_refusals(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *out, *exit;
+        enum owb_join want;
+    } v[] = {
+        {"Error: Connection activation failed: Secrets were required, but not provided\n", "4",
+         OWB_JOIN_WRONG_PASSWORD},
+        {"Error: Connection activation failed: The Wi-Fi network could not be found\n", "4",
+         OWB_JOIN_NETWORK_NOT_FOUND},
+        {"Error: Timeout expired (3 seconds)\n", "3", OWB_JOIN_PENDING},
+    };
+    struct owb_wifi w = hostile(OWB_SEC_WPA2_PSK, HOSTILE_PSK);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        struct owb_backend *b = make("nmcli");
+        fake("nmcli.owb-premises.out", v[i].out);
+        fake("nmcli.owb-premises.exit", v[i].exit);
+        assert_int_equal(b->ops->apply(b, &w, ""), OWB_OK);
+        fake("nmcli.owb-premises.out", NULL);
+        fake("nmcli.owb-premises.exit", NULL);
+        assert_int_equal(b->ops->check(b, false), v[i].want);
+        b->ops->destroy(b);
+    }
+    /* Anything else is an apply that failed. */
+    struct owb_backend *b = make("nmcli");
+    fake("nmcli.owb-premises.out", "Error: unknown connection 'owb-premises'.\n");
+    fake("nmcli.owb-premises.exit", "10");
+    assert_int_equal(b->ops->apply(b, &w, ""), OWB_ERR_IO);
+    fake("nmcli.owb-premises.out", NULL);
+    fake("nmcli.owb-premises.exit", NULL);
     b->ops->destroy(b);
 }
 
@@ -515,7 +551,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uci),      cmocka_unit_test(test_wpa_supplicant),
-        cmocka_unit_test(test_wpa_dhcp), cmocka_unit_test(test_ap_address_rules),
+        cmocka_unit_test(test_wpa_dhcp),
+        cmocka_unit_test(test_nmcli_refusals), cmocka_unit_test(test_ap_address_rules),
         cmocka_unit_test(test_nmcli),    cmocka_unit_test(test_unknown_backend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

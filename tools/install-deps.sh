@@ -14,6 +14,10 @@ for group in "$@"; do
     browser) pkgs+=(chromium) ;;
     fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
     bench) pkgs+=(wrk time binutils) ;;
+    # The Wi-Fi VM (tests/wifi): qemu, the busybox for its initramfs, and
+    # the Wi-Fi stacks the guest runs from this machine's own root.
+    wifi) pkgs+=(qemu-system-x86 busybox-static kmod cpio iproute2 procps iw hostapd wpasupplicant
+                 udhcpc udhcpd network-manager dbus dnsmasq-base curl) ;;
     *) echo "install-deps: unknown group '$group'" >&2; exit 2 ;;
     esac
 done

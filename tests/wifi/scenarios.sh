@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Scenarios of the Wi-Fi test VM, sourced by guest.sh (bash, on this
 # machine's own root, inside a VM with no network device). Each
 # scenario_NAME runs in its own subshell under `set -eu` and builds its
@@ -55,6 +56,7 @@ give() { # give NS PHY NAME: the radio and its interface into NS
 own() { # own PHY NAME: the device's radio stays here, renamed
     local dev
     dev=$(ls "/sys/class/ieee80211/$1/device/net/")
+    ip link set "$dev" down
     [ "$dev" = "$2" ] || ip link set "$dev" name "$2"
     ip link set "$2" up
 }
@@ -116,6 +118,7 @@ ap_stop() { kill "$(cat "$W/ap-$1/hostapd.pid")"; wait_for "AP $1 gone" 10 ap_go
 ap_gone() { ! hostapd_cli -p "/run/hostapd-$1" ping >/dev/null 2>&1; }
 
 # --- the server ----------------------------------------------------------
+# (prem must hold 192.168.50.1: every scenario raises network A there.)
 export OWB_DB=$W/srv/owb.db OWB_MASTER_KEY_FILE=$W/srv/master.key
 server() { # the server in prem, with network "office" (A) and an installer token
     local ssid=$1 sec=$2 pass=$3 hidden=${4:-}
@@ -132,7 +135,7 @@ net_add() { # NAME SSID SECURITY PASS [hidden]: the PSK from a file, byte for by
     [ -z "${5:-}" ] || args+=(--hidden)
     if [ "$3" != open ]; then
         printf '%s' "$4" >$W/srv/psk
-        args+=(--psk-file $W/srv/psk)
+        args+=(--psk-file "$W/srv/psk")
     fi
     $B/server/owb-server "${args[@]}" >/dev/null
 }
@@ -143,10 +146,11 @@ net_add() { # NAME SSID SECURITY PASS [hidden]: the PSK from a file, byte for by
 device() {
     local suite=${1:-sym} backend=${2:-wpa_supplicant} d=$W/dev
     local -a suite_args=() wifi_args=()
-    mkdir -p -m 700 $d $d/state $d/factory
+    mkdir -p "$d"
+    mkdir -m 700 "$d/state" "$d/factory"
     if [ "$suite" = pk ]; then
         $B/server/owb-server signing-key public >$d/server.pub
-        suite_args=(--suite pk --server-public-key $d/server.pub)
+        suite_args=(--suite pk --server-public-key "$d/server.pub")
     fi
     $B/tools/owb-mint device --prefix vm- --server "$SERVER" --out-dir $d/factory \
         "${suite_args[@]}" >$d/mint.txt
@@ -163,8 +167,8 @@ device() {
         printf 'ctrl_interface=/run/wpa_supplicant\nupdate_config=0\n' >$d/etc/owb-setup-ap.conf
         wpa_supplicant -B -i wlan0 -c $d/etc/wpa_supplicant.conf -P $d/wpa0.pid
         wpa_supplicant -B -i wlan1 -c $d/etc/owb-setup-ap.conf -P $d/wpa1.pid
-        wifi_args=(--wifi-backend wpa_supplicant --wpa-config $d/etc/wpa_supplicant.conf
-                   --wpa-ap-config $d/etc/owb-setup-ap.conf --run-dir $d/run)
+        wifi_args=(--wifi-backend wpa_supplicant --wpa-config "$d/etc/wpa_supplicant.conf"
+                   --wpa-ap-config "$d/etc/owb-setup-ap.conf" --run-dir "$d/run")
         ;;
     nmcli)
         nm_start
@@ -225,7 +229,10 @@ expect_online() {
     local name=$1 net=${2:-192.168.50}
     wait_for "session online" 90 session_online
     metric "online_$name" $(( $(now_ms) - T202 ))
-    state_is joined || { status; die "device not in state joined"; }
+    # Under NetworkManager the agent's address goes with the setup AP: then
+    # its log says what /v1/status would.
+    state_is joined || grep -q '^owb-device: provisioned with bundle' $W/dev/device.log ||
+        { status; die "device not in state joined"; }
     has_ip_in "$net" || die "device has no address in $net.0/24: $(device_ip)"
     grep -q "^owb-server: $net\.1[0-9][0-9] POST /v1/devices/{id}/checkin 200" $W/srv/server.log ||
         die "no check-in from $net.0/24 in the server log"
@@ -252,26 +259,26 @@ nm_start() {
     pgrep -x systemd-udevd >/dev/null || /lib/systemd/systemd-udevd --daemon
     udevadm trigger --action=add --subsystem-match=net
     udevadm settle -t 10
-    NetworkManager --no-daemon >$W/dev/nm.log 2>&1 &
+    NetworkManager --no-daemon --debug --log-level=INFO >$W/dev/nm.log 2>&1 &
     wait_for "NetworkManager running" 30 nmcli -t general status
-    wait_for "wlan0 managed" 30 sh -c 'nmcli -t -f DEVICE,STATE device | grep -q "^wlan0:disconnected"'
+    wait_for "wlan0 and wlan1 managed" 30 sh -c \
+        '[ "$(nmcli -t -f DEVICE,STATE device | grep -c "^wlan[01]:disconnected")" = 2 ]'
 }
 
 scenario_cleanup() {
-    local ns
-    [ ! -f $W/dev/device.pid ] || kill "$(cat $W/dev/device.pid)" 2>/dev/null
-    pkill -9 -x owb-device 2>/dev/null || true
-    pkill -9 -x wpa_supplicant 2>/dev/null || true
-    pkill -9 -x udhcpc 2>/dev/null || true
-    pkill -9 -x udhcpd 2>/dev/null || true
+    local ns procs="owb-device|NetworkManager|wpa_supplicant|udhcpc|udhcpd|hostapd|dnsmasq"
+    # NetworkManager first: it would have D-Bus start another wpa_supplicant.
+    # dbus-daemon and udevd stay for the next scenario.
+    pkill -9 -x NetworkManager 2>/dev/null || true
     for ns in $(ip netns list | awk '{print $1}'); do
         ip netns pids "$ns" | xargs -r kill -9 2>/dev/null
         ip netns del "$ns"
     done
-    pkill -9 -f "NetworkManager|dbus-daemon|systemd-udevd" 2>/dev/null || true
-    rmmod mac80211_hwsim 2>/dev/null || true
-    rm -rf $W /run/wpa_supplicant /run/phone-wpa /run/hostapd-* /run/owb
-    rm -f /etc/NetworkManager/system-connections/*
+    wait_for "the scenario's processes gone" 20 sh -c "pkill -9 -x '$procs'; ! pgrep -x '$procs' >/dev/null" ||
+        pgrep -a -x "$procs"
+    wait_for "mac80211_hwsim unloaded" 20 sh -c 'rmmod mac80211_hwsim 2>/dev/null; [ ! -d /sys/module/mac80211_hwsim ]'
+    rm -rf $W /run/wpa_supplicant /run/phone-wpa /run/hostapd-* /run/owb /run/NetworkManager
+    rm -rf /var/lib/NetworkManager/* /etc/NetworkManager/system-connections/*
 }
 
 # === scenarios ===============================================================
@@ -403,9 +410,9 @@ scenario_not_found() {
 # rolled back, the setup AP back.
 scenario_server_unreachable() {
     world
+    ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "office-pass-1"
     ap other wlan0 C 192.168.70 "Isolated C" wpa2-psk "isolated-pass"
     server "Isolated C" wpa2-psk "isolated-pass"
-    cp /dev/null $W/dummy
     CHECKIN_TIMEOUT=10 device sym
     cp $W/dev/etc/wpa_supplicant.conf $W/before.conf
     provision server
@@ -452,4 +459,36 @@ scenario_reprovision() {
     $B/server/owb-server device assign "$ID" --network bnet >/dev/null
     provision server
     expect_online reprovision 192.168.51
+}
+
+# NetworkManager (nmcli backend): WPA2, server-sealed.
+scenario_nm_wpa2() {
+    world
+    ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "office-pass-1"
+    server "Office A" wpa2-psk "office-pass-1"
+    device sym nmcli
+    provision server
+    expect_online nm_wpa2
+}
+
+# NetworkManager: the hostile SSID and passphrase through a keyfile.
+scenario_nm_hostile() {
+    world
+    ap prem wlan0 A 192.168.50 "$HOSTILE_SSID" wpa2-psk "$HOSTILE_PSK"
+    server "$HOSTILE_SSID" wpa2-psk "$HOSTILE_PSK"
+    device sym nmcli
+    provision server
+    expect_online nm_hostile
+}
+
+# NetworkManager: a wrong password.
+scenario_nm_wrong_password() {
+    world
+    ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "the-right-pass"
+    server "Office A" wpa2-psk "a-wrong-pass!"
+    device sym nmcli
+    provision server
+    expect_failed wrong_password nm_wrong_password
+    visible_has "Office A" || die "visible_networks lacks Office A"
+    wait_for "the phone reaches the device again" 60 phone_reaches_device
 }

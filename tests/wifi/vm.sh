@@ -34,7 +34,13 @@ done
 prepare() {
     local pkg kver dir tmp
     pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-    [ -n "$pkg" ] || { echo "vm.sh: apt-cache does not know linux-image-amd64 (apt-get update?)" >&2; return 1; }
+    if [ -z "$pkg" ]; then
+        # No package lists here (apt-get update never ran): a cached kernel will do.
+        dir=$(ls -d "$cache"/*/ 2>/dev/null | tail -n 1)
+        [ -n "$dir" ] && [ "$(cat "$dir/.done" 2>/dev/null)" = "$recipe" ] ||
+            { echo "vm.sh: apt-cache does not know linux-image-amd64 (run apt-get update)" >&2; return 1; }
+        pkg=linux-image-$(basename "$dir")
+    fi
     kver=${pkg#linux-image-}
     dir=$cache/$kver
     if [ "$(cat "$dir/.done" 2>/dev/null)" != "$recipe" ]; then
