@@ -88,8 +88,7 @@ void owb_agent_open_setup(struct owb_agent *a)
     pthread_mutex_unlock(&a->mu);
     if (busy)
         return;
-    if (a->backend->ops->ap_up(a->backend, a->ap_ssid, a->keys->ap_passphrase) != OWB_OK)
-        fprintf(stderr, "owb-device: could not raise the setup AP\n");
+    owb_agent_raise_ap(a);
     pthread_mutex_lock(&a->mu);
     a->setup_open = true;
     a->setup_deadline = a->cfg.setup_window_s ? time(NULL) + a->cfg.setup_window_s : 0;
@@ -100,9 +99,33 @@ void owb_agent_open_setup(struct owb_agent *a)
             a->cfg.setup_window_s ? "" : ", no time limit");
 }
 
+/* A Wi-Fi stack busy starting (NetworkManager gives a hotspot 25 s) is
+ * asked again this often. */
+#define AP_RETRY_S 10
+
+void owb_agent_raise_ap(struct owb_agent *a)
+{
+    bool ok = a->backend->ops->ap_up(a->backend, a->ap_ssid, a->keys->ap_passphrase) == OWB_OK;
+
+    if (!ok)
+        fprintf(stderr, "owb-device: could not raise the setup AP; trying again in %d s\n",
+                AP_RETRY_S);
+    pthread_mutex_lock(&a->mu);
+    a->ap_pending = !ok;
+    a->ap_retry_at = time(NULL) + AP_RETRY_S;
+    pthread_mutex_unlock(&a->mu);
+}
+
 void owb_agent_tick(struct owb_agent *a)
 {
-    bool close_now;
+    bool close_now, retry_ap;
+
+    pthread_mutex_lock(&a->mu);
+    retry_ap = a->setup_open && a->ap_pending && time(NULL) >= a->ap_retry_at &&
+               a->state != OWB_STATE_APPLYING && !a->job_pending;
+    pthread_mutex_unlock(&a->mu);
+    if (retry_ap)
+        owb_agent_raise_ap(a);
 
     pthread_mutex_lock(&a->mu);
     close_now = a->setup_open && a->setup_deadline && time(NULL) >= a->setup_deadline &&
@@ -110,6 +133,7 @@ void owb_agent_tick(struct owb_agent *a)
     if (close_now) {
         a->setup_open = false;
         a->setup_deadline = 0;
+        a->ap_pending = false;
     }
     pthread_mutex_unlock(&a->mu);
     if (close_now) {

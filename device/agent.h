@@ -72,6 +72,8 @@ struct owb_agent {
     uint64_t counter; /* highest accepted, as stored */
     bool setup_open;
     time_t setup_deadline; /* 0 = none */
+    bool ap_pending;       /* the setup AP failed to come up: tick() tries again */
+    time_t ap_retry_at;
     char visible[OWB_SCAN_MAX][OWB_SSID_MAX + 1];
     size_t n_visible;
     bool have_scan;
@@ -94,7 +96,11 @@ void owb_agent_destroy(struct owb_agent *a);
 
 /* Opens setup mode for another window (SIGUSR1). */
 void owb_agent_open_setup(struct owb_agent *a);
-/* Closes setup mode when its window has run out; call periodically. */
+/* Raises the setup AP; when the backend fails, tick() tries again every
+ * few seconds while setup mode is open. Called without the lock held. */
+void owb_agent_raise_ap(struct owb_agent *a);
+/* Closes setup mode when its window has run out, and retries a setup AP
+ * that failed to come up; call periodically. */
 void owb_agent_tick(struct owb_agent *a);
 
 /* HTTP: POST /v1/provision, GET /v1/status, GET / and the page's assets. */

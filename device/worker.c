@@ -102,8 +102,7 @@ static void fail(struct owb_agent *a, enum owb_fail_reason reason)
 {
     if (a->backend->ops->rollback(a->backend) != OWB_OK)
         fprintf(stderr, "owb-device: rollback reported an error\n");
-    if (a->backend->ops->ap_up(a->backend, a->ap_ssid, a->keys->ap_passphrase) != OWB_OK)
-        fprintf(stderr, "owb-device: could not raise the setup AP again\n");
+    owb_agent_raise_ap(a);
     pthread_mutex_lock(&a->mu);
     a->state = OWB_STATE_FAILED;
     a->reason = reason;

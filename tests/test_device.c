@@ -489,6 +489,33 @@ static void test_replay_after_restart_and_kill(void **state)
     free(b2);
 }
 
+/* Waits (bounded) until the backend has been asked for action n times. */
+static bool wait_calls(const char *action, int n, int seconds)
+{
+    for (int i = 0; i < seconds * 20; i++) {
+        if (count_calls(action) >= n)
+            return true;
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
+/* A setup AP that fails to come up (a Wi-Fi stack still starting) is asked
+ * for again while setup mode is open, not given up on. */
+static void test_setup_ap_retried(void **state)
+{
+    (void)state;
+    unlink(D.log);
+    fake("apply-to-file.ap-up.exit", "1");
+    start_agent("apretry", NULL);
+    assert_true(wait_calls("ap-up", 1, 10));
+    fake("apply-to-file.ap-up.exit", NULL);
+    assert_true(wait_calls("ap-up", 2, 30));
+    /* Up now: no more asking. */
+    t_stop(&D.proc, SIGTERM);
+    assert_int_equal(count_calls("ap-up"), 2);
+}
+
 static void test_join_failure_rolls_back(void **state)
 {
     (void)state;
@@ -1031,6 +1058,7 @@ int main(void)
         cmocka_unit_test_setup(test_check_table, fresh),
         cmocka_unit_test_setup(test_replay_after_restart_and_kill, fresh),
         cmocka_unit_test_setup(test_join_failure_rolls_back, fresh),
+        cmocka_unit_test_setup(test_setup_ap_retried, fresh),
         cmocka_unit_test_setup(test_checkin_reaches_server, fresh),
         cmocka_unit_test_setup(test_pk_suite, fresh),
         cmocka_unit_test_setup(test_checkin_unreachable_rolls_back, fresh),

@@ -80,6 +80,7 @@ world() {
     ip -n prem link set mob1 up
     ip -n phone route add 192.168.50.0/24 via 172.30.0.1
     mkdir -p $W
+    say "world ready"
 }
 
 # ap NS IFACE NAME SUBNET SSID SECURITY PASS [hidden]: a premises access
@@ -129,6 +130,7 @@ server() { # the server in prem, with network "office" (A) and an installer toke
     ip netns exec prem $B/server/owb-server serve --listen 0.0.0.0:8080 --public-url "$SERVER" \
         --rate-limit 0 >$W/srv/server.log 2>&1 &
     wait_for "owb-server" 20 ip netns exec phone curl -fs -o /dev/null "$SERVER/healthz"
+    say "server ready"
 }
 net_add() { # NAME SSID SECURITY PASS [hidden]: the PSK from a file, byte for byte
     local args=(network add "$1" --ssid "$2" --security "$3")
@@ -181,6 +183,7 @@ device() {
         >$d/device.log 2>&1 &
     echo $! >$d/device.pid
     wait_for "the device's setup AP" 60 phone_sees "$AP_SSID"
+    say "device $ID: setup AP seen by the phone"
 }
 device_pid() { cat $W/dev/device.pid; }
 
@@ -219,6 +222,7 @@ provision() {
         { cat $W/phone.out; die "the phone's part failed"; }
     T202=$(now_ms)
     cat $W/phone.out
+    say "device answered 202"
     SESSION=$(awk '/^session:/ {print $2}' $W/phone.out)
 }
 session_online() { ip netns exec phone curl -fs "$SERVER/v1/sessions/$SESSION" | grep -q '"state":"online"'; }
@@ -265,8 +269,17 @@ nm_start() {
         '[ "$(nmcli -t -f DEVICE,STATE device | grep -c "^wlan[01]:disconnected")" = 2 ]'
 }
 
+gone() { # gone NAME...: none of these processes left (killed again if so)
+    local n left=0
+    for n in "$@"; do
+        pkill -9 -x "$n" 2>/dev/null || true
+        ! pgrep -x "$n" >/dev/null || left=1
+    done
+    return $left
+}
+
 scenario_cleanup() {
-    local ns procs="owb-device|NetworkManager|wpa_supplicant|udhcpc|udhcpd|hostapd|dnsmasq"
+    local ns
     # NetworkManager first: it would have D-Bus start another wpa_supplicant.
     # dbus-daemon and udevd stay for the next scenario.
     pkill -9 -x NetworkManager 2>/dev/null || true
@@ -274,8 +287,8 @@ scenario_cleanup() {
         ip netns pids "$ns" | xargs -r kill -9 2>/dev/null
         ip netns del "$ns"
     done
-    wait_for "the scenario's processes gone" 20 sh -c "pkill -9 -x '$procs'; ! pgrep -x '$procs' >/dev/null" ||
-        pgrep -a -x "$procs"
+    wait_for "the scenario's processes gone" 20 \
+        gone owb-device NetworkManager wpa_supplicant udhcpc udhcpd hostapd dnsmasq
     wait_for "mac80211_hwsim unloaded" 20 sh -c 'rmmod mac80211_hwsim 2>/dev/null; [ ! -d /sys/module/mac80211_hwsim ]'
     rm -rf $W /run/wpa_supplicant /run/phone-wpa /run/hostapd-* /run/owb /run/NetworkManager
     rm -rf /var/lib/NetworkManager/* /etc/NetworkManager/system-connections/*

@@ -111,12 +111,18 @@ if [ ! -s "$out/results" ]; then
     exit 1
 fi
 cat "$out/results"
+[ ! -s "$out/metrics" ] || cat "$out/metrics"
 fail=0
 for s in "$@"; do
     if ! grep -q "^ok $s\b" "$out/results"; then
         fail=1
         echo "---- $s: its log" >&2
-        cat "$out/$s.log" 2>/dev/null | tail -n 80 >&2 || true
+        tail -n 80 "$out/$s.log" >&2 2>/dev/null || true
+        for f in dev_device.log dev_nm.log; do
+            [ -s "$out/$s.files/$f" ] || continue
+            echo "---- $s: $f" >&2
+            tail -n 40 "$out/$s.files/$f" >&2
+        done
     fi
 done
 if [ "$fail" = 0 ] && grep -q '^ok ' "$out/results"; then
