@@ -98,7 +98,16 @@ static void scan(struct owb_agent *a)
     pthread_mutex_unlock(&a->mu);
 }
 
-static void fail(struct owb_agent *a, enum owb_fail_reason reason)
+/* Milliseconds since t0 (CLOCK_MONOTONIC): each log line of a job says
+ * where its time went. */
+static long since_ms(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void fail(struct owb_agent *a, enum owb_fail_reason reason, const struct timespec *t0)
 {
     if (a->backend->ops->rollback(a->backend) != OWB_OK)
         fprintf(stderr, "owb-device: rollback reported an error\n");
@@ -109,27 +118,31 @@ static void fail(struct owb_agent *a, enum owb_fail_reason reason)
     a->setup_open = true;
     a->setup_deadline = a->cfg.setup_window_s ? time(NULL) + a->cfg.setup_window_s : 0;
     pthread_mutex_unlock(&a->mu);
-    fprintf(stderr, "owb-device: provisioning failed: %s; previous settings restored\n",
-            owb_reason_name(reason));
+    fprintf(stderr, "owb-device: provisioning failed: %s; previous settings restored (%ld ms)\n",
+            owb_reason_name(reason), since_ms(t0));
 }
 
 static void run_job(struct owb_agent *a, struct owb_job *job)
 {
     enum owb_fail_reason reason;
+    struct timespec t0;
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     fprintf(stderr, "owb-device: applying bundle %llu (network \"%s\", %s, psk (hidden))\n",
             (unsigned long long)job->counter, job->wifi.ssid,
             owb_security_name(job->wifi.security));
     if (a->backend->ops->apply(a->backend, &job->wifi, job->hostname) != OWB_OK) {
         scan(a);
-        fail(a, OWB_REASON_APPLY_FAILED);
+        fail(a, OWB_REASON_APPLY_FAILED, &t0);
         return;
     }
     /* Scan before waiting so a failure can tell "not found" apart. */
     scan(a);
+    fprintf(stderr, "owb-device: applied and scanned (%ld ms, %zu networks seen)\n", since_ms(&t0),
+            a->n_visible);
     reason = wait_for_join(a, job);
     if (reason != OWB_REASON_NONE) {
-        fail(a, reason);
+        fail(a, reason, &t0);
         return;
     }
     if (a->backend->ops->ap_down(a->backend) != OWB_OK)
@@ -139,16 +152,16 @@ static void run_job(struct owb_agent *a, struct owb_job *job)
     a->setup_open = false;
     a->setup_deadline = 0;
     pthread_mutex_unlock(&a->mu);
-    fprintf(stderr, "owb-device: joined \"%s\"\n", job->wifi.ssid);
+    fprintf(stderr, "owb-device: joined \"%s\" (%ld ms)\n", job->wifi.ssid, since_ms(&t0));
 
     if (job->checkin_url[0] && owb_checkin_send(a, job->checkin_url, job->counter) != OWB_OK) {
-        fail(a, OWB_REASON_SERVER_UNREACHABLE);
+        fail(a, OWB_REASON_SERVER_UNREACHABLE, &t0);
         return;
     }
     if (owb_state_mark_provisioned(a->cfg.state_dir, job->counter) != OWB_OK)
         fprintf(stderr, "owb-device: could not record the provisioned state\n");
-    fprintf(stderr, "owb-device: provisioned with bundle %llu\n",
-            (unsigned long long)job->counter);
+    fprintf(stderr, "owb-device: provisioned with bundle %llu (%ld ms)\n",
+            (unsigned long long)job->counter, since_ms(&t0));
 }
 
 void *owb_agent_worker(void *arg)
