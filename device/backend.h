@@ -118,6 +118,10 @@ void owb_saved_file_drop(struct owb_saved_file *s);
 struct in_addr;
 enum owb_err owb_backend_ap_net(const char *cidr, struct in_addr *net) OWB_MUST_CHECK;
 
+/* Decodes an SSID as wpa_cli prints it (\\ \" \e \n \r \t \xNN) into out
+ * (OWB_SSID_MAX + 1 bytes); false when malformed or longer than 32 bytes. */
+bool owb_wpa_unescape(const char *s, size_t len, char *out, size_t *out_len);
+
 /* Appends to a NUL-terminated buffer; false when it does not fit. */
 bool owb_backend_cat(char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

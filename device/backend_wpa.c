@@ -126,10 +126,20 @@ static void header_of(const char *cfg, char *out, size_t cap)
         owb_backend_cat(out, cap, "\n");
 }
 
+/* wpa_cli may exit 0 with the answer FAIL (a config wpa_supplicant
+ * refused): that is a failure too. */
 static enum owb_err reconfigure(struct owb_backend *b, const char *iface)
 {
+    char out[256];
+    int code = -1;
     char *argv[] = {"wpa_cli", "-i", (char *)(uintptr_t)iface, "reconfigure", NULL};
-    return owb_backend_run_ok(b, argv);
+    enum owb_err rc = owb_backend_run(b, argv, NULL, out, sizeof out, &code);
+
+    if (rc == OWB_OK && (code != 0 || strncmp(out, "FAIL", 4) == 0)) {
+        fprintf(stderr, "owb-device: wpa_cli reconfigure on %s failed (exit %d)\n", iface, code);
+        rc = OWB_ERR_IO;
+    }
+    return rc;
 }
 
 static enum owb_err write_config(struct owb_backend *b, const char *path, const char *iface,
@@ -345,6 +355,70 @@ static enum owb_err wpa_ap_down(struct owb_backend *b)
                         true, false);
 }
 
+/* wpa_cli prints an SSID escaped (printf_encode): \\ \" \e \n \r \t and
+ * \xNN for every other byte outside 0x20-0x7e, so a UTF-8 SSID reads as
+ * \xc3\xa9... Decodes into out (OWB_SSID_MAX bytes at most). */
+bool owb_wpa_unescape(const char *s, size_t len, char *out, size_t *out_len)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (k >= OWB_SSID_MAX)
+            return false;
+        if (c != '\\') {
+            out[k++] = (char)c;
+            continue;
+        }
+        if (++i >= len)
+            return false;
+        switch (s[i]) {
+        case '\\':
+            out[k++] = '\\';
+            break;
+        case '"':
+            out[k++] = '"';
+            break;
+        case 'e':
+            out[k++] = '\033';
+            break;
+        case 'n':
+            out[k++] = '\n';
+            break;
+        case 'r':
+            out[k++] = '\r';
+            break;
+        case 't':
+            out[k++] = '\t';
+            break;
+        case 'x': {
+            unsigned v = 0;
+            if (len - i < 3)
+                return false;
+            for (int d = 0; d < 2; d++) {
+                char h = s[++i];
+                v <<= 4;
+                if (h >= '0' && h <= '9')
+                    v |= (unsigned)(h - '0');
+                else if (h >= 'a' && h <= 'f')
+                    v |= (unsigned)(h - 'a' + 10);
+                else if (h >= 'A' && h <= 'F')
+                    v |= (unsigned)(h - 'A' + 10);
+                else
+                    return false;
+            }
+            out[k++] = (char)v;
+            break;
+        }
+        default:
+            return false;
+        }
+    }
+    out[k] = '\0';
+    *out_len = k;
+    return true;
+}
+
 /* scan_results: a header line, then bssid, frequency, signal, flags, ssid
  * separated by tabs. */
 static void wpa_scan_line(const char *line, size_t len, size_t index,
@@ -358,8 +432,12 @@ static void wpa_scan_line(const char *line, size_t len, size_t index,
     while (f < line + len && tabs < 4)
         if (*f++ == '\t')
             tabs++;
-    if (tabs == 4)
-        owb_backend_add_ssid(ssids, n, f, (size_t)(line + len - f));
+    if (tabs == 4) {
+        char ssid[OWB_SSID_MAX + 1];
+        size_t k;
+        if (owb_wpa_unescape(f, (size_t)(line + len - f), ssid, &k))
+            owb_backend_add_ssid(ssids, n, ssid, k);
+    }
 }
 
 /* `scan` only starts a scan (or says FAIL-BUSY while wpa_supplicant runs

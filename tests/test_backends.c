@@ -328,6 +328,12 @@ static void test_wpa_supplicant(void **state)
     assert_int_equal(n, 2);
     assert_string_equal(ssids[0], "Home Net");
     assert_string_equal(ssids[1], "Open Cafe");
+
+    /* wpa_cli exits 0 but wpa_supplicant refused the config: a failure. */
+    fake("wpa_cli.reconfigure.out", "FAIL\n");
+    w = hostile(OWB_SEC_WPA2_PSK, "12345678");
+    assert_int_equal(b->ops->apply(b, &w, ""), OWB_ERR_IO);
+    fake("wpa_cli.reconfigure.out", NULL);
     b->ops->destroy(b);
 }
 
@@ -522,6 +528,32 @@ static void test_wpa_dhcp(void **state)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* SSIDs as wpa_cli scan_results prints them (wpa_supplicant's
+ * printf_encode), decoded to their bytes. */
+static void test_wpa_unescape(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } ok[] = {
+        {"Office A", "Office A"},
+        {"Caf\\xc3\\xa9 \\\"q\\\" \\\\", "Caf\xc3\xa9 \"q\" \\"},
+        {"\\e\\n\\r\\t\\x7F", "\033\n\r\t\x7f"},
+        {"\\xC3\\xA9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9abcdefghijkl",
+         "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" "abcdefghijkl"},
+    };
+    const char *bad[] = {"x\\", "\\x4", "\\xg0", "\\q", "0123456789abcdef0123456789abcdefX"};
+    char out[OWB_SSID_MAX + 1];
+    size_t n;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_true(owb_wpa_unescape(ok[i].in, strlen(ok[i].in), out, &n));
+        assert_int_equal(n, strlen(ok[i].want));
+        assert_memory_equal(out, ok[i].want, n);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(owb_wpa_unescape(bad[i], strlen(bad[i]), out, &n));
+}
+
 static void test_ap_address_rules(void **state)
 {
     (void)state;
@@ -552,7 +584,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uci),      cmocka_unit_test(test_wpa_supplicant),
         cmocka_unit_test(test_wpa_dhcp),
-        cmocka_unit_test(test_nmcli_refusals), cmocka_unit_test(test_ap_address_rules),
+        cmocka_unit_test(test_nmcli_refusals), cmocka_unit_test(test_ap_address_rules), cmocka_unit_test(test_wpa_unescape),
         cmocka_unit_test(test_nmcli),    cmocka_unit_test(test_unknown_backend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

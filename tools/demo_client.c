@@ -57,13 +57,13 @@ static int die(const char *what, long status, const char *body)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"server", required_argument, NULL, 's'}, {"device-url", required_argument, NULL, 'd'},
-        {"id", required_argument, NULL, 'i'},     {"claim", required_argument, NULL, 'c'},
-        {"token", required_argument, NULL, 't'},  {"ssid", required_argument, NULL, 'S'},
-        {"psk", required_argument, NULL, 'p'},    {"mode", required_argument, NULL, 'm'},
+        {"server", required_argument, NULL, 's'},   {"device-url", required_argument, NULL, 'd'},
+        {"id", required_argument, NULL, 'i'},       {"claim", required_argument, NULL, 'c'},
+        {"token", required_argument, NULL, 't'},    {"ssid", required_argument, NULL, 'S'},
+        {"psk", required_argument, NULL, 'p'},      {"mode", required_argument, NULL, 'm'},
         {"security", required_argument, NULL, 'e'}, {"hidden", no_argument, NULL, 'H'},
-        {"join-ap", required_argument, NULL, 'j'}, {"no-follow", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"join-ap", required_argument, NULL, 'j'},  {"no-follow", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     const char *server = NULL, *device = NULL, *id = NULL, *claim = NULL, *token = NULL;
     const char *ssid = "DemoNet", *psk = NULL, *mode = "server", *join_ap = NULL;
     enum owb_security security = OWB_SEC_WPA2_PSK;
@@ -126,7 +126,8 @@ int main(int argc, char **argv)
         }
     }
     if (!server || !device || !id || !claim || (strcmp(mode, "server") && strcmp(mode, "app")) ||
-        (!strcmp(mode, "server") && !token) || (!strcmp(mode, "app") && !psk && security != OWB_SEC_OPEN)) {
+        (!strcmp(mode, "server") && !token) ||
+        (!strcmp(mode, "app") && !psk && security != OWB_SEC_OPEN)) {
         fprintf(stderr, "owb-demo-client: missing arguments (try --help)\n");
         return 2;
     }

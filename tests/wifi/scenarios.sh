@@ -378,6 +378,8 @@ scenario_hostile() {
     device sym
     provision server
     expect_online hostile
+    # wpa_cli prints it escaped (\xc3\xa9...): the person sees the real name.
+    visible_has "$HOSTILE_SSID" || { status; die "visible_networks lacks the UTF-8 SSID"; }
 }
 
 # The same bytes over WPA3-SAE, sealed by the phone.
