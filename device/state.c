@@ -28,6 +28,16 @@ enum owb_err owb_state_load_counter(const char *dir, uint64_t *counter, char *di
     *counter = 0;
     path_in(path, sizeof path, dir, "counter");
     rc = owb_file_read(path, 64, &text, &len);
+    /* A device that says it was provisioned has accepted a bundle: its
+     * counter cannot be missing. Starting from 0 would take old bundles. */
+    if (rc == OWB_ERR_NOENT && owb_state_provisioned(dir)) {
+        owb_diagf(diag,
+                  "%s: missing, but %s/provisioned says a bundle was accepted; refusing to start "
+                  "(restore the counter, or remove both only if every old bundle is known to "
+                  "be gone)",
+                  path, dir);
+        return OWB_ERR_BAD_FILE;
+    }
     if (rc == OWB_ERR_NOENT)
         return OWB_OK; /* a new device */
     if (rc != OWB_OK) {
@@ -37,8 +47,10 @@ enum owb_err owb_state_load_counter(const char *dir, uint64_t *counter, char *di
     errno = 0;
     unsigned long long v = strtoull(text, &end, 10);
     /* A damaged counter must stop the agent: starting from 0 would accept
-     * every old bundle again. */
-    if (errno || end == text || (*end != '\n' && *end != '\0') || text[0] == '-') {
+     * every old bundle again. strtoull skips blanks and takes a sign (" -1"
+     * is 2^64-1): the first byte must be a digit. */
+    if (errno || end == text || (*end != '\n' && *end != '\0') || text[0] < '0' ||
+        text[0] > '9') {
         owb_diagf(diag,
                  "%s: damaged replay counter; refusing to start (restore it, or remove it only "
                  "if every old bundle is known to be gone)",

@@ -1042,7 +1042,22 @@ static void test_bad_state_refuses_start(void **state)
                     "command",      "--wifi-command", "apply-to-file", NULL};
     assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
     assert_non_null(strstr(out, "damaged replay counter"));
+    /* strtoull would read these as 2^64-1 and 7: damaged too. */
+    const char *bad[] = {" -1\n", "-1\n", "+7\n", " 7\n", "\t7\n", "7 \n", "18446744073709551616\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(owb_file_write_atomic(path, bad[i], strlen(bad[i]), 0600, OWB_WRITE_REPLACE),
+                         OWB_OK);
+        assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
+        assert_non_null(strstr(out, "damaged replay counter"));
+    }
     unlink(path);
+    /* Provisioned, but the counter is gone: not a new device. */
+    char marker[4096];
+    snprintf(marker, sizeof marker, "%s/provisioned", D.state_dir);
+    assert_int_equal(owb_file_write_atomic(marker, "5\n", 2, 0600, OWB_WRITE_REPLACE), OWB_OK);
+    assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "says a bundle was accepted; refusing to start"));
+    unlink(marker);
     char *argv2[] = {OWB_DEVICE_BIN, "--key-file", "/nonexistent/key",
                      "--state-dir",  D.state_dir,  NULL};
     assert_int_equal(t_run_err(argv2, NULL, out, sizeof out), 1);
