@@ -64,6 +64,20 @@ static void test_round_trip_and_mode(void **state)
     assert_int_equal(owb_keyfile_read(path, &back, diag), OWB_OK);
     assert_memory_equal(kf, back, sizeof *kf);
     owb_keyfile_free(back);
+    back = NULL;
+
+    /* Readable or writable by group or others: refused, and says so. */
+    const mode_t loose[] = {0640, 0604, 0620, 0602, 0644, 0660};
+    for (size_t i = 0; i < sizeof loose / sizeof loose[0]; i++) {
+        assert_int_equal(chmod(path, loose[i]), 0);
+        assert_int_equal(owb_keyfile_read(path, &back, diag), OWB_ERR_PERM);
+        assert_null(back);
+        assert_non_null(strstr(diag, "readable or writable by group or others"));
+    }
+    assert_int_equal(chmod(path, 0400), 0);
+    assert_int_equal(owb_keyfile_read(path, &back, diag), OWB_OK);
+    owb_keyfile_free(back);
+    assert_int_equal(chmod(path, 0600), 0);
 
     /* No temporary file is left beside it. */
     char cmd[4200];

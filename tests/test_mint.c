@@ -94,6 +94,14 @@ static void test_device_end_to_end(void **state)
     struct stat st;
     stat(path, &st);
     assert_int_equal(st.st_mode & 0777, 0600);
+    /* The QR codes hold the claim code: private too. */
+    const char *qr_ext[] = {"png", "svg"};
+    for (size_t i = 0; i < 2; i++) {
+        char qr_path[4200];
+        snprintf(qr_path, sizeof qr_path, "%s/%s.%s", out_dir, id, qr_ext[i]);
+        assert_int_equal(stat(qr_path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+    }
     char want_url[1024];
     snprintf(want_url, sizeof want_url, "https://setup.example.com/s/%s#c=%s", id, kf->claim_code);
     assert_string_equal(url, want_url);

@@ -217,7 +217,8 @@ static enum owb_err write_joined(struct batch *b, const char *name, bool records
         pos += n;
     }
     snprintf(path, sizeof path, "%s/%s", b->dir, name);
-    rc = owb_file_write_atomic(path, buf, pos, records ? 0600 : 0644, OWB_WRITE_NO_REPLACE);
+    /* The manifest's setup URLs carry claim codes: private, like the records. */
+    rc = owb_file_write_atomic(path, buf, pos, 0600, OWB_WRITE_NO_REPLACE);
     if (records)
         owb_secret_free(buf);
     else

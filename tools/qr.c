@@ -201,7 +201,9 @@ enum owb_err owb_qr_write(const char *text, const struct owb_qr_opts *o, const c
     if (strcmp(path, "-") == 0)
         rc = fwrite(b.data, 1, b.len, stdout) == b.len && fflush(stdout) == 0 ? OWB_OK : OWB_ERR_IO;
     else
-        rc = owb_file_write_atomic(path, b.data, b.len, 0644, flags);
+        /* A device's QR code holds its claim code, a setup AP's its
+         * passphrase: as private as the key file. */
+        rc = owb_file_write_atomic(path, b.data, b.len, 0600, flags);
     free(b.data);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -115,12 +116,21 @@ out:
 enum owb_err owb_keyfile_read(const char *path, struct owb_keyfile **out, char *diag)
 {
     struct owb_keyfile *kf = NULL;
+    struct stat st;
     char *text = NULL;
     char why[OWB_DIAG_SIZE];
     size_t len = 0;
     enum owb_err rc;
 
     *out = NULL;
+    /* The device's only secret: refused when anyone but its owner could
+     * read or change it, as the server refuses such a master key. */
+    if (stat(path, &st) == 0 && (st.st_mode & 077)) {
+        owb_diagf(diag,
+                  "%s: readable or writable by group or others (mode %04o); run chmod 600 on it",
+                  path, (unsigned)(st.st_mode & 07777));
+        return OWB_ERR_PERM;
+    }
     rc = owb_file_read(path, OWB_KEYFILE_MAX, &text, &len);
     if (rc == OWB_ERR_NOENT) {
         owb_diagf(diag, "%s: no such file", path);
