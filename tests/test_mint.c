@@ -421,6 +421,9 @@ static void test_batch_unique_and_complete(void **state)
     text = t_read_file(path, &len);
     assert_true(strncmp(text, "id,setup_url,ap_ssid,qr_file\n", 29) == 0);
     free(text);
+    struct stat mst;
+    assert_int_equal(stat(path, &mst), 0);
+    assert_int_equal(mst.st_mode & 0777, 0600); /* setup URLs with claim codes */
     /* A second batch into the same directory is refused. */
     assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
     assert_non_null(strstr(out, "use a new --out-dir"));
