@@ -17,6 +17,8 @@
 #include "owb/wifi.h"
 
 #define OWB_DEVICE_BODY_MAX (8 * 1024)
+/* Client addresses whose failures are counted; more evict the oldest. */
+#define OWB_FAIL_SLOTS 64
 
 enum owb_agent_state { OWB_STATE_SETUP, OWB_STATE_APPLYING, OWB_STATE_JOINED, OWB_STATE_FAILED };
 
@@ -79,8 +81,14 @@ struct owb_agent {
     bool have_scan;
     struct owb_job *job;
     bool job_pending, stopping;
-    unsigned failures;
-    time_t failures_since;
+    /* Failed provisions per client address, each in its own minute: one
+     * noisy client does not lock the phone out. */
+    struct owb_fail_slot {
+        char addr[OWB_HTTP_ADDR_SIZE];
+        unsigned failures;
+        time_t since;
+    } fails[OWB_FAIL_SLOTS];
+    unsigned port; /* the port the agent listens on (Host checks) */
     pthread_t worker;
     bool worker_started;
 };

@@ -233,6 +233,9 @@ int main(int argc, char **argv)
                 errno ? strerror(errno) : "bad address (use ADDR:PORT)");
         goto out;
     }
+    pthread_mutex_lock(&a->mu);
+    a->port = owb_httpd_port(httpd);
+    pthread_mutex_unlock(&a->mu);
     fprintf(stderr, "owb-device: %s listening on %s (port %u), counter %llu, backend %s\n",
             a->kf->device_id, cfg.listen, owb_httpd_port(httpd), (unsigned long long)a->counter,
             cfg.backend);

@@ -29,33 +29,66 @@ struct prov_work {
     struct owb_job job;
 };
 
-/* true when the failed-attempt budget for this minute is spent. */
-static bool over_fail_cap(struct owb_agent *a, struct owb_http_response *resp)
+/* The slot of addr (NULL when it has none and make is false). A new one
+ * takes a free or expired slot, else the one whose minute began first. */
+static struct owb_fail_slot *fail_slot(struct owb_agent *a, const char *addr, time_t now, bool make)
+{
+    struct owb_fail_slot *victim = NULL;
+
+    for (size_t i = 0; i < OWB_FAIL_SLOTS; i++) {
+        struct owb_fail_slot *f = &a->fails[i];
+        if (f->addr[0] && strcmp(f->addr, addr) == 0) {
+            if (now - f->since >= 60) {
+                f->since = now;
+                f->failures = 0;
+            }
+            return f;
+        }
+    }
+    if (!make)
+        return NULL;
+    for (size_t i = 0; i < OWB_FAIL_SLOTS && !victim; i++)
+        if (!a->fails[i].addr[0] || now - a->fails[i].since >= 60)
+            victim = &a->fails[i];
+    if (!victim) {
+        victim = &a->fails[0];
+        for (size_t i = 1; i < OWB_FAIL_SLOTS; i++)
+            if (a->fails[i].since < victim->since)
+                victim = &a->fails[i];
+    }
+    snprintf(victim->addr, sizeof victim->addr, "%s", addr);
+    victim->failures = 0;
+    victim->since = now;
+    return victim;
+}
+
+/* true when this client's failed-attempt budget for its minute is spent. */
+static bool over_fail_cap(struct owb_agent *a, const char *addr, struct owb_http_response *resp)
 {
     time_t now = time(NULL);
-    bool over;
+    bool over = false;
     char retry[24];
 
     pthread_mutex_lock(&a->mu);
-    if (now - a->failures_since >= 60) {
-        a->failures_since = now;
-        a->failures = 0;
+    struct owb_fail_slot *f = a->cfg.fail_cap ? fail_slot(a, addr, now, false) : NULL;
+    if (f && f->failures >= a->cfg.fail_cap) {
+        over = true;
+        snprintf(retry, sizeof retry, "%ld", (long)(60 - (now - f->since)));
     }
-    over = a->cfg.fail_cap && a->failures >= a->cfg.fail_cap;
-    snprintf(retry, sizeof retry, "%ld", (long)(60 - (now - a->failures_since)));
     pthread_mutex_unlock(&a->mu);
     if (over) {
         owb_http_add_header(resp, "Retry-After", retry);
         owb_http_error(resp, OWB_ERR_RATE_LIMITED,
-                       "Too many failed attempts; wait a minute and try again.");
+                       "Too many failed attempts from this address; wait a minute and try again.");
     }
     return over;
 }
 
-static void count_failure(struct owb_agent *a)
+static void count_failure(struct owb_agent *a, const char *addr)
 {
     pthread_mutex_lock(&a->mu);
-    a->failures++;
+    if (a->cfg.fail_cap)
+        fail_slot(a, addr, time(NULL), true)->failures++;
     pthread_mutex_unlock(&a->mu);
 }
 
@@ -155,7 +188,7 @@ void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req
         owb_http_error(resp, OWB_ERR_NOMEM, NULL);
         return;
     }
-    if (over_fail_cap(a, resp))
+    if (over_fail_cap(a, req->client_addr, resp))
         goto done;
     pthread_mutex_lock(&a->mu);
     bool open = a->setup_open;
@@ -166,7 +199,7 @@ void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req
     }
     rc = check_request(a, req, pw);
     if (rc != OWB_OK) {
-        count_failure(a);
+        count_failure(a, req->client_addr);
         owb_http_error(resp, rc, message_for(rc));
         goto done;
     }

@@ -1,6 +1,9 @@
 /* The agent's HTTP surface on the setup AP: the hand-off page, its
  * assets, GET /v1/status and POST /v1/provision. */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent.h"
 #include "owb/asset.h"
@@ -47,14 +50,87 @@ static void asset(struct owb_http_response *resp, const char *name)
     owb_http_add_header(resp, "Referrer-Policy", "no-referrer");
 }
 
-void owb_agent_handle(void *ctx, const struct owb_http_request *req,
-                      struct owb_http_response *resp)
+/* An IPv4 literal, or an IPv6 one in brackets, with an optional port. */
+static bool ip_literal(const char *host)
+{
+    char buf[64];
+    const char *end;
+
+    if (host[0] == '[') {
+        end = strchr(host, ']');
+        if (!end || (size_t)(end - host - 1) >= sizeof buf || (end[1] && end[1] != ':'))
+            return false;
+        memcpy(buf, host + 1, (size_t)(end - host - 1));
+        buf[end - host - 1] = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, buf, &a6) == 1;
+    }
+    end = strchr(host, ':');
+    size_t n = end ? (size_t)(end - host) : strlen(host);
+    if (n >= sizeof buf)
+        return false;
+    memcpy(buf, host, n);
+    buf[n] = '\0';
+    struct in_addr a4;
+    return inet_pton(AF_INET, buf, &a4) == 1;
+}
+
+/* The Host a request names must be the agent's own address, with or
+ * without its port: a web page whose name an attacker made resolve to the
+ * agent (DNS rebinding) names its own host instead. Listening on every
+ * address, any IP literal will do (a rebinding page always has a name). */
+static bool host_ok(struct owb_agent *a, const char *host)
+{
+    const char *listen = a->cfg.listen, *colon = strrchr(listen, ':');
+    size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
+    char with_port[96];
+
+    if (!host || !*host)
+        return false;
+    if ((n == 7 && strncmp(listen, "0.0.0.0", 7) == 0) ||
+        (n == 4 && strncmp(listen, "[::]", 4) == 0) || n == 0)
+        return ip_literal(host);
+    pthread_mutex_lock(&a->mu);
+    snprintf(with_port, sizeof with_port, "%.*s:%u", (int)n, listen, a->port);
+    pthread_mutex_unlock(&a->mu);
+    return (strlen(host) == n && strncmp(host, listen, n) == 0) || strcmp(host, with_port) == 0;
+}
+
+/* A body must say it is JSON: a page elsewhere can post text/plain to the
+ * agent without asking, but not application/json (the browser asks first,
+ * with a preflight the agent never allows). A foreign Origin is refused. */
+static enum owb_err post_ok(struct owb_agent *a, const struct owb_http_request *req)
+{
+    const char *ct = owb_http_header(req, "Content-Type");
+    const char *origin = owb_http_header(req, "Origin");
+    size_t jn = strlen("application/json");
+
+    if (origin && (strncmp(origin, "http://", 7) != 0 || !host_ok(a, origin + 7)))
+        return OWB_ERR_WRONG_HOST;
+    if (!ct || strncasecmp(ct, "application/json", jn) != 0 || (ct[jn] && ct[jn] != ';'))
+        return OWB_ERR_MEDIA_TYPE;
+    return OWB_OK;
+}
+
+void owb_agent_handle(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp)
 {
     struct owb_agent *a = ctx;
+    enum owb_err rc;
+
+    if (!host_ok(a, owb_http_header(req, "Host"))) {
+        resp->route = "(wrong host)";
+        owb_http_error(resp, OWB_ERR_WRONG_HOST, NULL);
+        return;
+    }
 
     if (strcmp(req->path, "/v1/provision") == 0) {
         resp->route = "/v1/provision";
-        if (owb_http_method_is(req, "POST", resp))
+        if (!owb_http_method_is(req, "POST", resp))
+            return;
+        rc = post_ok(a, req);
+        if (rc != OWB_OK)
+            owb_http_error(resp, rc, NULL);
+        else
             owb_agent_provision(a, req, resp);
     } else if (strcmp(req->path, "/v1/status") == 0) {
         resp->route = "/v1/status";

@@ -850,6 +850,77 @@ static void test_fail_cap(void **state)
     expect(&r, 429, "rate_limited");
     assert_non_null(strstr(r.headers, "Retry-After"));
     t_resp_free(&r);
+    /* Another client (the phone) is not locked out by the noisy one. */
+    t_http_from = "127.0.0.2";
+    post_raw("{}", 2, &r);
+    t_http_from = NULL;
+    expect(&r, 400, "bad_request");
+    t_resp_free(&r);
+}
+
+/* What a web page elsewhere could send through the phone's browser: a
+ * simple text/plain POST (no preflight), a foreign Origin, a Host that is
+ * not the agent's (DNS rebinding). None reaches the check table. */
+static void test_foreign_requests(void **state)
+{
+    (void)state;
+    struct t_resp r;
+    char u[256], host[96], origin[128];
+    uint8_t ak[32];
+    randombytes_buf(ak, 32);
+    start_agent("foreign", "--fail-cap", "0", NULL);
+    snprintf(u, sizeof u, "%s/v1/provision", D.base);
+    const char *body = "{\"bundle\":\"x\",\"app_key\":\"y\"}";
+
+    const char *plain[] = {"Content-Type: text/plain", NULL};
+    t_http("POST", u, plain, body, strlen(body), &r);
+    expect(&r, 415, "unsupported_media_type");
+    t_resp_free(&r);
+    t_http("POST", u, NULL, body, strlen(body), &r);
+    expect(&r, 415, "unsupported_media_type");
+    t_resp_free(&r);
+    const char *jsonish[] = {"Content-Type: application/jsonx", NULL};
+    t_http("POST", u, jsonish, body, strlen(body), &r);
+    expect(&r, 415, "unsupported_media_type");
+    t_resp_free(&r);
+
+    const char *foreign[] = {"Content-Type: application/json", "Origin: http://evil.example", NULL};
+    t_http("POST", u, foreign, body, strlen(body), &r);
+    expect(&r, 421, "wrong_host");
+    t_resp_free(&r);
+    const char *null_origin[] = {"Content-Type: application/json", "Origin: null", NULL};
+    t_http("POST", u, null_origin, body, strlen(body), &r);
+    expect(&r, 421, "wrong_host");
+    t_resp_free(&r);
+
+    const char *rebound[] = {"Host: evil.example", NULL};
+    char su[256];
+    snprintf(su, sizeof su, "%s/v1/status", D.base);
+    t_http("GET", su, rebound, NULL, 0, &r);
+    expect(&r, 421, "wrong_host");
+    t_resp_free(&r);
+    const char *rebound_port[] = {"Host: evil.example:80", "Content-Type: application/json", NULL};
+    t_http("POST", u, rebound_port, body, strlen(body), &r);
+    expect(&r, 421, "wrong_host");
+    t_resp_free(&r);
+    const char *no_host[] = {"Host:", NULL};
+    t_http("GET", su, no_host, NULL, 0, &r);
+    assert_true(r.status == 400 || r.status == 421);
+    t_resp_free(&r);
+
+    /* The agent's own page: its Host, its Origin, JSON: the check table
+     * answers (here: a malformed bundle). */
+    snprintf(host, sizeof host, "Host: 127.0.0.1:%u", D.proc.port);
+    snprintf(origin, sizeof origin, "Origin: http://127.0.0.1:%u", D.proc.port);
+    const char *own[] = {host, origin, "Content-Type: application/json; charset=utf-8", NULL};
+    t_http("POST", u, own, body, strlen(body), &r);
+    expect(&r, 400, "bad_request");
+    t_resp_free(&r);
+    /* Nothing of this was counted or applied. */
+    t_http("GET", su, NULL, NULL, 0, &r);
+    expect(&r, 200, NULL);
+    assert_non_null(strstr(r.body, "\"counter\":0"));
+    t_resp_free(&r);
 }
 
 struct racer {
@@ -1080,6 +1151,7 @@ int main(void)
         cmocka_unit_test_setup(test_setup_window_and_sigusr1, fresh),
         cmocka_unit_test_setup(test_backend_hang_is_killed, fresh),
         cmocka_unit_test_setup(test_fail_cap, fresh),
+        cmocka_unit_test_setup(test_foreign_requests, fresh),
         cmocka_unit_test_setup(test_concurrent_provisions, fresh),
         cmocka_unit_test_setup(test_state_dir_full, fresh),
         cmocka_unit_test_setup(test_slowloris, fresh),

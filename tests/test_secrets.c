@@ -170,7 +170,8 @@ static void test_no_secret_anywhere(void **state)
     cJSON_Delete(answer);
     t_resp_free(&r);
     snprintf(u, sizeof u, "http://127.0.0.1:%u/v1/provision", dev.port);
-    t_http("POST", u, NULL, body, strlen(body), &r);
+    const char *json[] = {"Content-Type: application/json", NULL};
+    t_http("POST", u, json, body, strlen(body), &r);
     assert_int_equal(r.status, 202);
     t_resp_free(&r);
     snprintf(u, sizeof u, "%s/v1/sessions/%s", server, session);

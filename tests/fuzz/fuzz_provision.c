@@ -35,6 +35,8 @@ static struct owb_agent *agent(void)
     owb_kdf_bundle_key(a.keys->bundle_key, k);
     owb_kdf_checkin_key(a.keys->checkin_key, k);
     a.setup_open = true;
+    a.cfg.listen = "192.168.3.1:80";
+    a.port = 80;
     ready = 1;
     return &a;
 }
@@ -42,7 +44,11 @@ static struct owb_agent *agent(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct owb_agent *a = agent();
-    struct owb_http_request req = {.method = "POST", .path = "/v1/provision"};
+    /* What the hand-off page sends: the agent's own Host, JSON. */
+    static const char *headers[][2] = {{"Host", "192.168.3.1"},
+                                       {"Content-Type", "application/json"}};
+    struct owb_http_request req = {.method = "POST", .path = "/v1/provision",
+                                   .fake_headers = headers, .n_fake_headers = 2};
     struct owb_http_response resp = {0};
     char *body = malloc(size + 1);
 
@@ -59,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     a->counter = 0;
     a->job_pending = false;
     a->state = OWB_STATE_SETUP;
-    a->failures = 0;
+    memset(a->fails, 0, sizeof a->fails);
     owb_agent_handle(a, &req, &resp);
     if (resp.status < 200 || resp.status > 599)
         abort();

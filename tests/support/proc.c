@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,6 +172,8 @@ static void split_url(const char *url, char *host, size_t hcap, unsigned *port, 
 static bool http_do(const char *method, const char *url, const char *const *headers,
                     const char *body, size_t body_len, struct t_resp *r, bool must);
 
+const char *t_http_from;
+
 void t_http(const char *method, const char *url, const char *const *headers, const char *body,
             size_t body_len, struct t_resp *r)
 {
@@ -203,6 +206,11 @@ static bool http_do(const char *method, const char *url, const char *const *head
         fail_msg("t_http: tests use numeric loopback addresses: %s", url);
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
+    if (t_http_from) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        assert_int_equal(inet_pton(AF_INET, t_http_from, &src.sin_addr), 1);
+        assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof src), 0);
+    }
     struct timeval tv = {20, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -213,8 +221,12 @@ static bool http_do(const char *method, const char *url, const char *const *head
             fail_msg("%s %s: cannot connect: %s", method, url, strerror(errno));
         return false;
     }
-    n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n",
-                 method, path, host, port);
+    bool own_host = false;
+    for (size_t i = 0; headers && headers[i]; i++)
+        own_host |= strncasecmp(headers[i], "Host:", 5) == 0;
+    n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nConnection: close\r\n", method, path);
+    if (!own_host)
+        n += snprintf(head + n, sizeof head - (size_t)n, "Host: %s:%u\r\n", host, port);
     for (size_t i = 0; headers && headers[i]; i++)
         n += snprintf(head + n, sizeof head - (size_t)n, "%s\r\n", headers[i]);
     if (body)
