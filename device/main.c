@@ -217,6 +217,9 @@ int main(int argc, char **argv)
     hopt.threads = 1;
     hopt.conn_limit = 32;
     hopt.per_ip_limit = 8;
+    /* Slow clients from several addresses cannot take every slot: past 24
+     * open connections the oldest goes. */
+    hopt.evict_at = 24;
     hopt.timeout_s = 10;
     hopt.handler = owb_agent_handle;
     hopt.done = log_request;

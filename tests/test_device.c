@@ -1063,6 +1063,12 @@ static void test_slowloris(void **state)
     double worst = t_slowloris(D.proc.port, "127.0.0.2", 100, 5, 300, u, &held);
     print_message("%d slow connections attempted; phone worst %.1f ms\n", held, worst);
     assert_true(worst < 1000);
+    /* Eight from each of five addresses (40, past the 32 slots): the
+     * per-address cap alone let them hold every slot. */
+    worst = t_slowloris(D.proc.port, "127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6", 40, 5,
+                        300, u, &held);
+    print_message("%d slow connections from 5 addresses; phone worst %.1f ms\n", held, worst);
+    assert_true(worst < 1000);
 }
 
 /* Ten thousand random requests from the phone's address (no fail cap, so

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,20 @@
 #include "owb/json.h"
 #include "owb/mem.h"
 
+/* An open connection, for eviction (opt.evict_at). */
+struct conn_slot {
+    int fd; /* -1 when free */
+    struct timespec opened;
+    bool evicted;
+};
+
 struct owb_httpd {
     struct MHD_Daemon *mhd;
     struct owb_httpd_options opt;
     uint16_t port;
+    pthread_mutex_t conn_mu;
+    struct conn_slot *conns; /* conn_limit of them, when evicting */
+    unsigned n_conns, n_slots;
 };
 
 /* Per-connection request state, in MHD's con_cls. */
@@ -195,8 +206,7 @@ static void fill_client_addr(struct MHD_Connection *c, char *out, size_t cap)
 }
 
 static enum MHD_Result finish(struct owb_httpd *d, struct req_state *st, struct MHD_Connection *c,
-                              const char *url, const char *method,
-                              struct owb_http_response *resp)
+                              const char *url, const char *method, struct owb_http_response *resp)
 {
     struct owb_http_request req = {0};
     const char *q;
@@ -222,9 +232,8 @@ static enum MHD_Result finish(struct owb_httpd *d, struct req_state *st, struct 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct owb_httpd *d = cls;
     struct req_state *st = *con_cls;
@@ -390,6 +399,57 @@ static int listen_socket(const struct sockaddr_storage *ss, unsigned socklen, bo
     return fd;
 }
 
+static bool earlier(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Keeps room for a new client however the slots are spread over client
+ * addresses: past evict_at open connections, the one open longest is shut
+ * down (MHD then sees its end and closes it). Slow senders, whatever their
+ * address, age out; an honest request takes milliseconds. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct owb_httpd *d = cls;
+    const union MHD_ConnectionInfo *info;
+    struct conn_slot *slot = *socket_context, *oldest = NULL;
+
+    pthread_mutex_lock(&d->conn_mu);
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (slot) {
+            slot->fd = -1;
+            d->n_conns--;
+        }
+        goto out;
+    }
+    info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    for (unsigned i = 0; info && i < d->n_slots && !slot; i++)
+        if (d->conns[i].fd < 0)
+            slot = &d->conns[i];
+    if (!slot)
+        goto out;
+    slot->fd = info->connect_fd;
+    slot->evicted = false;
+    clock_gettime(CLOCK_MONOTONIC, &slot->opened);
+    *socket_context = slot;
+    d->n_conns++;
+    if (d->n_conns <= d->opt.evict_at)
+        goto out;
+    for (unsigned i = 0; i < d->n_slots; i++) {
+        struct conn_slot *o = &d->conns[i];
+        if (o->fd >= 0 && o != slot && !o->evicted &&
+            (!oldest || earlier(&o->opened, &oldest->opened)))
+            oldest = o;
+    }
+    if (oldest) {
+        oldest->evicted = true;
+        shutdown(oldest->fd, SHUT_RDWR);
+    }
+out:
+    pthread_mutex_unlock(&d->conn_mu);
+}
+
 enum owb_err owb_httpd_start(const struct owb_httpd_options *opt, struct owb_httpd **out)
 {
     int fd = -1;
@@ -409,10 +469,22 @@ enum owb_err owb_httpd_start(const struct owb_httpd_options *opt, struct owb_htt
     if (!d)
         return OWB_ERR_NOMEM;
     d->opt = *opt;
+    pthread_mutex_init(&d->conn_mu, NULL);
+    if (opt->evict_at) {
+        d->n_slots = opt->conn_limit ? opt->conn_limit : 256u;
+        d->conns = calloc(d->n_slots, sizeof *d->conns);
+        if (!d->conns) {
+            free(d);
+            return OWB_ERR_NOMEM;
+        }
+        for (unsigned i = 0; i < d->n_slots; i++)
+            d->conns[i].fd = -1;
+    }
     if (v6)
         flags |= MHD_USE_IPv6;
     fd = listen_socket(&ss, socklen, v6, opt->freebind);
     if (fd < 0) {
+        free(d->conns);
         free(d);
         return OWB_ERR_IO;
     }
@@ -422,9 +494,11 @@ enum owb_err owb_httpd_start(const struct owb_httpd_options *opt, struct owb_htt
         MHD_OPTION_CONNECTION_LIMIT, opt->conn_limit ? opt->conn_limit : 256u,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, opt->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         opt->timeout_s ? opt->timeout_s : 10u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, d, MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, d, MHD_OPTION_NOTIFY_CONNECTION,
+        opt->evict_at ? on_connection : NULL, d, MHD_OPTION_END);
     if (!d->mhd) {
         close(fd);
+        free(d->conns);
         free(d);
         return OWB_ERR_IO;
     }
@@ -456,5 +530,7 @@ void owb_httpd_stop(struct owb_httpd *d, unsigned grace_ms)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     }
     MHD_stop_daemon(d->mhd);
+    pthread_mutex_destroy(&d->conn_mu);
+    free(d->conns);
     free(d);
 }

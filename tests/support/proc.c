@@ -291,11 +291,19 @@ double t_slowloris(unsigned port, const char *from, int n, int rounds, unsigned 
     inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
     dst.sin_port = htons((uint16_t)port);
     *held = 0;
+    /* from: one address, or several separated by commas, used in turn. */
+    char addrs[16][INET_ADDRSTRLEN];
+    int n_addrs = 0;
+    for (const char *p = from; p && *p && n_addrs < 16;) {
+        size_t len = strcspn(p, ",");
+        snprintf(addrs[n_addrs++], sizeof addrs[0], "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+    }
     for (int i = 0; i < n; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
         assert_true(fds[i] >= 0);
-        if (from) {
-            inet_pton(AF_INET, from, &src.sin_addr);
+        if (n_addrs) {
+            assert_int_equal(inet_pton(AF_INET, addrs[i % n_addrs], &src.sin_addr), 1);
             assert_int_equal(bind(fds[i], (struct sockaddr *)&src, sizeof src), 0);
         }
         if (connect(fds[i], (struct sockaddr *)&dst, sizeof dst) == 0 &&

@@ -49,7 +49,7 @@ void t_resp_free(struct t_resp *r);
 extern const char *t_http_from;
 
 /* A slowloris: n connections to 127.0.0.1:port (bound to the address from,
- * or any when NULL) each send part of a request head, then one more byte
+ * or in turn to each of several separated by commas, or any when NULL) each send part of a request head, then one more byte
  * per round; between rounds an honest client GETs url, which must answer
  * 200. Returns the honest client's worst time in ms; *held counts the slow
  * connections that were accepted. */

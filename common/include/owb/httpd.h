@@ -70,6 +70,10 @@ struct owb_httpd_options {
     owb_http_done_fn done; /* optional: after each request (log, metrics) */
     void *ctx;
     bool freebind; /* bind even when the address is not (yet) on an interface */
+    /* 0, or: past this many open connections the oldest is closed, so a
+     * new client finds room however the slow ones spread over addresses
+     * (below conn_limit, which MHD enforces). */
+    unsigned evict_at;
 };
 
 enum owb_err owb_httpd_start(const struct owb_httpd_options *opt,
