@@ -22,7 +22,7 @@ struct owb_app_config {
     const char *listen;
     char public_url[OWB_URL_MAX + 1]; /* no trailing slash */
     const char *device_ap_url;
-    unsigned threads, conn_limit, timeout_s;
+    unsigned threads, conn_limit, per_ip_limit, timeout_s;
     double rate, burst;      /* setup requests per second per address; 0 = off */
     unsigned claim_max;      /* wrong claims before a device locks */
     unsigned claim_window_s; /* how long failures count */

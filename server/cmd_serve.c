@@ -20,7 +20,10 @@ static const char serve_help[] =
     "                            (default http://192.168.3.1/)\n"
     "  --threads N               HTTP worker threads (default 16; a thread waits\n"
     "                            for its commit, and more of them commit together)\n"
-    "  --max-connections N       open connections at most (default 256)\n"
+    "  --max-connections N       open connections at most (default 256); past 7/8 of\n"
+    "                            them the oldest is closed, so a new client finds room\n"
+    "  --max-per-address N       open connections per client address (default 64;\n"
+    "                            0 = no cap, behind a proxy that caps per client)\n"
     "  --timeout S               idle connection timeout in seconds (default 10)\n"
     "  --rate-limit R            setup requests per second per client address\n"
     "                            (default 1; 0 turns the limit off)\n"
@@ -59,6 +62,7 @@ int cmd_serve_main(int argc, char **argv)
         O_AP,
         O_THREADS,
         O_MAXC,
+        O_MAXIP,
         O_TIMEOUT,
         O_RATE,
         O_BURST,
@@ -73,6 +77,7 @@ int cmd_serve_main(int argc, char **argv)
                                          {"device-ap-url", required_argument, NULL, O_AP},
                                          {"threads", required_argument, NULL, O_THREADS},
                                          {"max-connections", required_argument, NULL, O_MAXC},
+                                         {"max-per-address", required_argument, NULL, O_MAXIP},
                                          {"timeout", required_argument, NULL, O_TIMEOUT},
                                          {"rate-limit", required_argument, NULL, O_RATE},
                                          {"rate-burst", required_argument, NULL, O_BURST},
@@ -97,6 +102,7 @@ int cmd_serve_main(int argc, char **argv)
     app.cfg.device_ap_url = "http://192.168.3.1/";
     app.cfg.threads = 16;
     app.cfg.conn_limit = 256;
+    app.cfg.per_ip_limit = 64;
     app.cfg.timeout_s = 10;
     app.cfg.rate = 1;
     app.cfg.burst = 10;
@@ -127,6 +133,11 @@ int cmd_serve_main(int argc, char **argv)
             if (!parse_uint(optarg, 65536, &v) || v == 0)
                 return cli_usage_error("serve", "--max-connections takes 1-65536");
             app.cfg.conn_limit = (unsigned)v;
+            break;
+        case O_MAXIP:
+            if (!parse_uint(optarg, 65536, &v))
+                return cli_usage_error("serve", "--max-per-address takes 0-65536");
+            app.cfg.per_ip_limit = (unsigned)v;
             break;
         case O_TIMEOUT:
             if (!parse_uint(optarg, 3600, &v) || v == 0)
@@ -219,6 +230,10 @@ int cmd_serve_main(int argc, char **argv)
     hopt.body_max = OWB_SERVER_BODY_MAX;
     hopt.threads = app.cfg.threads;
     hopt.conn_limit = app.cfg.conn_limit;
+    /* One address cannot hold every slot; several cannot either: past 7/8
+     * of the slots the oldest connection goes. */
+    hopt.per_ip_limit = app.cfg.per_ip_limit;
+    hopt.evict_at = app.cfg.conn_limit - app.cfg.conn_limit / 8;
     hopt.timeout_s = app.cfg.timeout_s;
     hopt.handler = owb_app_handle;
     hopt.done = owb_app_done;
