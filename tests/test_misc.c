@@ -176,7 +176,8 @@ static void test_strict_json(void **state)
     assert_true(v == 1);
     cJSON_Delete(root);
     const char nums[] =
-        "{\"neg\":-1,\"frac\":1.5,\"big\":1e300,\"max\":9007199254740992,\"s\":\"1\"}";
+        "{\"neg\":-1,\"frac\":1.5,\"big\":1e300,\"max\":9007199254740991,"
+        "\"two53\":9007199254740992,\"past\":9007199254740993,\"s\":\"1\"}";
     assert_int_equal(owb_json_parse(nums, strlen(nums), &root), OWB_OK);
     assert_int_equal(owb_json_uint(root, "neg", &v), OWB_ERR_BAD_REQUEST);
     assert_int_equal(owb_json_uint(root, "frac", &v), OWB_ERR_BAD_REQUEST);
@@ -184,7 +185,11 @@ static void test_strict_json(void **state)
     assert_int_equal(owb_json_uint(root, "s", &v), OWB_ERR_BAD_REQUEST);
     assert_int_equal(owb_json_uint(root, "none", &v), OWB_ERR_BAD_REQUEST);
     assert_int_equal(owb_json_uint(root, "max", &v), OWB_OK);
-    assert_true(v == 9007199254740992ull);
+    assert_true(v == 9007199254740991ull);
+    /* 2^53 + 1 reads as 2^53 in a double: both refused, never taken for
+     * another number than the one sent. */
+    assert_int_equal(owb_json_uint(root, "two53", &v), OWB_ERR_BAD_REQUEST);
+    assert_int_equal(owb_json_uint(root, "past", &v), OWB_ERR_BAD_REQUEST);
     owb_json_free_secret(root);
 }
 

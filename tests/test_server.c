@@ -710,6 +710,12 @@ static void test_http_edges(void **state)
         {"GET", "/nope", NULL, 404, "not_found"},
         {"GET", "/v1/sessions/short", NULL, 404, "not_found"},
         {"POST", "/v1/devices/dev-0/checkin", "{\"counter\":-1}", 400, "bad_request"},
+        /* Past 2^53 a number is not exact: malformed (it read as 2^53 and
+         * failed the MAC, 401). */
+        {"POST", "/v1/devices/dev-0/checkin",
+         "{\"counter\":9007199254740993,\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA\","
+         "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+         400, "bad_request"},
         {"GET", "/s/bad%20id", NULL, 404, "not_found"},
         {"GET", "/s/assets/../../etc/passwd", NULL, 404, "not_found"},
     };
@@ -721,6 +727,20 @@ static void test_http_edges(void **state)
             fail_msg("%s %s: %ld %s", cases[i].method, cases[i].path, r.status, r.body);
         t_resp_free(&r);
     }
+
+    /* Two Content-Lengths that disagree (request smuggling): 400, from
+     * the head. One repeated with the same value is fine. */
+    url(u, "/v1/setup/dev-0");
+    const char *two_cl[] = {"Content-Length: 5", NULL};
+    t_http("POST", u, two_cl, "{}", 2, &r);
+    if (r.status != 400 || !strstr(r.body, "bad_request"))
+        fail_msg("two Content-Lengths: %ld %s", r.status, r.body);
+    t_resp_free(&r);
+    const char *same_cl[] = {"Content-Length: 2", NULL};
+    t_http("POST", u, same_cl, "{}", 2, &r);
+    if (r.status != 400 || strstr(r.body, "disagree"))
+        fail_msg("repeated Content-Length: %ld %s", r.status, r.body);
+    t_resp_free(&r);
 
     url(u, "/healthz");
     t_http("GET", u, NULL, NULL, 0, &r);

@@ -231,6 +231,25 @@ static enum MHD_Result finish(struct owb_httpd *d, struct req_state *st, struct 
     return send_response(c, resp);
 }
 
+struct cl_count {
+    const char *first;
+    unsigned n;
+    bool differ;
+};
+
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value)
+{
+    struct cl_count *cc = cls;
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        cc->n++;
+        if (cc->first && value && strcmp(cc->first, value) != 0)
+            cc->differ = true;
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -248,6 +267,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         *con_cls = st;
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        /* MHD frames the body by the first Content-Length; a second one that
+         * disagrees is how a request is smuggled past a proxy that reads
+         * the other (RFC 9112, 6.3): refused. */
+        struct cl_count cc = {cl, 0, false};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_content_length, &cc);
+        if (cc.differ) {
+            resp.route = "(framing)";
+            owb_http_error(&resp, OWB_ERR_BAD_REQUEST,
+                           "The request has Content-Length headers that disagree.");
+            return finish(d, st, c, url, method, &resp);
+        }
         if (cl) {
             char *end;
             errno = 0;

@@ -98,8 +98,10 @@ enum owb_err owb_json_uint(const cJSON *obj, const char *key, uint64_t *out)
     if (!cJSON_IsNumber(item))
         return OWB_ERR_BAD_REQUEST;
     v = item->valuedouble;
-    /* 2^53: the largest range in which a JSON number is exact everywhere. */
-    if (!isfinite(v) || v < 0 || v > 9007199254740992.0 || floor(v) != v)
+    /* Below 2^53, where a JSON number is exact everywhere (PROTOCOL.md,
+     * amendment 2). 2^53 itself is refused: "9007199254740993" parses to
+     * it, and would pass as another number than the one sent. */
+    if (!isfinite(v) || v < 0 || v >= 9007199254740992.0 || floor(v) != v)
         return OWB_ERR_BAD_REQUEST;
     *out = (uint64_t)v;
     return OWB_OK;

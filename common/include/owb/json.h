@@ -29,7 +29,7 @@ void owb_json_free_secret(cJSON *root);
 /* The member of obj named key when it is a string, else NULL. */
 const char *owb_json_string(const cJSON *obj, const char *key);
 
-/* A member that must be a whole number in [0, 2^53]: OWB_ERR_BAD_REQUEST
+/* A member that must be a whole number in [0, 2^53): OWB_ERR_BAD_REQUEST
  * when it is missing, not a number or not whole. */
 enum owb_err owb_json_uint(const cJSON *obj, const char *key, uint64_t *out) OWB_MUST_CHECK;
 
