@@ -161,6 +161,29 @@ static void test_strict_json(void **state)
             fail_msg("accepted: %s", bad[i]);
         assert_null(root);
     }
+    /* Thousands of keys (the sorted check): all distinct is fine; one
+     * repeat anywhere, first against last or in the middle, is not. */
+    char *big = malloc(40000);
+    for (int dup = -1; dup < 3; dup++) {
+        size_t n = 0;
+        n += (size_t)sprintf(big + n, "{");
+        for (int k = 0; k < 2000; k++) {
+            int key = k;
+            if (dup == 0 && k == 1999)
+                key = 0;
+            if (dup == 1 && k == 1000)
+                key = 999;
+            if (dup == 2 && k == 17)
+                key = 16;
+            n += (size_t)sprintf(big + n, "%s\"k%d\":%d", k ? "," : "", key, k);
+        }
+        n += (size_t)sprintf(big + n, "}");
+        enum owb_err want = dup < 0 ? OWB_OK : OWB_ERR_BAD_REQUEST;
+        assert_int_equal(owb_json_parse(big, n, &root), want);
+        if (root)
+            cJSON_Delete(root);
+    }
+    free(big);
     const char nul[] = "{\"a\":1}\0";
     assert_int_equal(owb_json_parse(nul, sizeof nul - 1, &root), OWB_ERR_BAD_REQUEST);
     /* An escaped backslash before u0000 is text, not a NUL. */

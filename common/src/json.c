@@ -1,6 +1,7 @@
 #include "owb/json.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -22,21 +23,49 @@ static bool has_escaped_nul(const char *t, size_t len)
     return false;
 }
 
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* No key twice in one object: the keys sorted, neighbours compared, so a
+ * body of thousands of keys costs n log n, not n^2. */
+static bool keys_unique(const cJSON *obj)
+{
+    const char *small[16], **keys = small;
+    size_t n = 0, i = 0;
+    bool ok = true;
+
+    for (const cJSON *c = obj->child; c; c = c->next)
+        n++;
+    if (n < 2)
+        return true;
+    if (n > sizeof small / sizeof small[0] && !(keys = malloc(n * sizeof *keys)))
+        return false;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        keys[i++] = c->string;
+    qsort(keys, n, sizeof *keys, by_key);
+    for (i = 1; i < n && ok; i++)
+        ok = strcmp(keys[i - 1], keys[i]) != 0;
+    if (keys != small)
+        free(keys);
+    return ok;
+}
+
 static bool tree_ok(const cJSON *node, int depth)
 {
     if (depth > OWB_JSON_MAX_DEPTH)
         return false;
-    for (const cJSON *c = node->child; c; c = c->next) {
-        if (cJSON_IsObject(node)) {
+    if (cJSON_IsObject(node)) {
+        for (const cJSON *c = node->child; c; c = c->next)
             if (!c->string)
                 return false;
-            for (const cJSON *d = c->next; d; d = d->next)
-                if (d->string && strcmp(c->string, d->string) == 0)
-                    return false;
-        }
-        if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && !tree_ok(c, depth + 1))
+        if (!keys_unique(node))
             return false;
     }
+    for (const cJSON *c = node->child; c; c = c->next)
+        if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && !tree_ok(c, depth + 1))
+            return false;
     return true;
 }
 
