@@ -24,6 +24,7 @@ struct owb_app_config {
     const char *device_ap_url;
     unsigned threads, conn_limit, per_ip_limit, timeout_s;
     double rate, burst;      /* setup requests per second per address; 0 = off */
+    double checkin_rate, checkin_burst; /* check-ins per second per device; 0 = off */
     unsigned claim_max;      /* wrong claims before a device locks */
     unsigned claim_window_s; /* how long failures count */
     bool quiet;              /* no per-request log lines */
@@ -36,6 +37,9 @@ struct owb_app {
     struct owb_signing *signing; /* NULL without a key file: pk devices cannot be set up */
     struct owb_metrics *metrics;
     struct owb_ratelimit *rl; /* NULL when off */
+    /* Check-ins, keyed by device id: a premises behind one address may hold
+     * many devices, and each checks in seldom. NULL when off. */
+    struct owb_ratelimit *checkin_rl;
 };
 
 /* The router: owb_http_handler_fn and owb_http_done_fn for owb_httpd. */

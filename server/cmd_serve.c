@@ -28,6 +28,9 @@ static const char serve_help[] =
     "  --rate-limit R            setup requests per second per client address\n"
     "                            (default 1; 0 turns the limit off)\n"
     "  --rate-burst B            requests allowed in a burst (default 10)\n"
+    "  --checkin-rate R          check-ins per second per device (default 1;\n"
+    "                            0 turns the limit off)\n"
+    "  --checkin-burst B         check-ins allowed in a burst (default 5)\n"
     "  --claim-max-failures N    wrong claim codes before a device locks (default 10)\n"
     "  --claim-window S          seconds a wrong claim counts (default 3600)\n"
     "  --sync full|normal        SQLite synchronous setting (default full)\n"
@@ -66,6 +69,8 @@ int cmd_serve_main(int argc, char **argv)
         O_TIMEOUT,
         O_RATE,
         O_BURST,
+        O_CRATE,
+        O_CBURST,
         O_CMAX,
         O_CWIN,
         O_SYNC,
@@ -81,6 +86,8 @@ int cmd_serve_main(int argc, char **argv)
                                          {"timeout", required_argument, NULL, O_TIMEOUT},
                                          {"rate-limit", required_argument, NULL, O_RATE},
                                          {"rate-burst", required_argument, NULL, O_BURST},
+                                         {"checkin-rate", required_argument, NULL, O_CRATE},
+                                         {"checkin-burst", required_argument, NULL, O_CBURST},
                                          {"claim-max-failures", required_argument, NULL, O_CMAX},
                                          {"claim-window", required_argument, NULL, O_CWIN},
                                          {"sync", required_argument, NULL, O_SYNC},
@@ -106,6 +113,8 @@ int cmd_serve_main(int argc, char **argv)
     app.cfg.timeout_s = 10;
     app.cfg.rate = 1;
     app.cfg.burst = 10;
+    app.cfg.checkin_rate = 1;
+    app.cfg.checkin_burst = 5;
     app.cfg.claim_max = 10;
     app.cfg.claim_window_s = 3600;
     while ((c = getopt_long(argc, argv, "hl:", opts, NULL)) != -1) {
@@ -151,6 +160,14 @@ int cmd_serve_main(int argc, char **argv)
         case O_BURST:
             if (!parse_double(optarg, &app.cfg.burst) || app.cfg.burst < 1)
                 return cli_usage_error("serve", "--rate-burst takes a number >= 1");
+            break;
+        case O_CRATE:
+            if (!parse_double(optarg, &app.cfg.checkin_rate))
+                return cli_usage_error("serve", "--checkin-rate takes a number >= 0");
+            break;
+        case O_CBURST:
+            if (!parse_double(optarg, &app.cfg.checkin_burst) || app.cfg.checkin_burst < 1)
+                return cli_usage_error("serve", "--checkin-burst takes a number >= 1");
             break;
         case O_CMAX:
             if (!parse_uint(optarg, 1000000, &v))
@@ -222,7 +239,10 @@ int cmd_serve_main(int argc, char **argv)
     app.metrics = owb_metrics_new();
     if (app.cfg.rate > 0)
         app.rl = owb_ratelimit_new(app.cfg.rate, app.cfg.burst);
-    if (!app.metrics || (app.cfg.rate > 0 && !app.rl)) {
+    if (app.cfg.checkin_rate > 0)
+        app.checkin_rl = owb_ratelimit_new(app.cfg.checkin_rate, app.cfg.checkin_burst);
+    if (!app.metrics || (app.cfg.rate > 0 && !app.rl) ||
+        (app.cfg.checkin_rate > 0 && !app.checkin_rl)) {
         fprintf(stderr, "owb-server: out of memory\n");
         goto out;
     }
@@ -267,6 +287,7 @@ int cmd_serve_main(int argc, char **argv)
 out:
     owb_httpd_stop(httpd, 0);
     owb_ratelimit_free(app.rl);
+    owb_ratelimit_free(app.checkin_rl);
     owb_metrics_free(app.metrics);
     owb_signing_free(app.signing);
     cli_close(&srv);

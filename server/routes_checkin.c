@@ -2,6 +2,7 @@
  * proves it is online with a MAC under its check-in key (symmetric suite)
  * or a signature by its own key (pk suite). Either is checked before
  * anything is written, so a forger cannot fill the nonce table. */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -23,8 +24,20 @@ void route_checkin(struct owb_app *app, const struct owb_http_request *req,
     uint8_t sig[OWB_PK_SIGNATURE_BYTES];
     uint8_t key[OWB_DEVICE_KEY_BYTES], kc[OWB_CHECKIN_KEY_BYTES];
     uint64_t counter = 0;
+    double wait;
     enum owb_err rc;
 
+    /* Before anything is parsed or looked up: a flood for one device costs
+     * a table lookup. */
+    if (app->checkin_rl && !owb_ratelimit_allow(app->checkin_rl, id, &wait)) {
+        char retry[24];
+        snprintf(retry, sizeof retry, "%u", (unsigned)(wait + 0.999));
+        owb_http_add_header(resp, "Retry-After", retry);
+        owb_http_error(resp, OWB_ERR_RATE_LIMITED,
+                       "Too many check-ins for this device; slow down.");
+        owb_metrics_inc(app->metrics, OWB_M_RATE_LIMITED);
+        return;
+    }
     rc = owb_json_parse(req->body, req->body_len, &body);
     if (rc != OWB_OK || !cJSON_IsObject(body) ||
         owb_json_uint(body, "counter", &counter) != OWB_OK) {

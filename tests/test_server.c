@@ -99,6 +99,10 @@ static void start_server(struct t_proc *p, const char *name, char *rate)
                     rate,
                     "--rate-burst",
                     "3",
+                    "--checkin-rate",
+                    rate,
+                    "--checkin-burst",
+                    "3",
                     "--claim-max-failures",
                     "3",
                     "--claim-window",
@@ -795,6 +799,24 @@ static void test_rate_limit(void **state)
         t_resp_free(&r);
     }
     assert_int_equal(last, 429);
+    /* Check-ins have a budget of their own, per device: a flood of
+     * check-ins for one device is slowed down, another device is not. */
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/v1/devices/dev-0/checkin", p.port);
+    for (int i = 0; i < 4; i++) {
+        t_http("POST", u, NULL, "{}", 2, &r);
+        if (i < 3)
+            assert_int_equal(r.status, 400);
+        else {
+            assert_int_equal(r.status, 429);
+            assert_non_null(strstr(r.body, "rate_limited"));
+            assert_non_null(strstr(r.headers, "Retry-After: "));
+        }
+        t_resp_free(&r);
+    }
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/v1/devices/dev-1/checkin", p.port);
+    t_http("POST", u, NULL, "{}", 2, &r);
+    assert_int_equal(r.status, 400);
+    t_resp_free(&r);
     assert_int_equal(t_stop(&p, SIGINT), 0);
 }
 
