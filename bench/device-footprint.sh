@@ -33,7 +33,7 @@ done
 
 export OWB_DB="$work/owb.db" OWB_MASTER_KEY_FILE="$work/master.key"
 $rel/server/owb-server init >/dev/null
-$rel/server/owb-server serve --listen 127.0.0.1:0 --quiet 2>"$work/server.log" &
+$rel/server/owb-server serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --quiet 2>"$work/server.log" &
 pids+=($!)
 server="http://127.0.0.1:$(port_of "$work/server.log")"
 

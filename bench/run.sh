@@ -94,7 +94,7 @@ fleet_bench() { # fleet size [pg]: the key prefix is srv_<n> or srv_pg<n>
     mapfile -t ids < <(cut -d' ' -f1 "$d/targets.txt")
     "$S" device assign "${ids[@]}" --network home >/dev/null
     token=$("$S" token create --label bench | head -1)
-    "$S" serve --listen 127.0.0.1:0 --rate-limit 0 --quiet 2>"$d/server.log" &
+    "$S" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --rate-limit 0 --quiet 2>"$d/server.log" &
     spid=$!
     pids+=("$spid")
     url="http://127.0.0.1:$(port_of "$d/server.log")"
@@ -176,7 +176,7 @@ dd=$work/device
 mkdir -p "$dd"
 export OWB_DB=$dd/owb.db OWB_MASTER_KEY_FILE=$dd/master.key
 "$S" init >/dev/null
-"$S" serve --listen 127.0.0.1:0 --quiet 2>"$dd/server.log" &
+"$S" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --quiet 2>"$dd/server.log" &
 pids+=($!)
 server="http://127.0.0.1:$(port_of "$dd/server.log")"
 device_runs() { # build label, owb-device binary

@@ -44,6 +44,8 @@ struct owb_app {
 
 /* The router: owb_http_handler_fn and owb_http_done_fn for owb_httpd. */
 void owb_app_handle(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp);
+void owb_app_handle_metrics(void *ctx, const struct owb_http_request *req,
+                            struct owb_http_response *resp);
 void owb_app_done(void *ctx, const struct owb_http_request *req,
                   const struct owb_http_response *resp, double millis);
 

@@ -14,6 +14,8 @@ static const char serve_help[] =
     "Usage: owb-server serve [options]\n"
     "Serves the provisioning API and the setup page.\n\n"
     "  --listen ADDR:PORT        address to listen on (default 127.0.0.1:8080)\n"
+    "  --metrics-listen ADDR:PORT  where GET /metrics is served, apart from the\n"
+    "                            public listener (default 127.0.0.1:9464; off)\n"
     "  --public-url URL          base URL clients reach this server at, used in\n"
     "                            setup and check-in URLs (default http://LISTEN)\n"
     "  --device-ap-url URL       the device agent's address on its setup AP\n"
@@ -62,6 +64,7 @@ int cmd_serve_main(int argc, char **argv)
 {
     enum {
         O_PUBLIC = 256,
+        O_METRICS,
         O_AP,
         O_THREADS,
         O_MAXC,
@@ -79,6 +82,7 @@ int cmd_serve_main(int argc, char **argv)
     static const struct option opts[] = {CLI_DB_OPTIONS,
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, O_PUBLIC},
+                                         {"metrics-listen", required_argument, NULL, O_METRICS},
                                          {"device-ap-url", required_argument, NULL, O_AP},
                                          {"threads", required_argument, NULL, O_THREADS},
                                          {"max-connections", required_argument, NULL, O_MAXC},
@@ -98,7 +102,8 @@ int cmd_serve_main(int argc, char **argv)
     struct owb_app app = {0};
     struct owb_httpd *httpd = NULL;
     struct owb_httpd_options hopt = {0};
-    const char *public_url = NULL;
+    const char *public_url = NULL, *metrics_listen = "127.0.0.1:9464";
+    struct owb_httpd *metrics_httpd = NULL;
     unsigned long v;
     bool sync_full = true;
     sigset_t set;
@@ -129,6 +134,9 @@ int cmd_serve_main(int argc, char **argv)
             break;
         case O_PUBLIC:
             public_url = optarg;
+            break;
+        case O_METRICS:
+            metrics_listen = optarg;
             break;
         case O_AP:
             app.cfg.device_ap_url = optarg;
@@ -263,6 +271,18 @@ int cmd_serve_main(int argc, char **argv)
                 errno ? strerror(errno) : "bad address (use ADDR:PORT)");
         goto out;
     }
+    if (strcmp(metrics_listen, "off") != 0) {
+        struct owb_httpd_options mopt = {.listen = metrics_listen, .body_max = 1024, .threads = 1,
+                                         .conn_limit = 16, .timeout_s = 10,
+                                         .handler = owb_app_handle_metrics, .ctx = &app};
+        if (owb_httpd_start(&mopt, &metrics_httpd) != OWB_OK) {
+            fprintf(stderr, "owb-server: cannot listen on %s for metrics: %s (--metrics-listen)\n",
+                    metrics_listen, errno ? strerror(errno) : "bad address (use ADDR:PORT)");
+            goto out;
+        }
+        fprintf(stderr, "owb-server: metrics on %s (metrics port %u)\n", metrics_listen,
+                owb_httpd_port(metrics_httpd));
+    }
     if (public_url) {
         snprintf(app.cfg.public_url, sizeof app.cfg.public_url, "%s", public_url);
     } else {
@@ -283,9 +303,12 @@ int cmd_serve_main(int argc, char **argv)
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     owb_httpd_stop(httpd, 5000);
     httpd = NULL;
+    owb_httpd_stop(metrics_httpd, 0);
+    metrics_httpd = NULL;
     ret = 0;
 out:
     owb_httpd_stop(httpd, 0);
+    owb_httpd_stop(metrics_httpd, 0);
     owb_ratelimit_free(app.rl);
     owb_ratelimit_free(app.checkin_rl);
     owb_metrics_free(app.metrics);

@@ -80,7 +80,6 @@ static const struct route {
     route_fn fn;
 } routes[] = {
     {"GET", "/healthz", "", "/healthz", false, any_segment, OWB_ERR_NOT_FOUND, route_healthz},
-    {"GET", "/metrics", "", "/metrics", false, any_segment, OWB_ERR_NOT_FOUND, route_metrics},
     {"POST", "/v1/setup/", "", "/v1/setup/{id}", true, owb_device_id_valid_str,
      OWB_ERR_UNKNOWN_DEVICE, route_setup},
     {"POST", "/v1/devices/", "/checkin", "/v1/devices/{id}/checkin", true, owb_device_id_valid_str,
@@ -91,6 +90,20 @@ static const struct route {
      route_asset},
     {"GET", "/s/", "", "/s/{id}", true, owb_device_id_valid_str, OWB_ERR_NOT_FOUND, route_page},
 };
+
+/* The metrics listener (--metrics-listen) serves GET /metrics and nothing
+ * else; the public listener does not serve it at all. */
+void owb_app_handle_metrics(void *ctx, const struct owb_http_request *req,
+                            struct owb_http_response *resp)
+{
+    if (strcmp(req->path, "/metrics") != 0) {
+        owb_http_error(resp, OWB_ERR_NOT_FOUND, NULL);
+        return;
+    }
+    resp->route = "/metrics";
+    if (owb_http_method_is(req, "GET", resp))
+        route_metrics(ctx, req, resp, "");
+}
 
 void owb_app_handle(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp)
 {

@@ -106,7 +106,7 @@ static void test_no_secret_anywhere(void **state)
 
     /* The server process is started first to learn its port for the record. */
     struct t_proc srv;
-    char *serve[] = {OWB_SERVER_BIN, "serve", "--listen", "127.0.0.1:0", "--db", db,
+    char *serve[] = {OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0", "--db", db,
                      "--master-key", mk, "--rate-limit", "0", NULL};
     t_start(&srv, logs, "server", serve);
     char server[64];

@@ -109,6 +109,8 @@ static void start_server(struct t_proc *p, const char *name, char *rate)
                     CLAIM_WINDOW,
                     "--device-ap-url",
                     "http://192.168.3.1/",
+                    "--metrics-listen",
+                    "127.0.0.1:0",
                     NULL};
     t_start(p, F.dir, name, argv);
 }
@@ -761,7 +763,20 @@ static void test_http_edges(void **state)
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.headers, "text/javascript"));
     t_resp_free(&r);
+    /* Not on the public listener; on its own. */
     url(u, "/metrics");
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 404);
+    t_resp_free(&r);
+    char *slog = t_log(&F.srv);
+    const char *mp = strstr(slog, "(metrics port ");
+    assert_non_null(mp);
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/healthz", (unsigned)atoi(mp + 14));
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 404);
+    t_resp_free(&r);
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/metrics", (unsigned)atoi(mp + 14));
+    free(slog);
     t_http("GET", u, NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(
@@ -824,7 +839,7 @@ static void test_master_key_refusals(void **state)
 {
     (void)state;
     char other[4096], out[4096];
-    char *argv[] = {OWB_SERVER_BIN, "serve",        "--listen", "127.0.0.1:0", "--db",
+    char *argv[] = {OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0", "--db",
                     F.db,           "--master-key", other,      NULL};
     char *init_argv[] = {OWB_SERVER_BIN, "init", "--db", "/dev/null/x",
                          "--master-key", other,  NULL};
@@ -1133,7 +1148,7 @@ static void test_lock_contention(void **state)
 {
     (void)state;
     char *argv[] = {
-        OWB_SERVER_BIN, "serve",        "--listen", "127.0.0.1:0",    "--db", F.db, "--master-key",
+        OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0",    "--db", F.db, "--master-key",
         F.key,          "--rate-limit", "0",        "--busy-timeout", "400",  NULL};
     struct slow_setup a;
     struct t_proc p;
@@ -1512,7 +1527,7 @@ static void test_pg_connection_loss(void **state)
 {
     (void)state;
     char *argv[] = {
-        OWB_SERVER_BIN, "serve",        "--listen", "127.0.0.1:0",    "--db", F.db, "--master-key",
+        OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0",    "--db", F.db, "--master-key",
         F.key,          "--rate-limit", "0",        "--busy-timeout", "1000", NULL};
     struct slow_setup s;
     struct t_proc p;

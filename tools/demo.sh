@@ -45,7 +45,7 @@ step "1. Initialise the provisioning server's database and master key"
 $bin/server/owb-server init
 
 step "2. Start the server on loopback"
-$bin/server/owb-server serve --listen 127.0.0.1:0 --quiet 2>"$work/server.log" &
+$bin/server/owb-server serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --quiet 2>"$work/server.log" &
 pids+=($!)
 sport=$(port_of "$work/server.log")
 server="http://127.0.0.1:$sport"

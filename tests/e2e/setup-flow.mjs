@@ -122,7 +122,7 @@ async function main() {
   run(bin.server, ['network', 'add', 'office', '--ssid', 'Office "Net"', '--security', 'wpa2-psk'], 'office $(secret) 1\n');
   run(bin.server, ['device', 'assign', devA.id, devC.id, '--network', 'office']);
   const token = run(bin.server, ['token', 'create', '--label', 'e2e']).trim();
-  const srv = await start('server', bin.server, ['serve', '--listen', `127.0.0.1:${sport}`, '--device-ap-url', deviceUrl, '--rate-limit', '0']);
+  const srv = await start('server', bin.server, ['serve', '--metrics-listen', 'off', '--listen', `127.0.0.1:${sport}`, '--device-ap-url', deviceUrl, '--rate-limit', '0']);
 
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'owb-e2e-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
