@@ -59,7 +59,12 @@ static bool keyfile_text(char *t, size_t cap, const char *name, const char *ifac
                   name, iface, ap ? "false" : "true", ap ? "ap" : "infrastructure");
     for (size_t i = 0; ok && i < ssid_len; i++)
         ok = owb_backend_cat(t, cap, "%u;", (unsigned)(unsigned char)ssid[i]);
-    ok = ok && owb_backend_cat(t, cap, "\n%s\n", hidden ? "hidden=true" : "");
+    /* The setup AP on channel 6, allowed everywhere, as the wpa_supplicant
+     * backend does: left to itself NetworkManager may pick channel 12 or
+     * 13, where the world regulatory domain allows no beaconing, and the
+     * hotspot never comes up. */
+    ok = ok && owb_backend_cat(t, cap, "\n%s%s\n", hidden ? "hidden=true\n" : "",
+                               ap ? "band=bg\nchannel=6\n" : "");
     if (ok && sec != OWB_SEC_OPEN) {
         ok = owb_backend_cat(t, cap, "[wifi-security]\nkey-mgmt=%s\npsk=",
                  sec == OWB_SEC_WPA3_SAE ? "sae" : "wpa-psk") &&

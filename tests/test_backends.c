@@ -382,7 +382,7 @@ static void test_nmcli(void **state)
     assert_int_equal(b->ops->ap_up(b, "OWB-dev", "abcdefghijklmnopqrstuv"), OWB_OK);
     snprintf(path, sizeof path, "%s/nm/owb-setup-ap.nmconnection", dir);
     text = t_read_file(path, NULL);
-    assert_non_null(strstr(text, "mode=ap\nssid=79;87;66;45;100;101;118;\n"));
+    assert_non_null(strstr(text, "mode=ap\nssid=79;87;66;45;100;101;118;\nband=bg\nchannel=6\n"));
     assert_non_null(strstr(text, "[ipv4]\nmethod=shared\naddress1=192.168.3.1/24\n"));
     free(text);
 
