@@ -40,6 +40,8 @@ struct owb_app {
     /* Check-ins, keyed by device id: a premises behind one address may hold
      * many devices, and each checks in seldom. NULL when off. */
     struct owb_ratelimit *checkin_rl;
+    /* Wrong claims per client address: --claim-max-failures per window. */
+    struct owb_ratelimit *claim_rl;
 };
 
 /* The router: owb_http_handler_fn and owb_http_done_fn for owb_httpd. */

@@ -18,11 +18,14 @@ static const char device_help[] =
     "       owb-server device list [db options]\n"
     "       owb-server device show ID [db options]\n"
     "       owb-server device remove ID [db options]\n"
+    "       owb-server device unlock ID [db options]\n"
     "       owb-server device assign ID... --network NAME [db options]\n"
     "import reads the JSON-lines records owb-mint writes. A file is imported\n"
     "whole or not at all; records already present with the same key are\n"
     "skipped, and one whose id exists with another key stops the import.\n"
-    "assign --network '' clears the assignment.\n\n" CLI_DB_HELP;
+    "assign --network '' clears the assignment. unlock forgets the claim\n"
+    "attempts counted for a device, so it takes claims at once again (show says\n"
+    "whether it is slowed down).\n\n" CLI_DB_HELP;
 
 #define IMPORT_BATCH 1024
 
@@ -42,6 +45,26 @@ static void print_device_line(void *ctx, const struct owb_device_row *d)
     (void)ctx;
     printf("%-32s counter=%-6llu state=%-7s network=%s\n", d->id, (unsigned long long)d->counter,
            d->state, d->network[0] ? d->network : "-");
+}
+
+/* The claim guard: attempts in the current window, and the slow-down. */
+static void print_claim_state(struct owb_srv *srv, const char *id)
+{
+    unsigned attempts = 0;
+    int64_t next_at = 0, now = (int64_t)time(NULL);
+    char until[32];
+
+    if (srv->store->ops->claim_state(srv->store, id, 0, &attempts, &next_at) != OWB_OK) {
+        printf("claims:     (cannot read)\n");
+        return;
+    }
+    fmt_time(until, sizeof until, next_at);
+    if (next_at > now)
+        printf("claims:     %u wrong claim(s) in the window; slowed down: next try after %s "
+               "('device unlock' lifts it)\n",
+               attempts, until);
+    else
+        printf("claims:     %u wrong claim(s) in the window; not slowed down\n", attempts);
 }
 
 static void print_device_full(const struct owb_device_row *d)
@@ -203,14 +226,15 @@ int cmd_device_main(int argc, char **argv)
         return cli_usage_error("device", "unknown option");
     }
     if (optind >= argc)
-        return cli_usage_error("device", "missing action: import, list, show, remove or assign");
+        return cli_usage_error("device",
+                               "missing action: import, list, show, remove, unlock or assign");
     action = argv[optind++];
     nargs = argc - optind;
     if (strcmp(action, "list") == 0) {
         if (nargs != 0)
             return cli_usage_error("device", "list takes no argument");
     } else if (strcmp(action, "import") == 0 || strcmp(action, "show") == 0 ||
-               strcmp(action, "remove") == 0) {
+               strcmp(action, "remove") == 0 || strcmp(action, "unlock") == 0) {
         if (nargs != 1)
             return cli_usage_error("device", "%s needs exactly one argument", action);
     } else if (strcmp(action, "assign") == 0) {
@@ -234,6 +258,19 @@ int cmd_device_main(int argc, char **argv)
         rc = srv.store->ops->device_get(srv.store, argv[optind], &d);
         if (rc == OWB_OK) {
             print_device_full(&d);
+            print_claim_state(&srv, d.id);
+            ret = 0;
+        } else {
+            fprintf(stderr, "owb-server device: %s: %s\n", argv[optind],
+                    rc == OWB_ERR_NOENT ? "no such device" : owb_strerror(rc));
+        }
+    } else if (strcmp(action, "unlock") == 0) {
+        struct owb_device_row d;
+        rc = srv.store->ops->device_get(srv.store, argv[optind], &d);
+        if (rc == OWB_OK)
+            rc = srv.store->ops->claim_reset(srv.store, argv[optind]);
+        if (rc == OWB_OK) {
+            printf("device %s unlocked: its claim attempts are forgotten\n", argv[optind]);
             ret = 0;
         } else {
             fprintf(stderr, "owb-server device: %s: %s\n", argv[optind],

@@ -33,8 +33,11 @@ static const char serve_help[] =
     "  --checkin-rate R          check-ins per second per device (default 1;\n"
     "                            0 turns the limit off)\n"
     "  --checkin-burst B         check-ins allowed in a burst (default 5)\n"
-    "  --claim-max-failures N    wrong claim codes before a device locks (default 10)\n"
-    "  --claim-window S          seconds a wrong claim counts (default 3600)\n"
+    "  --claim-max-failures N    claim attempts per device, and wrong claims per\n"
+    "                            client address, within the window (default 10);\n"
+    "                            past it the device takes one try per delay, the\n"
+    "                            delay doubling from 2 s to 60 s (0 = no limit)\n"
+    "  --claim-window S          seconds an attempt counts (default 3600)\n"
     "  --sync full|normal        SQLite synchronous setting (default full)\n"
     "  --quiet                   no per-request log lines\n" CLI_DB_HELP;
 
@@ -249,8 +252,11 @@ int cmd_serve_main(int argc, char **argv)
         app.rl = owb_ratelimit_new(app.cfg.rate, app.cfg.burst);
     if (app.cfg.checkin_rate > 0)
         app.checkin_rl = owb_ratelimit_new(app.cfg.checkin_rate, app.cfg.checkin_burst);
+    if (app.cfg.claim_max)
+        app.claim_rl = owb_ratelimit_new((double)app.cfg.claim_max / app.cfg.claim_window_s,
+                                         app.cfg.claim_max);
     if (!app.metrics || (app.cfg.rate > 0 && !app.rl) ||
-        (app.cfg.checkin_rate > 0 && !app.checkin_rl)) {
+        (app.cfg.checkin_rate > 0 && !app.checkin_rl) || (app.cfg.claim_max && !app.claim_rl)) {
         fprintf(stderr, "owb-server: out of memory\n");
         goto out;
     }
@@ -311,6 +317,7 @@ out:
     owb_httpd_stop(metrics_httpd, 0);
     owb_ratelimit_free(app.rl);
     owb_ratelimit_free(app.checkin_rl);
+    owb_ratelimit_free(app.claim_rl);
     owb_metrics_free(app.metrics);
     owb_signing_free(app.signing);
     cli_close(&srv);

@@ -92,3 +92,25 @@ bool owb_ratelimit_allow(struct owb_ratelimit *rl, const char *addr, double *ret
     pthread_mutex_unlock(&rl->mu);
     return ok;
 }
+
+bool owb_ratelimit_peek(struct owb_ratelimit *rl, const char *addr, double *retry_after)
+{
+    double t = now_s();
+    uint32_t h = fnv1a(addr);
+    bool ok = true;
+
+    *retry_after = 0;
+    pthread_mutex_lock(&rl->mu);
+    for (int i = 0; i < PROBE; i++) {
+        const struct slot *c = &rl->slots[(h + (uint32_t)i) % SLOTS];
+        if (strcmp(c->addr, addr) == 0) {
+            double tokens = c->tokens + (t - c->last) * rl->rate;
+            ok = tokens >= 1.0;
+            if (!ok)
+                *retry_after = (1.0 - tokens) / rl->rate;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rl->mu);
+    return ok;
+}

@@ -16,4 +16,7 @@ void owb_ratelimit_free(struct owb_ratelimit *rl);
  * the bucket is empty. */
 bool owb_ratelimit_allow(struct owb_ratelimit *rl, const char *addr, double *retry_after);
 
+/* Whether addr has a token, taking none (retry_after as for allow). */
+bool owb_ratelimit_peek(struct owb_ratelimit *rl, const char *addr, double *retry_after);
+
 #endif

@@ -56,38 +56,74 @@ static bool rate_limited(struct owb_app *app, const struct owb_http_request *req
     return true;
 }
 
-/* Lock and claim checks. A wrong or missing claim is counted; once the
- * count in the window reaches the limit every attempt is refused, right or
- * wrong, until the window has passed. */
-static enum owb_err check_claim(struct owb_app *app, const struct owb_device_row *dev,
-                                const char *claim, struct owb_http_response *resp)
+/* Device-wide, claim attempts beyond --claim-max-failures in a window
+ * wait a delay that doubles from 2 s up to this: a guesser gets about one
+ * try a minute, and the owner waits a minute at worst, never an hour. */
+#define CLAIM_DELAY_CAP_S 60
+
+static void retry_after(struct owb_http_response *resp, int64_t secs)
 {
+    char retry[24];
+    snprintf(retry, sizeof retry, "%lld", (long long)(secs > 0 ? secs : 1));
+    owb_http_add_header(resp, "Retry-After", retry);
+}
+
+/* Lock and claim checks. A wrong claim is counted in the same statement
+ * that lets it through (store.h claim_attempt), so a burst of guesses
+ * cannot slip past the count; past the limit the device slows down
+ * rather than locking, and while it waits a right claim waits too (else
+ * a burst holding the right code would still get through). A right claim
+ * only reads the state: the owner's setups never count. Each client
+ * address also has a budget of wrong claims, so one noisy guesser is
+ * stopped before it slows the device down for everyone. */
+static enum owb_err check_claim(struct owb_app *app, const struct owb_http_request *req,
+                                const struct owb_device_row *dev, const char *claim,
+                                struct owb_http_response *resp, const char **why)
+{
+    static const char slowed[] =
+        "Too many wrong claim codes for this device: it takes one try at a time now. Wait for "
+        "the time in Retry-After and try again, or ask the administrator (owb-server device "
+        "unlock).";
     uint8_t hash[OWB_CLAIM_HASH_BYTES];
-    unsigned failures = 0;
-    int64_t now = (int64_t)time(NULL);
-    enum owb_err rc;
+    unsigned attempts = 0;
+    int64_t now = (int64_t)time(NULL), retry_at = 0;
+    double wait;
+    enum owb_err rc = OWB_OK;
     bool ok;
 
-    rc = app->store->ops->claim_failures(app->store, dev->id,
-                                         now - (int64_t)app->cfg.claim_window_s, &failures);
-    if (rc != OWB_OK)
-        return rc;
-    if (app->cfg.claim_max && failures >= app->cfg.claim_max) {
-        char retry[24];
-        snprintf(retry, sizeof retry, "%u", app->cfg.claim_window_s);
-        owb_http_add_header(resp, "Retry-After", retry);
-        owb_metrics_inc(app->metrics, OWB_M_CLAIM_LOCKED);
-        return OWB_ERR_LOCKED;
-    }
     if (!dev->has_claim)
         return OWB_OK;
+    if (app->claim_rl && !owb_ratelimit_peek(app->claim_rl, req->client_addr, &wait)) {
+        retry_after(resp, (int64_t)(wait + 0.999));
+        owb_metrics_inc(app->metrics, OWB_M_RATE_LIMITED);
+        *why = "Too many wrong claim codes from this address; wait and try again.";
+        return OWB_ERR_RATE_LIMITED;
+    }
     ok = claim && owb_claim_hash(dev->id, claim, strlen(claim), hash) == OWB_OK &&
          sodium_memcmp(hash, dev->claim_hash, sizeof hash) == 0;
+    if (app->cfg.claim_max && ok)
+        rc = app->store->ops->claim_state(
+            app->store, dev->id, now - (int64_t)app->cfg.claim_window_s, &attempts, &retry_at);
+    else if (app->cfg.claim_max)
+        rc = app->store->ops->claim_attempt(app->store, dev->id, now, app->cfg.claim_window_s,
+                                            app->cfg.claim_max, CLAIM_DELAY_CAP_S, &attempts,
+                                            &retry_at);
+    if (rc == OWB_OK && ok && retry_at > now)
+        rc = OWB_ERR_LOCKED;
+    if (rc == OWB_ERR_LOCKED) {
+        retry_after(resp, retry_at - now);
+        owb_metrics_inc(app->metrics, OWB_M_CLAIM_LOCKED);
+        *why = slowed;
+        return rc;
+    }
+    if (rc != OWB_OK)
+        return rc;
     if (ok)
-        return failures ? app->store->ops->claim_failures_clear(app->store, dev->id) : OWB_OK;
+        return attempts ? app->store->ops->claim_reset(app->store, dev->id) : OWB_OK;
+    if (app->claim_rl)
+        owb_ratelimit_allow(app->claim_rl, req->client_addr, &wait);
     owb_metrics_inc(app->metrics, OWB_M_CLAIM_REJECTED);
-    rc = app->store->ops->claim_failure_add(app->store, dev->id, now);
-    return rc == OWB_OK ? OWB_ERR_CLAIM_REJECTED : rc;
+    return OWB_ERR_CLAIM_REJECTED;
 }
 
 static enum owb_err check_installer(struct owb_app *app, const struct owb_http_request *req)
@@ -220,7 +256,7 @@ void route_setup(struct owb_app *app, const struct owb_http_request *req,
         rc = OWB_ERR_UNKNOWN_DEVICE;
     if (rc != OWB_OK)
         goto out;
-    rc = check_claim(app, &w->dev, claim, resp);
+    rc = check_claim(app, req, &w->dev, claim, resp, &why);
     if (rc != OWB_OK)
         goto out;
     /* Only a request that may get a bundle draws its nonces. */

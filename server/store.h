@@ -133,10 +133,21 @@ struct owb_store_ops {
     enum owb_err (*token_revoke)(struct owb_store *s, const char *id_or_label, int64_t now,
                                  size_t *count);
 
-    enum owb_err (*claim_failures)(struct owb_store *s, const char *id, int64_t since,
-                                   unsigned *count);
-    enum owb_err (*claim_failure_add)(struct owb_store *s, const char *id, int64_t now);
-    enum owb_err (*claim_failures_clear)(struct owb_store *s, const char *id);
+    /* Counts a wrong claim in one statement that is also the gate: within
+     * a window of window_s seconds the first max wrong claims are let
+     * through to be answered; after that one per delay, device-wide, the
+     * delay doubling from 2 s up to cap_s. OWB_ERR_LOCKED with *retry_at
+     * when this one falls in a delay (not counted). *attempts: the count. */
+    enum owb_err (*claim_attempt)(struct owb_store *s, const char *id, int64_t now,
+                                  unsigned window_s, unsigned max, unsigned cap_s,
+                                  unsigned *attempts, int64_t *retry_at);
+    /* The right claim, or `device unlock`: the count starts again. */
+    enum owb_err (*claim_reset)(struct owb_store *s, const char *id);
+    /* Wrong claims counted since `since`, and until when the next claim,
+     * right or wrong, must wait (0: none). A right claim passes when that
+     * time has passed: it reads, it does not count. */
+    enum owb_err (*claim_state)(struct owb_store *s, const char *id, int64_t since,
+                                unsigned *attempts, int64_t *next_at);
 
     /* One transaction: the device's counter goes up by one and a session
      * row records the new value. */

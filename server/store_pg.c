@@ -46,8 +46,8 @@ enum pst {
     P_TOK_CHECK,
     P_TOK_LIST,
     P_TOK_REVOKE,
-    P_CLAIM_COUNT,
-    P_CLAIM_ADD,
+    P_CLAIM_ATTEMPT,
+    P_CLAIM_STATE,
     P_CLAIM_CLEAR,
     P_ISSUE,
     P_SESSION_GET,
@@ -91,10 +91,22 @@ static const struct {
     [P_TOK_REVOKE] = {"UPDATE tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND "
                       "(label = $1 OR id::text = $1)",
                       "ti"},
-    [P_CLAIM_COUNT] = {"SELECT count(*) FROM claim_failures WHERE device_id = $1 AND at > $2",
+    /* $1 id, $2 now, $3 window, $4 max, $5 cap: see store.h claim_attempt. */
+    [P_CLAIM_ATTEMPT] =
+        {"INSERT INTO claim_guard(device_id, attempts, window_start, next_at) VALUES($1, 1, $2, 0) "
+         "ON CONFLICT(device_id) DO UPDATE SET "
+         "attempts = CASE WHEN claim_guard.window_start <= $2 - $3 THEN 1 "
+         "  ELSE claim_guard.attempts + 1 END, "
+         "window_start = CASE WHEN claim_guard.window_start <= $2 - $3 THEN $2 "
+         "  ELSE claim_guard.window_start END, "
+         "next_at = CASE WHEN claim_guard.window_start > $2 - $3 AND claim_guard.attempts + 1 > $4 "
+         "  THEN $2 + LEAST($5, 1::bigint << LEAST(claim_guard.attempts + 1 - $4, 20)::int) ELSE 0 END "
+         "WHERE claim_guard.next_at <= $2 RETURNING attempts",
+         "tiiii"},
+    [P_CLAIM_STATE] = {"SELECT CASE WHEN window_start > $2 THEN attempts ELSE 0 END, next_at "
+                       "FROM claim_guard WHERE device_id = $1",
                        "ti"},
-    [P_CLAIM_ADD] = {"INSERT INTO claim_failures(device_id, at) VALUES($1, $2)", "ti"},
-    [P_CLAIM_CLEAR] = {"DELETE FROM claim_failures WHERE device_id = $1", "t"},
+    [P_CLAIM_CLEAR] = {"DELETE FROM claim_guard WHERE device_id = $1", "t"},
     [P_ISSUE] = {"WITH d AS (UPDATE devices SET counter = counter + 1, state = CASE state WHEN "
                  "'online' THEN state ELSE 'issued' END, updated_at = $2 WHERE id = $1 "
                  "RETURNING counter) "
@@ -157,6 +169,10 @@ static const char *const migrations[] = {
     "ALTER TABLE devices ADD COLUMN suite TEXT NOT NULL DEFAULT 'sym';"
     "ALTER TABLE devices ADD COLUMN public_key BYTEA;"
     "ALTER TABLE devices ADD COLUMN sealed_ap BYTEA;",
+    /* 3: claim attempts in one row per device (store_sqlite.c's migration 3). */
+    "CREATE TABLE claim_guard (device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+    "  attempts BIGINT NOT NULL, window_start BIGINT NOT NULL, next_at BIGINT NOT NULL);"
+    "DROP TABLE claim_failures;",
 };
 
 /* pg_advisory_xact_lock key for migrations: "owb1" in ASCII. */
@@ -316,16 +332,19 @@ static void a_bool(struct args *a, bool v)
     a_blob(a, a->num[a->n], 1);
 }
 
-static bool prepare(struct pconn *c, enum pst id)
+/* Prepares statement id on c once. Preparing takes the locks the
+ * statement will take: under a held lock it times out like the statement,
+ * and says so (OWB_ERR_UNAVAILABLE, not a failure of its own). */
+static enum owb_err prepare(struct pconn *c, enum pst id)
 {
     Oid types[6];
     char name[16];
     size_t n = strlen(pst_def[id].types);
     PGresult *r;
-    bool ok;
+    enum owb_err rc;
 
     if (c->prepared[id])
-        return true;
+        return OWB_OK;
     for (size_t i = 0; i < n; i++)
         types[i] = pst_def[id].types[i] == 't'   ? 25
                    : pst_def[id].types[i] == 'b' ? 17
@@ -333,10 +352,10 @@ static bool prepare(struct pconn *c, enum pst id)
                                                  : 16;
     snprintf(name, sizeof name, "owb%d", (int)id);
     r = PQprepare(c->pg, name, pst_def[id].sql, (int)n, types);
-    ok = map_res(c, r) == OWB_OK;
+    rc = map_res(c, r);
     PQclear(r);
-    c->prepared[id] = ok;
-    return ok;
+    c->prepared[id] = rc == OWB_OK;
+    return rc;
 }
 
 /* Runs a prepared statement; *res holds its result (PQclear it) on OWB_OK. */
@@ -349,8 +368,9 @@ static enum owb_err exec_st(struct pconn *c, enum pst id, const struct args *a, 
     *res = NULL;
     if (!conn_ok(c))
         return OWB_ERR_UNAVAILABLE;
-    if (!prepare(c, id))
-        return conn_ok(c) ? OWB_ERR_IO : OWB_ERR_UNAVAILABLE;
+    rc = prepare(c, id);
+    if (rc != OWB_OK)
+        return rc;
     snprintf(name, sizeof name, "owb%d", (int)id);
     r = PQexecPrepared(c->pg, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
                        a ? a->fmt : NULL, 1);
@@ -921,47 +941,81 @@ static enum owb_err pg_token_revoke(struct owb_store *base, const char *id_or_la
     return rc;
 }
 
-struct claim_count {
+struct claim {
     const char *id;
-    int64_t since;
-    unsigned count;
+    int64_t now, window, max, cap, next_at;
+    unsigned attempts;
+    bool counted;
 };
 
-static enum owb_err claim_count_fn(struct pconn *c, void *arg)
+static enum owb_err claim_attempt_fn(struct pconn *c, void *arg)
 {
-    struct claim_count *cc = arg;
+    struct claim *cl = arg;
     struct args a = {0};
     PGresult *r;
     enum owb_err rc;
 
-    a_text(&a, cc->id);
-    a_i64(&a, cc->since);
-    rc = exec_st(c, P_CLAIM_COUNT, &a, &r);
+    a_text(&a, cl->id);
+    a_i64(&a, cl->now);
+    a_i64(&a, cl->window);
+    a_i64(&a, cl->max);
+    a_i64(&a, cl->cap);
+    rc = exec_st(c, P_CLAIM_ATTEMPT, &a, &r);
     if (rc == OWB_OK) {
-        cc->count = (unsigned)col_i64(r, 0, 0);
+        cl->counted = PQntuples(r) == 1;
+        cl->attempts = cl->counted ? (unsigned)col_i64(r, 0, 0) : 0;
         PQclear(r);
     }
     return rc;
 }
 
-static enum owb_err pg_claim_failures(struct owb_store *base, const char *id, int64_t since,
-                                      unsigned *count)
+static enum owb_err claim_state_fn(struct pconn *c, void *arg)
 {
-    struct claim_count cc = {id, since, 0};
-    enum owb_err rc = with_conn(base, claim_count_fn, &cc);
-    *count = cc.count;
+    struct claim *cl = arg;
+    struct args a = {0};
+    PGresult *r;
+    enum owb_err rc;
+
+    a_text(&a, cl->id);
+    a_i64(&a, cl->now);
+    rc = exec_st(c, P_CLAIM_STATE, &a, &r);
+    if (rc == OWB_OK) {
+        cl->attempts = PQntuples(r) == 1 ? (unsigned)col_i64(r, 0, 0) : 0;
+        cl->next_at = PQntuples(r) == 1 ? col_i64(r, 0, 1) : 0;
+        PQclear(r);
+    }
     return rc;
 }
 
-static enum owb_err pg_claim_failure_add(struct owb_store *base, const char *id, int64_t now)
+static enum owb_err pg_claim_state(struct owb_store *base, const char *id, int64_t since,
+                                   unsigned *attempts, int64_t *next_at)
 {
-    struct change ch = {.id = P_CLAIM_ADD};
-    a_text(&ch.a, id);
-    a_i64(&ch.a, now);
-    return with_conn(base, change_fn, &ch);
+    struct claim cl = {.id = id, .now = since};
+    enum owb_err rc = with_conn(base, claim_state_fn, &cl);
+    *attempts = cl.attempts;
+    *next_at = cl.next_at;
+    return rc;
 }
 
-static enum owb_err pg_claim_failures_clear(struct owb_store *base, const char *id)
+static enum owb_err pg_claim_attempt(struct owb_store *base, const char *id, int64_t now,
+                                     unsigned window_s, unsigned max, unsigned cap_s,
+                                     unsigned *attempts, int64_t *retry_at)
+{
+    struct claim cl = {.id = id, .now = now, .window = window_s, .max = max, .cap = cap_s};
+    enum owb_err rc = with_conn(base, claim_attempt_fn, &cl);
+
+    *attempts = cl.attempts;
+    *retry_at = 0;
+    if (rc != OWB_OK || cl.counted)
+        return rc;
+    /* The row is waiting out its delay. */
+    if (pg_claim_state(base, id, now - (int64_t)window_s, attempts, retry_at) != OWB_OK ||
+        *retry_at <= now)
+        *retry_at = now + 1;
+    return OWB_ERR_LOCKED;
+}
+
+static enum owb_err pg_claim_reset(struct owb_store *base, const char *id)
 {
     struct change ch = {.id = P_CLAIM_CLEAR};
     a_text(&ch.a, id);
@@ -1097,9 +1151,9 @@ static const struct owb_store_ops pg_ops = {
     .token_check = pg_token_check,
     .token_list = pg_token_list,
     .token_revoke = pg_token_revoke,
-    .claim_failures = pg_claim_failures,
-    .claim_failure_add = pg_claim_failure_add,
-    .claim_failures_clear = pg_claim_failures_clear,
+    .claim_attempt = pg_claim_attempt,
+    .claim_reset = pg_claim_reset,
+    .claim_state = pg_claim_state,
     .issue = pg_issue,
     .session_get = pg_session_get,
     .checkin = pg_checkin,

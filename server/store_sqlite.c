@@ -38,8 +38,8 @@ enum stmt_id {
     ST_TOK_CHECK,
     ST_TOK_LIST,
     ST_TOK_REVOKE,
-    ST_CLAIM_COUNT,
-    ST_CLAIM_ADD,
+    ST_CLAIM_ATTEMPT,
+    ST_CLAIM_STATE,
     ST_CLAIM_CLEAR,
     ST_ISSUE_BUMP,
     ST_ISSUE_SESSION,
@@ -83,9 +83,20 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_TOK_LIST] = "SELECT id, label, created_at, revoked_at FROM tokens ORDER BY id",
     [ST_TOK_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND "
                       "(label = ?1 OR CAST(id AS TEXT) = ?1)",
-    [ST_CLAIM_COUNT] = "SELECT count(*) FROM claim_failures WHERE device_id = ?1 AND at > ?2",
-    [ST_CLAIM_ADD] = "INSERT INTO claim_failures(device_id, at) VALUES(?1, ?2)",
-    [ST_CLAIM_CLEAR] = "DELETE FROM claim_failures WHERE device_id = ?1",
+    /* ?1 id, ?2 now, ?3 window, ?4 max, ?5 cap: see store.h claim_attempt. */
+    [ST_CLAIM_ATTEMPT] =
+        "INSERT INTO claim_guard(device_id, attempts, window_start, next_at) VALUES(?1, 1, ?2, 0) "
+        "ON CONFLICT(device_id) DO UPDATE SET "
+        "attempts = CASE WHEN claim_guard.window_start <= ?2 - ?3 THEN 1 "
+        "  ELSE claim_guard.attempts + 1 END, "
+        "window_start = CASE WHEN claim_guard.window_start <= ?2 - ?3 THEN ?2 "
+        "  ELSE claim_guard.window_start END, "
+        "next_at = CASE WHEN claim_guard.window_start > ?2 - ?3 AND claim_guard.attempts + 1 > ?4 "
+        "  THEN ?2 + min(?5, 1 << min(claim_guard.attempts + 1 - ?4, 20)) ELSE 0 END "
+        "WHERE claim_guard.next_at <= ?2 RETURNING attempts",
+    [ST_CLAIM_STATE] = "SELECT CASE WHEN window_start > ?2 THEN attempts ELSE 0 END, next_at "
+                       "FROM claim_guard WHERE device_id = ?1",
+    [ST_CLAIM_CLEAR] = "DELETE FROM claim_guard WHERE device_id = ?1",
     [ST_ISSUE_BUMP] = "UPDATE devices SET counter = counter + 1, state = CASE state WHEN "
                       "'online' THEN state ELSE 'issued' END, updated_at = ?2 WHERE id = ?1 "
                       "RETURNING counter",
@@ -131,6 +142,11 @@ static const char *const migrations[] = {
     "ALTER TABLE devices ADD COLUMN suite TEXT NOT NULL DEFAULT 'sym';"
     "ALTER TABLE devices ADD COLUMN public_key BLOB;"
     "ALTER TABLE devices ADD COLUMN sealed_ap BLOB;",
+    /* 3: claim attempts counted in one row per device, in one statement
+     * (a count of failure rows let concurrent guesses slip past it). */
+    "CREATE TABLE claim_guard (device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+    "  attempts INTEGER NOT NULL, window_start INTEGER NOT NULL, next_at INTEGER NOT NULL);"
+    "DROP TABLE claim_failures;",
 };
 
 struct conn {
@@ -793,24 +809,26 @@ static enum owb_err sq_token_revoke(struct owb_store *base, const char *id_or_la
     return rc;
 }
 
-static enum owb_err sq_claim_failures(struct owb_store *base, const char *id, int64_t since,
-                                      unsigned *count)
+static enum owb_err sq_claim_state(struct owb_store *base, const char *id, int64_t since,
+                                   unsigned *attempts, int64_t *next_at)
 {
     struct conn *c = acquire(S(base));
-    sqlite3_stmt *st = stmt(c, ST_CLAIM_COUNT);
+    sqlite3_stmt *st = stmt(c, ST_CLAIM_STATE);
     enum owb_err rc = OWB_ERR_IO;
     int r;
 
-    *count = 0;
+    *attempts = 0;
+    *next_at = 0;
     if (st) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, since);
         r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
-            *count = (unsigned)sqlite3_column_int(st, 0);
+            *attempts = (unsigned)sqlite3_column_int64(st, 0);
+            *next_at = sqlite3_column_int64(st, 1);
             rc = OWB_OK;
         } else {
-            rc = map_rc(c->db, r);
+            rc = r == SQLITE_DONE ? OWB_OK : map_rc(c->db, r);
         }
         sqlite3_reset(st);
     }
@@ -818,22 +836,46 @@ static enum owb_err sq_claim_failures(struct owb_store *base, const char *id, in
     return rc;
 }
 
-static enum owb_err sq_claim_failure_add(struct owb_store *base, const char *id, int64_t now)
+static enum owb_err sq_claim_attempt(struct owb_store *base, const char *id, int64_t now,
+                                     unsigned window_s, unsigned max, unsigned cap_s,
+                                     unsigned *attempts, int64_t *retry_at)
 {
     struct conn *c = acquire_writer(S(base));
-    sqlite3_stmt *st = stmt(c, ST_CLAIM_ADD);
+    sqlite3_stmt *st = stmt(c, ST_CLAIM_ATTEMPT);
     enum owb_err rc = OWB_ERR_IO;
+    int r;
 
+    *attempts = 0;
+    *retry_at = 0;
     if (st) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now);
-        rc = run(c, st);
+        sqlite3_bind_int64(st, 3, window_s);
+        sqlite3_bind_int64(st, 4, max);
+        sqlite3_bind_int64(st, 5, cap_s);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            *attempts = (unsigned)sqlite3_column_int64(st, 0);
+            r = sqlite3_step(st);
+        }
+        rc = r == SQLITE_DONE ? OWB_OK : map_rc(c->db, r);
+        bool counted = *attempts > 0;
+        sqlite3_reset(st);
+        if (rc == OWB_OK && !counted)
+            rc = OWB_ERR_LOCKED; /* the row is waiting out its delay */
     }
     release_writer(S(base), c);
+    if (rc == OWB_ERR_LOCKED) {
+        unsigned n;
+        if (sq_claim_state(base, id, now - (int64_t)window_s, &n, retry_at) != OWB_OK ||
+            *retry_at <= now)
+            *retry_at = now + 1;
+        *attempts = n;
+    }
     return rc;
 }
 
-static enum owb_err sq_claim_failures_clear(struct owb_store *base, const char *id)
+static enum owb_err sq_claim_reset(struct owb_store *base, const char *id)
 {
     enum owb_err rc = change_by_key(base, ST_CLAIM_CLEAR, id);
     return rc == OWB_ERR_NOENT ? OWB_OK : rc;
@@ -1023,9 +1065,9 @@ static const struct owb_store_ops sqlite_ops = {
     .token_check = sq_token_check,
     .token_list = sq_token_list,
     .token_revoke = sq_token_revoke,
-    .claim_failures = sq_claim_failures,
-    .claim_failure_add = sq_claim_failure_add,
-    .claim_failures_clear = sq_claim_failures_clear,
+    .claim_attempt = sq_claim_attempt,
+    .claim_reset = sq_claim_reset,
+    .claim_state = sq_claim_state,
     .issue = sq_issue,
     .session_get = sq_session_get,
     .checkin = sq_checkin,

@@ -445,37 +445,138 @@ static void test_installer_token(void **state)
     assert_null(strstr(out, "owbt_"));
 }
 
+/* setup_req from another client address. */
+static void setup_from(const char *from, const char *base, const char *id, const char *body,
+                       struct t_resp *r)
+{
+    char u[512], hdr[256];
+    const char *headers[] = {"Content-Type: application/json", hdr, NULL};
+    snprintf(u, sizeof u, "%s/v1/setup/%s", base, id);
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", F.token);
+    t_http_from = from;
+    t_http("POST", u, headers, body, strlen(body), r);
+    t_http_from = NULL;
+}
+
+struct guesser {
+    const char *base;
+    char from[32], body[512];
+    long status;
+    pthread_barrier_t *go;
+};
+
+static void *guess(void *arg)
+{
+    struct guesser *g = arg;
+    struct t_resp r;
+    pthread_barrier_wait(g->go);
+    setup_from(g->from, g->base, "dev-1", g->body, &r);
+    g->status = r.status;
+    t_resp_free(&r);
+    return NULL;
+}
+
+/* Wrong claims do not lock the owner out. Each client address has a
+ * budget of wrong claims; past --claim-max-failures attempts the device
+ * takes one try per delay (2 s, 4 s ... 60 s) instead of locking for the
+ * window; the right claim from another address gets through; `device
+ * show` says when it is slowed down and `device unlock` lifts it. Every
+ * attempt is counted in one statement before it is checked: 30 wrong
+ * claims at once from 30 addresses get 4 checks, not 30. */
+static void expect_status(struct t_resp *r, long status, const char *code)
+{
+    if (r->status != status || (code && !strstr(r->body, code)))
+        fail_msg("want %ld %s, got %ld %s", status, code ? code : "", r->status, r->body);
+    t_resp_free(r);
+}
+
 static void test_claim_lockout(void **state)
 {
     (void)state;
     uint8_t app_key[32];
-    char body[512];
+    char wrong[512], right[512], base[64], out[4096];
+    char *argv[] = {OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0",
+                    "--db", F.db, "--master-key", F.key, "--rate-limit", "0",
+                    "--claim-max-failures", "3", "--claim-window", "3600", NULL};
+    struct t_proc p;
     struct t_resp r;
 
     randombytes_buf(app_key, sizeof app_key);
-    server_sealed_body(body, sizeof body, "0000000000000000", app_key);
+    server_sealed_body(wrong, sizeof wrong, "0000000000000000", app_key);
+    server_sealed_body(right, sizeof right, F.dev[3].claim_code, app_key);
+    t_start(&p, F.dir, "claims", argv);
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", p.port);
+
+    /* One guesser: three wrong claims, then its own budget is spent... */
     for (int i = 0; i < 3; i++) {
-        setup_req("dev-3", body, F.token, &r);
-        assert_int_equal(r.status, 403);
-        assert_non_null(strstr(r.body, "\"error\":\"claim_rejected\""));
-        t_resp_free(&r);
+        setup_from("127.0.0.2", base, "dev-3", wrong, &r);
+        expect_status(&r, 403, "claim_rejected");
     }
-    /* Locked: even the right claim is refused. */
-    server_sealed_body(body, sizeof body, F.dev[3].claim_code, app_key);
-    setup_req("dev-3", body, F.token, &r);
-    assert_int_equal(r.status, 429);
-    assert_non_null(strstr(r.body, "\"error\":\"locked\""));
+    setup_from("127.0.0.2", base, "dev-3", wrong, &r);
+    expect_status(&r, 429, "rate_limited");
     assert_non_null(strstr(r.headers, "Retry-After"));
     t_resp_free(&r);
-    /* A claim missing altogether counts as wrong too (another device stays open). */
-    setup_req("dev-1", "{\"app_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", F.token,
-              &r);
-    assert_int_equal(r.status, 403);
+    /* ...while the owner, elsewhere, gets in at once. */
+    setup_from("127.0.0.3", base, "dev-3", right, &r);
+    expect_status(&r, 200, NULL);
+
+    /* Guessers at several addresses: past three attempts the device slows
+     * down; even the right claim waits, for seconds, not an hour. */
+    for (int i = 0; i < 4; i++) {
+        char from[32];
+        snprintf(from, sizeof from, "127.0.0.%d", 4 + i);
+        setup_from(from, base, "dev-3", wrong, &r);
+        expect_status(&r, 403, "claim_rejected");
+    }
+    setup_from("127.0.0.9", base, "dev-3", right, &r);
+    expect_status(&r, 429, "locked");
+    const char *ra = strstr(r.headers, "Retry-After: ");
+    assert_non_null(ra);
+    assert_true(atoi(ra + 13) >= 1 && atoi(ra + 13) <= 2);
     t_resp_free(&r);
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "show", "dev-3", NULL), 0);
+    assert_non_null(strstr(out, "4 wrong claim(s) in the window; slowed down: next try after"));
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "unlock", "dev-3", NULL), 0);
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "show", "dev-3", NULL), 0);
+    assert_non_null(strstr(out, "0 wrong claim(s) in the window; not slowed down"));
+    setup_from("127.0.0.9", base, "dev-3", right, &r);
+    expect_status(&r, 200, NULL);
+
+    /* Thirty at once, each from its own address. */
+    enum { N = 30 };
+    struct guesser g[N];
+    pthread_t t[N];
+    pthread_barrier_t go;
+    int checked = 0, slowed = 0;
+    pthread_barrier_init(&go, NULL, N);
+    for (int i = 0; i < N; i++) {
+        g[i] = (struct guesser){.base = base, .go = &go};
+        snprintf(g[i].from, sizeof g[i].from, "127.0.1.%d", 10 + i);
+        server_sealed_body(g[i].body, sizeof g[i].body, "0000000000000000", app_key);
+        pthread_create(&t[i], NULL, guess, &g[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        checked += g[i].status == 403;
+        slowed += g[i].status == 429;
+    }
+    pthread_barrier_destroy(&go);
+    print_message("30 wrong claims at once: %d checked, %d slowed down\n", checked, slowed);
+    /* 3, plus one per delay that passed during the burst (2 s, then 4 s). */
+    assert_true(checked >= 4 && checked <= 5);
+    assert_int_equal(checked + slowed, N);
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "unlock", "dev-1", NULL), 0);
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "unlock", "nobody-here", NULL), 1);
+    assert_int_equal(t_stop(&p, SIGTERM), 0);
+
+    /* The fixture's 2 s window: attempts are forgotten once it has passed. */
+    for (int i = 0; i < 3; i++) {
+        setup_req("dev-3", wrong, F.token, &r);
+        expect_status(&r, 403, "claim_rejected");
+    }
     sleep(atoi(CLAIM_WINDOW) + 1);
-    setup_req("dev-3", body, F.token, &r);
-    assert_int_equal(r.status, 200);
-    t_resp_free(&r);
+    setup_req("dev-3", right, F.token, &r);
+    expect_status(&r, 200, NULL);
 }
 
 static void checkin_body(char *out, size_t cap, const struct owb_record *dev, uint64_t counter,
@@ -1106,6 +1207,8 @@ static void lock_take(db_lock *db)
 {
     db_sql(db, "BEGIN");
     db_sql(db, "SELECT 1 FROM devices WHERE id IN ('dev-0', 'dev-1') FOR UPDATE");
+    /* Wrong claims are counted in their own table: held too. */
+    db_sql(db, "LOCK TABLE claim_guard IN EXCLUSIVE MODE");
 }
 
 static void lock_close(db_lock *db)

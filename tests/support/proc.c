@@ -172,7 +172,7 @@ static void split_url(const char *url, char *host, size_t hcap, unsigned *port, 
 static bool http_do(const char *method, const char *url, const char *const *headers,
                     const char *body, size_t body_len, struct t_resp *r, bool must);
 
-const char *t_http_from;
+_Thread_local const char *t_http_from;
 
 void t_http(const char *method, const char *url, const char *const *headers, const char *body,
             size_t body_len, struct t_resp *r)

@@ -46,7 +46,7 @@ bool t_http_try(const char *method, const char *url, const char *const *headers,
 void t_resp_free(struct t_resp *r);
 /* When set, t_http binds its socket to this source address (127.0.0.x:
  * another client). A "Host:" entry in headers replaces the default Host. */
-extern const char *t_http_from;
+extern _Thread_local const char *t_http_from;
 
 /* A slowloris: n connections to 127.0.0.1:port (bound to the address from,
  * or in turn to each of several separated by commas, or any when NULL) each send part of a request head, then one more byte
