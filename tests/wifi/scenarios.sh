@@ -435,44 +435,37 @@ scenario_server_unreachable() {
     cmp $W/before.conf $W/dev/etc/wpa_supplicant.conf || die "the previous settings are not back"
 }
 
-# Online on A; the setup button (SIGUSR1); a bundle for B with a wrong
-# password: back on A, still reaching the server.
-scenario_rollback() {
+# A device online on A; the setup button (SIGUSR1); the phone hands it a
+# bundle for network B, whose password on the server is PASS_B.
+online_on_a_then_b() {
+    local pass_b=$1 name=$2
     world
     ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "office-pass-1"
     ap prem wlan1 B 192.168.51 "Office B" wpa2-psk "office-b-right"
     server "Office A" wpa2-psk "office-pass-1"
-    net_add bnet "Office B" wpa2-psk "office-b-WRONG"
+    net_add bnet "Office B" wpa2-psk "$pass_b"
     device sym
     provision server
-    expect_online rollback_first
-    button
+    expect_online "${name}_first"
+    kill -USR1 "$(device_pid)"
+    wait_for "setup AP up again" 30 setup_ap_up
+    wait_for "the phone sees the setup AP" 60 phone_sees "$AP_SSID"
     $B/server/owb-server device assign "$ID" --network bnet >/dev/null
     provision server
+}
+
+# B's password is wrong: back on A, still reaching the server.
+scenario_rollback() {
+    online_on_a_then_b "office-b-WRONG" rollback
     expect_failed wrong_password rollback
     grep -q "ssid=$(hex "Office A")" $W/dev/etc/wpa_supplicant.conf || die "network A's settings are not back"
     wait_for "an address on A again" 60 has_ip_in 192.168.50
     wait_for "the server reached over A" 30 reaches_server
 }
-button() {
-    kill -USR1 "$(device_pid)"
-    wait_for "setup AP up again" 30 setup_ap_up
-    wait_for "the phone sees the setup AP" 60 phone_sees "$AP_SSID"
-}
 
-# Re-provisioning: online on A, moved to B through the button.
+# Re-provisioning: moved from A to B through the button.
 scenario_reprovision() {
-    world
-    ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "office-pass-1"
-    ap prem wlan1 B 192.168.51 "Office B" wpa2-psk "office-b-right"
-    server "Office A" wpa2-psk "office-pass-1"
-    net_add bnet "Office B" wpa2-psk "office-b-right"
-    device sym
-    provision server
-    expect_online reprovision_first
-    button
-    $B/server/owb-server device assign "$ID" --network bnet >/dev/null
-    provision server
+    online_on_a_then_b "office-b-right" reprovision
     expect_online reprovision 192.168.51
 }
 
