@@ -392,22 +392,13 @@ bool owb_wpa_unescape(const char *s, size_t len, char *out, size_t *out_len)
             out[k++] = '\t';
             break;
         case 'x': {
-            unsigned v = 0;
-            if (len - i < 3)
+            uint8_t v;
+            size_t got = 0;
+            if (len - i < 3 || sodium_hex2bin(&v, 1, s + i + 1, 2, NULL, &got, NULL) != 0 ||
+                got != 1)
                 return false;
-            for (int d = 0; d < 2; d++) {
-                char h = s[++i];
-                v <<= 4;
-                if (h >= '0' && h <= '9')
-                    v |= (unsigned)(h - '0');
-                else if (h >= 'a' && h <= 'f')
-                    v |= (unsigned)(h - 'a' + 10);
-                else if (h >= 'A' && h <= 'F')
-                    v |= (unsigned)(h - 'A' + 10);
-                else
-                    return false;
-            }
             out[k++] = (char)v;
+            i += 2;
             break;
         }
         default:
