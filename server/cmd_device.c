@@ -12,6 +12,7 @@
 #include "owb/keyfile.h"
 #include "owb/mem.h"
 #include "owb/record.h"
+#include "rowmac.h"
 
 static const char device_help[] =
     "Usage: owb-server device import FILE [db options]\n"
@@ -67,18 +68,22 @@ static void print_claim_state(struct owb_srv *srv, const char *id)
         printf("claims:     %u wrong claim(s) in the window; not slowed down\n", attempts);
 }
 
-static void print_device_full(const struct owb_device_row *d)
+static void print_device_full(const struct owb_master *m, const struct owb_device_row *d)
 {
+    const char *why = NULL;
+    if (owb_row_check_device(m, d, &why) == OWB_OK)
+        why = "matches its row MAC";
     char created[32], updated[32], online[32];
     fmt_time(created, sizeof created, d->created_at);
     fmt_time(updated, sizeof updated, d->updated_at);
     fmt_time(online, sizeof online, d->online_at);
     printf("id:         %s\nsuite:      %s\nstate:      %s\ncounter:    %llu\nnetwork:    %s\n"
            "claim code: %s\nkey:        %s\ncreated:    %s\nupdated:    %s\n"
-           "online:     %s\n",
+           "online:     %s\nrow:        %s\n",
            d->id, d->suite == OWB_SUITE_PK ? "pk" : "sym", d->state, (unsigned long long)d->counter,
            d->network[0] ? d->network : "-", d->has_claim ? "set (stored as a hash)" : "none",
-           d->suite == OWB_SUITE_PK ? "public key only" : "(hidden)", created, updated, online);
+           d->suite == OWB_SUITE_PK ? "public key only" : "(hidden)", created, updated, online,
+           why);
 }
 
 /* Turns a parsed record into a sealed import item; wipes nothing of r. */
@@ -107,6 +112,7 @@ static enum owb_err record_to_item(const struct owb_master *m, const struct owb_
         it->has_claim = true;
         rc = owb_claim_hash(r->device_id, r->claim_code, strlen(r->claim_code), it->claim_hash);
     }
+    owb_row_mac_import(m, it, it->row_mac);
     return rc;
 }
 
@@ -200,6 +206,44 @@ out:
     return failed ? 1 : 0;
 }
 
+/* Each device's row MAC is computed anew with its new network, from the
+ * row as it is now, which must itself be authentic: assign never vouches
+ * for a row someone else changed. */
+static int device_assign(struct owb_srv *srv, const char *const *ids, size_t n, const char *network)
+{
+    uint8_t(*macs)[OWB_ROW_MAC_BYTES] = calloc(n, sizeof *macs);
+    struct owb_device_row d;
+    char missing[OWB_DEVICE_ID_SIZE + OWB_NETWORK_NAME_MAX];
+    const char *why = NULL;
+    enum owb_err rc = macs ? OWB_OK : OWB_ERR_NOMEM;
+
+    for (size_t i = 0; rc == OWB_OK && i < n; i++) {
+        rc = srv->store->ops->device_get(srv->store, ids[i], &d);
+        if (rc == OWB_OK)
+            rc = owb_row_check_device(srv->master, &d, &why);
+        snprintf(missing, sizeof missing, "%s", ids[i]);
+        if (rc == OWB_OK) {
+            snprintf(d.network, sizeof d.network, "%s", network);
+            owb_row_mac_device(srv->master, &d, macs[i]);
+        }
+    }
+    if (rc == OWB_OK)
+        rc = srv->store->ops->device_assign(srv->store, ids, n, network[0] ? network : NULL,
+                                            (const uint8_t(*)[OWB_ROW_MAC_BYTES])macs, missing);
+    free(macs);
+    if (rc == OWB_OK) {
+        printf("%zu device(s) %s %s\n", n, network[0] ? "assigned to" : "cleared of",
+               network[0] ? network : "their network");
+        return 0;
+    }
+    if (rc == OWB_ERR_NOENT || rc == OWB_ERR_TAMPERED)
+        fprintf(stderr, "owb-server device assign: %s: %s; nothing changed\n", missing,
+                rc == OWB_ERR_NOENT ? "no such device or network" : why);
+    else
+        fprintf(stderr, "owb-server device assign: %s Nothing changed.\n", owb_strerror(rc));
+    return 1;
+}
+
 int cmd_device_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -207,7 +251,6 @@ int cmd_device_main(int argc, char **argv)
     struct cli_db o;
     struct owb_srv srv;
     const char *network = NULL, *action;
-    char missing[OWB_NETWORK_NAME_MAX + 1];
     int c, ret = 1, nargs;
     enum owb_err rc;
 
@@ -257,7 +300,7 @@ int cmd_device_main(int argc, char **argv)
         struct owb_device_row d;
         rc = srv.store->ops->device_get(srv.store, argv[optind], &d);
         if (rc == OWB_OK) {
-            print_device_full(&d);
+            print_device_full(srv.master, &d);
             print_claim_state(&srv, d.id);
             ret = 0;
         } else {
@@ -286,16 +329,7 @@ int cmd_device_main(int argc, char **argv)
                     rc == OWB_ERR_NOENT ? "no such device" : owb_strerror(rc));
         }
     } else {
-        rc = srv.store->ops->device_assign(srv.store, (const char *const *)argv + optind,
-                                           (size_t)nargs, network[0] ? network : NULL, missing);
-        if (rc == OWB_OK) {
-            printf("%d device(s) %s %s\n", nargs, network[0] ? "assigned to" : "cleared of",
-                   network[0] ? network : "their network");
-            ret = 0;
-        } else {
-            fprintf(stderr, "owb-server device assign: %s: %s; nothing changed\n", missing,
-                    rc == OWB_ERR_NOENT ? "no such device or network" : owb_strerror(rc));
-        }
+        ret = device_assign(&srv, (const char *const *)argv + optind, (size_t)nargs, network);
     }
     cli_close(&srv);
     return ret;

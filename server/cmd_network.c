@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "owb/keyfile.h"
+#include "rowmac.h"
 
 static const char network_help[] =
     "Usage: owb-server network add NAME --ssid SSID --security wpa2-psk|wpa3-sae|open\n"
@@ -58,6 +59,7 @@ static int network_add(struct owb_srv *srv, const char *name, struct owb_wifi *w
             return 1;
         }
     }
+    owb_row_mac_network(srv->master, &row, row.row_mac);
     rc = srv->store->ops->network_add(srv->store, &row);
     if (rc == OWB_ERR_EXISTS) {
         fprintf(stderr, "owb-server network: a network named '%s' exists (remove it first)\n",

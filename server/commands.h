@@ -8,5 +8,6 @@ int cmd_device_main(int argc, char **argv);
 int cmd_network_main(int argc, char **argv);
 int cmd_token_main(int argc, char **argv);
 int cmd_signing_main(int argc, char **argv);
+int cmd_seal_rows_main(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const struct owb_command commands[] = {
     {"network", cmd_network_main, "add, list and remove premises networks"},
     {"token", cmd_token_main, "create, list and revoke installer tokens"},
     {"signing-key", cmd_signing_main, "print the pk suite's server public key"},
+    {"seal-rows", cmd_seal_rows_main, "vouch for rows written before row MACs"},
 };
 
 int main(int argc, char **argv)

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "app.h"
+#include "rowmac.h"
 #include "owb/base64.h"
 #include "owb/checkin.h"
 #include "owb/json.h"
@@ -52,7 +53,7 @@ void route_checkin(struct owb_app *app, const struct owb_http_request *req,
         why = "nonce must be 16 bytes of base64url.";
         goto out;
     }
-    rc = app->store->ops->device_get(app->store, id, &dev);
+    rc = owb_row_device_get(app->store, app->master, id, &dev);
     if (rc == OWB_ERR_NOENT)
         rc = OWB_ERR_UNKNOWN_DEVICE;
     if (rc != OWB_OK)

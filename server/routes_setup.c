@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "app.h"
+#include "rowmac.h"
 #include "owb/base64.h"
 #include "owb/envelope.h"
 #include "owb/envelope_pk.h"
@@ -160,7 +161,7 @@ static enum owb_err seal_server_side(struct owb_app *app, const char *app_key_b6
         *why = "No network is assigned to this device; ask the administrator to assign one.";
         return OWB_ERR_CONFLICT;
     }
-    rc = app->store->ops->network_get(app->store, w->dev.network, &net);
+    rc = owb_row_network_get(app->store, app->master, w->dev.network, &net);
     if (rc != OWB_OK)
         return rc == OWB_ERR_NOENT ? OWB_ERR_CONFLICT : rc;
     memcpy(s->wifi.ssid, net.ssid, sizeof net.ssid);
@@ -251,7 +252,7 @@ void route_setup(struct owb_app *app, const struct owb_http_request *req,
     server_sealed = app_key_b64 != NULL;
     mode = server_sealed ? "server-sealed" : "app-sealed";
 
-    rc = app->store->ops->device_get(app->store, id, &w->dev);
+    rc = owb_row_device_get(app->store, app->master, id, &w->dev);
     if (rc == OWB_ERR_NOENT)
         rc = OWB_ERR_UNKNOWN_DEVICE;
     if (rc != OWB_OK)

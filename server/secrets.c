@@ -17,6 +17,7 @@
 struct owb_master {
     uint8_t seal_key[32];
     uint8_t fp_key[32];
+    uint8_t row_key[32]; /* rowmac.h */
 };
 
 static const char master_ctx[crypto_kdf_CONTEXTBYTES] = {'o', 'w', 'b', 'm', 'a', 's', 't', 'r'};
@@ -127,6 +128,7 @@ enum owb_err owb_master_load(const char *path, struct owb_master **out, char *di
     if (rc == OWB_OK) {
         crypto_kdf_derive_from_key(m->seal_key, 32, 1, master_ctx, raw);
         crypto_kdf_derive_from_key(m->fp_key, 32, 2, master_ctx, raw);
+        crypto_kdf_derive_from_key(m->row_key, 32, 3, master_ctx, raw);
         *out = m;
         m = NULL;
     }
@@ -213,6 +215,12 @@ void owb_key_fingerprint(const struct owb_master *m, const uint8_t *key, size_t 
                          uint8_t fp[static OWB_FP_BYTES])
 {
     crypto_generichash(fp, OWB_FP_BYTES, key, len, m->fp_key, sizeof m->fp_key);
+}
+
+void owb_master_row_mac(const struct owb_master *m, const uint8_t *msg, size_t len,
+                        uint8_t mac[static OWB_ROW_MAC_BYTES])
+{
+    crypto_generichash(mac, OWB_ROW_MAC_BYTES, msg, len, m->row_key, sizeof m->row_key);
 }
 
 void owb_token_hash(const char *token, size_t len, uint8_t hash[static OWB_HASH_BYTES])

@@ -1,11 +1,12 @@
 /* The server's secrets at rest.
  *
- * The master key is a 32-byte file (mode 0600 or stricter). Two subkeys
+ * The master key is a 32-byte file (mode 0600 or stricter). Three subkeys
  * come from it: one seals device keys and PSKs in the database
  * (XChaCha20-Poly1305 with "owb-atrest-v1:<table>:<row id>" as associated
- * data, so a sealed value moved to another row does not open), the other
- * keys the fingerprints that let import compare device keys without
- * opening them. A check value sealed at init tells a wrong key at start-up.
+ * data, so a sealed value moved to another row does not open), one keys
+ * the fingerprints that let import compare device keys without opening
+ * them, one keys the MACs over the rows that decide where a device goes
+ * (rowmac.h). A check value sealed at init tells a wrong key at start-up.
  *
  * Installer tokens and session tokens are random 32-byte strings given to
  * clients once; the database holds only their BLAKE2b-256 hash.
@@ -71,6 +72,10 @@ enum owb_err owb_atrest_seal(const struct owb_master *m, const char *table, cons
 enum owb_err owb_atrest_open(const struct owb_master *m, const char *table, const char *row_id,
                              const struct owb_sealed *in, uint8_t *plain, size_t cap,
                              size_t *len) OWB_MUST_CHECK;
+
+/* Keyed BLAKE2b-256 under the row subkey (rowmac.c builds msg). */
+void owb_master_row_mac(const struct owb_master *m, const uint8_t *msg, size_t len,
+                        uint8_t mac[static OWB_ROW_MAC_BYTES]);
 
 void owb_key_fingerprint(const struct owb_master *m, const uint8_t *key, size_t len,
                          uint8_t fp[static OWB_FP_BYTES]);

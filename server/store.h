@@ -27,6 +27,7 @@
 #define OWB_LABEL_MAX 64
 #define OWB_HASH_BYTES 32
 #define OWB_FP_BYTES 16
+#define OWB_ROW_MAC_BYTES 32
 
 struct owb_sealed {
     uint8_t bytes[OWB_SEALED_MAX];
@@ -44,6 +45,7 @@ struct owb_import_item {
     uint8_t key_fp[OWB_FP_BYTES]; /* keyed fingerprint: equal keys, equal fp */
     bool has_claim;
     uint8_t claim_hash[OWB_HASH_BYTES];
+    uint8_t row_mac[OWB_ROW_MAC_BYTES]; /* rowmac.h, over the row as inserted */
 };
 
 struct owb_import_result {
@@ -63,6 +65,8 @@ struct owb_device_row {
     char network[OWB_NETWORK_NAME_MAX + 1];    /* "" when none assigned */
     char state[16];                            /* new | issued | online */
     int64_t created_at, updated_at, online_at; /* online_at 0 when never */
+    bool has_mac; /* false for a row from before row MACs, until seal-rows */
+    uint8_t row_mac[OWB_ROW_MAC_BYTES];
 };
 
 struct owb_network_row {
@@ -72,6 +76,8 @@ struct owb_network_row {
     struct owb_sealed sealed_psk; /* len 0 for open networks */
     bool hidden;
     int64_t created_at;
+    bool has_mac;
+    uint8_t row_mac[OWB_ROW_MAC_BYTES];
 };
 
 struct owb_session_row {
@@ -115,9 +121,14 @@ struct owb_store_ops {
     enum owb_err (*device_get)(struct owb_store *s, const char *id, struct owb_device_row *row);
     enum owb_err (*device_list)(struct owb_store *s, owb_device_cb cb, void *ctx);
     enum owb_err (*device_remove)(struct owb_store *s, const char *id);
-    /* Assigns every id or none (OWB_ERR_NOENT names nothing; callers check). */
+    /* Assigns every id or none (OWB_ERR_NOENT names nothing; callers check);
+     * macs[i] is ids[i]'s row MAC with the new network. */
     enum owb_err (*device_assign)(struct owb_store *s, const char *const *ids, size_t n,
-                                  const char *network, char *missing_id);
+                                  const char *network, const uint8_t (*macs)[OWB_ROW_MAC_BYTES],
+                                  char *missing_id);
+    /* Stores a row's MAC (table "devices" or "networks"), for seal-rows. */
+    enum owb_err (*row_mac_put)(struct owb_store *s, const char *table, const char *key,
+                                const uint8_t mac[OWB_ROW_MAC_BYTES]);
 
     enum owb_err (*network_add)(struct owb_store *s, const struct owb_network_row *row);
     enum owb_err (*network_get)(struct owb_store *s, const char *name, struct owb_network_row *row);

@@ -37,11 +37,13 @@ enum pst {
     P_DEV_LIST,
     P_DEV_REMOVE,
     P_DEV_ASSIGN,
+    P_DEV_MAC,
     P_NET_EXISTS,
     P_NET_INSERT,
     P_NET_GET,
     P_NET_LIST,
     P_NET_REMOVE,
+    P_NET_MAC,
     P_TOK_INSERT,
     P_TOK_CHECK,
     P_TOK_LIST,
@@ -66,23 +68,28 @@ static const struct {
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     "tb"},
     [P_DEV_GET] = {"SELECT id, sealed_key, claim_hash, counter, network, state, created_at, "
-                   "updated_at, online_at, suite, public_key, sealed_ap FROM devices WHERE id = $1",
+                   "updated_at, online_at, suite, public_key, sealed_ap, row_mac FROM devices "
+                   "WHERE id = $1",
                    "t"},
     [P_DEV_LIST] = {"SELECT id, sealed_key, claim_hash, counter, network, state, created_at, "
-                    "updated_at, online_at, suite, public_key, sealed_ap FROM devices ORDER BY id",
+                    "updated_at, online_at, suite, public_key, sealed_ap, row_mac FROM devices "
+                    "ORDER BY id",
                     ""},
     [P_DEV_REMOVE] = {"DELETE FROM devices WHERE id = $1", "t"},
-    [P_DEV_ASSIGN] = {"UPDATE devices SET network = $2, updated_at = $3 WHERE id = $1", "tti"},
+    [P_DEV_ASSIGN] =
+        {"UPDATE devices SET network = $2, updated_at = $3, row_mac = $4 WHERE id = $1", "ttib"},
+    [P_DEV_MAC] = {"UPDATE devices SET row_mac = $2 WHERE id = $1", "tb"},
     [P_NET_EXISTS] = {"SELECT 1 FROM networks WHERE name = $1", "t"},
-    [P_NET_INSERT] = {"INSERT INTO networks(name, ssid, security, sealed_psk, hidden, created_at) "
-                      "VALUES($1, $2, $3, $4, $5, $6)",
-                      "tttboi"},
-    [P_NET_GET] = {"SELECT name, ssid, security, sealed_psk, hidden, created_at FROM networks "
-                   "WHERE name = $1",
+    [P_NET_INSERT] = {"INSERT INTO networks(name, ssid, security, sealed_psk, hidden, created_at, "
+                      "row_mac) VALUES($1, $2, $3, $4, $5, $6, $7)",
+                      "tttboib"},
+    [P_NET_GET] = {"SELECT name, ssid, security, sealed_psk, hidden, created_at, row_mac FROM "
+                   "networks WHERE name = $1",
                    "t"},
-    [P_NET_LIST] = {"SELECT name, ssid, security, sealed_psk, hidden, created_at FROM networks "
-                    "ORDER BY name",
+    [P_NET_LIST] = {"SELECT name, ssid, security, sealed_psk, hidden, created_at, row_mac FROM "
+                    "networks ORDER BY name",
                     ""},
+    [P_NET_MAC] = {"UPDATE networks SET row_mac = $2 WHERE name = $1", "tb"},
     [P_NET_REMOVE] = {"DELETE FROM networks WHERE name = $1", "t"},
     [P_TOK_INSERT] = {"INSERT INTO tokens(hash, label, created_at) VALUES($1, $2, $3) RETURNING id",
                       "bti"},
@@ -100,7 +107,8 @@ static const struct {
          "window_start = CASE WHEN claim_guard.window_start <= $2 - $3 THEN $2 "
          "  ELSE claim_guard.window_start END, "
          "next_at = CASE WHEN claim_guard.window_start > $2 - $3 AND claim_guard.attempts + 1 > $4 "
-         "  THEN $2 + LEAST($5, 1::bigint << LEAST(claim_guard.attempts + 1 - $4, 20)::int) ELSE 0 END "
+         "  THEN $2 + LEAST($5, 1::bigint << LEAST(claim_guard.attempts + 1 - $4, 20)::int) ELSE 0 "
+         "END "
          "WHERE claim_guard.next_at <= $2 RETURNING attempts",
          "tiiii"},
     [P_CLAIM_STATE] = {"SELECT CASE WHEN window_start > $2 THEN attempts ELSE 0 END, next_at "
@@ -133,11 +141,12 @@ static const struct {
                            "SELECT id FROM owb_import GROUP BY id "
                            "HAVING count(DISTINCT key_fp) > 1 LIMIT 1",
                            ""},
-    [P_IMPORT_INSERT] = {"INSERT INTO devices(id, sealed_key, key_fp, claim_hash, created_at, "
-                         "updated_at, suite, public_key, sealed_ap) SELECT DISTINCT ON (id) id, "
-                         "sealed_key, key_fp, claim_hash, $1, $1, suite, public_key, sealed_ap "
-                         "FROM owb_import ON CONFLICT(id) DO NOTHING",
-                         "i"},
+    [P_IMPORT_INSERT] =
+        {"INSERT INTO devices(id, sealed_key, key_fp, claim_hash, created_at, "
+         "updated_at, suite, public_key, sealed_ap, row_mac) SELECT DISTINCT ON (id) "
+         "id, sealed_key, key_fp, claim_hash, $1, $1, suite, public_key, "
+         "sealed_ap, row_mac FROM owb_import ON CONFLICT(id) DO NOTHING",
+         "i"},
 };
 
 /* Schema migrations, applied in order under the advisory lock, each in the
@@ -173,6 +182,9 @@ static const char *const migrations[] = {
     "CREATE TABLE claim_guard (device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
     "  attempts BIGINT NOT NULL, window_start BIGINT NOT NULL, next_at BIGINT NOT NULL);"
     "DROP TABLE claim_failures;",
+    /* 4: row MACs (store_sqlite.c's migration 4). */
+    "ALTER TABLE devices ADD COLUMN row_mac BYTEA;"
+    "ALTER TABLE networks ADD COLUMN row_mac BYTEA;",
 };
 
 /* pg_advisory_xact_lock key for migrations: "owb1" in ASCII. */
@@ -289,10 +301,12 @@ static enum owb_err map_res(struct pconn *c, const PGresult *r)
 }
 
 /* Parameters of one statement. */
+#define ARGS_MAX 8
+
 struct args {
-    const char *v[6];
-    int len[6], fmt[6];
-    uint8_t num[6][8];
+    const char *v[ARGS_MAX];
+    int len[ARGS_MAX], fmt[ARGS_MAX];
+    uint8_t num[ARGS_MAX][8];
     int n;
 };
 
@@ -337,7 +351,7 @@ static void a_bool(struct args *a, bool v)
  * and says so (OWB_ERR_UNAVAILABLE, not a failure of its own). */
 static enum owb_err prepare(struct pconn *c, enum pst id)
 {
-    Oid types[6];
+    Oid types[ARGS_MAX];
     char name[16];
     size_t n = strlen(pst_def[id].types);
     PGresult *r;
@@ -422,6 +436,13 @@ static bool col_blob(const PGresult *r, int row, int col, uint8_t *dst, size_t c
     if (len)
         *len = n;
     return true;
+}
+
+/* A row MAC: present only when the column holds exactly one. */
+static bool col_mac(const PGresult *r, int row, int col, uint8_t mac[OWB_ROW_MAC_BYTES])
+{
+    size_t n = 0;
+    return col_blob(r, row, col, mac, OWB_ROW_MAC_BYTES, &n) && n == OWB_ROW_MAC_BYTES;
 }
 
 /* --- calls: one connection, one try more after a lost connection --- */
@@ -598,9 +619,10 @@ static enum owb_err pg_import_begin(struct owb_store *base, struct owb_import **
     if (rc == OWB_OK)
         rc = exec_sql(imp->c, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off");
     if (rc == OWB_OK)
-        rc = exec_sql(imp->c, "CREATE TEMP TABLE owb_import (id TEXT NOT NULL, sealed_key BYTEA "
-                              "NOT NULL, key_fp BYTEA NOT NULL, claim_hash BYTEA, suite TEXT NOT "
-                              "NULL, public_key BYTEA, sealed_ap BYTEA) ON COMMIT DROP");
+        rc = exec_sql(imp->c,
+                      "CREATE TEMP TABLE owb_import (id TEXT NOT NULL, sealed_key BYTEA "
+                      "NOT NULL, key_fp BYTEA NOT NULL, claim_hash BYTEA, suite TEXT NOT "
+                      "NULL, public_key BYTEA, sealed_ap BYTEA, row_mac BYTEA) ON COMMIT DROP");
     if (rc != OWB_OK) {
         (void)exec_sql(imp->c, "ROLLBACK");
         release(imp->s, imp->c);
@@ -628,7 +650,7 @@ static size_t put_hex(char *out, const uint8_t *b, size_t n)
 
 static enum owb_err copy_batch(struct pconn *c, const struct owb_import_item *items, size_t n)
 {
-    char line[OWB_DEVICE_ID_SIZE + 5 * (2 * OWB_SEALED_MAX + 8) + 16];
+    char line[OWB_DEVICE_ID_SIZE + 6 * (2 * OWB_SEALED_MAX + 8) + 16];
     PGresult *r;
     enum owb_err rc;
 
@@ -663,6 +685,8 @@ static enum owb_err copy_batch(struct pconn *c, const struct owb_import_item *it
             memcpy(line + o, "\\N\t\\N", 5);
             o += 5;
         }
+        line[o++] = '\t';
+        o += put_hex(line + o, it->row_mac, OWB_ROW_MAC_BYTES);
         line[o++] = '\n';
         if (PQputCopyData(c->pg, line, (int)o) != 1) {
             (void)PQputCopyEnd(c->pg, "owb: write failed");
@@ -739,6 +763,7 @@ static void read_device(const PGresult *r, int row, void *out)
     d->suite = !strcmp(suite, "pk") ? OWB_SUITE_PK : OWB_SUITE_SYM;
     col_blob(r, row, 10, d->public_key, sizeof d->public_key, NULL);
     col_blob(r, row, 11, d->sealed_ap.bytes, sizeof d->sealed_ap.bytes, &d->sealed_ap.len);
+    d->has_mac = col_mac(r, row, 12, d->row_mac);
 }
 
 static enum owb_err pg_device_get(struct owb_store *base, const char *id,
@@ -766,6 +791,7 @@ struct assign {
     const char *const *ids;
     size_t n;
     const char *network;
+    const uint8_t (*macs)[OWB_ROW_MAC_BYTES];
     char *missing_id;
 };
 
@@ -792,6 +818,7 @@ static enum owb_err assign_fn(struct pconn *c, void *arg)
         a_text(&a, as->ids[i]);
         a_text(&a, as->network);
         a_i64(&a, (int64_t)time(NULL));
+        a_blob(&a, as->macs[i], OWB_ROW_MAC_BYTES);
         rc = exec_st(c, P_DEV_ASSIGN, &a, &r);
         if (rc == OWB_OK) {
             if (strcmp(PQcmdTuples(r), "0") == 0) {
@@ -805,10 +832,20 @@ static enum owb_err assign_fn(struct pconn *c, void *arg)
     return rc == OWB_OK ? end : rc;
 }
 
-static enum owb_err pg_device_assign(struct owb_store *base, const char *const *ids, size_t n,
-                                     const char *network, char *missing_id)
+static enum owb_err pg_row_mac_put(struct owb_store *base, const char *table, const char *key,
+                                   const uint8_t mac[OWB_ROW_MAC_BYTES])
 {
-    struct assign as = {ids, n, network, missing_id};
+    struct change ch = {.id = strcmp(table, "networks") == 0 ? P_NET_MAC : P_DEV_MAC};
+    a_text(&ch.a, key);
+    a_blob(&ch.a, mac, OWB_ROW_MAC_BYTES);
+    return change(base, &ch);
+}
+
+static enum owb_err pg_device_assign(struct owb_store *base, const char *const *ids, size_t n,
+                                     const char *network, const uint8_t (*macs)[OWB_ROW_MAC_BYTES],
+                                     char *missing_id)
+{
+    struct assign as = {ids, n, network, macs, missing_id};
     missing_id[0] = '\0';
     return with_conn(base, assign_fn, &as);
 }
@@ -825,6 +862,7 @@ static enum owb_err pg_network_add(struct owb_store *base, const struct owb_netw
         a_null(&ch.a);
     a_bool(&ch.a, row->hidden);
     a_i64(&ch.a, row->created_at);
+    a_blob(&ch.a, row->row_mac, OWB_ROW_MAC_BYTES);
     return with_conn(base, change_fn, &ch);
 }
 
@@ -841,6 +879,7 @@ static void read_network(const PGresult *r, int row, void *out)
     col_blob(r, row, 3, nw->sealed_psk.bytes, sizeof nw->sealed_psk.bytes, &nw->sealed_psk.len);
     nw->hidden = !PQgetisnull(r, row, 4) && PQgetvalue(r, row, 4)[0] != 0;
     nw->created_at = col_i64(r, row, 5);
+    nw->has_mac = col_mac(r, row, 6, nw->row_mac);
 }
 
 static enum owb_err pg_network_get(struct owb_store *base, const char *name,
@@ -1143,6 +1182,7 @@ static const struct owb_store_ops pg_ops = {
     .device_list = pg_device_list,
     .device_remove = pg_device_remove,
     .device_assign = pg_device_assign,
+    .row_mac_put = pg_row_mac_put,
     .network_add = pg_network_add,
     .network_get = pg_network_get,
     .network_list = pg_network_list,

@@ -30,10 +30,12 @@ enum stmt_id {
     ST_DEV_LIST,
     ST_DEV_REMOVE,
     ST_DEV_ASSIGN,
+    ST_DEV_MAC,
     ST_NET_INSERT,
     ST_NET_GET,
     ST_NET_LIST,
     ST_NET_REMOVE,
+    ST_NET_MAC,
     ST_TOK_INSERT,
     ST_TOK_CHECK,
     ST_TOK_LIST,
@@ -62,21 +64,26 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_DEV_INSERT] = "INSERT INTO devices(id, sealed_key, key_fp, claim_hash, created_at, "
-                      "updated_at, suite, public_key, sealed_ap) VALUES(?1, ?2, ?3, ?4, "
-                      "unixepoch(), unixepoch(), ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
+                      "updated_at, suite, public_key, sealed_ap, row_mac) VALUES(?1, ?2, ?3, ?4, "
+                      "unixepoch(), unixepoch(), ?5, ?6, ?7, ?8) ON CONFLICT(id) DO NOTHING",
     [ST_DEV_FP] = "SELECT key_fp FROM devices WHERE id = ?1",
     [ST_DEV_GET] = "SELECT id, sealed_key, claim_hash, counter, network, state, created_at, "
-                   "updated_at, online_at, suite, public_key, sealed_ap FROM devices WHERE id = ?1",
+                   "updated_at, online_at, suite, public_key, sealed_ap, row_mac FROM devices "
+                   "WHERE id = ?1",
     [ST_DEV_LIST] = "SELECT id, sealed_key, claim_hash, counter, network, state, created_at, "
-                    "updated_at, online_at, suite, public_key, sealed_ap FROM devices ORDER BY id",
+                    "updated_at, online_at, suite, public_key, sealed_ap, row_mac FROM devices "
+                    "ORDER BY id",
     [ST_DEV_REMOVE] = "DELETE FROM devices WHERE id = ?1",
-    [ST_DEV_ASSIGN] = "UPDATE devices SET network = ?2, updated_at = unixepoch() WHERE id = ?1",
-    [ST_NET_INSERT] = "INSERT INTO networks(name, ssid, security, sealed_psk, hidden, created_at) "
-                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    [ST_NET_GET] = "SELECT name, ssid, security, sealed_psk, hidden, created_at FROM networks "
-                   "WHERE name = ?1",
-    [ST_NET_LIST] = "SELECT name, ssid, security, sealed_psk, hidden, created_at FROM networks "
-                    "ORDER BY name",
+    [ST_DEV_ASSIGN] = "UPDATE devices SET network = ?2, row_mac = ?3, updated_at = unixepoch() "
+                      "WHERE id = ?1",
+    [ST_DEV_MAC] = "UPDATE devices SET row_mac = ?2 WHERE id = ?1",
+    [ST_NET_INSERT] = "INSERT INTO networks(name, ssid, security, sealed_psk, hidden, created_at, "
+                      "row_mac) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_NET_GET] = "SELECT name, ssid, security, sealed_psk, hidden, created_at, row_mac FROM "
+                   "networks WHERE name = ?1",
+    [ST_NET_LIST] = "SELECT name, ssid, security, sealed_psk, hidden, created_at, row_mac FROM "
+                    "networks ORDER BY name",
+    [ST_NET_MAC] = "UPDATE networks SET row_mac = ?2 WHERE name = ?1",
     [ST_NET_REMOVE] = "DELETE FROM networks WHERE name = ?1",
     [ST_TOK_INSERT] = "INSERT INTO tokens(hash, label, created_at) VALUES(?1, ?2, ?3)",
     [ST_TOK_CHECK] = "SELECT revoked_at FROM tokens WHERE hash = ?1",
@@ -147,6 +154,10 @@ static const char *const migrations[] = {
     "CREATE TABLE claim_guard (device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
     "  attempts INTEGER NOT NULL, window_start INTEGER NOT NULL, next_at INTEGER NOT NULL);"
     "DROP TABLE claim_failures;",
+    /* 4: a MAC over the columns that decide where a device goes (rowmac.h);
+     * NULL for the rows already there until seal-rows vouches for them. */
+    "ALTER TABLE devices ADD COLUMN row_mac BLOB;"
+    "ALTER TABLE networks ADD COLUMN row_mac BLOB;",
 };
 
 struct conn {
@@ -392,6 +403,16 @@ static void copy_blob(uint8_t *dst, size_t cap, size_t *len, sqlite3_stmt *st, i
         *len = n;
 }
 
+/* A row MAC: present only when the column holds exactly one. */
+static bool read_mac(uint8_t mac[OWB_ROW_MAC_BYTES], sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) != SQLITE_BLOB ||
+        sqlite3_column_bytes(st, col) != OWB_ROW_MAC_BYTES)
+        return false;
+    memcpy(mac, sqlite3_column_blob(st, col), OWB_ROW_MAC_BYTES);
+    return true;
+}
+
 typedef void (*row_reader)(sqlite3_stmt *st, void *row);
 
 /* Runs a one-row query keyed by text (or by a blob when key_blob is set)
@@ -545,6 +566,7 @@ static enum owb_err sq_import_add(struct owb_import *imp, const struct owb_impor
             sqlite3_bind_null(ins, 6);
             sqlite3_bind_null(ins, 7);
         }
+        sqlite3_bind_blob(ins, 8, it->row_mac, OWB_ROW_MAC_BYTES, SQLITE_STATIC);
         rc = run(c, ins);
         if (rc != OWB_OK)
             break;
@@ -604,6 +626,7 @@ static void read_device(sqlite3_stmt *st, void *out)
     row->suite = suite && !strcmp((const char *)suite, "pk") ? OWB_SUITE_PK : OWB_SUITE_SYM;
     copy_blob(row->public_key, sizeof row->public_key, NULL, st, 10);
     copy_blob(row->sealed_ap.bytes, sizeof row->sealed_ap.bytes, &row->sealed_ap.len, st, 11);
+    row->has_mac = read_mac(row->row_mac, st, 12);
 }
 
 static enum owb_err sq_device_get(struct owb_store *base, const char *id,
@@ -643,7 +666,8 @@ static enum owb_err sq_device_remove(struct owb_store *base, const char *id)
 }
 
 static enum owb_err sq_device_assign(struct owb_store *base, const char *const *ids, size_t n,
-                                     const char *network, char *missing_id)
+                                     const char *network, const uint8_t (*macs)[OWB_ROW_MAC_BYTES],
+                                     char *missing_id)
 {
     struct conn *c = acquire_writer(S(base));
     sqlite3_stmt *st;
@@ -667,6 +691,7 @@ static enum owb_err sq_device_assign(struct owb_store *base, const char *const *
             sqlite3_bind_text(st, 2, network, -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 2);
+        sqlite3_bind_blob(st, 3, macs[i], OWB_ROW_MAC_BYTES, SQLITE_STATIC);
         rc = run(c, st);
         if (rc == OWB_OK && sqlite3_changes(c->db) == 0) {
             snprintf(missing_id, OWB_NETWORK_NAME_MAX + 1, "%s", ids[i]);
@@ -695,6 +720,7 @@ static enum owb_err sq_network_add(struct owb_store *base, const struct owb_netw
             sqlite3_bind_null(st, 4);
         sqlite3_bind_int(st, 5, row->hidden ? 1 : 0);
         sqlite3_bind_int64(st, 6, row->created_at);
+        sqlite3_bind_blob(st, 7, row->row_mac, OWB_ROW_MAC_BYTES, SQLITE_STATIC);
         rc = run(c, st);
     }
     release_writer(S(base), c);
@@ -712,6 +738,7 @@ static void read_network(sqlite3_stmt *st, void *out)
     copy_blob(row->sealed_psk.bytes, sizeof row->sealed_psk.bytes, &row->sealed_psk.len, st, 3);
     row->hidden = sqlite3_column_int(st, 4) != 0;
     row->created_at = sqlite3_column_int64(st, 5);
+    row->has_mac = read_mac(row->row_mac, st, 6);
 }
 
 static enum owb_err sq_network_get(struct owb_store *base, const char *name,
@@ -726,6 +753,24 @@ static enum owb_err sq_network_list(struct owb_store *base, owb_network_cb cb, v
     struct owb_network_row row;
     struct owb_lister l = {owb_emit_network, {.network = cb}, ctx};
     return list_all(base, ST_NET_LIST, read_network, &row, &l);
+}
+
+static enum owb_err sq_row_mac_put(struct owb_store *base, const char *table, const char *key,
+                                   const uint8_t mac[OWB_ROW_MAC_BYTES])
+{
+    struct conn *c = acquire_writer(S(base));
+    sqlite3_stmt *st = stmt(c, strcmp(table, "networks") == 0 ? ST_NET_MAC : ST_DEV_MAC);
+    enum owb_err rc = OWB_ERR_IO;
+
+    if (st) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, mac, OWB_ROW_MAC_BYTES, SQLITE_STATIC);
+        rc = run(c, st);
+        if (rc == OWB_OK && sqlite3_changes(c->db) == 0)
+            rc = OWB_ERR_NOENT;
+    }
+    release_writer(S(base), c);
+    return rc;
 }
 
 static enum owb_err sq_network_remove(struct owb_store *base, const char *name)
@@ -1057,6 +1102,7 @@ static const struct owb_store_ops sqlite_ops = {
     .device_list = sq_device_list,
     .device_remove = sq_device_remove,
     .device_assign = sq_device_assign,
+    .row_mac_put = sq_row_mac_put,
     .network_add = sq_network_add,
     .network_get = sq_network_get,
     .network_list = sq_network_list,

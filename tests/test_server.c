@@ -495,9 +495,23 @@ static void test_claim_lockout(void **state)
     (void)state;
     uint8_t app_key[32];
     char wrong[512], right[512], base[64], out[4096];
-    char *argv[] = {OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0",
-                    "--db", F.db, "--master-key", F.key, "--rate-limit", "0",
-                    "--claim-max-failures", "3", "--claim-window", "3600", NULL};
+    char *argv[] = {OWB_SERVER_BIN,
+                    "serve",
+                    "--metrics-listen",
+                    "off",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--db",
+                    F.db,
+                    "--master-key",
+                    F.key,
+                    "--rate-limit",
+                    "0",
+                    "--claim-max-failures",
+                    "3",
+                    "--claim-window",
+                    "3600",
+                    NULL};
     struct t_proc p;
     struct t_resp r;
 
@@ -940,8 +954,8 @@ static void test_master_key_refusals(void **state)
 {
     (void)state;
     char other[4096], out[4096];
-    char *argv[] = {OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0", "--db",
-                    F.db,           "--master-key", other,      NULL};
+    char *argv[] = {OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0",
+                    "--db",         F.db,    "--master-key",     other, NULL};
     char *init_argv[] = {OWB_SERVER_BIN, "init", "--db", "/dev/null/x",
                          "--master-key", other,  NULL};
 
@@ -1250,9 +1264,21 @@ static void lock_close(db_lock *db)
 static void test_lock_contention(void **state)
 {
     (void)state;
-    char *argv[] = {
-        OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0",    "--db", F.db, "--master-key",
-        F.key,          "--rate-limit", "0",        "--busy-timeout", "400",  NULL};
+    char *argv[] = {OWB_SERVER_BIN,
+                    "serve",
+                    "--metrics-listen",
+                    "off",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--db",
+                    F.db,
+                    "--master-key",
+                    F.key,
+                    "--rate-limit",
+                    "0",
+                    "--busy-timeout",
+                    "400",
+                    NULL};
     struct slow_setup a;
     struct t_proc p;
     struct t_resp r;
@@ -1452,6 +1478,124 @@ static void test_pk_suite(void **state)
     assert_non_null(strstr(out, "state:      online"));
 }
 
+/* Someone with write access to the database but not the master key
+ * changes where devices go: a network turned open and renamed, a device
+ * moved to another network, a pk device's public key swapped for one they
+ * hold. Each is refused at setup (and check-in) with a log line naming
+ * the row; restored, it works again. Rows without a MAC (from before row
+ * MACs) are refused until seal-rows vouches for them; seal-rows never
+ * seals a row whose MAC is wrong unless told to. */
+static void expect_refused(const char *id, const char *claim, const char *row_name)
+{
+    char body[1024], *log;
+    uint8_t app_key[32];
+    struct t_resp r;
+
+    randombytes_buf(app_key, sizeof app_key);
+    server_sealed_body(body, sizeof body, claim, app_key);
+    setup_req(id, body, F.token, &r);
+    assert_int_equal(r.status, 500);
+    assert_non_null(strstr(r.body, "\"internal\""));
+    t_resp_free(&r);
+    log = t_log(&F.srv);
+    assert_non_null(strstr(log, row_name));
+    free(log);
+}
+
+static void expect_setup_ok(const char *id, const struct owb_record *dev)
+{
+    char body[1024];
+    uint8_t app_key[32];
+    struct opened o;
+    struct t_resp r;
+
+    randombytes_buf(app_key, sizeof app_key);
+    server_sealed_body(body, sizeof body, dev->claim_code, app_key);
+    setup_req(id, body, F.token, &r);
+    open_answer(&r, dev, &o);
+    t_resp_free(&r);
+}
+
+static void test_row_tampering(void **state)
+{
+    (void)state;
+    char out[4096], body[1024];
+    uint8_t app_key[32], other_pk[32], other_sk[64];
+    struct t_resp r;
+    db_lock *db = lock_open();
+
+    expect_setup_ok("dev-0", &F.dev[0]);
+
+    /* The network: open and renamed, then put back. */
+    db_sql(db, "UPDATE networks SET security = 'open', ssid = 'Attacker' WHERE name = 'home'");
+    expect_refused("dev-0", F.dev[0].claim_code, "networks row home does not match its row MAC");
+    db_sql(db, "UPDATE networks SET security = 'wpa2-psk', ssid = 'Caf\xc3\xa9 \"Net\"' "
+               "WHERE name = 'home'");
+    expect_setup_ok("dev-0", &F.dev[0]);
+    db_sql(db, "UPDATE networks SET hidden = NOT hidden WHERE name = 'home'");
+    expect_refused("dev-0", F.dev[0].claim_code, "networks row home does not match");
+    db_sql(db, "UPDATE networks SET hidden = NOT hidden WHERE name = 'home'");
+
+    /* A device moved to a network the attacker added (an open one needs
+     * no sealed PSK, so the row itself could be written without a key). */
+    assert_int_equal(admin(NULL, out, sizeof out, "network", "add", "lobby", "--ssid", "Lobby",
+                           "--security", "open", NULL),
+                     0);
+    db_sql(db, "UPDATE devices SET network = 'lobby' WHERE id = 'dev-0'");
+    expect_refused("dev-0", F.dev[0].claim_code, "devices row dev-0 does not match its row MAC");
+    assert_int_equal(admin(NULL, out, sizeof out, "device", "show", "dev-0", NULL), 0);
+    assert_non_null(strstr(out, "row:        does not match its row MAC"));
+    /* assign does not vouch for a changed row either. */
+    assert_int_equal(
+        admin(NULL, out, sizeof out, "device", "assign", "dev-0", "--network", "home", NULL), 1);
+    db_sql(db, "UPDATE devices SET network = 'home' WHERE id = 'dev-0'");
+    expect_setup_ok("dev-0", &F.dev[0]);
+
+    /* A pk device's public key swapped: setup and check-in refuse it
+     * (the server would otherwise seal the premises password to it). */
+    crypto_sign_keypair(other_pk, other_sk);
+    char sql[256], hex[65];
+    sodium_bin2hex(hex, sizeof hex, other_pk, 32);
+#ifdef OWB_TEST_PG
+    snprintf(sql, sizeof sql, "UPDATE devices SET public_key = '\\x%s' WHERE id = 'pk-0'", hex);
+#else
+    snprintf(sql, sizeof sql, "UPDATE devices SET public_key = x'%s' WHERE id = 'pk-0'", hex);
+#endif
+    db_sql(db, "CREATE TABLE saved_pk AS SELECT public_key FROM devices WHERE id = 'pk-0'");
+    db_sql(db, sql);
+    randombytes_buf(app_key, sizeof app_key);
+    server_sealed_body(body, sizeof body, F.pk_claim, app_key);
+    setup_req("pk-0", body, F.token, &r);
+    assert_int_equal(r.status, 500);
+    t_resp_free(&r);
+    pk_checkin(1, app_key /* any 16 bytes */, false, 500);
+    db_sql(db, "UPDATE devices SET public_key = (SELECT public_key FROM saved_pk) "
+               "WHERE id = 'pk-0'");
+    db_sql(db, "DROP TABLE saved_pk");
+
+    /* Rows from before row MACs: refused until seal-rows. */
+    db_sql(db, "UPDATE devices SET row_mac = NULL WHERE id IN ('dev-0', 'dev-1')");
+    db_sql(db, "UPDATE networks SET row_mac = NULL WHERE name = 'lobby'");
+    expect_refused("dev-0", F.dev[0].claim_code, "devices row dev-0 has no row MAC");
+    assert_int_equal(admin(NULL, out, sizeof out, "seal-rows", "--check", NULL), 1);
+    assert_non_null(strstr(out, "3 row(s) without a MAC, 0 with a wrong one"));
+    /* A row changed as well as one with no MAC: the first is sealed, the
+     * second stays refused until --force. */
+    db_sql(db, "UPDATE devices SET network = NULL WHERE id = 'dev-3'");
+    assert_int_equal(admin(NULL, out, sizeof out, "seal-rows", NULL), 1);
+    assert_non_null(strstr(out, "devices dev-3: does not match its row MAC"));
+    assert_non_null(strstr(out, "3 row(s) sealed"));
+    expect_setup_ok("dev-0", &F.dev[0]);
+    assert_int_equal(admin(NULL, out, sizeof out, "seal-rows", "--check", NULL), 1);
+    assert_non_null(strstr(out, "0 row(s) without a MAC, 1 with a wrong one"));
+    assert_int_equal(admin(NULL, out, sizeof out, "seal-rows", "--force", NULL), 0);
+    assert_int_equal(admin(NULL, out, sizeof out, "seal-rows", "--check", NULL), 0);
+    assert_int_equal(
+        admin(NULL, out, sizeof out, "device", "assign", "dev-3", "--network", "home", NULL), 0);
+    assert_int_equal(admin(NULL, out, sizeof out, "network", "remove", "lobby", NULL), 0);
+    lock_close(db);
+}
+
 /* One file the server's database is in: no key, PSK, claim or token. */
 static int scan_file(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
@@ -1629,9 +1773,21 @@ static void test_pg_two_instances(void **state)
 static void test_pg_connection_loss(void **state)
 {
     (void)state;
-    char *argv[] = {
-        OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0",    "--db", F.db, "--master-key",
-        F.key,          "--rate-limit", "0",        "--busy-timeout", "1000", NULL};
+    char *argv[] = {OWB_SERVER_BIN,
+                    "serve",
+                    "--metrics-listen",
+                    "off",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--db",
+                    F.db,
+                    "--master-key",
+                    F.key,
+                    "--rate-limit",
+                    "0",
+                    "--busy-timeout",
+                    "1000",
+                    NULL};
     struct slow_setup s;
     struct t_proc p;
     char base[64];
@@ -1725,6 +1881,7 @@ int main(void)
         cmocka_unit_test(test_hostile_requests),
         cmocka_unit_test(test_lock_contention),
         cmocka_unit_test(test_pk_suite),
+        cmocka_unit_test(test_row_tampering),
         cmocka_unit_test(test_no_secret_in_database),
 #ifdef OWB_TEST_PG
         cmocka_unit_test(test_pg_two_instances),

@@ -35,8 +35,9 @@ static const struct err_info err_table[OWB_ERR__COUNT] = {
                               "Setup mode is closed; press the device's setup button to open it."},
     [OWB_ERR_MEDIA_TYPE] = {415, "unsupported_media_type",
                             "Send the body as Content-Type: application/json."},
-    [OWB_ERR_WRONG_HOST] = {421, "wrong_host",
-                            "This request names another host; open the device's page at its own address."},
+    [OWB_ERR_WRONG_HOST] =
+        {421, "wrong_host",
+         "This request names another host; open the device's page at its own address."},
     [OWB_ERR_INVALID_ARG] = {500, "internal", "Invalid argument."},
     [OWB_ERR_NOMEM] = {500, "internal", "Out of memory."},
     [OWB_ERR_IO] = {500, "internal", "Input/output error."},
@@ -47,6 +48,7 @@ static const struct err_info err_table[OWB_ERR__COUNT] = {
     [OWB_ERR_SPACE] = {500, "internal", "Output buffer too small."},
     [OWB_ERR_CRYPTO] = {500, "internal", "The crypto library could not start."},
     [OWB_ERR_UNSUPPORTED] = {500, "internal", "Not supported by this build."},
+    [OWB_ERR_TAMPERED] = {500, "internal", "A stored record does not match its seal."},
     [OWB_ERR_INTERNAL] = {500, "internal", "Internal error."},
 };
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "rowmac.h"
 #include "cli.h"
 #include "owb/mem.h"
 
@@ -49,6 +50,7 @@ static void setup(void)
         abort();
     owb_key_fingerprint(app.master, k, 32, item.key_fp);
     item.has_claim = true;
+    owb_row_mac_import(app.master, &item, item.row_mac);
     if (app.store->ops->import_begin(app.store, &imp) != OWB_OK ||
         app.store->ops->import_add(imp, &item, 1, &res) != OWB_OK ||
         app.store->ops->import_end(imp, true) != OWB_OK)
@@ -57,12 +59,21 @@ static void setup(void)
     strcpy(net.ssid, "Office");
     net.security = OWB_SEC_WPA2_PSK;
     if (owb_atrest_seal(app.master, "networks", "office", (const uint8_t *)"office-psk", 10,
-                        &net.sealed_psk) != OWB_OK ||
-        app.store->ops->network_add(app.store, &net) != OWB_OK)
+                        &net.sealed_psk) != OWB_OK)
+        abort();
+    owb_row_mac_network(app.master, &net, net.row_mac);
+    if (app.store->ops->network_add(app.store, &net) != OWB_OK)
         abort();
     const char *ids[] = {"Omega-2231"};
     char missing[OWB_NETWORK_NAME_MAX + 1];
-    if (app.store->ops->device_assign(app.store, ids, 1, "office", missing) != OWB_OK)
+    struct owb_device_row dev;
+    uint8_t mac[1][OWB_ROW_MAC_BYTES];
+    if (app.store->ops->device_get(app.store, ids[0], &dev) != OWB_OK)
+        abort();
+    strcpy(dev.network, "office");
+    owb_row_mac_device(app.master, &dev, mac[0]);
+    if (app.store->ops->device_assign(app.store, ids, 1, "office",
+                                      (const uint8_t(*)[OWB_ROW_MAC_BYTES])mac, missing) != OWB_OK)
         abort();
     owb_token_new(token, hash);
     if (app.store->ops->token_add(app.store, hash, "fuzz", 0, &tid) != OWB_OK)

@@ -34,14 +34,15 @@ enum owb_err {
     /* Local errors. */
     OWB_ERR_INVALID_ARG, /* a caller passed something out of range */
     OWB_ERR_NOMEM,
-    OWB_ERR_IO,       /* a system call failed; errno tells more */
-    OWB_ERR_EXISTS,   /* refused to overwrite */
-    OWB_ERR_NOENT,    /* file or record not there */
-    OWB_ERR_BAD_FILE, /* a file's content is malformed */
-    OWB_ERR_PERM,     /* a file's mode or owner is unsafe */
-    OWB_ERR_SPACE,    /* output buffer too small */
-    OWB_ERR_CRYPTO,   /* libsodium could not initialise */
+    OWB_ERR_IO,          /* a system call failed; errno tells more */
+    OWB_ERR_EXISTS,      /* refused to overwrite */
+    OWB_ERR_NOENT,       /* file or record not there */
+    OWB_ERR_BAD_FILE,    /* a file's content is malformed */
+    OWB_ERR_PERM,        /* a file's mode or owner is unsafe */
+    OWB_ERR_SPACE,       /* output buffer too small */
+    OWB_ERR_CRYPTO,      /* libsodium could not initialise */
     OWB_ERR_UNSUPPORTED, /* not compiled into this build */
+    OWB_ERR_TAMPERED,    /* a stored row does not match its MAC: changed without the master key */
     OWB_ERR_INTERNAL,
     OWB_ERR__COUNT
 };
