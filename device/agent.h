@@ -34,6 +34,7 @@ enum owb_fail_reason {
 struct owb_agent_config {
     const char *key_file;
     const char *state_dir;
+    const char *state_hook; /* run as "PROG save DIR FILE" after each state write, or NULL */
     const char *listen;
     const char *backend;
     struct owb_backend_config backend_cfg;
@@ -119,11 +120,16 @@ void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req
 
 /* State dir (state.c): the replay counter and the provisioned marker. */
 enum owb_err owb_state_load_counter(const char *dir, uint64_t *counter, char *diag) OWB_MUST_CHECK;
-enum owb_err owb_state_store_counter(const char *dir, uint64_t counter) OWB_MUST_CHECK;
+/* Both writers run hook (when not NULL) after the file is in place and
+ * fail when it fails: it copies the state to storage that survives a
+ * factory reset, and nothing may be acted on before that copy is made. */
+enum owb_err owb_state_store_counter(const char *dir, const char *hook,
+                                     uint64_t counter) OWB_MUST_CHECK;
 bool owb_state_provisioned(const char *dir);
 /* Removes temporary files an interrupted write left behind. */
 void owb_state_clean(const char *dir);
-enum owb_err owb_state_mark_provisioned(const char *dir, uint64_t counter) OWB_MUST_CHECK;
+enum owb_err owb_state_mark_provisioned(const char *dir, const char *hook,
+                                        uint64_t counter) OWB_MUST_CHECK;
 
 /* The worker (worker.c). */
 void *owb_agent_worker(void *arg);

@@ -18,6 +18,9 @@ static const char help[] =
     "  --key-file FILE        device key file (default /etc/owb/device.key)\n"
     "  --state-dir DIR        replay counter and state; must survive power loss\n"
     "                         and factory reset (default /etc/owb/state)\n"
+    "  --state-hook PROG      after each write to the state dir run PROG save DIR\n"
+    "                         FILE and wait; a failure fails the write (the\n"
+    "                         OpenWRT package copies the state to flash this way)\n"
     "  --listen ADDR:PORT     (default 192.168.3.1:80, the setup AP address)\n"
     "  --wifi-backend NAME    uci (default), wpa_supplicant, nmcli or command\n"
     "  --wifi-command PROG    the program of the command backend\n"
@@ -77,10 +80,11 @@ int main(int argc, char **argv)
 {
     enum { O_KEY = 256, O_STATE, O_BACKEND, O_CMD, O_TOOLS, O_JOIN, O_WINDOW, O_CHECKIN,
            O_BTIMEOUT, O_IFACE, O_APIFACE, O_UCISTA, O_UCIAP, O_UCINET, O_WPA, O_WPAAP, O_NM,
-           O_HTTPS, O_FAILCAP, O_QUIET, O_VERSION, O_APADDR, O_DHCPC, O_DHCPD, O_RUNDIR };
+           O_HTTPS, O_FAILCAP, O_QUIET, O_VERSION, O_APADDR, O_DHCPC, O_DHCPD, O_RUNDIR, O_HOOK };
     static const struct option opts[] = {
         {"key-file", required_argument, NULL, O_KEY},
         {"state-dir", required_argument, NULL, O_STATE},
+        {"state-hook", required_argument, NULL, O_HOOK},
         {"listen", required_argument, NULL, 'l'},
         {"wifi-backend", required_argument, NULL, O_BACKEND},
         {"wifi-command", required_argument, NULL, O_CMD},
@@ -142,6 +146,7 @@ int main(int argc, char **argv)
             return 0;
         case O_KEY: cfg.key_file = optarg; break;
         case O_STATE: cfg.state_dir = optarg; break;
+        case O_HOOK: cfg.state_hook = optarg; break;
         case 'l': cfg.listen = optarg; break;
         case O_BACKEND: cfg.backend = optarg; break;
         case O_CMD: cfg.backend_cfg.command = optarg; break;

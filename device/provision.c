@@ -217,7 +217,7 @@ void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req
         goto done;
     }
     /* Replay rule: the counter is durable before anything is applied. */
-    rc = owb_state_store_counter(a->cfg.state_dir, pw->job.counter);
+    rc = owb_state_store_counter(a->cfg.state_dir, a->cfg.state_hook, pw->job.counter);
     if (rc != OWB_OK) {
         pthread_mutex_unlock(&a->mu);
         fprintf(stderr, "owb-device: cannot store the replay counter in %s\n", a->cfg.state_dir);

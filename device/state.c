@@ -1,10 +1,13 @@
 /* The state directory: "counter" holds the highest accepted bundle counter
  * in decimal; "provisioned" says a bundle was applied and the device
  * joined. Both mode 0600, both written atomically (temp file, fsync,
- * rename, fsync the directory), so a crash leaves the old value or the new. */
+ * rename, fsync the directory), so a crash leaves the old value or the new.
+ * A state hook copies each write to storage that a factory reset keeps (the
+ * OpenWRT package's flash partition); a write counts only once it is there. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include "agent.h"
 #include "owb/fileio.h"
 #include "owb/mem.h"
+#include "spawn.h"
 
 static void path_in(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -63,12 +67,37 @@ enum owb_err owb_state_load_counter(const char *dir, uint64_t *counter, char *di
     return OWB_OK;
 }
 
-enum owb_err owb_state_store_counter(const char *dir, uint64_t counter)
+/* Runs "hook save DIR NAME" and waits: without a shell, 60 s at most (an
+ * erase of a flash sector takes a fraction of that). */
+static enum owb_err run_hook(const char *hook, const char *dir, const char *name)
+{
+    char *argv[] = {(char *)(uintptr_t)hook, "save", (char *)(uintptr_t)dir,
+                    (char *)(uintptr_t)name, NULL};
+    struct owb_spawn sp = {.argv = argv, .timeout_ms = 60000};
+    int code = -1;
+    enum owb_err rc = owb_spawn_run(&sp, &code);
+
+    if (rc == OWB_OK && code == 0)
+        return OWB_OK;
+    fprintf(stderr, "owb-device: state hook %s save %s failed (%s %d)\n", hook, name,
+            rc == OWB_OK ? "exit" : "error", rc == OWB_OK ? code : (int)rc);
+    return OWB_ERR_IO;
+}
+
+static enum owb_err store(const char *dir, const char *hook, const char *name, uint64_t value)
 {
     char path[4096], text[32];
-    int n = snprintf(text, sizeof text, "%" PRIu64 "\n", counter);
-    path_in(path, sizeof path, dir, "counter");
-    return owb_file_write_atomic(path, text, (size_t)n, 0600, OWB_WRITE_REPLACE);
+    int n = snprintf(text, sizeof text, "%" PRIu64 "\n", value);
+    enum owb_err rc;
+
+    path_in(path, sizeof path, dir, name);
+    rc = owb_file_write_atomic(path, text, (size_t)n, 0600, OWB_WRITE_REPLACE);
+    return rc == OWB_OK && hook ? run_hook(hook, dir, name) : rc;
+}
+
+enum owb_err owb_state_store_counter(const char *dir, const char *hook, uint64_t counter)
+{
+    return store(dir, hook, "counter", counter);
 }
 
 bool owb_state_provisioned(const char *dir)
@@ -78,12 +107,9 @@ bool owb_state_provisioned(const char *dir)
     return access(path, F_OK) == 0;
 }
 
-enum owb_err owb_state_mark_provisioned(const char *dir, uint64_t counter)
+enum owb_err owb_state_mark_provisioned(const char *dir, const char *hook, uint64_t counter)
 {
-    char path[4096], text[32];
-    int n = snprintf(text, sizeof text, "%" PRIu64 "\n", counter);
-    path_in(path, sizeof path, dir, "provisioned");
-    return owb_file_write_atomic(path, text, (size_t)n, 0600, OWB_WRITE_REPLACE);
+    return store(dir, hook, "provisioned", counter);
 }
 
 void owb_state_clean(const char *dir)

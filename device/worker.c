@@ -158,7 +158,7 @@ static void run_job(struct owb_agent *a, struct owb_job *job)
         fail(a, OWB_REASON_SERVER_UNREACHABLE, &t0);
         return;
     }
-    if (owb_state_mark_provisioned(a->cfg.state_dir, job->counter) != OWB_OK)
+    if (owb_state_mark_provisioned(a->cfg.state_dir, a->cfg.state_hook, job->counter) != OWB_OK)
         fprintf(stderr, "owb-device: could not record the provisioned state\n");
     fprintf(stderr, "owb-device: provisioned with bundle %llu (%ld ms)\n",
             (unsigned long long)job->counter, since_ms(&t0));

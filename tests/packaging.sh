@@ -7,7 +7,8 @@ src=$1 server_bin=$2
 fail=0
 # From the source tree, following the scripts' `. tools/port-of.sh`.
 (cd "$src" && shellcheck -x packaging/openwrt/files/owb-device.init \
-    packaging/openwrt/files/owb-setup-button.hotplug tools/*.sh bench/*.sh) || fail=1
+    packaging/openwrt/files/owb-state packaging/openwrt/files/owb-setup-button.hotplug \
+    tools/*.sh bench/*.sh tests/factory_reset.sh) || fail=1
 # The Wi-Fi VM's scripts: warnings and errors (they quote only what may hold spaces).
 (cd "$src" && shellcheck -x -S warning tests/wifi/*.sh) || fail=1
 if command -v systemd-analyze >/dev/null; then

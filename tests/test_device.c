@@ -119,8 +119,8 @@ static int setup(void **state)
     mkdir(D.state_dir, 0700);
     mkdir(D.fake_dir, 0700);
     mkdir(D.bin, 0700);
-    const char *tools[] = {"apply-to-file", "curl"};
-    for (size_t i = 0; i < 2; i++) {
+    const char *tools[] = {"apply-to-file", "curl", "state-hook"};
+    for (size_t i = 0; i < 3; i++) {
         char link[4096];
         snprintf(link, sizeof link, "%s/%s", D.bin, tools[i]);
         if (symlink(OWB_FAKE_TOOL_BIN, link) != 0)
@@ -1108,6 +1108,50 @@ static void test_hostile_requests(void **state)
     assert_int_equal(t_stop(&D.proc, SIGTERM), 0);
 }
 
+/* --state-hook (the OpenWRT package copies the state to flash with it): run
+ * as "PROG save DIR FILE" after each write; while it fails the bundle is
+ * refused and nothing is applied, so no counter acted on is missing there. */
+static void test_state_hook(void **state)
+{
+    (void)state;
+    uint8_t ak[32];
+    struct t_resp r;
+    char hook[4096], want[8192];
+    size_t len = 0;
+
+    randombytes_buf(ak, 32);
+    snprintf(hook, sizeof hook, "%s/state-hook", D.bin);
+    fake("state-hook.counter.exit", "1");
+    start_agent("hook", "--state-hook", hook, NULL);
+    char *b = make_bundle(&(struct bundle_spec){.counter = 5, .app_key = ak});
+    post(b, ak, &r);
+    expect(&r, 500, "could not store its replay counter");
+    t_resp_free(&r);
+    assert_int_equal(count_calls("apply"), 0);
+
+    fake("state-hook.counter.exit", NULL);
+    post(b, ak, &r);
+    expect(&r, 202, NULL);
+    t_resp_free(&r);
+    free(wait_state("joined"));
+    wait_provisioned();
+    char *log = t_read_file(D.log, &len);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(want, sizeof want, "\"argv\":[\"%s\",\"save\",\"%s\",\"%s\"]", hook, D.state_dir,
+                 i ? "provisioned" : "counter");
+        if (!strstr(log, want))
+            fail_msg("no call %s in %s", want, log);
+    }
+    /* The second (successful) hand-over of the counter came before the
+     * bundle was applied. */
+    snprintf(want, sizeof want, "\"save\",\"%s\",\"counter\"]", D.state_dir);
+    char *first = strstr(log, want), *second = first ? strstr(first + 1, want) : NULL;
+    assert_non_null(second);
+    assert_true(second < strstr(log, "\"argv\":[\"apply-to-file\",\"apply\""));
+    free(log);
+    free(b);
+}
+
 static void test_bad_state_refuses_start(void **state)
 {
     (void)state;
@@ -1162,6 +1206,7 @@ int main(void)
         cmocka_unit_test_setup(test_state_dir_full, fresh),
         cmocka_unit_test_setup(test_slowloris, fresh),
         cmocka_unit_test_setup(test_hostile_requests, fresh),
+        cmocka_unit_test_setup(test_state_hook, fresh),
         cmocka_unit_test_setup(test_bad_state_refuses_start, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
