@@ -80,7 +80,7 @@ static void print_device_full(const struct owb_master *m, const struct owb_devic
     printf("id:         %s\nsuite:      %s\nstate:      %s\ncounter:    %llu\nnetwork:    %s\n"
            "claim code: %s\nkey:        %s\ncreated:    %s\nupdated:    %s\n"
            "online:     %s\nrow:        %s\n",
-           d->id, d->suite == OWB_SUITE_PK ? "pk" : "sym", d->state, (unsigned long long)d->counter,
+           d->id, owb_suite_name(d->suite), d->state, (unsigned long long)d->counter,
            d->network[0] ? d->network : "-", d->has_claim ? "set (stored as a hash)" : "none",
            d->suite == OWB_SUITE_PK ? "public key only" : "(hidden)", created, updated, online,
            why);

@@ -39,7 +39,7 @@ void owb_row_mac_device(const struct owb_master *m, const struct owb_device_row 
 
     put_str(&e, "owb-row-v1:devices");
     put_str(&e, row->id);
-    put_str(&e, pk ? "pk" : "sym");
+    put_str(&e, owb_suite_name(pk ? OWB_SUITE_PK : OWB_SUITE_SYM));
     put(&e, row->sealed_key.bytes, pk ? 0 : row->sealed_key.len);
     put(&e, row->public_key, pk ? sizeof row->public_key : 0);
     put(&e, row->sealed_ap.bytes, pk ? row->sealed_ap.len : 0);

@@ -676,7 +676,8 @@ static enum owb_err copy_batch(struct pconn *c, const struct owb_import_item *it
             memcpy(line + o, "\\N", 2);
             o += 2;
         }
-        o += (size_t)snprintf(line + o, sizeof line - o, "\t%s\t", pk ? "pk" : "sym");
+        o += (size_t)snprintf(line + o, sizeof line - o, "\t%s\t",
+                              owb_suite_name(pk ? OWB_SUITE_PK : OWB_SUITE_SYM));
         if (pk) {
             o += put_hex(line + o, it->public_key, 32);
             line[o++] = '\t';
@@ -760,7 +761,8 @@ static void read_device(const PGresult *r, int row, void *out)
     d->online_at = col_i64(r, row, 8);
     char suite[8];
     col_text(r, row, 9, suite, sizeof suite);
-    d->suite = !strcmp(suite, "pk") ? OWB_SUITE_PK : OWB_SUITE_SYM;
+    if (owb_suite_parse(suite, &d->suite) != OWB_OK)
+        d->suite = OWB_SUITE_SYM;
     col_blob(r, row, 10, d->public_key, sizeof d->public_key, NULL);
     col_blob(r, row, 11, d->sealed_ap.bytes, sizeof d->sealed_ap.bytes, &d->sealed_ap.len);
     d->has_mac = col_mac(r, row, 12, d->row_mac);

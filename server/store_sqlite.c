@@ -558,7 +558,8 @@ static enum owb_err sq_import_add(struct owb_import *imp, const struct owb_impor
             sqlite3_bind_blob(ins, 4, it->claim_hash, OWB_HASH_BYTES, SQLITE_STATIC);
         else
             sqlite3_bind_null(ins, 4);
-        sqlite3_bind_text(ins, 5, pk ? "pk" : "sym", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 5, owb_suite_name(pk ? OWB_SUITE_PK : OWB_SUITE_SYM), -1,
+                          SQLITE_STATIC);
         if (pk) {
             sqlite3_bind_blob(ins, 6, it->public_key, 32, SQLITE_STATIC);
             sqlite3_bind_blob(ins, 7, it->sealed_ap.bytes, (int)it->sealed_ap.len, SQLITE_STATIC);
@@ -623,7 +624,8 @@ static void read_device(sqlite3_stmt *st, void *out)
     row->updated_at = sqlite3_column_int64(st, 7);
     row->online_at = sqlite3_column_int64(st, 8);
     const unsigned char *suite = sqlite3_column_text(st, 9);
-    row->suite = suite && !strcmp((const char *)suite, "pk") ? OWB_SUITE_PK : OWB_SUITE_SYM;
+    if (owb_suite_parse((const char *)suite, &row->suite) != OWB_OK)
+        row->suite = OWB_SUITE_SYM;
     copy_blob(row->public_key, sizeof row->public_key, NULL, st, 10);
     copy_blob(row->sealed_ap.bytes, sizeof row->sealed_ap.bytes, &row->sealed_ap.len, st, 11);
     row->has_mac = read_mac(row->row_mac, st, 12);

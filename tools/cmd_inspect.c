@@ -43,7 +43,7 @@ int cmd_inspect_main(int argc, char **argv)
         snprintf(url, sizeof url, "-");
     printf("id:              %s\nsuite:           %s\nserver:          %s\nsetup URL:       %s\n"
            "AP SSID:         %s\nkey fingerprint: %s\nclaim code:      %s\n",
-           kf->device_id, kf->suite == OWB_SUITE_PK ? "pk" : "sym",
+           kf->device_id, owb_suite_name(kf->suite == OWB_SUITE_PK ? OWB_SUITE_PK : OWB_SUITE_SYM),
            kf->server[0] ? kf->server : "-", url, ssid, fp, kf->claim_code[0] ? "set" : "none");
     if (kf->suite == OWB_SUITE_PK)
         printf("server keys:     %zu pinned\n", kf->n_server_pks);

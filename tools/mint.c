@@ -28,9 +28,7 @@ int owb_mint_suite_parse(const char *cmd, const char *suite, const char *key_fil
 
     memset(s, 0, sizeof *s);
     s->suite = OWB_SUITE_SYM;
-    if (suite && !strcmp(suite, "pk"))
-        s->suite = OWB_SUITE_PK;
-    else if (suite && strcmp(suite, "sym") != 0)
+    if (suite && owb_suite_parse(suite, &s->suite) != OWB_OK)
         return mint_usage(cmd, "--suite takes sym or pk");
     if (s->suite == OWB_SUITE_SYM)
         return key_file ? mint_usage(cmd, "--server-public-key is for --suite pk") : 0;

@@ -205,3 +205,19 @@ enum owb_err owb_bundle_open(const uint8_t bundle_key[static 32], const struct o
     *p_len = (size_t)m_len;
     return OWB_OK;
 }
+
+const char *owb_suite_name(enum owb_suite suite)
+{
+    return suite == OWB_SUITE_SYM ? "sym" : suite == OWB_SUITE_PK ? "pk" : "unknown";
+}
+
+enum owb_err owb_suite_parse(const char *name, enum owb_suite *out)
+{
+    if (name && strcmp(name, "sym") == 0)
+        *out = OWB_SUITE_SYM;
+    else if (name && strcmp(name, "pk") == 0)
+        *out = OWB_SUITE_PK;
+    else
+        return OWB_ERR_INVALID_ARG;
+    return OWB_OK;
+}

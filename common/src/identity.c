@@ -24,9 +24,7 @@ enum owb_err owb_identity_parse(const cJSON *root, enum owb_suite *suite,
     ap_passphrase[0] = '\0';
     *suite = OWB_SUITE_SYM;
     if (cJSON_GetObjectItemCaseSensitive(root, "suite")) {
-        if (s && !strcmp(s, "pk"))
-            *suite = OWB_SUITE_PK;
-        else if (!s || strcmp(s, "sym") != 0) {
+        if (owb_suite_parse(s, suite) != OWB_OK) {
             owb_diagf(diag, "suite: unsupported (this build knows \"sym\" and \"pk\")");
             return OWB_ERR_BAD_FILE;
         }

@@ -204,7 +204,7 @@ enum owb_err owb_keyfile_to_json(const struct owb_keyfile *kf, char **out)
         goto out;
     rc = OWB_ERR_NOMEM;
     root = cJSON_CreateObject();
-    if (!root || (pk && !cJSON_AddStringToObject(root, "suite", "pk")) ||
+    if (!root || (pk && !cJSON_AddStringToObject(root, "suite", owb_suite_name(OWB_SUITE_PK))) ||
         !cJSON_AddStringToObject(root, "device_id", kf->device_id))
         goto out;
     if (pk && !add_pk(root, kf, key_b64, sizeof key_b64)) {

@@ -55,6 +55,12 @@ enum owb_suite {
     OWB_SUITE_PK = 2,  /* "OWB2": Ed25519/X25519, no device secret on the server */
 };
 
+/* The suite's name in records, key files and the store: "sym" or "pk";
+ * "unknown" for any other value. */
+const char *owb_suite_name(enum owb_suite suite);
+/* OWB_ERR_INVALID_ARG for a name that is neither (NULL included). */
+enum owb_err owb_suite_parse(const char *name, enum owb_suite *out) OWB_MUST_CHECK;
+
 struct owb_bundle_header {
     enum owb_suite suite;
     char device_id[OWB_DEVICE_ID_SIZE];
