@@ -6,18 +6,24 @@
 # Wi-Fi and records what it applied. Everything runs in a temporary
 # directory that is removed at the end, and both processes are stopped.
 # It runs once per suite: a symmetric-key device, then a public-key one.
-#   bash tools/demo.sh [--mode server|app] [--suite sym|pk|both]
+# --keep leaves the server and the agents running (their output in files,
+# so a pipe reading this script still ends), and prints the setup page's
+# address, so a person can open it in a browser and go through it.
+#   bash tools/demo.sh [--mode server|app] [--suite sym|pk|both] [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=server suites="sym pk"
+mode=server suites="sym pk" keep=0
+usage="usage: $0 [--mode server|app] [--suite sym|pk|both] [--keep]"
 while [ $# -gt 0 ]; do
     case "$1" in
     --mode) mode="${2:-}"; shift 2 ;;
     --suite) suites="${2:-}"; [ "$suites" = both ] && suites="sym pk"; shift 2 ;;
-    *) echo "usage: $0 [--mode server|app] [--suite sym|pk|both]" >&2; exit 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) echo "$usage"; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
     esac
 done
-case "$mode" in server|app) ;; *) echo "usage: $0 [--mode server|app] [--suite sym|pk|both]" >&2; exit 2 ;; esac
+case "$mode" in server|app) ;; *) echo "$usage" >&2; exit 2 ;; esac
 for s in $suites; do
     case "$s" in sym|pk) ;; *) echo "$0: --suite takes sym, pk or both" >&2; exit 2 ;; esac
 done
@@ -30,6 +36,12 @@ bin=build/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/owb-demo-XXXXXX")
 pids=()
 cleanup() {
+    local status=$?
+    if [ "$keep" = 1 ] && [ "$status" = 0 ]; then
+        printf '%s\n' "#!/bin/sh" "kill ${pids[*]} 2>/dev/null" "rm -rf '$work'" >"$work/stop.sh"
+        printf '\nStill running (--keep). Stop everything with: sh %s/stop.sh\n' "$work"
+        return
+    fi
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$work"
@@ -45,7 +57,7 @@ step "1. Initialise the provisioning server's database and master key"
 $bin/server/owb-server init
 
 step "2. Start the server on loopback"
-$bin/server/owb-server serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --quiet 2>"$work/server.log" &
+$bin/server/owb-server serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --quiet >/dev/null 2>"$work/server.log" &
 pids+=($!)
 sport=$(port_of "$work/server.log")
 server="http://127.0.0.1:$sport"
@@ -83,10 +95,11 @@ provision() {
     OWB_DEMO_DIR="$dir/wifi" OWB_DEMO_SSID="Demo Office" \
     $bin/device/owb-device --key-file "$dir/factory/$id.key" --state-dir "$dir/state" \
         --listen 127.0.0.1:0 --wifi-backend command --wifi-command "$PWD/$bin/tools/owb-demo-wifi" \
-        --quiet 2>"$dir/device.log" &
+        --quiet >/dev/null 2>"$dir/device.log" &
     pids+=($!)
     dport=$(port_of "$dir/device.log")
     echo "owb-device ($id) at http://127.0.0.1:$dport"
+    echo "http://127.0.0.1:$dport/" >"$dir/handoff.url"
 
     step "7 ($suite). The phone's part: setup page, bundle, hand-off, wait for check-in ($mode-sealed)"
     if [ "$mode" = server ]; then
@@ -108,3 +121,10 @@ provision() {
 for suite in $suites; do
     provision "$suite"
 done
+if [ "$keep" = 1 ]; then
+    step "Your turn: the setup page of the last device, in a browser on this machine"
+    # The label's URL, as its QR code holds it: setup is open again and again.
+    sed -n 's/^setup URL: *//p' "$work/$suite/mint.txt" | head -n 1
+    echo "installer token (for \"the organisation's network\"): $token"
+    echo "the device's hand-off page (on a real device: its setup Wi-Fi's address): $(cat "$work/$suite/handoff.url")"
+fi
