@@ -217,16 +217,6 @@ static void post(const char *bundle, const uint8_t app_key[32], struct t_resp *r
     free(body);
 }
 
-static void expect(const struct t_resp *r, long status, const char *code)
-{
-    if (r->status != status || (code && !strstr(r->body, code)))
-        fail_msg("want %ld %s, got %ld %s", status, code ? code : "", r->status, r->body);
-    if (status >= 400) {
-        assert_non_null(strstr(r->body, "\"error\":"));
-        assert_non_null(strstr(r->body, "\"message\":"));
-    }
-}
-
 /* Polls /v1/status until "state" is want (10 s at most); returns the body. */
 static char *wait_state(const char *want)
 {
@@ -286,9 +276,8 @@ static void test_vector_bundle_accepted(void **state)
     write_key(t_str(c, "device_id"), key);
     start_agent("vector", NULL);
     post(t_str(c, "bundle"), ak, &r);
-    expect(&r, 202, "\"status\":\"applying\"");
     assert_non_null(strstr(r.body, "\"counter\":1"));
-    t_resp_free(&r);
+    t_expect(&r, 202, "\"status\":\"applying\"");
     /* The check-in URL is https: the (fake) helper posts it and succeeds. */
     char *body = wait_state("joined");
     free(body);
@@ -323,8 +312,7 @@ static void test_check_table(void **state)
     char *big = malloc(9000);
     memset(big, ' ', 9000);
     post_raw(big, 9000, &r);
-    expect(&r, 413, "too_large");
-    t_resp_free(&r);
+    t_expect(&r, 413, "too_large");
     free(big);
 
     /* 400: not JSON, missing or mistyped fields, bad base64, short app key, bad header. */
@@ -338,8 +326,7 @@ static void test_check_table(void **state)
         "{\"bundle\":\"T1dCMUIBYQ\",\"app_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         post_raw(bad[i], strlen(bad[i]), &r);
-        expect(&r, 400, "bad_request");
-        t_resp_free(&r);
+        t_expect(&r, 400, "bad_request");
     }
     b = make_bundle(&(struct bundle_spec){.counter = 5, .app_key = ak});
     char body[4096], ak31[64];
@@ -347,34 +334,29 @@ static void test_check_table(void **state)
     owb_b64_encode(short_key, 31, ak31, sizeof ak31);
     snprintf(body, sizeof body, "{\"bundle\":\"%s\",\"app_key\":\"%s\"}", b, ak31);
     post_raw(body, strlen(body), &r);
-    expect(&r, 400, "bad_request");
-    t_resp_free(&r);
+    t_expect(&r, 400, "bad_request");
     free(b);
 
     /* 403: a bundle made for another device (its own key). */
     b = make_bundle(
         &(struct bundle_spec){.id = "someone-else", .key = other_key, .counter = 5, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 403, "wrong_device");
-    t_resp_free(&r);
+    t_expect(&r, 403, "wrong_device");
     free(b);
     /* 409: counter 0 is never greater than the stored one. */
     b = make_bundle(&(struct bundle_spec){.counter = 0, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 409, "replayed");
-    t_resp_free(&r);
+    t_expect(&r, 409, "replayed");
     free(b);
     /* 401 auth_failed: our id, another key. */
     b = make_bundle(&(struct bundle_spec){.key = other_key, .counter = 5, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 401, "auth_failed");
-    t_resp_free(&r);
+    t_expect(&r, 401, "auth_failed");
     free(b);
     /* 401 app_key_rejected. */
     b = make_bundle(&(struct bundle_spec){.counter = 5, .app_key = ak});
     post(b, bad_ak, &r);
-    expect(&r, 401, "app_key_rejected");
-    t_resp_free(&r);
+    t_expect(&r, 401, "app_key_rejected");
     free(b);
     /* 422: W breaks a rule; config breaks a rule. */
     b = make_bundle(
@@ -382,8 +364,7 @@ static void test_check_table(void **state)
                               .app_key = ak,
                               .w = "{\"ssid\":\"x\",\"security\":\"wpa2-psk\",\"psk\":\"short\"}"});
     post(b, ak, &r);
-    expect(&r, 422, "invalid_config");
-    t_resp_free(&r);
+    t_expect(&r, 422, "invalid_config");
     free(b);
     /* Nothing so far touched the counter. */
     char path[4096];
@@ -393,15 +374,12 @@ static void test_check_table(void **state)
     /* 202, then 429 busy for a newer bundle while applying, then 409 for a replay. */
     b = make_bundle(&(struct bundle_spec){.counter = 5, .app_key = ak, .hostname = "kitchen-1"});
     post(b, ak, &r);
-    expect(&r, 202, "\"counter\":5");
-    t_resp_free(&r);
+    t_expect(&r, 202, "\"counter\":5");
     char *b6 = make_bundle(&(struct bundle_spec){.counter = 6, .app_key = ak});
     post(b6, ak, &r);
-    expect(&r, 429, "busy");
-    t_resp_free(&r);
+    t_expect(&r, 429, "busy");
     post(b, ak, &r);
-    expect(&r, 409, "replayed");
-    t_resp_free(&r);
+    t_expect(&r, 409, "replayed");
     free(b6);
     free(b);
     char *st = wait_state("joined");
@@ -424,19 +402,16 @@ static void test_check_table(void **state)
     /* A provisioned device has closed setup mode. */
     b = make_bundle(&(struct bundle_spec){.counter = 9, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 403, "setup_closed");
-    t_resp_free(&r);
+    t_expect(&r, 403, "setup_closed");
     free(b);
     /* Wrong methods and paths. */
     char u[256];
     snprintf(u, sizeof u, "%s/v1/provision", D.base);
     t_http("GET", u, NULL, NULL, 0, &r);
-    expect(&r, 405, "method_not_allowed");
-    t_resp_free(&r);
+    t_expect(&r, 405, "method_not_allowed");
     snprintf(u, sizeof u, "%s/../etc/passwd", D.base);
     t_http("GET", u, NULL, NULL, 0, &r);
-    assert_int_equal(r.status, 404);
-    t_resp_free(&r);
+    t_expect(&r, 404, NULL);
 }
 
 static void test_replay_after_restart_and_kill(void **state)
@@ -452,15 +427,13 @@ static void test_replay_after_restart_and_kill(void **state)
     start_agent("kill", NULL);
     char *b = make_bundle(&(struct bundle_spec){.counter = 3, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     assert_int_equal(t_stop(&D.proc, SIGKILL), 128 + SIGKILL);
     fake("apply-to-file.apply.sleep", NULL);
 
     start_agent("restarted", NULL);
     post(b, ak, &r);
-    expect(&r, 409, "replayed");
-    t_resp_free(&r);
+    t_expect(&r, 409, "replayed");
     /* No temporary file was left in the state dir. */
     char cmd[8192], out[256];
     snprintf(cmd, sizeof cmd, "%s", D.state_dir);
@@ -470,21 +443,18 @@ static void test_replay_after_restart_and_kill(void **state)
     /* A newer bundle still works. */
     char *b2 = make_bundle(&(struct bundle_spec){.counter = 4, .app_key = ak});
     post(b2, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     free(wait_state("joined"));
     wait_provisioned();
     t_stop(&D.proc, SIGTERM);
     /* And after a clean restart too, with setup mode opened by the button. */
     start_agent("restarted2", NULL);
     post(b2, ak, &r);
-    expect(&r, 403, "setup_closed");
-    t_resp_free(&r);
+    t_expect(&r, 403, "setup_closed");
     kill(D.proc.pid, SIGUSR1);
     free(wait_state("setup"));
     post(b2, ak, &r);
-    expect(&r, 409, "replayed");
-    t_resp_free(&r);
+    t_expect(&r, 409, "replayed");
     free(b);
     free(b2);
 }
@@ -528,8 +498,7 @@ static void test_join_failure_rolls_back(void **state)
     start_agent("joinfail", NULL);
     char *b = make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     char *st = wait_state("failed");
     assert_non_null(strstr(st, "\"reason\":\"wrong_password\""));
     assert_non_null(
@@ -545,8 +514,7 @@ static void test_join_failure_rolls_back(void **state)
     free(b);
     b = make_bundle(&(struct bundle_spec){.counter = 2, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
     st = wait_state("failed");
     assert_non_null(strstr(st, "\"reason\":\"network_not_found\""));
@@ -557,8 +525,7 @@ static void test_join_failure_rolls_back(void **state)
     free(b);
     b = make_bundle(&(struct bundle_spec){.counter = 3, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     free(wait_state("joined"));
     assert_int_equal(count_calls("ap-down"), 1);
     free(b);
@@ -569,8 +536,7 @@ static void test_join_failure_rolls_back(void **state)
     start_agent("applyfail", NULL);
     b = make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     st = wait_state("failed");
     assert_non_null(strstr(st, "\"reason\":\"apply_failed\""));
     free(st);
@@ -649,8 +615,7 @@ static void test_checkin_reaches_server(void **state)
     start_agent("checkin", "--checkin-timeout", "10", NULL);
     char *b = make_bundle(&(struct bundle_spec){.counter = 7, .app_key = ak, .checkin_url = url});
     post(b, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     free(wait_state("joined"));
     wait_provisioned();
     pthread_mutex_lock(&cs.mu);
@@ -730,18 +695,15 @@ static void test_pk_suite(void **state)
 
     char *b = make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 401, "auth_failed");
-    t_resp_free(&r);
+    t_expect(&r, 401, "auth_failed");
     free(b);
     b = make_pk_bundle(rogue_sk, dev_pk, 2, ak, url);
     post(b, ak, &r);
-    expect(&r, 401, "auth_failed");
-    t_resp_free(&r);
+    t_expect(&r, 401, "auth_failed");
     free(b);
     b = make_pk_bundle(srv_sk, dev_pk, 3, ak, url);
     post(b, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     free(b);
     free(wait_state("joined"));
     wait_provisioned();
@@ -770,8 +732,7 @@ static void test_checkin_unreachable_rolls_back(void **state)
     char *b = make_bundle(&(struct bundle_spec){
         .counter = 1, .app_key = ak, .checkin_url = "http://127.0.0.1:9/v1/devices/x/checkin"});
     post(b, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     char *st = wait_state("failed");
     assert_non_null(strstr(st, "\"reason\":\"server_unreachable\""));
     free(st);
@@ -798,8 +759,7 @@ static void test_setup_window_and_sigusr1(void **state)
     assert_int_equal(count_calls("ap-down"), 1);
     char *b = make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 403, "setup_closed");
-    t_resp_free(&r);
+    t_expect(&r, 403, "setup_closed");
 
     kill(D.proc.pid, SIGUSR1);
     for (int i = 0; i < 200; i++) {
@@ -812,8 +772,7 @@ static void test_setup_window_and_sigusr1(void **state)
     }
     assert_int_equal(count_calls("ap-up"), 2);
     post(b, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     free(b);
 }
 
@@ -827,8 +786,7 @@ static void test_backend_hang_is_killed(void **state)
     start_agent("hang", "--backend-timeout", "1", NULL);
     char *b = make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     char *st = wait_state("failed");
     assert_non_null(strstr(st, "\"reason\":\"apply_failed\""));
     free(st);
@@ -843,19 +801,16 @@ static void test_fail_cap(void **state)
     start_agent("failcap", "--fail-cap", "3", NULL);
     for (int i = 0; i < 3; i++) {
         post_raw("{}", 2, &r);
-        expect(&r, 400, "bad_request");
-        t_resp_free(&r);
+        t_expect(&r, 400, "bad_request");
     }
     post_raw("{}", 2, &r);
-    expect(&r, 429, "rate_limited");
+    t_expect(&r, 429, "rate_limited");
     assert_non_null(strstr(r.headers, "Retry-After"));
-    t_resp_free(&r);
     /* Another client (the phone) is not locked out by the noisy one. */
     t_http_from = "127.0.0.2";
     post_raw("{}", 2, &r);
     t_http_from = NULL;
-    expect(&r, 400, "bad_request");
-    t_resp_free(&r);
+    t_expect(&r, 400, "bad_request");
 }
 
 /* What a web page elsewhere could send through the phone's browser: a
@@ -874,35 +829,28 @@ static void test_foreign_requests(void **state)
 
     const char *plain[] = {"Content-Type: text/plain", NULL};
     t_http("POST", u, plain, body, strlen(body), &r);
-    expect(&r, 415, "unsupported_media_type");
-    t_resp_free(&r);
+    t_expect(&r, 415, "unsupported_media_type");
     t_http("POST", u, NULL, body, strlen(body), &r);
-    expect(&r, 415, "unsupported_media_type");
-    t_resp_free(&r);
+    t_expect(&r, 415, "unsupported_media_type");
     const char *jsonish[] = {"Content-Type: application/jsonx", NULL};
     t_http("POST", u, jsonish, body, strlen(body), &r);
-    expect(&r, 415, "unsupported_media_type");
-    t_resp_free(&r);
+    t_expect(&r, 415, "unsupported_media_type");
 
     const char *foreign[] = {"Content-Type: application/json", "Origin: http://evil.example", NULL};
     t_http("POST", u, foreign, body, strlen(body), &r);
-    expect(&r, 421, "wrong_host");
-    t_resp_free(&r);
+    t_expect(&r, 421, "wrong_host");
     const char *null_origin[] = {"Content-Type: application/json", "Origin: null", NULL};
     t_http("POST", u, null_origin, body, strlen(body), &r);
-    expect(&r, 421, "wrong_host");
-    t_resp_free(&r);
+    t_expect(&r, 421, "wrong_host");
 
     const char *rebound[] = {"Host: evil.example", NULL};
     char su[256];
     snprintf(su, sizeof su, "%s/v1/status", D.base);
     t_http("GET", su, rebound, NULL, 0, &r);
-    expect(&r, 421, "wrong_host");
-    t_resp_free(&r);
+    t_expect(&r, 421, "wrong_host");
     const char *rebound_port[] = {"Host: evil.example:80", "Content-Type: application/json", NULL};
     t_http("POST", u, rebound_port, body, strlen(body), &r);
-    expect(&r, 421, "wrong_host");
-    t_resp_free(&r);
+    t_expect(&r, 421, "wrong_host");
     const char *no_host[] = {"Host:", NULL};
     t_http("GET", su, no_host, NULL, 0, &r);
     assert_true(r.status == 400 || r.status == 421);
@@ -914,13 +862,10 @@ static void test_foreign_requests(void **state)
     snprintf(origin, sizeof origin, "Origin: http://127.0.0.1:%u", D.proc.port);
     const char *own[] = {host, origin, "Content-Type: application/json; charset=utf-8", NULL};
     t_http("POST", u, own, body, strlen(body), &r);
-    expect(&r, 400, "bad_request");
-    t_resp_free(&r);
+    t_expect(&r, 400, "bad_request");
     /* Nothing of this was counted or applied. */
     t_http("GET", su, NULL, NULL, 0, &r);
-    expect(&r, 200, NULL);
-    assert_non_null(strstr(r.body, "\"counter\":0"));
-    t_resp_free(&r);
+    t_expect(&r, 200, "\"counter\":0");
 }
 
 struct racer {
@@ -1032,8 +977,7 @@ static void test_state_dir_full(void **state)
     snprintf(D.base, sizeof D.base, "http://127.0.0.1:%u", D.proc.port);
     char *b = make_bundle(&(struct bundle_spec){.counter = 5, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 500, "could not store its replay counter");
-    t_resp_free(&r);
+    t_expect(&r, 500, "could not store its replay counter");
     free(b);
     snprintf(path, sizeof path, "%s/counter", mnt);
     char *counter = t_read_file(path, NULL);
@@ -1125,14 +1069,12 @@ static void test_state_hook(void **state)
     start_agent("hook", "--state-hook", hook, NULL);
     char *b = make_bundle(&(struct bundle_spec){.counter = 5, .app_key = ak});
     post(b, ak, &r);
-    expect(&r, 500, "could not store its replay counter");
-    t_resp_free(&r);
+    t_expect(&r, 500, "could not store its replay counter");
     assert_int_equal(count_calls("apply"), 0);
 
     fake("state-hook.counter.exit", NULL);
     post(b, ak, &r);
-    expect(&r, 202, NULL);
-    t_resp_free(&r);
+    t_expect(&r, 202, NULL);
     free(wait_state("joined"));
     wait_provisioned();
     char *log = t_read_file(D.log, &len);
@@ -1164,10 +1106,11 @@ static void test_bad_state_refuses_start(void **state)
     assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
     assert_non_null(strstr(out, "damaged replay counter"));
     /* strtoull would read these as 2^64-1 and 7: damaged too. */
-    const char *bad[] = {" -1\n", "-1\n", "+7\n", " 7\n", "\t7\n", "7 \n", "18446744073709551616\n"};
+    const char *bad[] = {
+        " -1\n", "-1\n", "+7\n", " 7\n", "\t7\n", "7 \n", "18446744073709551616\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(owb_file_write_atomic(path, bad[i], strlen(bad[i]), 0600, OWB_WRITE_REPLACE),
-                         OWB_OK);
+        assert_int_equal(
+            owb_file_write_atomic(path, bad[i], strlen(bad[i]), 0600, OWB_WRITE_REPLACE), OWB_OK);
         assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
         assert_non_null(strstr(out, "damaged replay counter"));
     }

@@ -280,6 +280,15 @@ void t_resp_free(struct t_resp *r)
     r->body = NULL;
 }
 
+void t_expect(struct t_resp *r, long status, const char *text)
+{
+    if (r->status != status || (text && !strstr(r->body, text)))
+        fail_msg("want %ld %s, got %ld %s", status, text ? text : "", r->status, r->body);
+    if (status >= 400 && (!strstr(r->body, "\"error\":") || !strstr(r->body, "\"message\":")))
+        fail_msg("want a JSON error, got %ld %s", r->status, r->body);
+    t_resp_free(r);
+}
+
 double t_slowloris(unsigned port, const char *from, int n, int rounds, unsigned pause_ms,
                    const char *url, int *held)
 {

@@ -44,13 +44,18 @@ void t_http(const char *method, const char *url, const char *const *headers, con
 bool t_http_try(const char *method, const char *url, const char *const *headers, const char *body,
                 size_t body_len, struct t_resp *r);
 void t_resp_free(struct t_resp *r);
+/* Fails the test unless r is answered status and its body contains text
+ * (NULL: anything); an answer of 400 or more must also be a JSON error
+ * with "error" and "message". Then frees r's body: check the rest of the
+ * body before; r->status and r->headers stay readable. */
+void t_expect(struct t_resp *r, long status, const char *text);
 /* When set, t_http binds its socket to this source address (127.0.0.x:
  * another client). A "Host:" entry in headers replaces the default Host. */
 extern _Thread_local const char *t_http_from;
 
 /* A slowloris: n connections to 127.0.0.1:port (bound to the address from,
- * or in turn to each of several separated by commas, or any when NULL) each send part of a request head, then one more byte
- * per round; between rounds an honest client GETs url, which must answer
+ * or in turn to each of several separated by commas, or any when NULL) each send part of a request
+ * head, then one more byte per round; between rounds an honest client GETs url, which must answer
  * 200. Returns the honest client's worst time in ms; *held counts the slow
  * connections that were accepted. */
 double t_slowloris(unsigned port, const char *from, int n, int rounds, unsigned pause_ms,

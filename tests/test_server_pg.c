@@ -1,0 +1,202 @@
+/* What only PostgreSQL has, on the shared fixture (tests/support/
+ * server_fixture.h, built with OWB_TEST_PG): several instances on one
+ * database, the database going away under a running server, two
+ * instances initialising one database at once. */
+#include "server_fixture.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { PG_BURST = 600 };
+
+/* One client of a burst: setups for one device through one instance. */
+struct pg_client {
+    const char *base;
+    int dev;
+    int n;
+    bool may_lose; /* its instance is killed during the burst */
+    _Atomic int answered;
+    uint64_t counters[PG_BURST];
+    char sessions[PG_BURST][64];
+};
+
+static void *pg_client_run(void *arg)
+{
+    struct pg_client *c = arg;
+    t_setup_series(c->base, c->dev, c->n, c->may_lose, &c->answered, c->counters, c->sessions);
+    return NULL;
+}
+
+/* Every answered bundle: its session is there (asked of base), and per
+ * device the counters are all distinct. */
+static void pg_check_clients(struct pg_client *c, int n, const char *base)
+{
+    for (int dev = 0; dev < 2; dev++) {
+        uint64_t *all = calloc((size_t)n * PG_BURST, sizeof *all);
+        size_t k = 0;
+        for (int i = 0; i < n; i++) {
+            if (c[i].dev != dev)
+                continue;
+            for (int j = 0; j < c[i].answered; j++) {
+                struct t_resp r;
+                if (j > 0)
+                    assert_true(c[i].counters[j] > c[i].counters[j - 1]);
+                all[k++] = c[i].counters[j];
+                t_session_req(base, c[i].sessions[j], &r);
+                if (r.status != 200)
+                    fail_msg("answered session of dev-%d (counter %llu) missing", dev,
+                             (unsigned long long)c[i].counters[j]);
+                t_resp_free(&r);
+            }
+        }
+        qsort(all, k, sizeof *all, t_cmp_u64);
+        for (size_t i = 1; i < k; i++)
+            assert_true(all[i] > all[i - 1]);
+        free(all);
+    }
+}
+
+/* Two instances on one database, 2 x 500 setups for the same two devices
+ * at once: every counter distinct and increasing, every session there.
+ * Then one instance is SIGKILLed in the middle of a burst: the other
+ * answers every one of its own requests, and what the killed one answered
+ * is there too. */
+static void test_pg_two_instances(void **state)
+{
+    (void)state;
+    enum { CLIENTS = 8 };
+    struct t_proc a, b;
+    struct pg_client *c = calloc(CLIENTS, sizeof *c);
+    pthread_t t[CLIENTS];
+    char base_a[64], base_b[64];
+
+    t_start_server(&a, "pg-a", "0");
+    t_start_server(&b, "pg-b", "0");
+    snprintf(base_a, sizeof base_a, "http://127.0.0.1:%u", a.port);
+    snprintf(base_b, sizeof base_b, "http://127.0.0.1:%u", b.port);
+    for (int i = 0; i < CLIENTS; i++) {
+        c[i].base = i % 2 ? base_b : base_a;
+        c[i].dev = (i / 2) % 2;
+        c[i].n = 125;
+        pthread_create(&t[i], NULL, pg_client_run, &c[i]);
+    }
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_join(t[i], NULL);
+    pg_check_clients(c, CLIENTS, base_b);
+    print_message("2 instances x 500 setups for 2 devices: counters distinct, sessions present\n");
+
+    memset(c, 0, CLIENTS * sizeof *c);
+    for (int i = 0; i < CLIENTS; i++) {
+        c[i].base = i % 2 ? base_b : base_a;
+        c[i].dev = (i / 2) % 2;
+        c[i].n = 150;
+        c[i].may_lose = c[i].base == base_a;
+        pthread_create(&t[i], NULL, pg_client_run, &c[i]);
+    }
+    while (c[0].answered + c[2].answered < 60)
+        nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    assert_int_equal(t_stop(&a, SIGKILL), 128 + SIGKILL);
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 1; i < CLIENTS; i += 2)
+        assert_int_equal(c[i].answered, 150); /* instance b served all of its own */
+    pg_check_clients(c, CLIENTS, base_b);
+    print_message("instance a killed after %d answers; b answered all %d of its own\n",
+                  c[0].answered + c[2].answered + c[4].answered + c[6].answered, 4 * 150);
+    t_stop(&b, SIGTERM);
+    free(c);
+}
+
+/* PostgreSQL goes away under a running server: requests are answered 503
+ * with Retry-After within the time-outs, never left hanging; when it is
+ * back, the server reconnects by itself. */
+static void test_pg_connection_loss(void **state)
+{
+    (void)state;
+    struct t_slow_setup s;
+    struct t_proc p;
+    char base[64];
+
+    t_serve(&p, "pg-loss", "--metrics-listen", "off", "--rate-limit", "0", "--busy-timeout", "1000",
+            NULL);
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", p.port);
+    s = (struct t_slow_setup){base, 0, 0};
+    t_slow_setup_run(&s);
+    assert_int_equal(s.status, 200);
+
+    t_pg_pause(&F.pg);
+    for (int i = 0; i < 3; i++) {
+        s = (struct t_slow_setup){base, 0, 0};
+        t_slow_setup_run(&s);
+        print_message("database down: setup answered %ld after %.0f ms\n", s.status, s.ms);
+        assert_int_equal(s.status, 503);
+        assert_true(s.ms < 15000);
+    }
+    struct t_resp r;
+    char u[512];
+    snprintf(u, sizeof u, "%s/healthz", base);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    t_expect(&r, 200, NULL);
+
+    t_pg_resume(&F.pg);
+    s = (struct t_slow_setup){base, 0, 0};
+    t_slow_setup_run(&s);
+    print_message("database back: setup answered %ld after %.0f ms\n", s.status, s.ms);
+    assert_int_equal(s.status, 200);
+    assert_int_equal(t_stop(&p, SIGTERM), 0);
+    char *log = t_log(&p);
+    assert_null(strstr(log, " 500 "));
+    free(log);
+}
+
+/* Two instances initialising one fresh database at once: the advisory
+ * lock lets the schema be made exactly once, and both succeed. */
+static void test_pg_concurrent_init(void **state)
+{
+    (void)state;
+    char dsn[300];
+    pid_t pid[2];
+
+    t_pg_exec(&F.pg, "CREATE DATABASE owb_race");
+    snprintf(dsn, sizeof dsn, "%.*sowb_race", (int)(strrchr(F.db, '/') + 1 - F.db), F.db);
+    for (int i = 0; i < 2; i++) {
+        char *argv[] = {OWB_SERVER_BIN, "init", "--db", dsn, "--master-key", F.key, NULL};
+        pid[i] = fork();
+        if (pid[i] == 0) {
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, 1);
+            execv(argv[0], argv);
+            _exit(127);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        int st;
+        waitpid(pid[i], &st, 0);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    char *argv[] = {OWB_SERVER_BIN, "device", "list", "--db", dsn, "--master-key", F.key, NULL};
+    char out[4096];
+    assert_int_equal(t_run(argv, NULL, out, sizeof out), 0);
+    /* A database nobody initialised is refused, not silently set up. */
+    t_pg_exec(&F.pg, "CREATE DATABASE owb_empty");
+    snprintf(dsn, sizeof dsn, "%.*sowb_empty", (int)(strrchr(F.db, '/') + 1 - F.db), F.db);
+    assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1); /* argv's dsn: owb_empty */
+    assert_non_null(strstr(out, "never initialised"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pg_two_instances),
+        cmocka_unit_test(test_pg_connection_loss),
+        cmocka_unit_test(test_pg_concurrent_init),
+    };
+    return T_WORLD_RUN(tests);
+}
