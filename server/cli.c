@@ -1,7 +1,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,49 +36,67 @@ const char *cli_db_label(const char *db, char *buf, size_t cap)
     return buf;
 }
 
-bool cli_db_opt(struct cli_db *o, int c, const char *arg)
+/* In this order each use takes a run of them: signing-key the first two,
+ * init and serve all four, the admin commands the last three. */
+static const struct owb_opt db_opts[] = {
+    OWB_OPT_STR_("signing-key", "FILE", struct cli_db, signing_key,
+                 "the pk suite's signing key file (default $OWB_SIGNING_KEY_FILE, "
+                 "$CREDENTIALS_DIRECTORY/owb-signing-key, or owb-signing.key beside the "
+                 "master key)"),
+    OWB_OPT_STR_("master-key", "FILE", struct cli_db, master_key,
+                 "master key (default $OWB_MASTER_KEY_FILE, $CREDENTIALS_DIRECTORY/owb-master-key, "
+                 "or owb-master.key)"),
+    OWB_OPT_STR_("db", "FILE|URI", struct cli_db, db,
+                 "SQLite database file, or a postgresql:// URI (default $OWB_DB or owb.db)"),
+    OWB_OPT_UINT_("busy-timeout", "MS", struct cli_db, busy_ms, 1, 600000,
+                  "how long to wait for a database lock held by another process before "
+                  "answering 503 (default 5000)"),
+};
+
+struct owb_opt_group cli_db_group(struct cli_db *o, enum cli_db_use use)
 {
-    switch (c) {
-    case 'D':
-        o->db = arg;
-        return true;
-    case 'K':
-        o->master_key = arg;
-        return true;
-    case 'G':
-        o->signing_key = arg;
-        return true;
-    case 'B': {
-        char *end;
-        unsigned long v;
-        errno = 0;
-        v = strtoul(arg, &end, 10);
-        if (errno || end == arg || *end || v < 1 || v > 600000 || arg[0] == '-') {
-            fprintf(stderr, "owb-server: --busy-timeout takes 1-600000 milliseconds\n");
-            exit(EXIT_USAGE);
-        }
-        o->busy_ms = (unsigned)v;
-        return true;
-    }
+    switch (use) {
+    case CLI_DB_SIGNING:
+        return (struct owb_opt_group){db_opts, 2, o};
+    case CLI_DB_KEYS:
+        return (struct owb_opt_group){db_opts, 4, o};
+    case CLI_DB_ADMIN:
     default:
-        return false;
+        return (struct owb_opt_group){db_opts + 1, 3, o};
     }
+}
+
+int cli_admin_main(const struct cli_admin_cmd *cmd, struct cli_admin *a, void *ctx, int argc,
+                   char **argv)
+{
+    const struct owb_opt_group groups[] = {{cmd->opts, cmd->n_opts, ctx},
+                                           cli_db_group(&a->db, cmd->db_use)};
+    const struct owb_cli cli = {cmd->prog,    NULL,   cmd->about,           cmd->verbs,
+                                cmd->n_verbs, groups, OWB_ARRAY_LEN(groups)};
+    const struct owb_verb *verb;
+    int next, ret;
+
+    cli_db_defaults(&a->db);
+    memset(&a->srv, 0, sizeof a->srv);
+    ret = owb_cli_parse(&cli, argc, argv, &next);
+    if (ret != OWB_CLI_RUN)
+        return ret;
+    verb = owb_cli_verb(&cli, argc, argv, &next);
+    if (!verb)
+        return OWB_EXIT_USAGE;
+    ret = verb->fn(ctx, argc - next, argv + next);
+    cli_close(&a->srv);
+    return ret;
+}
+
+bool cli_admin_open(struct cli_admin *a)
+{
+    return cli_open(&a->db, false, 1, true, &a->srv) == OWB_OK;
 }
 
 int64_t cli_now(void)
 {
     return (int64_t)time(NULL);
-}
-
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "owb-server %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry 'owb-server %s --help'.\n", cmd);
-    return EXIT_USAGE;
 }
 
 enum owb_err cli_open(struct cli_db *o, bool create, unsigned connections, bool sync_full,

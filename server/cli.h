@@ -1,34 +1,16 @@
-/* Helpers shared by owb-server's subcommands: the --db and --master-key
- * options, opening the store with the master key, and usage errors.
+/* Helpers shared by owb-server's subcommands: the --db, --master-key,
+ * --signing-key and --busy-timeout options, opening the store with the
+ * master key, and running an admin command's verbs (owb/cli.h).
  * Exit codes: 0 ok, 1 runtime error, 2 usage error. */
 #ifndef OWB_SERVER_CLI_H
 #define OWB_SERVER_CLI_H
 
-#include <getopt.h>
 #include <stdbool.h>
 
+#include "owb/cli.h"
 #include "owb/err.h"
 #include "secrets.h"
 #include "store.h"
-
-#define EXIT_USAGE 2
-
-/* Long options every database subcommand takes. */
-#define CLI_DB_OPTIONS                                                                             \
-    {"db", required_argument, NULL, 'D'}, {"master-key", required_argument, NULL, 'K'},            \
-        {"busy-timeout", required_argument, NULL, 'B'},                                            \
-    {                                                                                              \
-        "help", no_argument, NULL, 'h'                                                             \
-    }
-
-#define CLI_DB_HELP                                                                                \
-    "  --db FILE|URI      SQLite database file, or a postgresql:// URI\n"                          \
-    "                     (default $OWB_DB or owb.db)\n"                                           \
-    "  --master-key FILE  master key (default $OWB_MASTER_KEY_FILE,\n"                             \
-    "                     $CREDENTIALS_DIRECTORY/owb-master-key, or owb-master.key)\n"             \
-    "  --busy-timeout MS  how long to wait for a database lock held by another\n"                  \
-    "                     process before answering 503 (default 5000)\n"                           \
-    "  -h, --help         this help\n"
 
 struct cli_db {
     const char *db;
@@ -47,12 +29,16 @@ struct owb_srv {
 
 void cli_db_defaults(struct cli_db *o);
 
+/* Which of struct cli_db's options a command takes. */
+enum cli_db_use {
+    CLI_DB_SIGNING, /* --signing-key, --master-key (signing-key) */
+    CLI_DB_KEYS,    /* those and --db, --busy-timeout (init, serve) */
+    CLI_DB_ADMIN,   /* --master-key, --db, --busy-timeout (the others) */
+};
+struct owb_opt_group cli_db_group(struct cli_db *o, enum cli_db_use use);
+
 /* --db as it may be printed: a PostgreSQL URI without its password. */
 const char *cli_db_label(const char *db, char *buf, size_t cap);
-/* Handles 'D', 'K', 'G' and 'B'; true when c was one of them. A bad value
- * ends the program with a usage error (nothing is held yet while options
- * are parsed). */
-bool cli_db_opt(struct cli_db *o, int c, const char *arg);
 
 /* Opens the store and loads and checks the master key; prints the reason
  * on failure. create: make the database (init). */
@@ -60,8 +46,31 @@ enum owb_err cli_open(struct cli_db *o, bool create, unsigned connections, bool 
                       struct owb_srv *srv);
 void cli_close(struct owb_srv *srv);
 
-/* Prints "owb-server CMD: message" and a hint, returns EXIT_USAGE. */
-int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An admin command (device, network, token): its options, and the store
+ * once a verb has opened it with cli_admin_open. */
+struct cli_admin {
+    struct cli_db db;
+    struct owb_srv srv;
+};
+
+/* What an admin command is: its help, its verbs, its own options (their
+ * values go into the ctx given to cli_admin_main) and the db options it
+ * takes. */
+struct cli_admin_cmd {
+    const char *prog, *about;
+    const struct owb_verb *verbs;
+    size_t n_verbs;
+    const struct owb_opt *opts;
+    size_t n_opts;
+    enum cli_db_use db_use;
+};
+
+/* Sets the db defaults, parses the options, runs the verb named with ctx
+ * (which holds a), and closes the store the verb opened. The exit code. */
+int cli_admin_main(const struct cli_admin_cmd *cmd, struct cli_admin *a, void *ctx, int argc,
+                   char **argv);
+/* Opens the store for a verb; false (the reason printed) when it cannot. */
+bool cli_admin_open(struct cli_admin *a);
 
 /* Reads a secret from a file, or from stdin when path is "-" or NULL:
  * the first line, without its newline. OWB_ERR_TOO_LARGE past cap - 1. */

@@ -14,19 +14,25 @@
 #include "owb/record.h"
 #include "rowmac.h"
 
-static const char device_help[] =
-    "Usage: owb-server device import FILE [db options]\n"
-    "       owb-server device list [db options]\n"
-    "       owb-server device show ID [db options]\n"
-    "       owb-server device remove ID [db options]\n"
-    "       owb-server device unlock ID [db options]\n"
-    "       owb-server device assign ID... --network NAME [db options]\n"
+#define PROG "owb-server device"
+
+struct device_cmd {
+    struct cli_admin a;
+    const char *network;
+};
+
+static const char device_about[] =
     "import reads the JSON-lines records owb-mint writes. A file is imported\n"
     "whole or not at all; records already present with the same key are\n"
     "skipped, and one whose id exists with another key stops the import.\n"
     "assign --network '' clears the assignment. unlock forgets the claim\n"
     "attempts counted for a device, so it takes claims at once again (show says\n"
-    "whether it is slowed down).\n\n" CLI_DB_HELP;
+    "whether it is slowed down).\n";
+
+static const struct owb_opt device_opts[] = {
+    OWB_OPT_STR_("network", "NAME", struct device_cmd, network,
+                 "assign: the network the devices get ('' clears it)"),
+};
 
 #define IMPORT_BATCH 1024
 
@@ -116,94 +122,115 @@ static enum owb_err record_to_item(const struct owb_master *m, const struct owb_
     return rc;
 }
 
-static int device_import(struct owb_srv *srv, const char *path)
-{
-    FILE *f = fopen(path, "re");
-    struct owb_import *imp = NULL;
-    struct owb_import_item *items = NULL;
-    struct owb_record *rec = NULL;
-    struct owb_import_result res = {0};
-    char *line = NULL;
-    size_t cap = 0, n = 0, lineno = 0;
-    ssize_t len;
-    char diag[OWB_DIAG_SIZE];
-    enum owb_err rc = OWB_ERR_NOMEM;
-    bool failed = true;
+/* An import under way: records parsed into items, fed to the store a
+ * batch at a time. */
+struct importer {
+    struct owb_srv *srv;
+    struct owb_import *imp;
+    struct owb_import_item *items; /* IMPORT_BATCH of them; wiped when freed */
+    struct owb_record *rec;        /* secret memory */
+    struct owb_import_result res;
+    size_t n;
+};
 
-    if (!f) {
-        fprintf(stderr, "owb-server device import: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    items = calloc(IMPORT_BATCH, sizeof *items);
-    rec = owb_secret_alloc(sizeof *rec);
-    if (!items || !rec)
-        goto out;
-    rc = srv->store->ops->import_begin(srv->store, &imp);
-    if (rc != OWB_OK) {
-        fprintf(stderr, "owb-server device import: database: %s\n", owb_strerror(rc));
-        goto out;
-    }
+static enum owb_err flush_items(struct importer *im)
+{
+    enum owb_err rc = im->srv->store->ops->import_add(im->imp, im->items, im->n, &im->res);
+    im->n = 0;
+    return rc;
+}
+
+/* Feeds every record of f to the import. *reported: the reason of a
+ * failure is printed already (a bad line, a read error). */
+static enum owb_err import_lines(struct importer *im, FILE *f, const char *path, bool *reported)
+{
+    char *line = NULL, diag[OWB_DIAG_SIZE];
+    size_t cap = 0, lineno = 0;
+    ssize_t len;
+    enum owb_err rc = OWB_OK;
+
+    *reported = true;
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         if (len == 0)
             continue;
-        rc = owb_record_parse(line, (size_t)len, rec, diag);
+        rc = owb_record_parse(line, (size_t)len, im->rec, diag);
         sodium_memzero(line, (size_t)len);
         if (rc != OWB_OK) {
-            fprintf(stderr, "owb-server device import: %s:%zu: %s\n", path, lineno, diag);
+            fprintf(stderr, PROG " import: %s:%zu: %s\n", path, lineno, diag);
             goto out;
         }
-        rc = record_to_item(srv->master, rec, &items[n++]);
+        rc = record_to_item(im->srv->master, im->rec, &im->items[im->n++]);
         if (rc != OWB_OK)
             goto out;
-        if (n == IMPORT_BATCH) {
-            rc = srv->store->ops->import_add(imp, items, n, &res);
-            n = 0;
-            if (rc != OWB_OK)
-                goto report;
+        if (im->n == IMPORT_BATCH && (rc = flush_items(im)) != OWB_OK) {
+            *reported = false;
+            goto out;
         }
     }
     if (ferror(f)) {
-        fprintf(stderr, "owb-server device import: %s: read error\n", path);
+        fprintf(stderr, PROG " import: %s: read error\n", path);
+        rc = OWB_ERR_IO;
         goto out;
     }
-    if (n > 0)
-        rc = srv->store->ops->import_add(imp, items, n, &res);
-report:
-    if (rc == OWB_ERR_CONFLICT)
-        fprintf(stderr,
-                "owb-server device import: %s: device %s exists with a different key; refusing "
-                "to replace it\n",
-                path, res.conflict_id);
-    else if (rc != OWB_OK)
-        fprintf(stderr, "owb-server device import: database: %s\n", owb_strerror(rc));
-    else
-        failed = false;
+    *reported = false;
+    if (im->n > 0)
+        rc = flush_items(im);
 out:
-    if (imp) {
-        enum owb_err end = srv->store->ops->import_end(imp, !failed);
-        if (!failed && end != OWB_OK) {
-            fprintf(stderr, "owb-server device import: commit: %s\n", owb_strerror(end));
-            failed = true;
-        }
-    }
-    if (failed)
-        fprintf(stderr, "owb-server device import: nothing imported from %s\n", path);
-    else
-        printf("imported %zu new device(s), %zu already present, from %s\n", res.added,
-               res.unchanged, path);
     if (line) {
         sodium_memzero(line, cap);
         free(line);
     }
-    if (items)
-        owb_clear_free(items, IMPORT_BATCH * sizeof *items);
-    if (rec)
-        owb_secret_free(rec);
+    return rc;
+}
+
+static int device_import(struct owb_srv *srv, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    struct importer im = {.srv = srv};
+    enum owb_err rc;
+    bool failed = true, reported = true;
+
+    if (!f)
+        return owb_cli_fail(PROG " import", "%s: %s", path, strerror(errno));
+    im.items = calloc(IMPORT_BATCH, sizeof *im.items);
+    im.rec = owb_secret_alloc(sizeof *im.rec);
+    if (!im.items || !im.rec)
+        goto out;
+    rc = srv->store->ops->import_begin(srv->store, &im.imp);
+    if (rc == OWB_OK)
+        rc = import_lines(&im, f, path, &reported);
+    else
+        reported = false;
+    if (rc == OWB_ERR_CONFLICT)
+        fprintf(stderr,
+                PROG " import: %s: device %s exists with a different key; refusing "
+                     "to replace it\n",
+                path, im.res.conflict_id);
+    else if (rc != OWB_OK && !reported)
+        fprintf(stderr, PROG " import: database: %s\n", owb_strerror(rc));
+    failed = rc != OWB_OK;
+out:
+    if (im.imp) {
+        enum owb_err end = srv->store->ops->import_end(im.imp, !failed);
+        if (!failed && end != OWB_OK) {
+            fprintf(stderr, PROG " import: commit: %s\n", owb_strerror(end));
+            failed = true;
+        }
+    }
+    if (failed)
+        fprintf(stderr, PROG " import: nothing imported from %s\n", path);
+    else
+        printf("imported %zu new device(s), %zu already present, from %s\n", im.res.added,
+               im.res.unchanged, path);
+    if (im.items)
+        owb_clear_free(im.items, IMPORT_BATCH * sizeof *im.items);
+    if (im.rec)
+        owb_secret_free(im.rec);
     fclose(f);
-    return failed ? 1 : 0;
+    return failed ? OWB_EXIT_FAIL : OWB_EXIT_OK;
 }
 
 /* Each device's row MAC is computed anew with its new network, from the
@@ -244,93 +271,126 @@ static int device_assign(struct owb_srv *srv, const char *const *ids, size_t n, 
     return 1;
 }
 
-int cmd_device_main(int argc, char **argv)
+/* Checks that every argument is a device id, then opens the store. */
+static int open_for_ids(struct device_cmd *d, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        CLI_DB_OPTIONS, {"network", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0}};
-    struct cli_db o;
-    struct owb_srv srv;
-    const char *network = NULL, *action;
-    int c, ret = 1, nargs;
+    for (int i = 0; i < argc; i++)
+        if (!owb_device_id_valid_str(argv[i]))
+            return owb_cli_usage_error(PROG, "'%s' is not a device id", argv[i]);
+    return cli_admin_open(&d->a) ? OWB_CLI_RUN : OWB_EXIT_FAIL;
+}
+
+static int report(const char *id, enum owb_err rc)
+{
+    return owb_cli_fail(PROG, "%s: %s", id,
+                        rc == OWB_ERR_NOENT ? "no such device" : owb_strerror(rc));
+}
+
+static int verb_import(void *ctx, int argc, char **argv)
+{
+    struct device_cmd *d = ctx;
+    (void)argc;
+    return cli_admin_open(&d->a) ? device_import(&d->a.srv, argv[0]) : OWB_EXIT_FAIL;
+}
+
+static int verb_list(void *ctx, int argc, char **argv)
+{
+    struct device_cmd *d = ctx;
+    (void)argc, (void)argv;
+    if (!cli_admin_open(&d->a))
+        return OWB_EXIT_FAIL;
+    return d->a.srv.store->ops->device_list(d->a.srv.store, print_device_line, NULL) == OWB_OK
+               ? OWB_EXIT_OK
+               : OWB_EXIT_FAIL;
+}
+
+/* Opens the store and reads the device argv[0] names. */
+static int open_device(struct device_cmd *d, int argc, char **argv, struct owb_device_row *row)
+{
+    int ret = open_for_ids(d, argc, argv);
     enum owb_err rc;
 
-    cli_db_defaults(&o);
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_db_opt(&o, c, optarg))
-            continue;
-        if (c == 'h') {
-            fputs(device_help, stdout);
-            return 0;
-        }
-        if (c == 'n') {
-            network = optarg;
-            continue;
-        }
-        return cli_usage_error("device", "unknown option");
-    }
-    if (optind >= argc)
-        return cli_usage_error("device",
-                               "missing action: import, list, show, remove, unlock or assign");
-    action = argv[optind++];
-    nargs = argc - optind;
-    if (strcmp(action, "list") == 0) {
-        if (nargs != 0)
-            return cli_usage_error("device", "list takes no argument");
-    } else if (strcmp(action, "import") == 0 || strcmp(action, "show") == 0 ||
-               strcmp(action, "remove") == 0 || strcmp(action, "unlock") == 0) {
-        if (nargs != 1)
-            return cli_usage_error("device", "%s needs exactly one argument", action);
-    } else if (strcmp(action, "assign") == 0) {
-        if (nargs < 1 || !network)
-            return cli_usage_error("device", "assign needs ID... and --network NAME");
-    } else {
-        return cli_usage_error("device", "unknown action '%s'", action);
-    }
-    for (int i = optind; strcmp(action, "import") != 0 && i < argc; i++)
-        if (!owb_device_id_valid_str(argv[i]))
-            return cli_usage_error("device", "'%s' is not a device id", argv[i]);
+    if (ret != OWB_CLI_RUN)
+        return ret;
+    rc = d->a.srv.store->ops->device_get(d->a.srv.store, argv[0], row);
+    return rc == OWB_OK ? OWB_CLI_RUN : report(argv[0], rc);
+}
 
-    if (cli_open(&o, false, 1, true, &srv) != OWB_OK)
-        return 1;
-    if (strcmp(action, "import") == 0) {
-        ret = device_import(&srv, argv[optind]);
-    } else if (strcmp(action, "list") == 0) {
-        ret = srv.store->ops->device_list(srv.store, print_device_line, NULL) == OWB_OK ? 0 : 1;
-    } else if (strcmp(action, "show") == 0) {
-        struct owb_device_row d;
-        rc = srv.store->ops->device_get(srv.store, argv[optind], &d);
-        if (rc == OWB_OK) {
-            print_device_full(srv.master, &d);
-            print_claim_state(&srv, d.id);
-            ret = 0;
-        } else {
-            fprintf(stderr, "owb-server device: %s: %s\n", argv[optind],
-                    rc == OWB_ERR_NOENT ? "no such device" : owb_strerror(rc));
-        }
-    } else if (strcmp(action, "unlock") == 0) {
-        struct owb_device_row d;
-        rc = srv.store->ops->device_get(srv.store, argv[optind], &d);
-        if (rc == OWB_OK)
-            rc = srv.store->ops->claim_reset(srv.store, argv[optind]);
-        if (rc == OWB_OK) {
-            printf("device %s unlocked: its claim attempts are forgotten\n", argv[optind]);
-            ret = 0;
-        } else {
-            fprintf(stderr, "owb-server device: %s: %s\n", argv[optind],
-                    rc == OWB_ERR_NOENT ? "no such device" : owb_strerror(rc));
-        }
-    } else if (strcmp(action, "remove") == 0) {
-        rc = srv.store->ops->device_remove(srv.store, argv[optind]);
-        if (rc == OWB_OK) {
-            printf("device %s removed\n", argv[optind]);
-            ret = 0;
-        } else {
-            fprintf(stderr, "owb-server device: %s: %s\n", argv[optind],
-                    rc == OWB_ERR_NOENT ? "no such device" : owb_strerror(rc));
-        }
-    } else {
-        ret = device_assign(&srv, (const char *const *)argv + optind, (size_t)nargs, network);
-    }
-    cli_close(&srv);
-    return ret;
+static int verb_show(void *ctx, int argc, char **argv)
+{
+    struct device_cmd *d = ctx;
+    struct owb_device_row row;
+    int ret = open_device(d, argc, argv, &row);
+
+    if (ret != OWB_CLI_RUN)
+        return ret;
+    print_device_full(d->a.srv.master, &row);
+    print_claim_state(&d->a.srv, row.id);
+    return OWB_EXIT_OK;
+}
+
+static int verb_unlock(void *ctx, int argc, char **argv)
+{
+    struct device_cmd *d = ctx;
+    struct owb_device_row row;
+    enum owb_err rc;
+    int ret = open_device(d, argc, argv, &row);
+
+    if (ret != OWB_CLI_RUN)
+        return ret;
+    rc = d->a.srv.store->ops->claim_reset(d->a.srv.store, argv[0]);
+    if (rc != OWB_OK)
+        return report(argv[0], rc);
+    printf("device %s unlocked: its claim attempts are forgotten\n", argv[0]);
+    return OWB_EXIT_OK;
+}
+
+static int verb_remove(void *ctx, int argc, char **argv)
+{
+    struct device_cmd *d = ctx;
+    enum owb_err rc;
+    int ret;
+
+    if ((ret = open_for_ids(d, argc, argv)) != OWB_CLI_RUN)
+        return ret;
+    rc = d->a.srv.store->ops->device_remove(d->a.srv.store, argv[0]);
+    if (rc != OWB_OK)
+        return report(argv[0], rc);
+    printf("device %s removed\n", argv[0]);
+    return OWB_EXIT_OK;
+}
+
+static int verb_assign(void *ctx, int argc, char **argv)
+{
+    struct device_cmd *d = ctx;
+    int ret;
+
+    if (!d->network)
+        return owb_cli_usage_error(PROG, "assign needs ID... and --network NAME");
+    if ((ret = open_for_ids(d, argc, argv)) != OWB_CLI_RUN)
+        return ret;
+    return device_assign(&d->a.srv, (const char *const *)argv, (size_t)argc, d->network);
+}
+
+static const struct owb_verb device_verbs[] = {
+    {"import", "FILE", verb_import, "add the devices of a records file from owb-mint"},
+    {"list", "", verb_list, "one line a device"},
+    {"show", "ID", verb_show, "a device's row (never its key) and its claim attempts"},
+    {"remove", "ID", verb_remove, "forget a device"},
+    {"unlock", "ID", verb_unlock, "forget a device's wrong claim attempts"},
+    {"assign", "ID...", verb_assign, "give devices a network (needs --network NAME)"},
+};
+
+static const struct cli_admin_cmd device_spec = {.prog = PROG,
+                                                 .about = device_about,
+                                                 .verbs = device_verbs,
+                                                 .n_verbs = OWB_ARRAY_LEN(device_verbs),
+                                                 .opts = device_opts,
+                                                 .n_opts = OWB_ARRAY_LEN(device_opts),
+                                                 .db_use = CLI_DB_ADMIN};
+
+int cmd_device_main(int argc, char **argv)
+{
+    struct device_cmd d = {0};
+    return cli_admin_main(&device_spec, &d.a, &d, argc, argv);
 }

@@ -9,16 +9,16 @@
 #include "signing.h"
 #include "owb/keyfile.h"
 
-static const char init_help[] =
-    "Usage: owb-server init [--db FILE|URI] [--master-key FILE] [--signing-key FILE]\n"
+#define PROG "owb-server init"
+
+static const char init_about[] =
     "Creates the master key file and the pk suite's signing key file (mode\n"
     "0600; existing ones are kept, never replaced) and the database, and\n"
     "records a check value so that a server started with another master key\n"
-    "refuses to run. Safe to run again.\n\n" CLI_DB_HELP;
+    "refuses to run. Safe to run again.\n";
 
 int cmd_init_main(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_DB_OPTIONS, {NULL, 0, NULL, 0}};
     struct cli_db o;
     struct owb_srv srv;
     char diag[OWB_DIAG_SIZE];
@@ -26,35 +26,28 @@ int cmd_init_main(int argc, char **argv)
     bool made_key = false, made_db, pg, made_signing = false;
     const char *signing_path;
     char label[1024];
-    int c;
+    int ret;
+    const struct owb_opt_group groups[] = {cli_db_group(&o, CLI_DB_KEYS)};
+    const struct owb_cli cli = {.prog = PROG,
+                                .usage = "[options]",
+                                .about = init_about,
+                                .groups = groups,
+                                .n_groups = OWB_ARRAY_LEN(groups)};
 
     cli_db_defaults(&o);
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_db_opt(&o, c, optarg))
-            continue;
-        if (c == 'h') {
-            fputs(init_help, stdout);
-            return 0;
-        }
-        return cli_usage_error("init", "unknown option");
-    }
-    if (optind != argc)
-        return cli_usage_error("init", "unexpected argument '%s'", argv[optind]);
+    if ((ret = owb_cli_parse_no_args(&cli, argc, argv)) != OWB_CLI_RUN)
+        return ret;
 
     key_path = owb_master_path(o.master_key, o.master_buf, sizeof o.master_buf);
     if (access(key_path, F_OK) != 0) {
-        if (owb_master_create(key_path, diag) != OWB_OK) {
-            fprintf(stderr, "owb-server init: %s\n", diag);
-            return 1;
-        }
+        if (owb_master_create(key_path, diag) != OWB_OK)
+            return owb_cli_fail(PROG, "%s", diag);
         made_key = true;
     }
     signing_path = owb_signing_path(o.signing_key, key_path, o.signing_buf, sizeof o.signing_buf);
     if (access(signing_path, F_OK) != 0) {
-        if (owb_signing_create(signing_path, diag) != OWB_OK) {
-            fprintf(stderr, "owb-server init: %s\n", diag);
-            return 1;
-        }
+        if (owb_signing_create(signing_path, diag) != OWB_OK)
+            return owb_cli_fail(PROG, "%s", diag);
         made_signing = true;
     }
     pg = owb_store_pg_dsn(o.db);

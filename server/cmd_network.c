@@ -11,13 +11,26 @@
 #include "owb/keyfile.h"
 #include "rowmac.h"
 
-static const char network_help[] =
-    "Usage: owb-server network add NAME --ssid SSID --security wpa2-psk|wpa3-sae|open\n"
-    "                              [--psk-file FILE] [--hidden] [db options]\n"
-    "       owb-server network list [db options]\n"
-    "       owb-server network remove NAME [db options]\n"
+#define PROG "owb-server network"
+
+struct network_cmd {
+    struct cli_admin a;
+    const char *ssid, *security, *psk_file;
+    bool hidden;
+};
+
+static const char network_about[] =
     "The PSK is read from --psk-file, or from standard input when that option\n"
-    "is absent or '-' (first line); it is never taken from the command line.\n\n" CLI_DB_HELP;
+    "is absent or '-' (first line); it is never taken from the command line.\n";
+
+static const struct owb_opt network_opts[] = {
+    OWB_OPT_STR_("ssid", "SSID", struct network_cmd, ssid, "add: the network's SSID"),
+    OWB_OPT_STR_("security", "wpa2-psk|wpa3-sae|open", struct network_cmd, security,
+                 "add: how the network is secured"),
+    OWB_OPT_STR_("psk-file", "FILE", struct network_cmd, psk_file,
+                 "add: the file whose first line is the PSK ('-' or absent: standard input)"),
+    OWB_OPT_FLAG_("hidden", struct network_cmd, hidden, "add: the network hides its SSID"),
+};
 
 static bool name_ok(const char *n)
 {
@@ -54,129 +67,113 @@ static int network_add(struct owb_srv *srv, const char *name, struct owb_wifi *w
     if (w->security != OWB_SEC_OPEN) {
         rc = owb_atrest_seal(srv->master, "networks", name, (const uint8_t *)w->psk, strlen(w->psk),
                              &row.sealed_psk);
-        if (rc != OWB_OK) {
-            fprintf(stderr, "owb-server network: %s\n", owb_strerror(rc));
-            return 1;
-        }
+        if (rc != OWB_OK)
+            return owb_cli_fail(PROG, "%s", owb_strerror(rc));
     }
     owb_row_mac_network(srv->master, &row, row.row_mac);
     rc = srv->store->ops->network_add(srv->store, &row);
-    if (rc == OWB_ERR_EXISTS) {
-        fprintf(stderr, "owb-server network: a network named '%s' exists (remove it first)\n",
-                name);
-        return 1;
-    }
-    if (rc != OWB_OK) {
-        fprintf(stderr, "owb-server network: %s\n", owb_strerror(rc));
-        return 1;
-    }
+    if (rc == OWB_ERR_EXISTS)
+        return owb_cli_fail(PROG, "a network named '%s' exists (remove it first)", name);
+    if (rc != OWB_OK)
+        return owb_cli_fail(PROG, "%s", owb_strerror(rc));
     printf("network %s added (ssid \"%s\", %s)\n", name, w->ssid, owb_security_name(w->security));
     return 0;
 }
 
-int cmd_network_main(int argc, char **argv)
+static int name_check(const char *name)
 {
-    static const struct option opts[] = {CLI_DB_OPTIONS,
-                                         {"ssid", required_argument, NULL, 's'},
-                                         {"security", required_argument, NULL, 'S'},
-                                         {"psk-file", required_argument, NULL, 'p'},
-                                         {"hidden", no_argument, NULL, 'H'},
-                                         {NULL, 0, NULL, 0}};
-    struct cli_db o;
-    struct owb_srv srv;
-    struct owb_wifi w = {0};
-    const char *ssid = NULL, *security = NULL, *psk_file = NULL, *action, *name = NULL;
+    if (name_ok(name))
+        return OWB_CLI_RUN;
+    return owb_cli_usage_error(PROG, "NAME must be 1-%d of [A-Za-z0-9._-]", OWB_NETWORK_NAME_MAX);
+}
+
+/* The settings of add, the PSK read from its file; checked against the
+ * Wi-Fi rules before the database is opened. */
+static int read_wifi(const struct network_cmd *n, struct owb_wifi *w)
+{
     char diag[OWB_DIAG_SIZE];
-    int c, ret = 1;
+
+    if (!n->ssid || !n->security)
+        return owb_cli_usage_error(PROG, "add needs --ssid and --security");
+    if (strlen(n->ssid) > OWB_SSID_MAX)
+        return owb_cli_usage_error(PROG, "--ssid is longer than 32 bytes");
+    snprintf(w->ssid, sizeof w->ssid, "%s", n->ssid);
+    w->ssid_len = strlen(w->ssid);
+    w->hidden = n->hidden;
+    if (owb_security_parse(n->security, &w->security) != OWB_OK)
+        return owb_cli_usage_error(PROG, "--security must be wpa2-psk, wpa3-sae or open");
+    if (w->security == OWB_SEC_OPEN && n->psk_file)
+        return owb_cli_usage_error(PROG, "an open network takes no PSK");
+    if (w->security != OWB_SEC_OPEN &&
+        cli_read_secret(n->psk_file, w->psk, sizeof w->psk, diag) != OWB_OK)
+        return owb_cli_fail(PROG, "PSK: %s", diag);
+    if (owb_wifi_check(w) != OWB_OK)
+        return owb_cli_fail(PROG, "settings break a rule: SSID 1-32 bytes of UTF-8 without "
+                                  "control characters; PSK 8-63 printable ASCII characters or 64 "
+                                  "hex digits");
+    return OWB_CLI_RUN;
+}
+
+static int verb_add(void *ctx, int argc, char **argv)
+{
+    struct network_cmd *n = ctx;
+    struct owb_wifi w = {0};
+    int ret = name_check(argv[0]);
+
+    (void)argc;
+    if (ret == OWB_CLI_RUN)
+        ret = read_wifi(n, &w);
+    if (ret == OWB_CLI_RUN)
+        ret = cli_admin_open(&n->a) ? network_add(&n->a.srv, argv[0], &w) : OWB_EXIT_FAIL;
+    owb_wifi_wipe(&w);
+    return ret;
+}
+
+static int verb_list(void *ctx, int argc, char **argv)
+{
+    struct network_cmd *n = ctx;
+    (void)argc, (void)argv;
+    if (!cli_admin_open(&n->a))
+        return OWB_EXIT_FAIL;
+    return n->a.srv.store->ops->network_list(n->a.srv.store, print_network, NULL) == OWB_OK
+               ? OWB_EXIT_OK
+               : OWB_EXIT_FAIL;
+}
+
+static int verb_remove(void *ctx, int argc, char **argv)
+{
+    struct network_cmd *n = ctx;
     enum owb_err rc;
 
-    cli_db_defaults(&o);
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_db_opt(&o, c, optarg))
-            continue;
-        switch (c) {
-        case 'h':
-            fputs(network_help, stdout);
-            return 0;
-        case 's':
-            ssid = optarg;
-            break;
-        case 'S':
-            security = optarg;
-            break;
-        case 'p':
-            psk_file = optarg;
-            break;
-        case 'H':
-            w.hidden = true;
-            break;
-        default:
-            return cli_usage_error("network", "unknown option");
-        }
-    }
-    if (optind >= argc)
-        return cli_usage_error("network", "missing action: add, list or remove");
-    action = argv[optind++];
-    if (strcmp(action, "list") == 0) {
-        if (optind != argc)
-            return cli_usage_error("network", "list takes no argument");
-    } else if (strcmp(action, "add") == 0 || strcmp(action, "remove") == 0) {
-        if (optind + 1 != argc)
-            return cli_usage_error("network", "%s needs one NAME", action);
-        name = argv[optind];
-        if (!name_ok(name))
-            return cli_usage_error("network", "NAME must be 1-%d of [A-Za-z0-9._-]",
-                                   OWB_NETWORK_NAME_MAX);
-    } else {
-        return cli_usage_error("network", "unknown action '%s'", action);
-    }
+    (void)argc;
+    if (name_check(argv[0]) != OWB_CLI_RUN)
+        return OWB_EXIT_USAGE;
+    if (!cli_admin_open(&n->a))
+        return OWB_EXIT_FAIL;
+    rc = n->a.srv.store->ops->network_remove(n->a.srv.store, argv[0]);
+    if (rc != OWB_OK)
+        return owb_cli_fail(PROG, "%s: %s", argv[0],
+                            rc == OWB_ERR_NOENT ? "no such network" : owb_strerror(rc));
+    printf("network %s removed\n", argv[0]);
+    return OWB_EXIT_OK;
+}
 
-    if (strcmp(action, "add") == 0) {
-        if (!ssid || !security)
-            return cli_usage_error("network", "add needs --ssid and --security");
-        if (strlen(ssid) > OWB_SSID_MAX)
-            return cli_usage_error("network", "--ssid is longer than 32 bytes");
-        snprintf(w.ssid, sizeof w.ssid, "%s", ssid);
-        w.ssid_len = strlen(w.ssid);
-        if (owb_security_parse(security, &w.security) != OWB_OK)
-            return cli_usage_error("network", "--security must be wpa2-psk, wpa3-sae or open");
-        if (w.security != OWB_SEC_OPEN) {
-            rc = cli_read_secret(psk_file, w.psk, sizeof w.psk, diag);
-            if (rc != OWB_OK) {
-                fprintf(stderr, "owb-server network: PSK: %s\n", diag);
-                return 1;
-            }
-        } else if (psk_file) {
-            return cli_usage_error("network", "an open network takes no PSK");
-        }
-        if (owb_wifi_check(&w) != OWB_OK) {
-            owb_wifi_wipe(&w);
-            fprintf(stderr, "owb-server network: settings break a rule: SSID 1-32 bytes of "
-                            "UTF-8 without control characters; PSK 8-63 printable ASCII "
-                            "characters or 64 hex digits\n");
-            return 1;
-        }
-    }
+static const struct owb_verb network_verbs[] = {
+    {"add", "NAME", verb_add, "add a network (needs --ssid and --security)"},
+    {"list", "", verb_list, "one line a network (never its PSK)"},
+    {"remove", "NAME", verb_remove, "forget a network"},
+};
 
-    if (cli_open(&o, false, 1, true, &srv) != OWB_OK) {
-        owb_wifi_wipe(&w);
-        return 1;
-    }
-    if (strcmp(action, "add") == 0) {
-        ret = network_add(&srv, name, &w);
-    } else if (strcmp(action, "list") == 0) {
-        ret = srv.store->ops->network_list(srv.store, print_network, NULL) == OWB_OK ? 0 : 1;
-    } else {
-        rc = srv.store->ops->network_remove(srv.store, name);
-        if (rc == OWB_OK) {
-            printf("network %s removed\n", name);
-            ret = 0;
-        } else {
-            fprintf(stderr, "owb-server network: %s: %s\n", name,
-                    rc == OWB_ERR_NOENT ? "no such network" : owb_strerror(rc));
-        }
-    }
-    owb_wifi_wipe(&w);
-    cli_close(&srv);
-    return ret;
+static const struct cli_admin_cmd network_spec = {.prog = PROG,
+                                                  .about = network_about,
+                                                  .verbs = network_verbs,
+                                                  .n_verbs = OWB_ARRAY_LEN(network_verbs),
+                                                  .opts = network_opts,
+                                                  .n_opts = OWB_ARRAY_LEN(network_opts),
+                                                  .db_use = CLI_DB_ADMIN};
+
+int cmd_network_main(int argc, char **argv)
+{
+    struct network_cmd n = {0};
+    return cli_admin_main(&network_spec, &n.a, &n, argc, argv);
 }

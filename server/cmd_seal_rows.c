@@ -10,17 +10,26 @@
 #include "commands.h"
 #include "rowmac.h"
 
-static const char seal_help[] =
-    "Usage: owb-server seal-rows [--check] [--force] [db options]\n"
+#define PROG "owb-server seal-rows"
+
+static const char seal_about[] =
     "Every devices and networks row carries a MAC under the master key over\n"
     "what decides where a device goes (its network, suite, keys; a network's\n"
     "SSID, security and PSK). The server refuses a row whose MAC is missing or\n"
     "does not match. Rows from before row MACs have none: check them with\n"
-    "'device list', 'device show' and 'network list', then run seal-rows.\n"
-    "  --check            only report rows without a MAC or with a wrong one;\n"
-    "                     exit 1 when there is any\n"
-    "  --force            also seal rows whose MAC does not match (after you\n"
-    "                     have found out why they changed)\n\n" CLI_DB_HELP;
+    "'device list', 'device show' and 'network list', then run seal-rows.\n";
+
+struct seal_opts {
+    bool check, force;
+};
+
+static const struct owb_opt seal_opts[] = {
+    OWB_OPT_FLAG_("check", struct seal_opts, check,
+                  "only report rows without a MAC or with a wrong one; exit 1 when there is any"),
+    OWB_OPT_FLAG_("force", struct seal_opts, force,
+                  "also seal rows whose MAC does not match (after you have found out why they "
+                  "changed)"),
+};
 
 /* Rows to seal, collected before writing: a store may hold its only
  * connection for the whole of a list. */
@@ -101,54 +110,45 @@ static enum owb_err seal_table(struct owb_srv *srv, const char *table, struct pe
     for (size_t i = 0; rc == OWB_OK && !check_only && i < p->n; i++)
         rc = srv->store->ops->row_mac_put(srv->store, table, p->keys[i], p->macs[i]);
     if (rc != OWB_OK)
-        fprintf(stderr, "owb-server seal-rows: %s: %s\n", table, owb_strerror(rc));
+        owb_cli_fail(PROG, "%s: %s", table, owb_strerror(rc));
     p->n = 0;
     return rc;
 }
 
 int cmd_seal_rows_main(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_DB_OPTIONS,
-                                         {"check", no_argument, NULL, 'c'},
-                                         {"force", no_argument, NULL, 'f'},
-                                         {NULL, 0, NULL, 0}};
     struct cli_db o;
     struct owb_srv srv;
     struct pending p = {0};
-    bool check_only = false;
-    int c, ret = 1;
+    struct seal_opts so = {0};
+    int ret;
+    const struct owb_opt_group groups[] = {{seal_opts, OWB_ARRAY_LEN(seal_opts), &so},
+                                           cli_db_group(&o, CLI_DB_ADMIN)};
+    const struct owb_cli cli = {.prog = PROG,
+                                .usage = "[options]",
+                                .about = seal_about,
+                                .groups = groups,
+                                .n_groups = OWB_ARRAY_LEN(groups)};
 
     cli_db_defaults(&o);
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_db_opt(&o, c, optarg))
-            continue;
-        if (c == 'h') {
-            fputs(seal_help, stdout);
-            return 0;
-        }
-        if (c == 'c')
-            check_only = true;
-        else if (c == 'f')
-            p.force = true;
-        else
-            return cli_usage_error("seal-rows", "unknown option");
-    }
-    if (optind != argc)
-        return cli_usage_error("seal-rows", "takes no argument");
-    if (check_only && p.force)
-        return cli_usage_error("seal-rows", "--check and --force exclude each other");
+    if ((ret = owb_cli_parse_no_args(&cli, argc, argv)) != OWB_CLI_RUN)
+        return ret;
+    if (so.check && so.force)
+        return owb_cli_usage_error(PROG, "--check and --force exclude each other");
     if (cli_open(&o, false, 1, true, &srv) != OWB_OK)
-        return 1;
+        return OWB_EXIT_FAIL;
     p.m = srv.master;
-    if (seal_table(&srv, "networks", &p, check_only) == OWB_OK &&
-        seal_table(&srv, "devices", &p, check_only) == OWB_OK) {
-        if (check_only)
+    p.force = so.force;
+    ret = OWB_EXIT_FAIL;
+    if (seal_table(&srv, "networks", &p, so.check) == OWB_OK &&
+        seal_table(&srv, "devices", &p, so.check) == OWB_OK) {
+        if (so.check)
             printf("%zu row(s) without a MAC, %zu with a wrong one\n", p.unsealed, p.mismatched);
         else
             printf("%zu row(s) sealed; %zu with a wrong MAC %s\n",
                    p.unsealed + (p.force ? p.mismatched : 0), p.mismatched,
                    p.force ? "sealed as they are now" : "left refused (see --force)");
-        ret = (check_only ? p.unsealed + p.mismatched : (p.force ? 0 : p.mismatched)) ? 1 : 0;
+        ret = (so.check ? p.unsealed + p.mismatched : (p.force ? 0 : p.mismatched)) ? 1 : 0;
     }
     free(p.keys);
     free(p.macs);

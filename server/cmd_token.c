@@ -8,13 +8,26 @@
 #include "cli.h"
 #include "commands.h"
 
-static const char token_help[] =
-    "Usage: owb-server token create --label LABEL [db options]\n"
-    "       owb-server token list [db options]\n"
-    "       owb-server token revoke ID|LABEL [db options]\n"
+#define PROG "owb-server token"
+
+struct token_cmd {
+    struct cli_admin a;
+    const char *label;
+};
+
+static const char token_about[] =
     "Installer tokens let an installer's phone ask for server-sealed bundles\n"
     "(which carry the organisation's Wi-Fi password). A token is printed once\n"
-    "at creation; the database keeps only its hash.\n\n" CLI_DB_HELP;
+    "at creation; the database keeps only its hash.\n";
+
+static const struct owb_opt token_opts[] = {
+    {.name = "label",
+     .short_name = 'l',
+     .type = OWB_OPT_STR,
+     .off = offsetof(struct token_cmd, label),
+     .arg = "LABEL",
+     .help = "create: the token's label, 1-64 printable characters"},
+};
 
 static void print_token(void *ctx, const struct owb_token_row *t)
 {
@@ -38,80 +51,76 @@ static bool label_ok(const char *l)
     return true;
 }
 
-int cmd_token_main(int argc, char **argv)
+static int verb_create(void *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        CLI_DB_OPTIONS, {"label", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0}};
-    struct cli_db o;
-    struct owb_srv srv;
-    const char *label = NULL, *action;
-    int c, ret = 1;
+    struct token_cmd *t = ctx;
+    char token[OWB_TOKEN_SIZE];
+    uint8_t hash[OWB_HASH_BYTES];
+    int64_t id;
     enum owb_err rc;
 
-    cli_db_defaults(&o);
-    while ((c = getopt_long(argc, argv, "hl:", opts, NULL)) != -1) {
-        if (cli_db_opt(&o, c, optarg))
-            continue;
-        if (c == 'h') {
-            fputs(token_help, stdout);
-            return 0;
-        }
-        if (c == 'l') {
-            label = optarg;
-            continue;
-        }
-        return cli_usage_error("token", "unknown option");
-    }
-    if (optind >= argc)
-        return cli_usage_error("token", "missing action: create, list or revoke");
-    action = argv[optind++];
-    if (strcmp(action, "create") == 0) {
-        if (!label || !label_ok(label) || optind != argc)
-            return cli_usage_error("token", "create needs --label LABEL (1-%d printable chars)",
+    (void)argc, (void)argv;
+    if (!t->label || !label_ok(t->label))
+        return owb_cli_usage_error(PROG, "create needs --label LABEL (1-%d printable chars)",
                                    OWB_LABEL_MAX);
-    } else if (strcmp(action, "list") == 0) {
-        if (optind != argc)
-            return cli_usage_error("token", "list takes no argument");
-    } else if (strcmp(action, "revoke") == 0) {
-        if (optind + 1 != argc)
-            return cli_usage_error("token", "revoke needs one ID or LABEL");
-    } else {
-        return cli_usage_error("token", "unknown action '%s'", action);
+    if (!cli_admin_open(&t->a))
+        return OWB_EXIT_FAIL;
+    owb_token_new(token, hash);
+    rc = t->a.srv.store->ops->token_add(t->a.srv.store, hash, t->label, cli_now(), &id);
+    if (rc == OWB_OK) {
+        printf("%s\n", token);
+        fprintf(stderr, "token %lld (%s) created; it is shown only this once\n", (long long)id,
+                t->label);
     }
+    sodium_memzero(token, sizeof token);
+    return rc == OWB_OK ? OWB_EXIT_OK : owb_cli_fail(PROG, "%s", owb_strerror(rc));
+}
 
-    if (cli_open(&o, false, 1, true, &srv) != OWB_OK)
-        return 1;
-    if (strcmp(action, "create") == 0) {
-        char token[OWB_TOKEN_SIZE];
-        uint8_t hash[OWB_HASH_BYTES];
-        int64_t id;
-        owb_token_new(token, hash);
-        rc = srv.store->ops->token_add(srv.store, hash, label, cli_now(), &id);
-        if (rc == OWB_OK) {
-            printf("%s\n", token);
-            fprintf(stderr, "token %lld (%s) created; it is shown only this once\n", (long long)id,
-                    label);
-            ret = 0;
-        } else {
-            fprintf(stderr, "owb-server token: %s\n", owb_strerror(rc));
-        }
-        sodium_memzero(token, sizeof token);
-    } else if (strcmp(action, "list") == 0) {
-        rc = srv.store->ops->token_list(srv.store, print_token, NULL);
-        ret = rc == OWB_OK ? 0 : 1;
-    } else {
-        size_t n = 0;
-        rc = srv.store->ops->token_revoke(srv.store, argv[optind], cli_now(), &n);
-        if (rc == OWB_OK && n > 0) {
-            printf("revoked %zu token(s)\n", n);
-            ret = 0;
-        } else if (rc == OWB_OK) {
-            fprintf(stderr, "owb-server token: no valid token with id or label '%s'\n",
-                    argv[optind]);
-        } else {
-            fprintf(stderr, "owb-server token: %s\n", owb_strerror(rc));
-        }
-    }
-    cli_close(&srv);
-    return ret;
+static int verb_list(void *ctx, int argc, char **argv)
+{
+    struct token_cmd *t = ctx;
+    (void)argc, (void)argv;
+    if (!cli_admin_open(&t->a))
+        return OWB_EXIT_FAIL;
+    return t->a.srv.store->ops->token_list(t->a.srv.store, print_token, NULL) == OWB_OK
+               ? OWB_EXIT_OK
+               : OWB_EXIT_FAIL;
+}
+
+static int verb_revoke(void *ctx, int argc, char **argv)
+{
+    struct token_cmd *t = ctx;
+    size_t n = 0;
+    enum owb_err rc;
+
+    (void)argc;
+    if (!cli_admin_open(&t->a))
+        return OWB_EXIT_FAIL;
+    rc = t->a.srv.store->ops->token_revoke(t->a.srv.store, argv[0], cli_now(), &n);
+    if (rc != OWB_OK)
+        return owb_cli_fail(PROG, "%s", owb_strerror(rc));
+    if (n == 0)
+        return owb_cli_fail(PROG, "no valid token with id or label '%s'", argv[0]);
+    printf("revoked %zu token(s)\n", n);
+    return OWB_EXIT_OK;
+}
+
+static const struct owb_verb token_verbs[] = {
+    {"create", "", verb_create, "make a token and print it, once (needs --label LABEL)"},
+    {"list", "", verb_list, "one line a token (never the token)"},
+    {"revoke", "ID|LABEL", verb_revoke, "refuse a token from now on"},
+};
+
+static const struct cli_admin_cmd token_spec = {.prog = PROG,
+                                                .about = token_about,
+                                                .verbs = token_verbs,
+                                                .n_verbs = OWB_ARRAY_LEN(token_verbs),
+                                                .opts = token_opts,
+                                                .n_opts = OWB_ARRAY_LEN(token_opts),
+                                                .db_use = CLI_DB_ADMIN};
+
+int cmd_token_main(int argc, char **argv)
+{
+    struct token_cmd t = {0};
+    return cli_admin_main(&token_spec, &t.a, &t, argc, argv);
 }

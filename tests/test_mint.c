@@ -454,6 +454,28 @@ static void test_batch_with_qr_codes(void **state)
     assert_string_equal(ssid, path);
 }
 
+/* A server URL the validator accepts may hold quotes and backslashes:
+ * summary.json must still be JSON, and say the URL as given. */
+static void test_batch_summary_is_json(void **state)
+{
+    (void)state;
+    char out_dir[4096], out[4096], path[4096];
+    snprintf(out_dir, sizeof out_dir, "%s/batch-json", dir);
+    char *argv[] = {OWB_MINT_BIN, "batch", "--count",     "2",    "--server", "http://a\"b\\c",
+                    "--out-dir",  out_dir, "--qr-format", "none", NULL};
+    assert_int_equal(t_run(argv, NULL, out, sizeof out), 0);
+    snprintf(path, sizeof path, "%s/summary.json", out_dir);
+    char *text = t_read_file(path, NULL);
+    cJSON *root = cJSON_Parse(text);
+    assert_non_null(root);
+    assert_string_equal(t_str(root, "server"), "http://a\"b\\c");
+    assert_string_equal(t_str(root, "prefix"), "owb-");
+    assert_string_equal(t_str(root, "qr_format"), "none");
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(root, "count")->valueint, 2);
+    cJSON_Delete(root);
+    free(text);
+}
+
 /* Runs argv with a file-size limit (a "full disk"); returns the exit status. */
 static int run_with_fsize(char *const argv[], rlim_t limit)
 {
@@ -527,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_wifi_code_escaping),
         cmocka_unit_test(test_batch_unique_and_complete),
         cmocka_unit_test(test_batch_with_qr_codes),
+        cmocka_unit_test(test_batch_summary_is_json),
         cmocka_unit_test(test_batch_interrupted_leaves_no_records),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,4 @@
 /* owb-mint ap: a device's setup-AP name and passphrase, for support staff. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,76 +6,80 @@
 
 #include "commands.h"
 #include "mint.h"
+#include "owb/cli.h"
 #include "owb/fileio.h"
 #include "owb/kdf.h"
 
-static const char ap_help[] =
-    "Usage: owb-mint ap --key-file FILE [--qr] [--format utf8|ansi|png|svg] [--out FILE]\n"
+#define PROG "owb-mint ap"
+
+static const char ap_about[] =
     "Prints the device's setup access point: SSID \"OWB-<id>\" and the WPA2\n"
     "passphrase derived from its key. --qr also draws a WIFI: join code\n"
     "(on the terminal, or as png/svg into --out).\n";
 
-int cmd_ap_main(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"key-file", required_argument, NULL, 'k'}, {"qr", no_argument, NULL, 'q'},
-        {"format", required_argument, NULL, 'f'},   {"out", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-    struct owb_qr_opts qo = {OWB_QR_UTF8, 'M', 8, 4};
-    const char *key_file = NULL, *out = NULL;
-    struct owb_keyfile *kf = NULL;
-    char ssid[OWB_AP_SSID_SIZE], pass[OWB_AP_PASSPHRASE_SIZE], wifi[256], diag[OWB_DIAG_SIZE];
-    bool qr = false;
-    int c, ret = 1;
+struct ap_opts {
+    const char *key_file, *out;
+    unsigned format; /* an enum owb_qr_format */
+    bool qr;
+};
 
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            key_file = optarg;
-            break;
-        case 'q':
-            qr = true;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'f':
-            if (!mint_parse_qr_format(optarg, &qo.format))
-                return mint_usage("ap", "--format takes utf8, ansi, png or svg");
-            break;
-        case 'h':
-            fputs(ap_help, stdout);
-            return 0;
-        default:
-            return mint_usage("ap", "unknown option");
-        }
-    }
-    if (optind != argc || !key_file)
-        return mint_usage("ap", "--key-file FILE is required");
-    if ((qo.format == OWB_QR_PNG || qo.format == OWB_QR_SVG) && !out)
-        return mint_usage("ap", "png and svg need --out FILE");
-    if (owb_keyfile_read(key_file, &kf, diag) != OWB_OK)
-        return mint_fail("ap", "%s", diag);
+static const struct owb_opt ap_opts[] = {
+    OWB_OPT_STR_("key-file", "FILE", struct ap_opts, key_file, "the device's key file (required)"),
+    OWB_OPT_FLAG_("qr", struct ap_opts, qr, "also draw a join code"),
+    /* In the order of enum owb_qr_format. */
+    OWB_OPT_CHOICE_("format", "png|svg|ansi|utf8", struct ap_opts, format,
+                    "the join code's drawing (default utf8)"),
+    OWB_OPT_STR_("out", "FILE", struct ap_opts, out, "where png and svg go"),
+};
+
+/* Prints the AP's name and passphrase, and with --qr its join code. */
+static int show_ap(const struct ap_opts *o, const struct owb_keyfile *kf)
+{
+    struct owb_qr_opts qo = {(enum owb_qr_format)o->format, 'M', 8, 4};
+    char ssid[OWB_AP_SSID_SIZE], pass[OWB_AP_PASSPHRASE_SIZE], wifi[256];
+    int ret = OWB_EXIT_OK;
+
     if (owb_ap_ssid(ssid, kf->device_id) != OWB_OK)
-        goto out;
+        return OWB_EXIT_FAIL;
     /* Derived from the key, or minted with the pk suite's key file. */
     if (kf->suite == OWB_SUITE_PK)
         memcpy(pass, kf->ap_passphrase, sizeof kf->ap_passphrase);
     else
         owb_kdf_ap_passphrase(pass, kf->device_key);
     printf("SSID:       %s\npassphrase: %s\n", ssid, pass);
-    if (qr) {
+    if (o->qr) {
         owb_wifi_qr_text(ssid, pass, wifi, sizeof wifi);
         fflush(stdout);
-        if (owb_qr_write(wifi, &qo, out ? out : "-", OWB_WRITE_REPLACE) != OWB_OK) {
-            ret = mint_fail("ap", "cannot draw the join code");
-            goto out;
-        }
+        if (owb_qr_write(wifi, &qo, o->out ? o->out : "-", OWB_WRITE_REPLACE) != OWB_OK)
+            ret = owb_cli_fail(PROG, "cannot draw the join code");
     }
-    ret = 0;
-out:
     sodium_memzero(pass, sizeof pass);
     sodium_memzero(wifi, sizeof wifi);
+    return ret;
+}
+
+int cmd_ap_main(int argc, char **argv)
+{
+    struct ap_opts o = {.format = OWB_QR_UTF8};
+    const struct owb_opt_group groups[] = {{ap_opts, OWB_ARRAY_LEN(ap_opts), &o}};
+    const struct owb_cli cli = {.prog = PROG,
+                                .usage = "--key-file FILE [--qr] [options]",
+                                .about = ap_about,
+                                .groups = groups,
+                                .n_groups = OWB_ARRAY_LEN(groups)};
+    struct owb_keyfile *kf = NULL;
+    char diag[OWB_DIAG_SIZE];
+    int ret;
+
+    if ((ret = owb_cli_parse_no_args(&cli, argc, argv)) != OWB_CLI_RUN)
+        return ret;
+    if (!o.key_file)
+        return owb_cli_usage_error(PROG, "--key-file FILE is required");
+    if ((o.format == OWB_QR_PNG || o.format == OWB_QR_SVG) && !o.out)
+        return owb_cli_usage_error(PROG, "png and svg need --out FILE");
+    if (owb_keyfile_read(o.key_file, &kf, diag) != OWB_OK)
+        return owb_cli_fail(PROG, "%s", diag);
+    ret = show_ap(&o, kf);
     owb_keyfile_free(kf);
     return ret;
 }

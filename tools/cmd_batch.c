@@ -6,7 +6,7 @@
  * all, never a partial one; on a failure the files of this run are removed. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,17 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <sodium.h>
 
 #include "commands.h"
-#include "mint.h"
+#include "mint_cli.h"
 #include "owb/fileio.h"
 #include "owb/mem.h"
 
-static const char batch_help[] =
-    "Usage: owb-mint batch --count N --server URL --out-dir DIR [--prefix P]\n"
-    "                      [--qr-format svg|png|none] [--threads T]\n"
-    "                      [--suite sym|pk --server-public-key FILE]\n"
+#define PROG "owb-mint batch"
+
+static const char batch_about[] =
     "Mints N devices (ids P plus 10 random characters, P defaults to \"owb-\";\n"
     "unique within the batch). Writes DIR/<id>.key (0600) and a QR code per\n"
     "device (SVG by default), then DIR/manifest.csv (id, setup URL, AP SSID, QR\n"
@@ -57,6 +57,21 @@ struct batch {
     atomic_int failed;
     char error[4096 + 256];
     pthread_mutex_t mu;
+};
+
+/* What the options say, before the run starts. */
+struct batch_opts {
+    unsigned count, threads, qr_format; /* qr_format: index in "svg|png|none" */
+    struct mint_target t;
+};
+
+static const struct owb_opt batch_opts[] = {
+    OWB_OPT_UINT_("count", "N", struct batch_opts, count, 1, MAX_COUNT,
+                  "how many devices (required)"),
+    OWB_OPT_CHOICE_("qr-format", "svg|png|none", struct batch_opts, qr_format,
+                    "a QR code file per device, or none (default svg)"),
+    OWB_OPT_UINT_("threads", "T", struct batch_opts, threads, 1, 64,
+                  "threads minting at once (default 2)"),
 };
 
 struct worker {
@@ -226,157 +241,178 @@ static enum owb_err write_joined(struct batch *b, const char *name, bool records
     return rc;
 }
 
-int cmd_batch_main(int argc, char **argv)
+static int parse_options(int argc, char **argv, struct batch_opts *o, struct batch *b)
 {
-    static const struct option opts[] = {{"count", required_argument, NULL, 'n'},
-                                         {"prefix", required_argument, NULL, 'p'},
-                                         {"server", required_argument, NULL, 's'},
-                                         {"out-dir", required_argument, NULL, 'o'},
-                                         {"qr-format", required_argument, NULL, 'q'},
-                                         {"threads", required_argument, NULL, 't'},
-                                         {"suite", required_argument, NULL, 'S'},
-                                         {"server-public-key", required_argument, NULL, 'K'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    struct batch b = {.qo = {OWB_QR_SVG, 'M', 8, 4}, .qr = true, .qr_ext = "svg"};
-    const char *prefix = "owb-", *suite = NULL, *server_key = NULL;
-    unsigned long threads = 2, v;
+    static const char *const exts[] = {"svg", "png", NULL};
+    const struct owb_opt_group groups[] = {{batch_opts, OWB_ARRAY_LEN(batch_opts), o},
+                                           mint_target_group(&o->t)};
+    const struct owb_cli cli = {.prog = PROG,
+                                .usage = "--count N --server URL --out-dir DIR [options]",
+                                .about = batch_about,
+                                .groups = groups,
+                                .n_groups = OWB_ARRAY_LEN(groups)};
+    int ret;
+
+    *o = (struct batch_opts){.threads = 2, .t.prefix = "owb-"};
+    if ((ret = owb_cli_parse_no_args(&cli, argc, argv)) != OWB_CLI_RUN)
+        return ret;
+    if (!o->count || !o->t.server || !o->t.dir)
+        return owb_cli_usage_error(PROG, "--count, --server and --out-dir are required");
+    if ((ret = mint_target_check(PROG, &o->t)) != OWB_CLI_RUN)
+        return ret;
+    b->suite = o->t.ms;
+    b->count = o->count;
+    b->server = o->t.server;
+    b->dir = o->t.dir;
+    b->qr = exts[o->qr_format] != NULL;
+    b->qr_ext = b->qr ? exts[o->qr_format] : "none";
+    b->qo.format = o->qr_format == 1 ? OWB_QR_PNG : OWB_QR_SVG;
+    return OWB_CLI_RUN;
+}
+
+/* DIR made if need be, and holding no batch yet. */
+static int check_out_dir(const char *dir)
+{
+    static const char *const outputs[] = {"records.jsonl", "manifest.csv"};
+    char path[4096];
+
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return owb_cli_fail(PROG, "%s: %s", dir, strerror(errno));
+    for (size_t i = 0; i < OWB_ARRAY_LEN(outputs); i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, outputs[i]);
+        if (access(path, F_OK) == 0)
+            return owb_cli_fail(PROG, "%s exists: use a new --out-dir for each batch", path);
+    }
+    return OWB_CLI_RUN;
+}
+
+/* Mints every device on up to threads threads; false when any failed. */
+static bool mint_all(struct batch *b, unsigned long threads)
+{
     pthread_t tids[64];
     struct worker ws[64];
-    struct timespec t0, t1;
-    char path[4096];
-    int c, ret = 1, dfd = -1;
     bool tty = isatty(2);
 
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            if (!mint_parse_uint(optarg, 1, MAX_COUNT, &b.count))
-                return mint_usage("batch", "--count takes 1-%lu", MAX_COUNT);
-            break;
-        case 'p':
-            prefix = optarg;
-            break;
-        case 'S':
-            suite = optarg;
-            break;
-        case 'K':
-            server_key = optarg;
-            break;
-        case 's':
-            b.server = optarg;
-            break;
-        case 'o':
-            b.dir = optarg;
-            break;
-        case 'q':
-            if (!strcmp(optarg, "none"))
-                b.qr = false;
-            else if (!strcmp(optarg, "png") || !strcmp(optarg, "svg"))
-                mint_parse_qr_format(optarg, &b.qo.format), b.qr_ext = optarg;
-            else
-                return mint_usage("batch", "--qr-format takes svg, png or none");
-            break;
-        case 't':
-            if (!mint_parse_uint(optarg, 1, 64, &v))
-                return mint_usage("batch", "--threads takes 1-64");
-            threads = v;
-            break;
-        case 'h':
-            fputs(batch_help, stdout);
-            return 0;
-        default:
-            return mint_usage("batch", "unknown option");
-        }
-    }
-    if (optind != argc)
-        return mint_usage("batch", "unexpected argument '%s'", argv[optind]);
-    if (!b.count || !b.server || !b.dir)
-        return mint_usage("batch", "--count, --server and --out-dir are required");
-    if (!owb_prefix_valid(prefix))
-        return mint_usage("batch", "--prefix must be at most %d characters of [A-Za-z0-9._-]",
-                          OWB_PREFIX_MAX);
-    if (!owb_http_url_valid(b.server, strlen(b.server)) || strlen(b.server) > OWB_URL_MAX - 64)
-        return mint_usage("batch", "--server must be an http or https URL");
-    if ((ret = owb_mint_suite_parse("batch", suite, server_key, &b.suite)) != 0)
-        return ret;
-    ret = 1;
-    if (mkdir(b.dir, 0755) != 0 && errno != EEXIST)
-        return mint_fail("batch", "%s: %s", b.dir, strerror(errno));
-    const char *outputs[] = {"records.jsonl", "manifest.csv"};
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/%s", b.dir, outputs[i]);
-        if (access(path, F_OK) == 0)
-            return mint_fail("batch", "%s exists: use a new --out-dir for each batch", path);
-    }
-    /* A full file system can also show up as SIGXFSZ; an error is wanted. */
-    signal(SIGXFSZ, SIG_IGN);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-
-    pthread_mutex_init(&b.mu, NULL);
-    b.slots = owb_secret_alloc(b.count * sizeof *b.slots);
-    b.manifest = calloc(b.count, MANIFEST_LINE_MAX);
-    if (!b.slots || !b.manifest || !draw_ids(&b, prefix)) {
-        ret = mint_fail("batch", "out of memory for %lu devices", b.count);
-        goto out;
-    }
-    if (threads > b.count)
-        threads = b.count;
+    if (threads > b->count)
+        threads = b->count;
     for (unsigned long t = 0; t < threads; t++) {
-        ws[t] = (struct worker){&b, b.count * t / threads, b.count * (t + 1) / threads};
+        ws[t] = (struct worker){b, b->count * t / threads, b->count * (t + 1) / threads};
         if (pthread_create(&tids[t], NULL, work, &ws[t]) != 0) {
-            atomic_store(&b.failed, 1);
+            atomic_store(&b->failed, 1);
             threads = t;
             break;
         }
     }
-    while (atomic_load(&b.done) < b.count && !atomic_load(&b.failed)) {
+    while (atomic_load(&b->done) < b->count && !atomic_load(&b->failed)) {
         /* A bar redrawn ten times a second; plain lines once a second. */
         struct timespec nap = {tty ? 0 : 1, tty ? 100000000L : 0};
         nanosleep(&nap, NULL);
-        progress(&b, tty, false);
+        progress(b, tty, false);
     }
     for (unsigned long t = 0; t < threads; t++)
         pthread_join(tids[t], NULL);
-    progress(&b, tty, true);
-    if (atomic_load(&b.failed) || atomic_load(&b.done) != b.count) {
-        ret = mint_fail("batch", "%s; nothing published, files of this run removed",
-                        b.error[0] ? b.error : "minting failed");
-        clean_up(&b);
+    progress(b, tty, true);
+    return !atomic_load(&b->failed) && atomic_load(&b->done) == b->count;
+}
+
+/* DIR/summary.json, through the JSON writer: the server URL may hold any
+ * character a URL may, quotes and backslashes too. */
+static enum owb_err write_summary(const struct batch *b, const char *prefix, double secs)
+{
+    cJSON *root = cJSON_CreateObject();
+    char path[4096], text[4096];
+    enum owb_err rc = OWB_ERR_NOMEM;
+    size_t n;
+
+    if (!root || !cJSON_AddNumberToObject(root, "count", (double)b->count) ||
+        !cJSON_AddStringToObject(root, "prefix", prefix) ||
+        !cJSON_AddStringToObject(root, "server", b->server) ||
+        !cJSON_AddStringToObject(root, "qr_format", b->qr_ext) ||
+        !cJSON_AddStringToObject(root, "records", "records.jsonl") ||
+        !cJSON_AddStringToObject(root, "manifest", "manifest.csv") ||
+        !cJSON_AddNumberToObject(root, "seconds", round(secs * 1000) / 1000) ||
+        !cJSON_PrintPreallocated(root, text, sizeof text - 1, false))
         goto out;
-    }
+    n = strlen(text);
+    text[n++] = '\n';
+    snprintf(path, sizeof path, "%s/summary.json", b->dir);
+    rc = owb_file_write_atomic(path, text, n, 0644, OWB_WRITE_REPLACE);
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* After a sync of everything minted: the manifest, the summary, and last
+ * the records. */
+static int publish(struct batch *b, const char *prefix, double secs)
+{
+    char path[4096];
+    int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
     /* Everything written so far reaches the disk before anything is published. */
-    dfd = open(b.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || syncfs(dfd) != 0) {
-        ret = mint_fail("batch", "%s: cannot sync: %s", b.dir, strerror(errno));
+        int ret = owb_cli_fail(PROG, "%s: cannot sync: %s", b->dir, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        return ret;
+    }
+    close(dfd);
+    if (write_joined(b, "manifest.csv", false, "id,setup_url,ap_ssid,qr_file\n") != OWB_OK ||
+        write_summary(b, prefix, secs) != OWB_OK ||
+        write_joined(b, "records.jsonl", true, "") != OWB_OK) {
+        int ret =
+            owb_cli_fail(PROG, "%s: cannot write the batch files: %s", b->dir, strerror(errno));
+        snprintf(path, sizeof path, "%s/manifest.csv", b->dir);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/summary.json", b->dir);
+        unlink(path);
+        return ret;
+    }
+    return OWB_EXIT_OK;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+int cmd_batch_main(int argc, char **argv)
+{
+    struct batch b = {.qo = {OWB_QR_SVG, 'M', 8, 4}};
+    struct batch_opts o;
+    struct timespec t0;
+    double secs;
+    int ret;
+
+    if ((ret = parse_options(argc, argv, &o, &b)) != OWB_CLI_RUN ||
+        (ret = check_out_dir(b.dir)) != OWB_CLI_RUN)
+        return ret;
+    /* A full file system can also show up as SIGXFSZ; an error is wanted. */
+    signal(SIGXFSZ, SIG_IGN);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_mutex_init(&b.mu, NULL);
+    b.slots = owb_secret_alloc(b.count * sizeof *b.slots);
+    b.manifest = calloc(b.count, MANIFEST_LINE_MAX);
+    if (!b.slots || !b.manifest || !draw_ids(&b, o.t.prefix)) {
+        ret = owb_cli_fail(PROG, "out of memory for %lu devices", b.count);
+        goto out;
+    }
+    if (!mint_all(&b, o.threads)) {
+        ret = owb_cli_fail(PROG, "%s; nothing published, files of this run removed",
+                           b.error[0] ? b.error : "minting failed");
         clean_up(&b);
         goto out;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    char summary[1024];
-    snprintf(summary, sizeof summary,
-             "{\"count\":%lu,\"prefix\":\"%s\",\"server\":\"%s\",\"qr_format\":\"%s\","
-             "\"records\":\"records.jsonl\",\"manifest\":\"manifest.csv\",\"seconds\":%.3f}\n",
-             b.count, prefix, b.server, b.qr ? b.qr_ext : "none", secs);
-    snprintf(path, sizeof path, "%s/summary.json", b.dir);
-    if (write_joined(&b, "manifest.csv", false, "id,setup_url,ap_ssid,qr_file\n") != OWB_OK ||
-        owb_file_write_atomic(path, summary, strlen(summary), 0644, OWB_WRITE_REPLACE) != OWB_OK ||
-        write_joined(&b, "records.jsonl", true, "") != OWB_OK) {
-        ret = mint_fail("batch", "%s: cannot write the batch files: %s", b.dir, strerror(errno));
-        snprintf(path, sizeof path, "%s/manifest.csv", b.dir);
-        unlink(path);
-        snprintf(path, sizeof path, "%s/summary.json", b.dir);
-        unlink(path);
+    secs = seconds_since(&t0);
+    if ((ret = publish(&b, o.t.prefix, secs)) != OWB_EXIT_OK) {
         clean_up(&b);
         goto out;
     }
     printf("minted %lu devices in %.2f s (%.0f/s): %s/records.jsonl, %s/manifest.csv\n", b.count,
            secs, (double)b.count / secs, b.dir, b.dir);
-    ret = 0;
 out:
-    if (dfd >= 0)
-        close(dfd);
     if (b.slots)
         owb_secret_free(b.slots);
     free(b.manifest);

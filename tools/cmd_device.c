@@ -1,7 +1,6 @@
 /* owb-mint device: mint one device. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +11,13 @@
 #include <sodium.h>
 
 #include "commands.h"
-#include "mint.h"
+#include "mint_cli.h"
 #include "owb/fileio.h"
 #include "owb/mem.h"
 
-static const char device_help[] =
-    "Usage: owb-mint device [--id ID | --prefix P] --server URL --out-dir DIR [--force]\n"
-    "                       [--suite sym|pk --server-public-key FILE]\n"
+#define PROG "owb-mint device"
+
+static const char device_about[] =
     "Mints one device: a random 32-byte key and claim code, and an id (P plus\n"
     "10 random Crockford base32 characters; P defaults to \"owb-\"). Writes\n"
     "DIR/ID.key (mode 0600), DIR/ID.png and DIR/ID.svg (the QR code of the\n"
@@ -29,6 +28,17 @@ static const char device_help[] =
     "an Ed25519 key pair whose secret half stays in the key file, the server\n"
     "key(s) of FILE ('owb-server signing-key public') pinned in it, and a\n"
     "random AP passphrase; the record holds only the public key.\n";
+
+struct device_opts {
+    const char *id;
+    bool force;
+    struct mint_target t;
+};
+
+static const struct owb_opt device_opts[] = {
+    OWB_OPT_STR_("id", "ID", struct device_opts, id, "the device's id (1-32 of [A-Za-z0-9._-])"),
+    OWB_OPT_FLAG_("force", struct device_opts, force, "replace an existing key file"),
+};
 
 /* Appends line to DIR/records.jsonl: the whole file is rewritten atomically
  * under a lock, so a crash leaves the old file or the new one. */
@@ -69,113 +79,91 @@ static enum owb_err append_record(const char *dir, const char *line, size_t len)
     return rc;
 }
 
-int cmd_device_main(int argc, char **argv)
+static int parse_options(int argc, char **argv, struct device_opts *o)
 {
-    static const struct option opts[] = {{"id", required_argument, NULL, 'i'},
-                                         {"prefix", required_argument, NULL, 'p'},
-                                         {"server", required_argument, NULL, 's'},
-                                         {"out-dir", required_argument, NULL, 'o'},
-                                         {"force", no_argument, NULL, 'f'},
-                                         {"suite", required_argument, NULL, 'S'},
-                                         {"server-public-key", required_argument, NULL, 'K'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *id = NULL, *prefix = NULL, *server = NULL, *dir = NULL, *suite = NULL;
-    const char *server_key = NULL;
-    struct owb_mint_suite ms;
-    bool force = false;
-    struct owb_keyfile *kf = NULL;
+    const struct owb_opt_group groups[] = {{device_opts, OWB_ARRAY_LEN(device_opts), o},
+                                           mint_target_group(&o->t)};
+    const struct owb_cli cli = {.prog = PROG,
+                                .usage = "[--id ID | --prefix P] --server URL --out-dir DIR "
+                                         "[options]",
+                                .about = device_about,
+                                .groups = groups,
+                                .n_groups = OWB_ARRAY_LEN(groups)};
+    int ret;
+
+    if ((ret = owb_cli_parse_no_args(&cli, argc, argv)) != OWB_CLI_RUN)
+        return ret;
+    if (o->id && o->t.prefix)
+        return owb_cli_usage_error(PROG, "--id and --prefix exclude each other");
+    if (!o->t.server || !o->t.dir)
+        return owb_cli_usage_error(PROG, "--server and --out-dir are required");
+    if (o->id && !owb_device_id_valid_str(o->id))
+        return owb_cli_usage_error(PROG, "--id must be 1-32 characters of [A-Za-z0-9._-]");
+    return mint_target_check(PROG, &o->t);
+}
+
+/* The setup URL's QR code, as a PNG and an SVG. */
+static int write_qr_codes(const char *dir, const char *id, const char *url)
+{
+    static const enum owb_qr_format formats[] = {OWB_QR_PNG, OWB_QR_SVG};
+    static const char *const exts[] = {"png", "svg"};
+    struct owb_qr_opts qo = {OWB_QR_PNG, 'M', 8, 4};
+    char path[4096];
+
+    for (size_t i = 0; i < 2; i++) {
+        qo.format = formats[i];
+        snprintf(path, sizeof path, "%s/%s.%s", dir, id, exts[i]);
+        if (owb_qr_write(url, &qo, path, OWB_WRITE_REPLACE) != OWB_OK)
+            return owb_cli_fail(PROG, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return OWB_EXIT_OK;
+}
+
+/* Writes kf's key file, QR codes and record; prints what was made. */
+static int write_device(const struct device_opts *o, const struct owb_keyfile *kf)
+{
     char path[4096], url[OWB_SETUP_URL_MAX], ssid[OWB_AP_SSID_SIZE], diag[OWB_DIAG_SIZE];
     char line[OWB_RECORD_LINE_MAX + 2];
     size_t len = 0;
-    struct owb_qr_opts qo = {OWB_QR_PNG, 'M', 8, 4};
-    int c, ret = 1;
+    int ret;
 
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'i':
-            id = optarg;
-            break;
-        case 'p':
-            prefix = optarg;
-            break;
-        case 's':
-            server = optarg;
-            break;
-        case 'o':
-            dir = optarg;
-            break;
-        case 'f':
-            force = true;
-            break;
-        case 'S':
-            suite = optarg;
-            break;
-        case 'K':
-            server_key = optarg;
-            break;
-        case 'h':
-            fputs(device_help, stdout);
-            return 0;
-        default:
-            return mint_usage("device", "unknown option");
-        }
-    }
-    if (optind != argc)
-        return mint_usage("device", "unexpected argument '%s'", argv[optind]);
-    if (id && prefix)
-        return mint_usage("device", "--id and --prefix exclude each other");
-    if (!server || !dir)
-        return mint_usage("device", "--server and --out-dir are required");
-    if (id && !owb_device_id_valid_str(id))
-        return mint_usage("device", "--id must be 1-32 characters of [A-Za-z0-9._-]");
-    if (prefix && !owb_prefix_valid(prefix))
-        return mint_usage("device", "--prefix must be at most %d characters of [A-Za-z0-9._-]",
-                          OWB_PREFIX_MAX);
-    if (!owb_http_url_valid(server, strlen(server)) || strlen(server) > OWB_URL_MAX - 64)
-        return mint_usage("device", "--server must be an http or https URL");
-    if ((ret = owb_mint_suite_parse("device", suite, server_key, &ms)) != 0)
+    snprintf(path, sizeof path, "%s/%s.key", o->t.dir, kf->device_id);
+    if (owb_keyfile_write(path, kf, o->force, diag) != OWB_OK)
+        return owb_cli_fail(PROG, "%s", diag);
+    owb_setup_url(kf, url, sizeof url);
+    if ((ret = write_qr_codes(o->t.dir, kf->device_id, url)) != OWB_EXIT_OK)
         return ret;
-    ret = 1;
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return mint_fail("device", "%s: %s", dir, strerror(errno));
+    ret = OWB_EXIT_FAIL;
+    if (owb_mint_record(kf, line, sizeof line, &len) != OWB_OK ||
+        append_record(o->t.dir, line, len) != OWB_OK)
+        owb_cli_fail(PROG, "%s/records.jsonl: cannot write: %s", o->t.dir, strerror(errno));
+    else if (owb_ap_ssid(ssid, kf->device_id) == OWB_OK)
+        ret = OWB_EXIT_OK;
+    sodium_memzero(line, sizeof line);
+    if (ret == OWB_EXIT_OK)
+        printf("id:        %s\nsetup URL: %s\nAP SSID:   %s\nkey file:  %s/%s.key\n", kf->device_id,
+               url, ssid, o->t.dir, kf->device_id);
+    return ret;
+}
 
+int cmd_device_main(int argc, char **argv)
+{
+    struct device_opts o = {0};
+    struct owb_keyfile *kf = NULL;
+    int ret;
+
+    if ((ret = parse_options(argc, argv, &o)) != OWB_CLI_RUN)
+        return ret;
+    if (mkdir(o.t.dir, 0755) != 0 && errno != EEXIST)
+        return owb_cli_fail(PROG, "%s: %s", o.t.dir, strerror(errno));
     kf = owb_keyfile_new();
     if (!kf)
-        return mint_fail("device", "out of secure memory");
-    if (owb_mint_identity(kf, id, prefix ? prefix : "owb-", server, &ms) != OWB_OK) {
-        ret = mint_fail("device", "could not make an identity");
-        goto out;
-    }
-    snprintf(path, sizeof path, "%s/%s.key", dir, kf->device_id);
-    if (owb_keyfile_write(path, kf, force, diag) != OWB_OK) {
-        ret = mint_fail("device", "%s", diag);
-        goto out;
-    }
-    owb_setup_url(kf, url, sizeof url);
-    snprintf(path, sizeof path, "%s/%s.png", dir, kf->device_id);
-    if (owb_qr_write(url, &qo, path, OWB_WRITE_REPLACE) != OWB_OK) {
-        ret = mint_fail("device", "%s: cannot write: %s", path, strerror(errno));
-        goto out;
-    }
-    qo.format = OWB_QR_SVG;
-    snprintf(path, sizeof path, "%s/%s.svg", dir, kf->device_id);
-    if (owb_qr_write(url, &qo, path, OWB_WRITE_REPLACE) != OWB_OK) {
-        ret = mint_fail("device", "%s: cannot write: %s", path, strerror(errno));
-        goto out;
-    }
-    if (owb_mint_record(kf, line, sizeof line, &len) != OWB_OK ||
-        append_record(dir, line, len) != OWB_OK) {
-        ret = mint_fail("device", "%s/records.jsonl: cannot write: %s", dir, strerror(errno));
-        goto out;
-    }
-    if (owb_ap_ssid(ssid, kf->device_id) != OWB_OK)
-        goto out;
-    printf("id:        %s\nsetup URL: %s\nAP SSID:   %s\nkey file:  %s/%s.key\n", kf->device_id,
-           url, ssid, dir, kf->device_id);
-    ret = 0;
-out:
-    sodium_memzero(line, sizeof line);
+        return owb_cli_fail(PROG, "out of secure memory");
+    if (owb_mint_identity(kf, o.id, o.t.prefix ? o.t.prefix : "owb-", o.t.server, &o.t.ms) !=
+        OWB_OK)
+        ret = owb_cli_fail(PROG, "could not make an identity");
+    else
+        ret = write_device(&o, kf);
     owb_keyfile_free(kf);
     return ret;
 }

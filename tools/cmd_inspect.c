@@ -1,39 +1,43 @@
 /* owb-mint inspect: what a key file holds, for support staff; never the key. */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "commands.h"
 #include "mint.h"
+#include "owb/cli.h"
 
-static const char inspect_help[] =
-    "Usage: owb-mint inspect --key-file FILE\n"
-    "Prints the device id, server, setup URL, setup-AP SSID and a fingerprint\n"
-    "of the key (never the key itself).\n";
+#define PROG "owb-mint inspect"
+
+struct inspect_opts {
+    const char *key_file;
+};
+
+static const struct owb_opt inspect_opts[] = {
+    OWB_OPT_STR_("key-file", "FILE", struct inspect_opts, key_file,
+                 "the device's key file (required)"),
+};
 
 int cmd_inspect_main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"key-file", required_argument, NULL, 'k'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *key_file = NULL;
+    struct inspect_opts o = {0};
+    const struct owb_opt_group groups[] = {{inspect_opts, OWB_ARRAY_LEN(inspect_opts), &o}};
+    const struct owb_cli cli = {.prog = PROG,
+                                .usage = "--key-file FILE",
+                                .about = "Prints the device id, server, setup URL, setup-AP SSID "
+                                         "and a fingerprint\nof the key (never the key itself).\n",
+                                .groups = groups,
+                                .n_groups = OWB_ARRAY_LEN(groups)};
+    const char *key_file;
     struct owb_keyfile *kf = NULL;
     char url[OWB_SETUP_URL_MAX], ssid[OWB_AP_SSID_SIZE], fp[20], diag[OWB_DIAG_SIZE];
-    int c;
+    int ret;
 
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'k') {
-            key_file = optarg;
-        } else if (c == 'h') {
-            fputs(inspect_help, stdout);
-            return 0;
-        } else {
-            return mint_usage("inspect", "unknown option");
-        }
-    }
-    if (optind != argc || !key_file)
-        return mint_usage("inspect", "--key-file FILE is required");
+    if ((ret = owb_cli_parse_no_args(&cli, argc, argv)) != OWB_CLI_RUN)
+        return ret;
+    if (!o.key_file)
+        return owb_cli_usage_error(PROG, "--key-file FILE is required");
+    key_file = o.key_file;
     if (owb_keyfile_read(key_file, &kf, diag) != OWB_OK)
-        return mint_fail("inspect", "%s", diag);
+        return owb_cli_fail(PROG, "%s", diag);
     owb_key_print_fingerprint(kf, fp);
     if (owb_ap_ssid(ssid, kf->device_id) != OWB_OK)
         ssid[0] = '\0';

@@ -1,87 +1,84 @@
 /* owb-mint qr: the QR code of any setup URL. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
 #include "mint.h"
+#include "owb/cli.h"
 #include "owb/fileio.h"
 
-static const char qr_help[] =
-    "Usage: owb-mint qr (URL | --key-file FILE) [--format png|svg|ansi|utf8] [--out FILE]\n"
-    "                   [--size PX] [--margin M] [--ec L|M|Q|H]\n"
+#define PROG "owb-mint qr"
+
+static const char qr_about[] =
     "Draws the QR code of URL, or of the setup URL of a key file. ansi and utf8\n"
     "draw it on the terminal (the default, utf8) so it can be scanned from the\n"
-    "screen; png and svg need --out FILE ('-' for standard output). --size is\n"
-    "pixels per module (default 8), --margin the quiet zone in modules (default\n"
-    "4), --ec the error-correction level (default M).\n";
+    "screen; png and svg need --out FILE ('-' for standard output).\n";
+
+struct qr_opts {
+    const char *key_file, *out;
+    unsigned format, ec, size, margin; /* format: an enum owb_qr_format; ec: index in L|M|Q|H */
+};
+
+/* In the order of enum owb_qr_format. */
+#define QR_FORMATS "png|svg|ansi|utf8"
+#define QR_LEVELS "LMQH"
+
+static const struct owb_opt qr_opts[] = {
+    OWB_OPT_STR_("key-file", "FILE", struct qr_opts, key_file, "draw this key file's setup URL"),
+    OWB_OPT_CHOICE_("format", QR_FORMATS, struct qr_opts, format, "the drawing (default utf8)"),
+    OWB_OPT_STR_("out", "FILE", struct qr_opts, out, "where png and svg go ('-': standard output)"),
+    OWB_OPT_UINT_("size", "PX", struct qr_opts, size, 1, 100, "pixels per module (default 8)"),
+    OWB_OPT_UINT_("margin", "M", struct qr_opts, margin, 0, 40,
+                  "the quiet zone in modules (default 4)"),
+    OWB_OPT_CHOICE_("ec", "L|M|Q|H", struct qr_opts, ec, "the error-correction level (default M)"),
+};
+
+/* The setup URL of a key file into setup. */
+static int key_file_url(const char *key_file, char *setup, size_t cap)
+{
+    struct owb_keyfile *kf = NULL;
+    char diag[OWB_DIAG_SIZE];
+    int ret = OWB_CLI_RUN;
+
+    if (owb_keyfile_read(key_file, &kf, diag) != OWB_OK)
+        return owb_cli_fail(PROG, "%s", diag);
+    if (!kf->server[0])
+        ret = owb_cli_fail(PROG, "%s: has no server, so no setup URL", key_file);
+    else
+        owb_setup_url(kf, setup, cap);
+    owb_keyfile_free(kf);
+    return ret;
+}
 
 int cmd_qr_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"key-file", required_argument, NULL, 'k'}, {"format", required_argument, NULL, 'f'},
-        {"out", required_argument, NULL, 'o'},      {"size", required_argument, NULL, 's'},
-        {"margin", required_argument, NULL, 'm'},   {"ec", required_argument, NULL, 'e'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-    struct owb_qr_opts qo = {OWB_QR_UTF8, 'M', 8, 4};
-    const char *key_file = NULL, *out = NULL, *url = NULL;
-    char setup[OWB_SETUP_URL_MAX], diag[OWB_DIAG_SIZE];
-    unsigned long v;
-    int c;
+    struct qr_opts o = {.format = OWB_QR_UTF8, .ec = 1, .size = 8, .margin = 4};
+    const struct owb_opt_group groups[] = {{qr_opts, OWB_ARRAY_LEN(qr_opts), &o}};
+    const struct owb_cli cli = {.prog = PROG,
+                                .usage = "(URL | --key-file FILE) [options]",
+                                .about = qr_about,
+                                .groups = groups,
+                                .n_groups = OWB_ARRAY_LEN(groups)};
+    const char *url = NULL;
+    char setup[OWB_SETUP_URL_MAX];
+    struct owb_qr_opts qo;
+    int next, ret;
 
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            key_file = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'f':
-            if (!mint_parse_qr_format(optarg, &qo.format))
-                return mint_usage("qr", "--format takes png, svg, ansi or utf8");
-            break;
-        case 's':
-            if (!mint_parse_uint(optarg, 1, 100, &v))
-                return mint_usage("qr", "--size takes 1-100 pixels per module");
-            qo.module_px = (unsigned)v;
-            break;
-        case 'm':
-            if (!mint_parse_uint(optarg, 0, 40, &v))
-                return mint_usage("qr", "--margin takes 0-40 modules");
-            qo.margin = (unsigned)v;
-            break;
-        case 'e':
-            if (strlen(optarg) != 1 || !strchr("LMQH", optarg[0]))
-                return mint_usage("qr", "--ec takes L, M, Q or H");
-            qo.ec = optarg[0];
-            break;
-        case 'h':
-            fputs(qr_help, stdout);
-            return 0;
-        default:
-            return mint_usage("qr", "unknown option");
-        }
-    }
-    if (optind < argc)
-        url = argv[optind++];
-    if (optind != argc || (!url == !key_file))
-        return mint_usage("qr", "give a URL or --key-file FILE, not both");
-    if ((qo.format == OWB_QR_PNG || qo.format == OWB_QR_SVG) && !out)
-        return mint_usage("qr", "png and svg need --out FILE ('-' for standard output)");
-    if (key_file) {
-        struct owb_keyfile *kf = NULL;
-        if (owb_keyfile_read(key_file, &kf, diag) != OWB_OK)
-            return mint_fail("qr", "%s", diag);
-        if (!kf->server[0]) {
-            owb_keyfile_free(kf);
-            return mint_fail("qr", "%s: has no server, so no setup URL", key_file);
-        }
-        owb_setup_url(kf, setup, sizeof setup);
-        owb_keyfile_free(kf);
+    if ((ret = owb_cli_parse(&cli, argc, argv, &next)) != OWB_CLI_RUN)
+        return ret;
+    if (next < argc)
+        url = argv[next++];
+    if (next != argc || (!url == !o.key_file))
+        return owb_cli_usage_error(PROG, "give a URL or --key-file FILE, not both");
+    qo = (struct owb_qr_opts){(enum owb_qr_format)o.format, QR_LEVELS[o.ec], o.size, o.margin};
+    if ((qo.format == OWB_QR_PNG || qo.format == OWB_QR_SVG) && !o.out)
+        return owb_cli_usage_error(PROG, "png and svg need --out FILE ('-' for standard output)");
+    if (o.key_file) {
+        if ((ret = key_file_url(o.key_file, setup, sizeof setup)) != OWB_CLI_RUN)
+            return ret;
         url = setup;
     }
-    if (owb_qr_write(url, &qo, out ? out : "-", OWB_WRITE_REPLACE) != OWB_OK)
-        return mint_fail("qr", "%s: cannot draw or write the code", out ? out : "stdout");
-    return 0;
+    if (owb_qr_write(url, &qo, o.out ? o.out : "-", OWB_WRITE_REPLACE) != OWB_OK)
+        return owb_cli_fail(PROG, "%s: cannot draw or write the code", o.out ? o.out : "stdout");
+    return OWB_EXIT_OK;
 }

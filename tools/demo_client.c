@@ -7,7 +7,6 @@
  *   4. follow the device until it has joined, and the server's session
  *      until the device has checked in.
  * Used by tools/demo.sh, the README's first command. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <sodium.h>
 
 #include "owb/base64.h"
+#include "owb/cli.h"
 #include "owb/envelope.h"
 #include "owb/json.h"
 #include "owb/mem.h"
@@ -48,190 +48,247 @@ static int join_device_ap(const char *prog, const cJSON *ap)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+#define PROG "owb-demo-client"
+
+struct demo {
+    const char *server, *device, *id, *claim, *token, *ssid, *psk, *security, *join_ap;
+    unsigned mode; /* index in "server|app" */
+    bool hidden, no_follow;
+    enum owb_security sec;
+};
+
+static const struct owb_opt demo_opts[] = {
+    OWB_OPT_STR_("server", "URL", struct demo, server, "the provisioning server"),
+    OWB_OPT_STR_("device-url", "URL", struct demo, device, "the device agent"),
+    OWB_OPT_STR_("id", "ID", struct demo, id, "the device's id"),
+    OWB_OPT_STR_("claim", "CODE", struct demo, claim, "the device's claim code"),
+    OWB_OPT_CHOICE_("mode", "server|app", struct demo, mode,
+                    "who seals the Wi-Fi settings (default server)"),
+    OWB_OPT_STR_("token", "TOKEN", struct demo, token, "--mode server: an installer token"),
+    OWB_OPT_STR_("ssid", "S", struct demo, ssid, "--mode app: the network (default DemoNet)"),
+    OWB_OPT_STR_("psk", "P", struct demo, psk, "--mode app: its password"),
+    OWB_OPT_STR_("security", "wpa2-psk|wpa3-sae|open", struct demo, security,
+                 "--mode app: how it is secured (default wpa2-psk)"),
+    OWB_OPT_FLAG_("hidden", struct demo, hidden, "--mode app: it hides its SSID"),
+    OWB_OPT_STR_("join-ap", "PROG", struct demo, join_ap,
+                 "run PROG SSID PASSPHRASE (the device's setup AP) before the hand-off, as a "
+                 "person joins it"),
+    OWB_OPT_FLAG_("no-follow", struct demo, no_follow,
+                  "stop after the device's 202; print the session"),
+};
+
 static int die(const char *what, long status, const char *body)
 {
     fprintf(stderr, "owb-demo-client: %s: HTTP %ld %s\n", what, status, body ? body : "");
     return 1;
 }
 
-int main(int argc, char **argv)
+static int parse_options(int argc, char **argv, struct demo *d)
 {
-    static const struct option opts[] = {
-        {"server", required_argument, NULL, 's'},   {"device-url", required_argument, NULL, 'd'},
-        {"id", required_argument, NULL, 'i'},       {"claim", required_argument, NULL, 'c'},
-        {"token", required_argument, NULL, 't'},    {"ssid", required_argument, NULL, 'S'},
-        {"psk", required_argument, NULL, 'p'},      {"mode", required_argument, NULL, 'm'},
-        {"security", required_argument, NULL, 'e'}, {"hidden", no_argument, NULL, 'H'},
-        {"join-ap", required_argument, NULL, 'j'},  {"no-follow", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-    const char *server = NULL, *device = NULL, *id = NULL, *claim = NULL, *token = NULL;
-    const char *ssid = "DemoNet", *psk = NULL, *mode = "server", *join_ap = NULL;
-    enum owb_security security = OWB_SEC_WPA2_PSK;
-    bool hidden = false, follow = true;
-    uint8_t app_key[OWB_APP_KEY_BYTES];
-    char ak64[OWB_B64_ENCODED_SIZE(OWB_APP_KEY_BYTES)], url[1024], *resp = NULL, *body = NULL;
-    cJSON *answer = NULL;
+    const struct owb_opt_group groups[] = {{demo_opts, OWB_ARRAY_LEN(demo_opts), d}};
+    const struct owb_cli cli = {.prog = PROG,
+                                .usage = "--server URL --device-url URL --id ID --claim CODE "
+                                         "[options]",
+                                .groups = groups,
+                                .n_groups = OWB_ARRAY_LEN(groups)};
+    int next, ret;
+
+    *d = (struct demo){.ssid = "DemoNet", .sec = OWB_SEC_WPA2_PSK};
+    if ((ret = owb_cli_parse(&cli, argc, argv, &next)) != OWB_CLI_RUN)
+        return ret;
+    if (d->security && owb_security_parse(d->security, &d->sec) != OWB_OK)
+        return owb_cli_usage_error(PROG, "--security takes wpa2-psk, wpa3-sae or open");
+    if (next != argc || !d->server || !d->device || !d->id || !d->claim ||
+        (d->mode == 0 && !d->token) || (d->mode == 1 && !d->psk && d->sec != OWB_SEC_OPEN))
+        return owb_cli_usage_error(PROG, "missing arguments");
+    return OWB_CLI_RUN;
+}
+
+/* {"k1":"v1","k2":"v2"} through the JSON writer (cJSON_free()). */
+static char *json_pair(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text = NULL;
+
+    if (o && cJSON_AddStringToObject(o, k1, v1) && cJSON_AddStringToObject(o, k2, v2))
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static void json_free(char *text)
+{
+    if (text) {
+        sodium_memzero(text, strlen(text));
+        cJSON_free(text);
+    }
+}
+
+/* The Wi-Fi settings sealed "on the phone" with the app key, base64url. */
+static bool seal_wifi(const struct demo *d, const uint8_t *app_key, char *b64, size_t cap)
+{
+    struct owb_wifi w = {0};
+    char wjson[OWB_WIFI_JSON_MAX];
+    uint8_t blob[OWB_WIFI_BLOB_MAX];
+    size_t wlen, blen;
+    bool ok;
+
+    snprintf(w.ssid, sizeof w.ssid, "%s", d->ssid);
+    w.ssid_len = strlen(w.ssid);
+    w.security = d->sec;
+    w.hidden = d->hidden;
+    snprintf(w.psk, sizeof w.psk, "%s", d->psk ? d->psk : "");
+    ok = owb_wifi_to_json(&w, wjson, sizeof wjson, &wlen) == OWB_OK &&
+         owb_wifi_blob_seal(app_key, d->id, (const uint8_t *)wjson, wlen, NULL, blob, sizeof blob,
+                            &blen) == OWB_OK &&
+         owb_b64_encode(blob, blen, b64, cap) == OWB_OK;
+    owb_wifi_wipe(&w);
+    sodium_memzero(wjson, sizeof wjson);
+    return ok;
+}
+
+/* Steps 1 and 2: the page, then a bundle; the server's answer in *answer. */
+static int get_bundle(const struct demo *d, const uint8_t *app_key, const char *ak64,
+                      cJSON **answer)
+{
+    char url[1024], b64[OWB_B64_ENCODED_SIZE(OWB_WIFI_BLOB_MAX)], *resp = NULL, *body;
     long st;
-    int c, ret = 1;
 
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            server = optarg;
-            break;
-        case 'd':
-            device = optarg;
-            break;
-        case 'i':
-            id = optarg;
-            break;
-        case 'c':
-            claim = optarg;
-            break;
-        case 't':
-            token = optarg;
-            break;
-        case 'S':
-            ssid = optarg;
-            break;
-        case 'p':
-            psk = optarg;
-            break;
-        case 'm':
-            mode = optarg;
-            break;
-        case 'e':
-            if (owb_security_parse(optarg, &security) != OWB_OK)
-                return die("--security takes wpa2-psk, wpa3-sae or open", 0, NULL);
-            break;
-        case 'H':
-            hidden = true;
-            break;
-        case 'j':
-            join_ap = optarg;
-            break;
-        case 'n':
-            follow = false;
-            break;
-        case 'h':
-            printf("Usage: owb-demo-client --server URL --device-url URL --id ID --claim CODE\n"
-                   "         (--mode server --token TOKEN |\n"
-                   "          --mode app --ssid S [--psk P] [--security S] [--hidden])\n"
-                   "         [--join-ap PROG]  run PROG SSID PASSPHRASE (the device's setup AP)\n"
-                   "                           before the hand-off, as a person joins it\n"
-                   "         [--no-follow]     stop after the device's 202; print the session\n");
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    if (!server || !device || !id || !claim || (strcmp(mode, "server") && strcmp(mode, "app")) ||
-        (!strcmp(mode, "server") && !token) ||
-        (!strcmp(mode, "app") && !psk && security != OWB_SEC_OPEN)) {
-        fprintf(stderr, "owb-demo-client: missing arguments (try --help)\n");
-        return 2;
-    }
-    if (owb_init() != OWB_OK || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-        return 1;
-
-    /* 1. The page, and an app key made on "the phone". */
-    snprintf(url, sizeof url, "%s/s/%s", server, id);
+    snprintf(url, sizeof url, "%s/s/%s", d->server, d->id);
     st = owb_curl_request("GET", url, NULL, NULL, &resp);
+    free(resp);
     if (st != 200)
         return die("setup page", st, NULL);
-    free(resp);
     printf("[phone]  opened %s#c=(claim code)\n", url);
-    randombytes_buf(app_key, sizeof app_key);
-    owb_b64_encode(app_key, sizeof app_key, ak64, sizeof ak64);
-
-    /* 2. Ask for a bundle. */
-    body = malloc(4096);
-    if (!strcmp(mode, "server")) {
-        snprintf(body, 4096, "{\"claim\":\"%s\",\"app_key\":\"%s\"}", claim, ak64);
+    if (d->mode == 0) {
+        body = json_pair("claim", d->claim, "app_key", ak64);
         printf("[phone]  asking for a server-sealed bundle (installer token, app key)\n");
     } else {
-        struct owb_wifi w = {0};
-        char wjson[OWB_WIFI_JSON_MAX], b64[OWB_B64_ENCODED_SIZE(OWB_WIFI_BLOB_MAX)];
-        uint8_t blob[OWB_WIFI_BLOB_MAX];
-        size_t wlen, blen;
-        snprintf(w.ssid, sizeof w.ssid, "%s", ssid);
-        w.ssid_len = strlen(w.ssid);
-        w.security = security;
-        w.hidden = hidden;
-        snprintf(w.psk, sizeof w.psk, "%s", psk ? psk : "");
-        if (owb_wifi_to_json(&w, wjson, sizeof wjson, &wlen) != OWB_OK ||
-            owb_wifi_blob_seal(app_key, id, (const uint8_t *)wjson, wlen, NULL, blob, sizeof blob,
-                               &blen) != OWB_OK)
+        if (!seal_wifi(d, app_key, b64, sizeof b64))
             return die("sealing the Wi-Fi settings", 0, "rule broken");
-        owb_wifi_wipe(&w);
-        sodium_memzero(wjson, sizeof wjson);
-        owb_b64_encode(blob, blen, b64, sizeof b64);
-        snprintf(body, 4096, "{\"claim\":\"%s\",\"wifi\":\"%s\"}", claim, b64);
-        printf("[phone]  sealed \"%s\" with the app key; asking for an app-sealed bundle\n", ssid);
+        body = json_pair("claim", d->claim, "wifi", b64);
+        printf("[phone]  sealed \"%s\" with the app key; asking for an app-sealed bundle\n",
+               d->ssid);
     }
-    snprintf(url, sizeof url, "%s/v1/setup/%s", server, id);
-    st = owb_curl_request("POST", url, token, body, &resp);
-    if (st != 200 || owb_json_parse(resp, strlen(resp), &answer) != OWB_OK)
-        return die("setup", st, resp);
+    snprintf(url, sizeof url, "%s/v1/setup/%s", d->server, d->id);
+    st = body ? owb_curl_request("POST", url, d->token, body, &resp) : -1;
+    json_free(body);
+    if (st != 200 || owb_json_parse(resp, strlen(resp), answer) != OWB_OK) {
+        die("setup", st, resp);
+        free(resp);
+        return 1;
+    }
+    free(resp);
+    return 0;
+}
+
+/* Step 3: bundle and app key to the device, as the hand-off page does. */
+static int hand_off(const struct demo *d, const char *bundle, const char *ak64)
+{
+    char url[1024], *resp = NULL, *body = json_pair("bundle", bundle, "app_key", ak64);
+    long st;
+
+    snprintf(url, sizeof url, "%s/v1/provision", d->device);
+    st = body ? owb_curl_request("POST", url, NULL, body, &resp) : -1;
+    json_free(body);
+    if (st != 202) {
+        die("provision", st, resp);
+        free(resp);
+        return 1;
+    }
+    printf("[device] accepted: %s\n", resp);
+    free(resp);
+    return 0;
+}
+
+/* Polls url (every 250 ms, tries times) until its body holds want;
+ * fails at once when it holds fail. */
+static int poll_for(const char *url, int tries, const char *want, const char *fail, long *st,
+                    char **resp)
+{
+    for (int i = 0; i < tries; i++) {
+        free(*resp);
+        *st = owb_curl_request("GET", url, NULL, NULL, resp);
+        if (*st == 200 && strstr(*resp, want))
+            return 0;
+        if (*st == 200 && fail && strstr(*resp, fail))
+            return -1;
+        nanosleep(&(struct timespec){0, 250 * 1000 * 1000}, NULL);
+    }
+    return 1;
+}
+
+/* Step 4: the device until it has joined, the server's session until the
+ * device has checked in. */
+static int follow(const struct demo *d, const char *session)
+{
+    char url[1024], *resp = NULL;
+    long st = 0;
+    int ret = 1;
+
+    snprintf(url, sizeof url, "%s/v1/status", d->device);
+    int joined = poll_for(url, 120, "\"state\":\"joined\"", "\"state\":\"failed\"", &st, &resp);
+    if (joined < 0) {
+        ret = die("device failed", st, resp);
+        goto out;
+    }
+    if (joined == 0)
+        printf("[device] joined the network\n");
+    snprintf(url, sizeof url, "%s/v1/sessions/%s", d->server, session);
+    if (poll_for(url, 240, "\"state\":\"online\"", NULL, &st, &resp) == 0) {
+        printf("[server] device %s is online\n", d->id);
+        ret = 0;
+    } else {
+        die("the device never checked in", st, resp);
+    }
+out:
+    free(resp);
+    return ret;
+}
+
+/* Steps 2 to 4 once the server has answered. */
+static int after_setup(const struct demo *d, const cJSON *answer, const char *ak64)
+{
     const cJSON *ap = cJSON_GetObjectItemCaseSensitive(answer, "device_ap");
     const char *bundle = owb_json_string(answer, "bundle"),
                *session = owb_json_string(answer, "session");
-    printf("[server] bundle %s issued; join Wi-Fi \"%s\" (passphrase %s)\n",
-           cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(answer, "counter")),
+
+    if (!bundle || !session)
+        return die("setup", 200, "no bundle or session in the answer");
+    printf("[server] bundle %.0f issued; join Wi-Fi \"%s\" (passphrase %s)\n",
+           cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(answer, "counter")),
            owb_json_string(ap, "ssid"), "(hidden)");
-
-    if (join_ap && join_device_ap(join_ap, ap) != 0)
-        return die("joining the device's setup AP", 0, join_ap);
-
-    /* 3. Hand it to the device, as the hand-off page does. */
-    free(body);
-    body = malloc(strlen(bundle) + 256);
-    sprintf(body, "{\"bundle\":\"%s\",\"app_key\":\"%s\"}", bundle, ak64);
-    sodium_memzero(ak64, sizeof ak64);
-    sodium_memzero(app_key, sizeof app_key);
-    snprintf(url, sizeof url, "%s/v1/provision", device);
-    free(resp);
-    st = owb_curl_request("POST", url, NULL, body, &resp);
-    if (st != 202)
-        return die("provision", st, resp);
-    printf("[device] accepted: %s\n", resp);
-    if (!follow) {
+    if (d->join_ap && join_device_ap(d->join_ap, ap) != 0)
+        return die("joining the device's setup AP", 0, d->join_ap);
+    if (hand_off(d, bundle, ak64) != 0)
+        return 1;
+    if (d->no_follow) {
         printf("session: %s\n", session);
-        free(resp);
-        free(body);
-        cJSON_Delete(answer);
-        curl_global_cleanup();
         return 0;
     }
+    return follow(d, session);
+}
 
-    /* 4. Follow the device, then the server. */
-    snprintf(url, sizeof url, "%s/v1/status", device);
-    for (int i = 0; i < 120; i++) {
-        free(resp);
-        st = owb_curl_request("GET", url, NULL, NULL, &resp);
-        if (st == 200 && strstr(resp, "\"state\":\"joined\"")) {
-            printf("[device] joined the network\n");
-            break;
-        }
-        if (st == 200 && strstr(resp, "\"state\":\"failed\""))
-            return die("device failed", st, resp);
-        nanosleep(&(struct timespec){0, 250 * 1000 * 1000}, NULL);
-    }
-    snprintf(url, sizeof url, "%s/v1/sessions/%s", server, session);
-    for (int i = 0; i < 240; i++) {
-        free(resp);
-        st = owb_curl_request("GET", url, NULL, NULL, &resp);
-        if (st == 200 && strstr(resp, "\"state\":\"online\"")) {
-            printf("[server] device %s is online\n", id);
-            ret = 0;
-            break;
-        }
-        nanosleep(&(struct timespec){0, 250 * 1000 * 1000}, NULL);
-    }
-    if (ret)
-        die("the device never checked in", st, resp);
-    free(resp);
-    free(body);
+int main(int argc, char **argv)
+{
+    struct demo d;
+    uint8_t app_key[OWB_APP_KEY_BYTES];
+    char ak64[OWB_B64_ENCODED_SIZE(OWB_APP_KEY_BYTES)];
+    cJSON *answer = NULL;
+    int ret;
+
+    if ((ret = parse_options(argc, argv, &d)) != OWB_CLI_RUN)
+        return ret;
+    if (owb_init() != OWB_OK || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        return 1;
+    /* An app key made on "the phone". */
+    randombytes_buf(app_key, sizeof app_key);
+    owb_b64_encode(app_key, sizeof app_key, ak64, sizeof ak64);
+    ret = get_bundle(&d, app_key, ak64, &answer);
+    sodium_memzero(app_key, sizeof app_key);
+    if (ret == 0)
+        ret = after_setup(&d, answer, ak64);
+    sodium_memzero(ak64, sizeof ak64);
     cJSON_Delete(answer);
     curl_global_cleanup();
     return ret;

@@ -1,7 +1,6 @@
 #include "mint.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "owb/base64.h"
 #include "owb/claim.h"
+#include "owb/cli.h"
 #include "owb/fileio.h"
 
 bool owb_prefix_valid(const char *prefix)
@@ -19,7 +19,7 @@ bool owb_prefix_valid(const char *prefix)
     return n <= OWB_PREFIX_MAX && (n == 0 || owb_device_id_valid(prefix, n));
 }
 
-int owb_mint_suite_parse(const char *cmd, const char *suite, const char *key_file,
+int owb_mint_suite_parse(const char *prog, const char *suite, const char *key_file,
                          struct owb_mint_suite *s)
 {
     char *text = NULL, *tok, *save = NULL;
@@ -29,18 +29,18 @@ int owb_mint_suite_parse(const char *cmd, const char *suite, const char *key_fil
     memset(s, 0, sizeof *s);
     s->suite = OWB_SUITE_SYM;
     if (suite && owb_suite_parse(suite, &s->suite) != OWB_OK)
-        return mint_usage(cmd, "--suite takes sym or pk");
+        return owb_cli_usage_error(prog, "--suite takes sym or pk");
     if (s->suite == OWB_SUITE_SYM)
-        return key_file ? mint_usage(cmd, "--server-public-key is for --suite pk") : 0;
+        return key_file ? owb_cli_usage_error(prog, "--server-public-key is for --suite pk") : 0;
     if (!key_file)
-        return mint_usage(cmd, "--suite pk needs --server-public-key FILE "
-                               "(from 'owb-server signing-key public')");
+        return owb_cli_usage_error(prog, "--suite pk needs --server-public-key FILE "
+                                         "(from 'owb-server signing-key public')");
     enum owb_err rc = owb_file_read(key_file, 4096, &text, &len);
     if (rc == OWB_ERR_TOO_LARGE)
-        return mint_fail(cmd, "%s: larger than 4096 bytes: not a list of server public keys",
-                         key_file);
+        return owb_cli_fail(prog, "%s: larger than 4096 bytes: not a list of server public keys",
+                            key_file);
     if (rc != OWB_OK)
-        return mint_fail(cmd, "%s: cannot read: %s", key_file, strerror(errno));
+        return owb_cli_fail(prog, "%s: cannot read: %s", key_file, strerror(errno));
     for (tok = strtok_r(text, " \t\r\n", &save); tok && ok;
          tok = strtok_r(NULL, " \t\r\n", &save)) {
         ok = s->n_server_pks < OWB_PK_PINS_MAX &&
@@ -50,8 +50,8 @@ int owb_mint_suite_parse(const char *cmd, const char *suite, const char *key_fil
     }
     free(text);
     if (!ok || s->n_server_pks == 0)
-        return mint_fail(cmd, "%s: not one to %d server public keys in base64url", key_file,
-                         OWB_PK_PINS_MAX);
+        return owb_cli_fail(prog, "%s: not one to %d server public keys in base64url", key_file,
+                            OWB_PK_PINS_MAX);
     return 0;
 }
 
@@ -73,7 +73,7 @@ enum owb_err owb_mint_identity(struct owb_keyfile *kf, const char *id, const cha
         memcpy(kf->device_id, prefix, plen);
         owb_crockford_random(kf->device_id + plen, OWB_ID_RANDOM_CHARS);
     }
-    if (!server || !owb_http_url_valid(server, strlen(server)) || strlen(server) > OWB_URL_MAX - 64)
+    if (!owb_base_url_valid(server))
         return OWB_ERR_INVALID_ARG;
     snprintf(kf->server, sizeof kf->server, "%s", server);
     kf->suite = suite->suite == OWB_SUITE_PK ? OWB_SUITE_PK : OWB_SUITE_SYM;
@@ -136,53 +136,4 @@ void owb_key_print_fingerprint(const struct owb_keyfile *kf, char out[static 20]
         crypto_generichash(h, sizeof h, kf->device_key, sizeof kf->device_key, tag, sizeof tag);
     sodium_bin2hex(hex, sizeof hex, h, sizeof h);
     snprintf(out, 20, "%.4s-%.4s-%.4s-%.4s", hex, hex + 4, hex + 8, hex + 12);
-}
-
-int mint_usage(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "owb-mint %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry 'owb-mint %s --help'.\n", cmd);
-    return 2;
-}
-
-int mint_fail(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "owb-mint %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
-
-bool mint_parse_qr_format(const char *s, enum owb_qr_format *f)
-{
-    static const struct {
-        const char *name;
-        enum owb_qr_format f;
-    } names[] = {
-        {"png", OWB_QR_PNG}, {"svg", OWB_QR_SVG}, {"ansi", OWB_QR_ANSI}, {"utf8", OWB_QR_UTF8}};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(s, names[i].name) == 0) {
-            *f = names[i].f;
-            return true;
-        }
-    }
-    return false;
-}
-
-bool mint_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
 }

@@ -24,11 +24,11 @@ struct owb_mint_suite {
     size_t n_server_pks;
 };
 
-/* --suite and --server-public-key FILE into s (FILE: one to four base64url
+/* --suite and --server-public-key FILE of command prog into s (FILE: one to four base64url
  * public keys, as 'owb-server signing-key public' prints them, separated
  * by white space). 0 when fine, else the problem is printed and the exit
  * code returned (2 usage, 1 an unreadable or wrong file). */
-int owb_mint_suite_parse(const char *cmd, const char *suite, const char *key_file,
+int owb_mint_suite_parse(const char *prog, const char *suite, const char *key_file,
                          struct owb_mint_suite *s);
 
 /* Fills kf with fresh keys (symmetric: a 32-byte key; pk: an Ed25519 key
@@ -52,13 +52,5 @@ void owb_key_print_fingerprint(const struct owb_keyfile *kf, char out[static 20]
 
 /* true for a usable id prefix: [A-Za-z0-9._-], at most 22 characters. */
 bool owb_prefix_valid(const char *prefix);
-
-/* Common CLI helpers: print "owb-mint CMD: ..." and return the exit code. */
-int mint_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int mint_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Parses --format/--ec/--size/--margin values into o. */
-bool mint_parse_qr_format(const char *s, enum owb_qr_format *f);
-bool mint_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
 #endif
