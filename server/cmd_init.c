@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "signing.h"
+#include "owb/fileio.h"
 #include "owb/keyfile.h"
 
 #define PROG "owb-server init"
@@ -16,6 +17,33 @@ static const char init_about[] =
     "0600; existing ones are kept, never replaced) and the database, and\n"
     "records a check value so that a server started with another master key\n"
     "refuses to run. Safe to run again.\n";
+
+/* Everything init will write must be writable before it writes the first
+ * key: the folders are made (0700) and checked, and a PostgreSQL database
+ * is reached, so a failure leaves no half-made installation behind. */
+static enum owb_err prepare(const struct cli_db *o, const char *key_path, const char *signing_path,
+                            bool pg)
+{
+    const char *files[] = {key_path, signing_path, pg ? NULL : o->db};
+    char diag[OWB_DIAG_SIZE];
+    enum owb_err rc = OWB_OK;
+
+    for (size_t i = 0; rc == OWB_OK && i < OWB_ARRAY_LEN(files); i++)
+        if (files[i])
+            rc = owb_dir_make_parents(files[i], 0700, diag);
+    if (rc == OWB_OK && pg) {
+        struct owb_store_config cfg = {.path = o->db, .connections = 1, .busy_ms = o->busy_ms};
+        struct owb_store *store = NULL;
+        rc = owb_store_open(&cfg, &store, diag);
+        if (rc == OWB_ERR_BAD_FILE)
+            rc = OWB_OK; /* reached, and not initialised yet: init is here for that */
+        if (store)
+            store->ops->close(store);
+    }
+    if (rc != OWB_OK)
+        owb_cli_fail(PROG, "%s; nothing written", diag);
+    return rc;
+}
 
 int cmd_init_main(int argc, char **argv)
 {
@@ -39,18 +67,20 @@ int cmd_init_main(int argc, char **argv)
         return ret;
 
     key_path = owb_master_path(o.master_key, o.master_buf, sizeof o.master_buf);
+    signing_path = owb_signing_path(o.signing_key, key_path, o.signing_buf, sizeof o.signing_buf);
+    pg = owb_store_pg_dsn(o.db);
+    if (prepare(&o, key_path, signing_path, pg) != OWB_OK)
+        return 1;
     if (access(key_path, F_OK) != 0) {
         if (owb_master_create(key_path, diag) != OWB_OK)
             return owb_cli_fail(PROG, "%s", diag);
         made_key = true;
     }
-    signing_path = owb_signing_path(o.signing_key, key_path, o.signing_buf, sizeof o.signing_buf);
     if (access(signing_path, F_OK) != 0) {
         if (owb_signing_create(signing_path, diag) != OWB_OK)
             return owb_cli_fail(PROG, "%s", diag);
         made_signing = true;
     }
-    pg = owb_store_pg_dsn(o.db);
     made_db = !pg && access(o.db, F_OK) != 0;
     if (cli_open(&o, true, 1, true, &srv) != OWB_OK)
         return 1;

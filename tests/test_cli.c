@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "owb/cli.h"
+#include "owb/fileio.h"
 #include "proc.h"
 
 struct opts {
@@ -254,6 +256,38 @@ static void test_init_signing_key(void **state)
     free(dir);
 }
 
+/* init makes the folders it writes into, and when one cannot be made it
+ * fails before it writes anything (it used to write both keys first). */
+static void test_init_folders(void **state)
+{
+    char *dir = t_tmpdir(), db[4096], master[4096], blocker[4096], out[4096];
+    struct stat st;
+    (void)state;
+
+    snprintf(db, sizeof db, "%s/var/lib/owb/owb.db", dir);
+    snprintf(master, sizeof master, "%s/etc/owb/owb-master.key", dir);
+    char *argv[] = {OWB_SERVER_BIN, "init", "--db", db, "--master-key", master, NULL};
+    assert_int_equal(t_run(argv, NULL, out, sizeof out), 0);
+    snprintf(out, sizeof out, "%s/etc/owb", dir);
+    assert_int_equal(stat(out, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(out, sizeof out, "%s/etc/owb/owb-signing.key", dir);
+    assert_int_equal(access(out, F_OK), 0);
+
+    /* The database's folder under a file: nothing written, and it says why. */
+    snprintf(blocker, sizeof blocker, "%s/not-a-folder", dir);
+    assert_int_equal(owb_file_write_atomic(blocker, "x", 1, 0600, OWB_WRITE_NO_REPLACE), OWB_OK);
+    snprintf(db, sizeof db, "%s/not-a-folder/owb.db", dir);
+    snprintf(master, sizeof master, "%s/keys/owb-master.key", dir);
+    assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "nothing written"));
+    assert_int_equal(access(master, F_OK), -1);
+    snprintf(out, sizeof out, "%s/keys/owb-signing.key", dir);
+    assert_int_equal(access(out, F_OK), -1);
+    t_rmtree(dir);
+    free(dir);
+}
+
 static void test_base_url(void **state)
 {
     char url[OWB_URL_MAX + 2];
@@ -281,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_help_from_table),
         cmocka_unit_test(test_every_listed_option_parses),
         cmocka_unit_test(test_init_signing_key),
+        cmocka_unit_test(test_init_folders),
         cmocka_unit_test(test_base_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -178,3 +178,50 @@ out:
     errno = saved;
     return rc;
 }
+
+static enum owb_err make_dir(const char *dir, mode_t mode, char *diag)
+{
+    if (mkdir(dir, mode) == 0 || errno == EEXIST)
+        return OWB_OK;
+    owb_diagf(diag, "%s: cannot create: %s", dir, strerror(errno));
+    return OWB_ERR_IO;
+}
+
+enum owb_err owb_dir_make_parents(const char *path, mode_t mode, char *diag)
+{
+    char dir[PATH_MAX];
+    char *slash;
+    size_t len = strlen(path);
+    struct stat st;
+    enum owb_err rc = OWB_OK;
+
+    if (len >= sizeof dir) {
+        owb_diagf(diag, "%s: path too long", path);
+        return OWB_ERR_INVALID_ARG;
+    }
+    memcpy(dir, path, len + 1);
+    slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir ? 1 : 0] = '\0'; /* keep "/" for a file in / */
+    /* Each prefix in turn; one that exists but is no folder is left to
+     * the next mkdir, or the access check, to report. */
+    for (char *p = dir + 1; rc == OWB_OK && *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        rc = make_dir(dir, mode, diag);
+        *p = '/';
+    }
+    if (rc == OWB_OK)
+        rc = make_dir(dir, mode, diag);
+    if (rc == OWB_OK && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        owb_diagf(diag, "%s: not a folder", dir);
+        rc = OWB_ERR_IO;
+    } else if (rc == OWB_OK && access(dir, W_OK) != 0) {
+        owb_diagf(diag, "%s: not writable by this user (%s)", dir, strerror(errno));
+        rc = OWB_ERR_PERM;
+    }
+    return rc;
+}

@@ -33,6 +33,12 @@ enum owb_err owb_file_write_atomic(const char *path, const void *data, size_t le
  * holds secrets). OWB_ERR_NOENT, OWB_ERR_TOO_LARGE, OWB_ERR_IO. */
 enum owb_err owb_file_read(const char *path, size_t max, char **data, size_t *len) OWB_MUST_CHECK;
 
+/* Makes every missing folder above path (not path itself) with mode, and
+ * checks the last one is writable: a command that writes several files can
+ * then fail before it writes the first. OWB_ERR_IO or OWB_ERR_PERM with
+ * diag naming the folder. */
+enum owb_err owb_dir_make_parents(const char *path, mode_t mode, char *diag) OWB_MUST_CHECK;
+
 /* fsync the directory that holds path. */
 enum owb_err owb_fsync_parent(const char *path) OWB_MUST_CHECK;
 
