@@ -19,6 +19,11 @@
 #include "owb/json.h"
 #include "owb/mem.h"
 
+/* What a malformed request lacks, said for this endpoint; every other
+ * refusal is answered with owb_strerror()'s text. */
+static const char bad_request_why[] =
+    "The request is malformed: send a bundle and a 32-byte app key in base64url.";
+
 /* Scratch for one request; in secret memory (it holds the app key and W). */
 struct prov_work {
     uint8_t bundle[OWB_BUNDLE_MAX];
@@ -90,28 +95,6 @@ static void count_failure(struct owb_agent *a, const char *addr)
     if (a->cfg.fail_cap)
         fail_slot(a, addr, time(NULL), true)->failures++;
     pthread_mutex_unlock(&a->mu);
-}
-
-static const char *message_for(enum owb_err e)
-{
-    switch (e) {
-    case OWB_ERR_BAD_REQUEST:
-        return "The request is malformed: send a bundle and a 32-byte app key in base64url.";
-    case OWB_ERR_WRONG_DEVICE:
-        return "This bundle was made for another device.";
-    case OWB_ERR_REPLAYED:
-        return "This bundle was already used; ask the server for a new one.";
-    case OWB_ERR_AUTH_FAILED:
-        return "The bundle is not genuine for this device.";
-    case OWB_ERR_APP_KEY_REJECTED:
-        return "The Wi-Fi settings do not open with this app key.";
-    case OWB_ERR_INVALID_CONFIG:
-        return "The settings break a rule (SSID, password or device settings).";
-    case OWB_ERR_BUSY:
-        return "A provisioning is already being applied; wait for it to finish.";
-    default:
-        return NULL;
-    }
 }
 
 static enum owb_err check_request(struct owb_agent *a, const struct owb_http_request *req,
@@ -200,20 +183,20 @@ void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req
     rc = check_request(a, req, pw);
     if (rc != OWB_OK) {
         count_failure(a, req->client_addr);
-        owb_http_error(resp, rc, message_for(rc));
+        owb_http_error(resp, rc, rc == OWB_ERR_BAD_REQUEST ? bad_request_why : NULL);
         goto done;
     }
 
     pthread_mutex_lock(&a->mu);
     if (a->state == OWB_STATE_APPLYING || a->job_pending) {
         pthread_mutex_unlock(&a->mu);
-        owb_http_error(resp, OWB_ERR_BUSY, message_for(OWB_ERR_BUSY));
+        owb_http_error(resp, OWB_ERR_BUSY, NULL);
         goto done;
     }
     /* Checked again under the lock: another request may have won. */
     if (pw->job.counter <= a->counter) {
         pthread_mutex_unlock(&a->mu);
-        owb_http_error(resp, OWB_ERR_REPLAYED, message_for(OWB_ERR_REPLAYED));
+        owb_http_error(resp, OWB_ERR_REPLAYED, NULL);
         goto done;
     }
     /* Replay rule: the counter is durable before anything is applied. */
