@@ -34,67 +34,29 @@ struct prov_work {
     struct owb_job job;
 };
 
-/* The slot of addr (NULL when it has none and make is false). A new one
- * takes a free or expired slot, else the one whose minute began first. */
-static struct owb_fail_slot *fail_slot(struct owb_agent *a, const char *addr, time_t now, bool make)
-{
-    struct owb_fail_slot *victim = NULL;
-
-    for (size_t i = 0; i < OWB_FAIL_SLOTS; i++) {
-        struct owb_fail_slot *f = &a->fails[i];
-        if (f->addr[0] && strcmp(f->addr, addr) == 0) {
-            if (now - f->since >= 60) {
-                f->since = now;
-                f->failures = 0;
-            }
-            return f;
-        }
-    }
-    if (!make)
-        return NULL;
-    for (size_t i = 0; i < OWB_FAIL_SLOTS && !victim; i++)
-        if (!a->fails[i].addr[0] || now - a->fails[i].since >= 60)
-            victim = &a->fails[i];
-    if (!victim) {
-        victim = &a->fails[0];
-        for (size_t i = 1; i < OWB_FAIL_SLOTS; i++)
-            if (a->fails[i].since < victim->since)
-                victim = &a->fails[i];
-    }
-    snprintf(victim->addr, sizeof victim->addr, "%s", addr);
-    victim->failures = 0;
-    victim->since = now;
-    return victim;
-}
-
-/* true when this client's failed-attempt budget for its minute is spent. */
+/* true (and answered 429) when this client's failed-attempt budget is
+ * spent. Only a failure takes from it (count_failure): the phone's good
+ * requests cost nothing. */
 static bool over_fail_cap(struct owb_agent *a, const char *addr, struct owb_http_response *resp)
 {
-    time_t now = time(NULL);
-    bool over = false;
+    double wait;
     char retry[24];
 
-    pthread_mutex_lock(&a->mu);
-    struct owb_fail_slot *f = a->cfg.fail_cap ? fail_slot(a, addr, now, false) : NULL;
-    if (f && f->failures >= a->cfg.fail_cap) {
-        over = true;
-        snprintf(retry, sizeof retry, "%ld", (long)(60 - (now - f->since)));
-    }
-    pthread_mutex_unlock(&a->mu);
-    if (over) {
-        owb_http_add_header(resp, "Retry-After", retry);
-        owb_http_error(resp, OWB_ERR_RATE_LIMITED,
-                       "Too many failed attempts from this address; wait a minute and try again.");
-    }
-    return over;
+    if (!a->fail_rl || owb_ratelimit_peek(a->fail_rl, addr, &wait))
+        return false;
+    snprintf(retry, sizeof retry, "%u", owb_ratelimit_retry_secs(wait));
+    owb_http_add_header(resp, "Retry-After", retry);
+    owb_http_error(resp, OWB_ERR_RATE_LIMITED,
+                   "Too many failed attempts from this address; wait a minute and try again.");
+    return true;
 }
 
 static void count_failure(struct owb_agent *a, const char *addr)
 {
-    pthread_mutex_lock(&a->mu);
-    if (a->cfg.fail_cap)
-        fail_slot(a, addr, time(NULL), true)->failures++;
-    pthread_mutex_unlock(&a->mu);
+    double wait;
+
+    if (a->fail_rl)
+        (void)owb_ratelimit_allow(a->fail_rl, addr, &wait);
 }
 
 static enum owb_err check_request(struct owb_agent *a, const struct owb_http_request *req,

@@ -11,23 +11,26 @@
 #include "owb/httpd.h"
 #include "owb/kdf.h"
 #include "owb/payload.h"
-#include "ratelimit.h"
+#include "owb/ratelimit.h"
 #include "secrets.h"
 #include "signing.h"
 #include "store.h"
 
 #define OWB_SERVER_BODY_MAX (16 * 1024)
+/* Keys each rate limiter remembers (owb/ratelimit.h): client addresses
+ * for setups and wrong claims, device ids for check-ins. */
+#define OWB_SERVER_RATELIMIT_SLOTS 4096
 
 struct owb_app_config {
     const char *listen;
     char public_url[OWB_URL_MAX + 1]; /* no trailing slash */
     const char *device_ap_url;
     unsigned threads, conn_limit, per_ip_limit, timeout_s;
-    double rate, burst;      /* setup requests per second per address; 0 = off */
+    double rate, burst;                 /* setup requests per second per address; 0 = off */
     double checkin_rate, checkin_burst; /* check-ins per second per device; 0 = off */
-    unsigned claim_max;      /* wrong claims before a device locks */
-    unsigned claim_window_s; /* how long failures count */
-    bool quiet;              /* no per-request log lines */
+    unsigned claim_max;                 /* wrong claims before a device locks */
+    unsigned claim_window_s;            /* how long failures count */
+    bool quiet;                         /* no per-request log lines */
 };
 
 struct owb_app {
