@@ -66,11 +66,15 @@ void route_page(struct owb_app *app, const struct owb_http_request *req,
 void route_asset(struct owb_app *app, const struct owb_http_request *req,
                  struct owb_http_response *resp, const char *name);
 
-/* Opens a device's key from its row into key (wiped by the caller). */
-/* A pk device's minted AP passphrase, opened from its row. */
-enum owb_err owb_app_ap_passphrase(const struct owb_app *app, const struct owb_device_row *row,
-                                   char out[static OWB_AP_PASSPHRASE_SIZE]) OWB_MUST_CHECK;
-enum owb_err owb_app_device_key(const struct owb_app *app, const struct owb_device_row *row,
-                                uint8_t key[static 32]) OWB_MUST_CHECK;
+/* The routes' shared answers (router.c). owb_route_error is every
+ * route's error tail: a 503 asks to retry in a second, and every local
+ * error is answered 500 "internal". owb_route_rate_limited takes a token
+ * for key from rl (NULL: off); when there is none it answers 429 with
+ * Retry-After and why (NULL: the standard text), counts it, and returns
+ * true. */
+void owb_route_error(struct owb_http_response *resp, enum owb_err rc, const char *why);
+void owb_route_retry_after(struct owb_http_response *resp, unsigned secs);
+bool owb_route_rate_limited(struct owb_app *app, struct owb_ratelimit *rl, const char *key,
+                            struct owb_http_response *resp, const char *why);
 
 #endif
