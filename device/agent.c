@@ -34,6 +34,13 @@ enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *
     a->cfg = *cfg;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
+    if (cfg->fail_cap) {
+        a->fail_rl = owb_ratelimit_new(OWB_FAIL_SLOTS, cfg->fail_cap / 60.0, cfg->fail_cap);
+        if (!a->fail_rl) {
+            owb_diagf(diag, "out of memory");
+            return OWB_ERR_NOMEM;
+        }
+    }
     if (stat(cfg->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         owb_diagf(diag, "%s: not a directory (create it, mode 0700)", cfg->state_dir);
         return OWB_ERR_NOENT;
@@ -159,6 +166,7 @@ void owb_agent_destroy(struct owb_agent *a)
         owb_secret_free(a->keys);
     if (a->job)
         owb_secret_free(a->job);
+    owb_ratelimit_free(a->fail_rl);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     memset(a, 0, sizeof *a);

@@ -14,6 +14,7 @@
 #include "owb/kdf.h"
 #include "owb/keyfile.h"
 #include "owb/payload.h"
+#include "owb/ratelimit.h"
 #include "owb/wifi.h"
 
 #define OWB_DEVICE_BODY_MAX (8 * 1024)
@@ -39,10 +40,10 @@ struct owb_agent_config {
     const char *backend;
     struct owb_backend_config backend_cfg;
     unsigned join_timeout_s;
-    unsigned setup_window_s;   /* 0 = no limit */
+    unsigned setup_window_s; /* 0 = no limit */
     unsigned checkin_timeout_s;
-    unsigned fail_cap;         /* failed provisions per minute before 429 */
-    const char *https_helper;  /* program for https check-in URLs */
+    unsigned fail_cap;        /* failed provisions per minute before 429 */
+    const char *https_helper; /* program for https check-in URLs */
     bool quiet;
 };
 
@@ -82,13 +83,9 @@ struct owb_agent {
     bool have_scan;
     struct owb_job *job;
     bool job_pending, stopping;
-    /* Failed provisions per client address, each in its own minute: one
-     * noisy client does not lock the phone out. */
-    struct owb_fail_slot {
-        char addr[OWB_HTTP_ADDR_SIZE];
-        unsigned failures;
-        time_t since;
-    } fails[OWB_FAIL_SLOTS];
+    /* Failed provisions per client address, --fail-cap a minute each: one
+     * noisy client does not lock the phone out. NULL when off. */
+    struct owb_ratelimit *fail_rl;
     unsigned port; /* the port the agent listens on (Host checks) */
     pthread_t worker;
     bool worker_started;
@@ -135,7 +132,8 @@ enum owb_err owb_state_mark_provisioned(const char *dir, const char *hook,
 void *owb_agent_worker(void *arg);
 
 /* Check-in (checkin_client.c): POSTs the proof until accepted or out of time. */
-enum owb_err owb_checkin_send(struct owb_agent *a, const char *url, uint64_t counter) OWB_MUST_CHECK;
+enum owb_err owb_checkin_send(struct owb_agent *a, const char *url,
+                              uint64_t counter) OWB_MUST_CHECK;
 
 const char *owb_state_name(enum owb_agent_state s);
 const char *owb_reason_name(enum owb_fail_reason r);

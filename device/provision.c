@@ -19,6 +19,11 @@
 #include "owb/json.h"
 #include "owb/mem.h"
 
+/* What a malformed request lacks, said for this endpoint; every other
+ * refusal is answered with owb_strerror()'s text. */
+static const char bad_request_why[] =
+    "The request is malformed: send a bundle and a 32-byte app key in base64url.";
+
 /* Scratch for one request; in secret memory (it holds the app key and W). */
 struct prov_work {
     uint8_t bundle[OWB_BUNDLE_MAX];
@@ -29,89 +34,29 @@ struct prov_work {
     struct owb_job job;
 };
 
-/* The slot of addr (NULL when it has none and make is false). A new one
- * takes a free or expired slot, else the one whose minute began first. */
-static struct owb_fail_slot *fail_slot(struct owb_agent *a, const char *addr, time_t now, bool make)
-{
-    struct owb_fail_slot *victim = NULL;
-
-    for (size_t i = 0; i < OWB_FAIL_SLOTS; i++) {
-        struct owb_fail_slot *f = &a->fails[i];
-        if (f->addr[0] && strcmp(f->addr, addr) == 0) {
-            if (now - f->since >= 60) {
-                f->since = now;
-                f->failures = 0;
-            }
-            return f;
-        }
-    }
-    if (!make)
-        return NULL;
-    for (size_t i = 0; i < OWB_FAIL_SLOTS && !victim; i++)
-        if (!a->fails[i].addr[0] || now - a->fails[i].since >= 60)
-            victim = &a->fails[i];
-    if (!victim) {
-        victim = &a->fails[0];
-        for (size_t i = 1; i < OWB_FAIL_SLOTS; i++)
-            if (a->fails[i].since < victim->since)
-                victim = &a->fails[i];
-    }
-    snprintf(victim->addr, sizeof victim->addr, "%s", addr);
-    victim->failures = 0;
-    victim->since = now;
-    return victim;
-}
-
-/* true when this client's failed-attempt budget for its minute is spent. */
+/* true (and answered 429) when this client's failed-attempt budget is
+ * spent. Only a failure takes from it (count_failure): the phone's good
+ * requests cost nothing. */
 static bool over_fail_cap(struct owb_agent *a, const char *addr, struct owb_http_response *resp)
 {
-    time_t now = time(NULL);
-    bool over = false;
+    double wait;
     char retry[24];
 
-    pthread_mutex_lock(&a->mu);
-    struct owb_fail_slot *f = a->cfg.fail_cap ? fail_slot(a, addr, now, false) : NULL;
-    if (f && f->failures >= a->cfg.fail_cap) {
-        over = true;
-        snprintf(retry, sizeof retry, "%ld", (long)(60 - (now - f->since)));
-    }
-    pthread_mutex_unlock(&a->mu);
-    if (over) {
-        owb_http_add_header(resp, "Retry-After", retry);
-        owb_http_error(resp, OWB_ERR_RATE_LIMITED,
-                       "Too many failed attempts from this address; wait a minute and try again.");
-    }
-    return over;
+    if (!a->fail_rl || owb_ratelimit_peek(a->fail_rl, addr, &wait))
+        return false;
+    snprintf(retry, sizeof retry, "%u", owb_ratelimit_retry_secs(wait));
+    owb_http_add_header(resp, "Retry-After", retry);
+    owb_http_error(resp, OWB_ERR_RATE_LIMITED,
+                   "Too many failed attempts from this address; wait a minute and try again.");
+    return true;
 }
 
 static void count_failure(struct owb_agent *a, const char *addr)
 {
-    pthread_mutex_lock(&a->mu);
-    if (a->cfg.fail_cap)
-        fail_slot(a, addr, time(NULL), true)->failures++;
-    pthread_mutex_unlock(&a->mu);
-}
+    double wait;
 
-static const char *message_for(enum owb_err e)
-{
-    switch (e) {
-    case OWB_ERR_BAD_REQUEST:
-        return "The request is malformed: send a bundle and a 32-byte app key in base64url.";
-    case OWB_ERR_WRONG_DEVICE:
-        return "This bundle was made for another device.";
-    case OWB_ERR_REPLAYED:
-        return "This bundle was already used; ask the server for a new one.";
-    case OWB_ERR_AUTH_FAILED:
-        return "The bundle is not genuine for this device.";
-    case OWB_ERR_APP_KEY_REJECTED:
-        return "The Wi-Fi settings do not open with this app key.";
-    case OWB_ERR_INVALID_CONFIG:
-        return "The settings break a rule (SSID, password or device settings).";
-    case OWB_ERR_BUSY:
-        return "A provisioning is already being applied; wait for it to finish.";
-    default:
-        return NULL;
-    }
+    if (a->fail_rl)
+        (void)owb_ratelimit_allow(a->fail_rl, addr, &wait);
 }
 
 static enum owb_err check_request(struct owb_agent *a, const struct owb_http_request *req,
@@ -200,20 +145,20 @@ void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req
     rc = check_request(a, req, pw);
     if (rc != OWB_OK) {
         count_failure(a, req->client_addr);
-        owb_http_error(resp, rc, message_for(rc));
+        owb_http_error(resp, rc, rc == OWB_ERR_BAD_REQUEST ? bad_request_why : NULL);
         goto done;
     }
 
     pthread_mutex_lock(&a->mu);
     if (a->state == OWB_STATE_APPLYING || a->job_pending) {
         pthread_mutex_unlock(&a->mu);
-        owb_http_error(resp, OWB_ERR_BUSY, message_for(OWB_ERR_BUSY));
+        owb_http_error(resp, OWB_ERR_BUSY, NULL);
         goto done;
     }
     /* Checked again under the lock: another request may have won. */
     if (pw->job.counter <= a->counter) {
         pthread_mutex_unlock(&a->mu);
-        owb_http_error(resp, OWB_ERR_REPLAYED, message_for(OWB_ERR_REPLAYED));
+        owb_http_error(resp, OWB_ERR_REPLAYED, NULL);
         goto done;
     }
     /* Replay rule: the counter is durable before anything is applied. */

@@ -11,23 +11,26 @@
 #include "owb/httpd.h"
 #include "owb/kdf.h"
 #include "owb/payload.h"
-#include "ratelimit.h"
+#include "owb/ratelimit.h"
 #include "secrets.h"
 #include "signing.h"
 #include "store.h"
 
 #define OWB_SERVER_BODY_MAX (16 * 1024)
+/* Keys each rate limiter remembers (owb/ratelimit.h): client addresses
+ * for setups and wrong claims, device ids for check-ins. */
+#define OWB_SERVER_RATELIMIT_SLOTS 4096
 
 struct owb_app_config {
     const char *listen;
     char public_url[OWB_URL_MAX + 1]; /* no trailing slash */
     const char *device_ap_url;
     unsigned threads, conn_limit, per_ip_limit, timeout_s;
-    double rate, burst;      /* setup requests per second per address; 0 = off */
+    double rate, burst;                 /* setup requests per second per address; 0 = off */
     double checkin_rate, checkin_burst; /* check-ins per second per device; 0 = off */
-    unsigned claim_max;      /* wrong claims before a device locks */
-    unsigned claim_window_s; /* how long failures count */
-    bool quiet;              /* no per-request log lines */
+    unsigned claim_max;                 /* wrong claims before a device locks */
+    unsigned claim_window_s;            /* how long failures count */
+    bool quiet;                         /* no per-request log lines */
 };
 
 struct owb_app {
@@ -63,11 +66,15 @@ void route_page(struct owb_app *app, const struct owb_http_request *req,
 void route_asset(struct owb_app *app, const struct owb_http_request *req,
                  struct owb_http_response *resp, const char *name);
 
-/* Opens a device's key from its row into key (wiped by the caller). */
-/* A pk device's minted AP passphrase, opened from its row. */
-enum owb_err owb_app_ap_passphrase(const struct owb_app *app, const struct owb_device_row *row,
-                                   char out[static OWB_AP_PASSPHRASE_SIZE]) OWB_MUST_CHECK;
-enum owb_err owb_app_device_key(const struct owb_app *app, const struct owb_device_row *row,
-                                uint8_t key[static 32]) OWB_MUST_CHECK;
+/* The routes' shared answers (router.c). owb_route_error is every
+ * route's error tail: a 503 asks to retry in a second, and every local
+ * error is answered 500 "internal". owb_route_rate_limited takes a token
+ * for key from rl (NULL: off); when there is none it answers 429 with
+ * Retry-After and why (NULL: the standard text), counts it, and returns
+ * true. */
+void owb_route_error(struct owb_http_response *resp, enum owb_err rc, const char *why);
+void owb_route_retry_after(struct owb_http_response *resp, unsigned secs);
+bool owb_route_rate_limited(struct owb_app *app, struct owb_ratelimit *rl, const char *key,
+                            struct owb_http_response *resp, const char *why);
 
 #endif

@@ -132,11 +132,13 @@ static bool make_limits(struct owb_app *app)
 
     app->metrics = owb_metrics_new();
     if (c->rate > 0)
-        app->rl = owb_ratelimit_new(c->rate, c->burst);
+        app->rl = owb_ratelimit_new(OWB_SERVER_RATELIMIT_SLOTS, c->rate, c->burst);
     if (c->checkin_rate > 0)
-        app->checkin_rl = owb_ratelimit_new(c->checkin_rate, c->checkin_burst);
+        app->checkin_rl =
+            owb_ratelimit_new(OWB_SERVER_RATELIMIT_SLOTS, c->checkin_rate, c->checkin_burst);
     if (c->claim_max)
-        app->claim_rl = owb_ratelimit_new((double)c->claim_max / c->claim_window_s, c->claim_max);
+        app->claim_rl = owb_ratelimit_new(OWB_SERVER_RATELIMIT_SLOTS,
+                                          (double)c->claim_max / c->claim_window_s, c->claim_max);
     if (!app->metrics || (c->rate > 0 && !app->rl) || (c->checkin_rate > 0 && !app->checkin_rl) ||
         (c->claim_max && !app->claim_rl)) {
         fprintf(stderr, "owb-server: out of memory\n");

@@ -141,33 +141,32 @@ void owb_app_done(void *ctx, const struct owb_http_request *req,
                 resp->status, millis);
 }
 
-enum owb_err owb_app_ap_passphrase(const struct owb_app *app, const struct owb_device_row *row,
-                                   char out[static OWB_AP_PASSPHRASE_SIZE])
+void owb_route_error(struct owb_http_response *resp, enum owb_err rc, const char *why)
 {
-    size_t len = 0;
-    enum owb_err rc = owb_atrest_open(app->master, "devices-ap", row->id, &row->sealed_ap,
-                                      (uint8_t *)out, OWB_AP_PASSPHRASE_LEN, &len);
-    if (rc == OWB_OK && len != OWB_AP_PASSPHRASE_LEN)
-        rc = OWB_ERR_AUTH_FAILED;
-    out[rc == OWB_OK ? len : 0] = '\0';
-    if (rc != OWB_OK)
-        fprintf(stderr,
-                "owb-server: device %s: stored AP passphrase does not open under the "
-                "master key\n",
-                row->id);
-    return rc;
+    if (rc == OWB_ERR_UNAVAILABLE)
+        owb_http_add_header(resp, "Retry-After", "1");
+    /* A local error's own text would tell a client about the server's
+     * insides: every one is "internal". */
+    owb_http_error(resp, owb_err_http_status(rc) == 500 ? OWB_ERR_INTERNAL : rc, why);
 }
 
-enum owb_err owb_app_device_key(const struct owb_app *app, const struct owb_device_row *row,
-                                uint8_t key[static 32])
+void owb_route_retry_after(struct owb_http_response *resp, unsigned secs)
 {
-    size_t len = 0;
-    enum owb_err rc =
-        owb_atrest_open(app->master, "devices", row->id, &row->sealed_key, key, 32, &len);
-    if (rc == OWB_OK && len != 32)
-        rc = OWB_ERR_AUTH_FAILED;
-    if (rc != OWB_OK)
-        fprintf(stderr, "owb-server: device %s: stored key does not open under the master key\n",
-                row->id);
-    return rc;
+    char retry[24];
+
+    snprintf(retry, sizeof retry, "%u", secs ? secs : 1);
+    owb_http_add_header(resp, "Retry-After", retry);
+}
+
+bool owb_route_rate_limited(struct owb_app *app, struct owb_ratelimit *rl, const char *key,
+                            struct owb_http_response *resp, const char *why)
+{
+    double wait;
+
+    if (!rl || owb_ratelimit_allow(rl, key, &wait))
+        return false;
+    owb_route_retry_after(resp, owb_ratelimit_retry_secs(wait));
+    owb_http_error(resp, OWB_ERR_RATE_LIMITED, why);
+    owb_metrics_inc(app->metrics, OWB_M_RATE_LIMITED);
+    return true;
 }

@@ -15,30 +15,61 @@
 #include "owb/json.h"
 #include "owb/kdf.h"
 
+/* The proof the device's suite asks for: a signature by its own key (pk),
+ * or a MAC under the check-in key derived from its device key. */
+static enum owb_err verify_proof(struct owb_app *app, const cJSON *body, const char *id,
+                                 const struct owb_device_row *dev, uint64_t counter,
+                                 const uint8_t nonce[static OWB_CHECKIN_NONCE_BYTES],
+                                 const char **why)
+{
+    uint8_t mac[OWB_CHECKIN_MAC_BYTES], sig[OWB_PK_SIGNATURE_BYTES];
+    uint8_t key[OWB_DEVICE_KEY_BYTES], kc[OWB_CHECKIN_KEY_BYTES];
+    const char *b64;
+    enum owb_err rc;
+
+    if (dev->suite == OWB_SUITE_PK) {
+        b64 = owb_json_string(body, "signature");
+        if (!b64 || owb_b64_decode_exact(b64, strlen(b64), sig, sizeof sig) != OWB_OK) {
+            *why = "signature must be 64 bytes of base64url.";
+            return OWB_ERR_BAD_REQUEST;
+        }
+        rc = owb_pk_checkin_verify(dev->public_key, id, counter, nonce, sig);
+    } else {
+        b64 = owb_json_string(body, "mac");
+        if (!b64 || owb_b64_decode_exact(b64, strlen(b64), mac, sizeof mac) != OWB_OK) {
+            *why = "mac must be 32 bytes of base64url.";
+            return OWB_ERR_BAD_REQUEST;
+        }
+        if (owb_atrest_open_device_key(app->master, dev, key) != OWB_OK)
+            return OWB_ERR_INTERNAL;
+        owb_kdf_checkin_key(kc, key);
+        sodium_memzero(key, sizeof key);
+        rc = owb_checkin_verify(kc, id, counter, nonce, mac);
+        sodium_memzero(kc, sizeof kc);
+    }
+    if (rc != OWB_OK) {
+        *why = dev->suite == OWB_SUITE_PK ? "The check-in signature is wrong."
+                                          : "The check-in MAC is wrong.";
+        return OWB_ERR_AUTH_FAILED;
+    }
+    return OWB_OK;
+}
+
 void route_checkin(struct owb_app *app, const struct owb_http_request *req,
                    struct owb_http_response *resp, const char *id)
 {
     struct owb_device_row dev;
     cJSON *body = NULL, *answer;
-    const char *nonce_b64, *mac_b64, *sig_b64, *why = NULL;
-    uint8_t nonce[OWB_CHECKIN_NONCE_BYTES], mac[OWB_CHECKIN_MAC_BYTES];
-    uint8_t sig[OWB_PK_SIGNATURE_BYTES];
-    uint8_t key[OWB_DEVICE_KEY_BYTES], kc[OWB_CHECKIN_KEY_BYTES];
+    const char *nonce_b64, *why = NULL;
+    uint8_t nonce[OWB_CHECKIN_NONCE_BYTES];
     uint64_t counter = 0;
-    double wait;
     enum owb_err rc;
 
     /* Before anything is parsed or looked up: a flood for one device costs
      * a table lookup. */
-    if (app->checkin_rl && !owb_ratelimit_allow(app->checkin_rl, id, &wait)) {
-        char retry[24];
-        snprintf(retry, sizeof retry, "%u", (unsigned)(wait + 0.999));
-        owb_http_add_header(resp, "Retry-After", retry);
-        owb_http_error(resp, OWB_ERR_RATE_LIMITED,
-                       "Too many check-ins for this device; slow down.");
-        owb_metrics_inc(app->metrics, OWB_M_RATE_LIMITED);
+    if (owb_route_rate_limited(app, app->checkin_rl, id, resp,
+                               "Too many check-ins for this device; slow down."))
         return;
-    }
     rc = owb_json_parse(req->body, req->body_len, &body);
     if (rc != OWB_OK || !cJSON_IsObject(body) ||
         owb_json_uint(body, "counter", &counter) != OWB_OK) {
@@ -56,39 +87,10 @@ void route_checkin(struct owb_app *app, const struct owb_http_request *req,
     rc = owb_row_device_get(app->store, app->master, id, &dev);
     if (rc == OWB_ERR_NOENT)
         rc = OWB_ERR_UNKNOWN_DEVICE;
+    if (rc == OWB_OK)
+        rc = verify_proof(app, body, id, &dev, counter, nonce, &why);
     if (rc != OWB_OK)
         goto out;
-    if (dev.suite == OWB_SUITE_PK) {
-        sig_b64 = owb_json_string(body, "signature");
-        if (!sig_b64 || owb_b64_decode_exact(sig_b64, strlen(sig_b64), sig, sizeof sig) != OWB_OK) {
-            rc = OWB_ERR_BAD_REQUEST;
-            why = "signature must be 64 bytes of base64url.";
-            goto out;
-        }
-        rc = owb_pk_checkin_verify(dev.public_key, id, counter, nonce, sig);
-    } else {
-        mac_b64 = owb_json_string(body, "mac");
-        if (!mac_b64 || owb_b64_decode_exact(mac_b64, strlen(mac_b64), mac, sizeof mac) != OWB_OK) {
-            rc = OWB_ERR_BAD_REQUEST;
-            why = "mac must be 32 bytes of base64url.";
-            goto out;
-        }
-        rc = owb_app_device_key(app, &dev, key);
-        if (rc != OWB_OK) {
-            rc = OWB_ERR_INTERNAL;
-            goto out;
-        }
-        owb_kdf_checkin_key(kc, key);
-        sodium_memzero(key, sizeof key);
-        rc = owb_checkin_verify(kc, id, counter, nonce, mac);
-        sodium_memzero(kc, sizeof kc);
-    }
-    if (rc != OWB_OK) {
-        rc = OWB_ERR_AUTH_FAILED;
-        why = dev.suite == OWB_SUITE_PK ? "The check-in signature is wrong."
-                                        : "The check-in MAC is wrong.";
-        goto out;
-    }
     rc = app->store->ops->checkin(app->store, id, counter, nonce, (int64_t)time(NULL));
     if (rc == OWB_ERR_CONFLICT)
         why = "No bundle was issued with this counter.";
@@ -107,9 +109,7 @@ void route_checkin(struct owb_app *app, const struct owb_http_request *req,
 out:
     if (rc != OWB_OK) {
         owb_metrics_inc(app->metrics, OWB_M_CHECKINS_REJECTED);
-        if (rc == OWB_ERR_UNAVAILABLE)
-            owb_http_add_header(resp, "Retry-After", "1");
-        owb_http_error(resp, owb_err_http_status(rc) == 500 ? OWB_ERR_INTERNAL : rc, why);
+        owb_route_error(resp, rc, why);
     }
     cJSON_Delete(body);
 }

@@ -19,7 +19,7 @@ static const char csp[] =
 static void serve(struct owb_http_response *resp, const struct owb_asset *a)
 {
     if (!a) {
-        owb_http_error(resp, OWB_ERR_NOT_FOUND, NULL);
+        owb_route_error(resp, OWB_ERR_NOT_FOUND, NULL);
         return;
     }
     owb_http_set_static(resp, 200, a->content_type, (const char *)a->data, a->len);
@@ -43,7 +43,7 @@ void route_asset(struct owb_app *app, const struct owb_http_request *req,
     (void)req;
     if (owb_asset_find(setup_assets, setup_assets_count, name) == NULL ||
         !strcmp(name, "setup.html"))
-        owb_http_error(resp, OWB_ERR_NOT_FOUND, NULL);
+        owb_route_error(resp, OWB_ERR_NOT_FOUND, NULL);
     else
         serve(resp, owb_asset_find(setup_assets, setup_assets_count, name));
 }

@@ -18,8 +18,8 @@ void route_session(struct owb_app *app, const struct owb_http_request *req,
     owb_token_hash(token, strlen(token), hash);
     rc = app->store->ops->session_get(app->store, hash, &row);
     if (rc != OWB_OK) {
-        owb_http_error(resp, rc == OWB_ERR_NOENT ? OWB_ERR_NOT_FOUND : OWB_ERR_UNAVAILABLE,
-                       rc == OWB_ERR_NOENT ? "No such session." : NULL);
+        owb_route_error(resp, rc == OWB_ERR_NOENT ? OWB_ERR_NOT_FOUND : OWB_ERR_UNAVAILABLE,
+                        rc == OWB_ERR_NOENT ? "No such session." : NULL);
         return;
     }
     o = cJSON_CreateObject();

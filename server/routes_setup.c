@@ -30,10 +30,20 @@ struct setup_secrets {
     char ap_pass[OWB_AP_PASSPHRASE_SIZE];
 };
 
+/* The request's fields, pointing into its parsed body. */
+struct setup_request {
+    const char *claim, *app_key_b64, *wifi_b64;
+    bool server_sealed;
+};
+
 struct setup_work {
+    const char *id; /* validated by the router */
+    bool pk;
     struct owb_device_row dev;
     struct owb_payload payload;
     char p_json[OWB_PAYLOAD_MAX + 6];
+    size_t p_len;
+    uint64_t counter;
     uint8_t bundle[OWB_BUNDLE_MAX];
     char bundle_b64[OWB_B64_ENCODED_SIZE(OWB_BUNDLE_MAX)];
     char session[OWB_SESSION_SIZE];
@@ -42,32 +52,10 @@ struct setup_work {
     uint8_t nonces[2 * OWB_NONCE_BYTES];
 };
 
-static bool rate_limited(struct owb_app *app, const struct owb_http_request *req,
-                         struct owb_http_response *resp)
-{
-    double wait;
-    char retry[24];
-
-    if (!app->rl || owb_ratelimit_allow(app->rl, req->client_addr, &wait))
-        return false;
-    snprintf(retry, sizeof retry, "%u", (unsigned)(wait + 0.999));
-    owb_http_add_header(resp, "Retry-After", retry);
-    owb_http_error(resp, OWB_ERR_RATE_LIMITED, NULL);
-    owb_metrics_inc(app->metrics, OWB_M_RATE_LIMITED);
-    return true;
-}
-
 /* Device-wide, claim attempts beyond --claim-max-failures in a window
  * wait a delay that doubles from 2 s up to this: a guesser gets about one
  * try a minute, and the owner waits a minute at worst, never an hour. */
 #define CLAIM_DELAY_CAP_S 60
-
-static void retry_after(struct owb_http_response *resp, int64_t secs)
-{
-    char retry[24];
-    snprintf(retry, sizeof retry, "%lld", (long long)(secs > 0 ? secs : 1));
-    owb_http_add_header(resp, "Retry-After", retry);
-}
 
 /* Lock and claim checks. A wrong claim is counted in the same statement
  * that lets it through (store.h claim_attempt), so a burst of guesses
@@ -95,7 +83,7 @@ static enum owb_err check_claim(struct owb_app *app, const struct owb_http_reque
     if (!dev->has_claim)
         return OWB_OK;
     if (app->claim_rl && !owb_ratelimit_peek(app->claim_rl, req->client_addr, &wait)) {
-        retry_after(resp, (int64_t)(wait + 0.999));
+        owb_route_retry_after(resp, owb_ratelimit_retry_secs(wait));
         owb_metrics_inc(app->metrics, OWB_M_RATE_LIMITED);
         *why = "Too many wrong claim codes from this address; wait and try again.";
         return OWB_ERR_RATE_LIMITED;
@@ -112,7 +100,7 @@ static enum owb_err check_claim(struct owb_app *app, const struct owb_http_reque
     if (rc == OWB_OK && ok && retry_at > now)
         rc = OWB_ERR_LOCKED;
     if (rc == OWB_ERR_LOCKED) {
-        retry_after(resp, retry_at - now);
+        owb_route_retry_after(resp, retry_at - now > 0 ? (unsigned)(retry_at - now) : 1);
         owb_metrics_inc(app->metrics, OWB_M_CLAIM_LOCKED);
         *why = slowed;
         return rc;
@@ -212,146 +200,164 @@ fail:
     return NULL;
 }
 
-void route_setup(struct owb_app *app, const struct owb_http_request *req,
-                 struct owb_http_response *resp, const char *id)
+/* Parse: a JSON object with a claim and exactly one of app_key
+ * (server-sealed) or wifi (app-sealed); the strings point into *body. */
+static enum owb_err parse_request(const struct owb_http_request *req, cJSON **body,
+                                  struct setup_request *r, const char **why)
 {
-    struct setup_secrets *s = owb_secret_scratch(sizeof *s);
-    struct setup_work *w = calloc(1, sizeof *w);
-    cJSON *body = NULL, *answer = NULL;
-    const char *claim, *app_key_b64, *wifi_b64, *why = NULL, *mode;
-    uint8_t session_hash[OWB_HASH_BYTES];
-    uint64_t counter = 0;
-    size_t p_len = 0, bundle_len = 0;
-    bool server_sealed, pk = false;
-    enum owb_err rc;
+    cJSON *b;
 
-    if (!s || !w) {
-        rc = OWB_ERR_NOMEM;
-        goto out;
+    if (owb_json_parse(req->body, req->body_len, body) != OWB_OK || !cJSON_IsObject(*body)) {
+        *why = "The body must be a JSON object.";
+        return OWB_ERR_BAD_REQUEST;
     }
-    if (rate_limited(app, req, resp)) {
-        rc = OWB_OK;
-        goto out;
+    b = *body;
+    r->claim = owb_json_string(b, "claim");
+    r->app_key_b64 = owb_json_string(b, "app_key");
+    r->wifi_b64 = owb_json_string(b, "wifi");
+    if ((cJSON_HasObjectItem(b, "claim") && !r->claim) ||
+        (cJSON_HasObjectItem(b, "app_key") && !r->app_key_b64) ||
+        (cJSON_HasObjectItem(b, "wifi") && !r->wifi_b64) || (!r->app_key_b64 == !r->wifi_b64)) {
+        *why = "Send a claim with exactly one of app_key (server-sealed) or wifi (app-sealed).";
+        return OWB_ERR_BAD_REQUEST;
     }
-    rc = owb_json_parse(req->body, req->body_len, &body);
-    if (rc != OWB_OK || !cJSON_IsObject(body)) {
-        rc = OWB_ERR_BAD_REQUEST;
-        why = "The body must be a JSON object.";
-        goto out;
-    }
-    claim = owb_json_string(body, "claim");
-    app_key_b64 = owb_json_string(body, "app_key");
-    wifi_b64 = owb_json_string(body, "wifi");
-    if ((cJSON_HasObjectItem(body, "claim") && !claim) ||
-        (cJSON_HasObjectItem(body, "app_key") && !app_key_b64) ||
-        (cJSON_HasObjectItem(body, "wifi") && !wifi_b64) || (!app_key_b64 == !wifi_b64)) {
-        rc = OWB_ERR_BAD_REQUEST;
-        why = "Send a claim with exactly one of app_key (server-sealed) or wifi (app-sealed).";
-        goto out;
-    }
-    server_sealed = app_key_b64 != NULL;
-    mode = server_sealed ? "server-sealed" : "app-sealed";
+    r->server_sealed = r->app_key_b64 != NULL;
+    return OWB_OK;
+}
 
-    rc = owb_row_device_get(app->store, app->master, id, &w->dev);
+/* The device, its claim, and the mode's own needs, ending with the wifi
+ * blob in the payload: sealed here from the assigned network
+ * (server-sealed, behind the installer token), or as the phone sent it
+ * (app-sealed). */
+static enum owb_err authorize(struct owb_app *app, const struct owb_http_request *req,
+                              const struct setup_request *r, struct setup_work *w,
+                              struct setup_secrets *s, struct owb_http_response *resp,
+                              const char **why)
+{
+    enum owb_err rc = owb_row_device_get(app->store, app->master, w->id, &w->dev);
+
     if (rc == OWB_ERR_NOENT)
-        rc = OWB_ERR_UNKNOWN_DEVICE;
+        return OWB_ERR_UNKNOWN_DEVICE;
+    if (rc == OWB_OK)
+        rc = check_claim(app, req, &w->dev, r->claim, resp, why);
     if (rc != OWB_OK)
-        goto out;
-    rc = check_claim(app, req, &w->dev, claim, resp, &why);
-    if (rc != OWB_OK)
-        goto out;
+        return rc;
     /* Only a request that may get a bundle draws its nonces. */
     randombytes_buf(w->nonces, sizeof w->nonces);
-
-    if (server_sealed) {
+    if (r->server_sealed) {
         rc = check_installer(app, req);
-        if (rc != OWB_OK)
-            goto out;
-        rc = seal_server_side(app, app_key_b64, w, s, &why);
-    } else if (owb_b64_decode(wifi_b64, strlen(wifi_b64), w->payload.wifi_blob,
-                              sizeof w->payload.wifi_blob, &w->payload.wifi_blob_len) != OWB_OK ||
-               w->payload.wifi_blob_len < OWB_NONCE_BYTES + OWB_TAG_BYTES) {
-        rc = OWB_ERR_BAD_REQUEST;
-        why = "wifi must be a base64url wifi blob.";
+        return rc == OWB_OK ? seal_server_side(app, r->app_key_b64, w, s, why) : rc;
     }
-    if (rc != OWB_OK)
-        goto out;
+    if (owb_b64_decode(r->wifi_b64, strlen(r->wifi_b64), w->payload.wifi_blob,
+                       sizeof w->payload.wifi_blob, &w->payload.wifi_blob_len) != OWB_OK ||
+        w->payload.wifi_blob_len < OWB_NONCE_BYTES + OWB_TAG_BYTES) {
+        *why = "wifi must be a base64url wifi blob.";
+        return OWB_ERR_BAD_REQUEST;
+    }
+    return OWB_OK;
+}
 
-    pk = w->dev.suite == OWB_SUITE_PK;
-    if (pk && !app->signing) {
+/* Derive: pk, the device's public key is all the bundle needs and its AP
+ * passphrase was minted and is stored sealed; symmetric, both the bundle
+ * key and the AP passphrase come from the device key. Then the payload
+ * the bundle carries. */
+static enum owb_err derive(struct owb_app *app, struct setup_work *w, struct setup_secrets *s)
+{
+    enum owb_err rc;
+    int n;
+
+    if (w->pk && !app->signing) {
         fprintf(stderr, "owb-server: device %s is a pk device and this server has no signing key\n",
-                id);
-        rc = OWB_ERR_INTERNAL;
-        goto out;
+                w->id);
+        return OWB_ERR_INTERNAL;
     }
-    /* pk: the device's public key is all the bundle needs; its AP
-     * passphrase was minted and is stored sealed. Symmetric: both come from
-     * the device key. */
-    if (pk) {
-        rc = owb_app_ap_passphrase(app, &w->dev, s->ap_pass);
+    if (w->pk) {
+        rc = owb_atrest_open_ap_passphrase(app->master, &w->dev, s->ap_pass);
     } else {
-        rc = owb_app_device_key(app, &w->dev, s->device_key);
+        rc = owb_atrest_open_device_key(app->master, &w->dev, s->device_key);
         if (rc == OWB_OK) {
             owb_kdf_bundle_key(s->bundle_key, s->device_key);
             owb_kdf_ap_passphrase(s->ap_pass, s->device_key);
         }
         sodium_memzero(s->device_key, sizeof s->device_key);
     }
-    if (rc != OWB_OK) {
-        rc = OWB_ERR_INTERNAL;
-        goto out;
-    }
-
-    int n = snprintf(w->payload.checkin_url, sizeof w->payload.checkin_url,
-                     "%s/v1/devices/%s/checkin", app->cfg.public_url, id);
-    if (n < 0 || (size_t)n >= sizeof w->payload.checkin_url) {
-        rc = OWB_ERR_INTERNAL;
-        goto out;
-    }
+    if (rc != OWB_OK)
+        return OWB_ERR_INTERNAL;
+    n = snprintf(w->payload.checkin_url, sizeof w->payload.checkin_url, "%s/v1/devices/%s/checkin",
+                 app->cfg.public_url, w->id);
+    if (n < 0 || (size_t)n >= sizeof w->payload.checkin_url)
+        return OWB_ERR_INTERNAL;
     w->payload.has_issued_at = true;
     w->payload.issued_at = (int64_t)time(NULL);
-    rc = owb_payload_to_json(&w->payload, w->p_json, sizeof w->p_json, &p_len);
-    if (rc != OWB_OK) {
-        rc = OWB_ERR_INTERNAL;
-        goto out;
-    }
+    if (owb_payload_to_json(&w->payload, w->p_json, sizeof w->p_json, &w->p_len) != OWB_OK)
+        return OWB_ERR_INTERNAL;
+    return OWB_OK;
+}
 
-    /* The counter is taken (and the session recorded) before sealing: a
-     * bundle is only ever handed out under a counter the database holds. */
+/* Seal: the counter is taken (and the session recorded) before sealing,
+ * so a bundle is only ever handed out under a counter the database
+ * holds. */
+static enum owb_err seal(struct owb_app *app, const char *mode, struct setup_work *w,
+                         const struct setup_secrets *s)
+{
+    uint8_t session_hash[OWB_HASH_BYTES];
+    size_t bundle_len = 0;
+    enum owb_err rc;
+
     owb_session_new(w->session, session_hash);
-    rc = app->store->ops->issue(app->store, id, session_hash, mode, w->payload.issued_at, &counter);
-    if (rc == OWB_ERR_NOENT)
-        rc = OWB_ERR_UNKNOWN_DEVICE;
+    rc = app->store->ops->issue(app->store, w->id, session_hash, mode, w->payload.issued_at,
+                                &w->counter);
     if (rc != OWB_OK)
-        goto out;
-    if (pk)
+        return rc == OWB_ERR_NOENT ? OWB_ERR_UNKNOWN_DEVICE : rc;
+    if (w->pk)
         rc = owb_pk_bundle_seal(
-            app->signing->sk, w->dev.public_key, id, counter, (const uint8_t *)w->p_json, p_len,
-            NULL, w->nonces + OWB_NONCE_BYTES, w->bundle, sizeof w->bundle, &bundle_len);
+            app->signing->sk, w->dev.public_key, w->id, w->counter, (const uint8_t *)w->p_json,
+            w->p_len, NULL, w->nonces + OWB_NONCE_BYTES, w->bundle, sizeof w->bundle, &bundle_len);
     else
-        rc = owb_bundle_seal(s->bundle_key, id, counter, (const uint8_t *)w->p_json, p_len,
+        rc = owb_bundle_seal(s->bundle_key, w->id, w->counter, (const uint8_t *)w->p_json, w->p_len,
                              w->nonces + OWB_NONCE_BYTES, w->bundle, sizeof w->bundle, &bundle_len);
     if (rc == OWB_OK)
         rc = owb_b64_encode(w->bundle, bundle_len, w->bundle_b64, sizeof w->bundle_b64);
-    if (rc != OWB_OK) {
-        rc = OWB_ERR_INTERNAL;
+    return rc == OWB_OK ? OWB_OK : OWB_ERR_INTERNAL;
+}
+
+void route_setup(struct owb_app *app, const struct owb_http_request *req,
+                 struct owb_http_response *resp, const char *id)
+{
+    struct setup_secrets *s = owb_secret_scratch(sizeof *s);
+    struct setup_work *w = calloc(1, sizeof *w);
+    struct setup_request r = {0};
+    cJSON *body = NULL, *answer = NULL;
+    const char *why = NULL;
+    enum owb_err rc = OWB_ERR_NOMEM;
+
+    if (!s || !w)
         goto out;
-    }
-    answer = build_answer(app, w, counter, s);
+    rc = OWB_OK;
+    if (owb_route_rate_limited(app, app->rl, req->client_addr, resp, NULL))
+        goto out;
+    w->id = id;
+    rc = parse_request(req, &body, &r, &why);
+    if (rc == OWB_OK)
+        rc = authorize(app, req, &r, w, s, resp, &why);
+    w->pk = w->dev.suite == OWB_SUITE_PK;
+    if (rc == OWB_OK)
+        rc = derive(app, w, s);
+    if (rc == OWB_OK)
+        rc = seal(app, r.server_sealed ? "server-sealed" : "app-sealed", w, s);
+    if (rc != OWB_OK)
+        goto out;
+    answer = build_answer(app, w, w->counter, s);
     if (!answer) {
         rc = OWB_ERR_NOMEM;
         goto out;
     }
     owb_metrics_inc(app->metrics,
-                    server_sealed ? OWB_M_BUNDLES_SERVER_SEALED : OWB_M_BUNDLES_APP_SEALED);
+                    r.server_sealed ? OWB_M_BUNDLES_SERVER_SEALED : OWB_M_BUNDLES_APP_SEALED);
     owb_http_json(resp, 200, answer);
-    rc = OWB_OK;
 out:
-    if (rc != OWB_OK) {
-        if (rc == OWB_ERR_UNAVAILABLE)
-            owb_http_add_header(resp, "Retry-After", "1");
-        owb_http_error(resp, owb_err_http_status(rc) == 500 ? OWB_ERR_INTERNAL : rc, why);
-    }
+    if (rc != OWB_OK)
+        owb_route_error(resp, rc, why);
     owb_json_free_secret(body);
     owb_secret_scratch_done(s, sizeof *s);
     if (w) {

@@ -10,12 +10,13 @@
 
 #include <sodium.h>
 
+#include "owb/atrest.h"
 #include "owb/fileio.h"
 #include "owb/keyfile.h"
 #include "owb/mem.h"
 
 struct owb_master {
-    uint8_t seal_key[32];
+    uint8_t seal_key[OWB_ATREST_KEY_BYTES];
     uint8_t fp_key[32];
     uint8_t row_key[32]; /* rowmac.h */
 };
@@ -145,45 +146,58 @@ void owb_master_free(struct owb_master *m)
         owb_secret_free(m);
 }
 
-static void atrest_aad(char *aad, size_t cap, const char *table, const char *row_id)
-{
-    snprintf(aad, cap, "owb-atrest-v1:%s:%s", table, row_id);
-}
-
 enum owb_err owb_atrest_seal(const struct owb_master *m, const char *table, const char *row_id,
                              const uint8_t *plain, size_t len, struct owb_sealed *out)
 {
-    char aad[160];
-    unsigned long long clen = 0;
-
     memset(out, 0, sizeof *out);
-    if (len + 24 + 16 > sizeof out->bytes)
-        return OWB_ERR_SPACE;
-    atrest_aad(aad, sizeof aad, table, row_id);
-    randombytes_buf(out->bytes, 24);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(out->bytes + 24, &clen, plain, len,
-                                               (const uint8_t *)aad, strlen(aad), NULL, out->bytes,
-                                               m->seal_key);
-    out->len = 24 + (size_t)clen;
-    return OWB_OK;
+    return owb_atrest_encrypt(m->seal_key, table, row_id, plain, len, out->bytes, sizeof out->bytes,
+                              &out->len);
 }
 
 enum owb_err owb_atrest_open(const struct owb_master *m, const char *table, const char *row_id,
                              const struct owb_sealed *in, uint8_t *plain, size_t cap, size_t *len)
 {
-    char aad[160];
-    unsigned long long mlen = 0;
-
     *len = 0;
-    if (in->len < 24 + 16 || in->len > sizeof in->bytes || cap < in->len - 24 - 16)
+    if (in->len > sizeof in->bytes)
         return OWB_ERR_AUTH_FAILED;
-    atrest_aad(aad, sizeof aad, table, row_id);
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &mlen, NULL, in->bytes + 24, in->len - 24,
-                                                   (const uint8_t *)aad, strlen(aad), in->bytes,
-                                                   m->seal_key) != 0)
-        return OWB_ERR_AUTH_FAILED;
-    *len = (size_t)mlen;
-    return OWB_OK;
+    return owb_atrest_decrypt(m->seal_key, table, row_id, in->bytes, in->len, plain, cap, len);
+}
+
+/* A sealed device secret of exactly len bytes; a failure is logged, as
+ * it means the database and the master key do not belong together. */
+static enum owb_err open_device_secret(const struct owb_master *m, const char *table,
+                                       const struct owb_device_row *row,
+                                       const struct owb_sealed *in, uint8_t *out, size_t len,
+                                       const char *what)
+{
+    size_t got = 0;
+    enum owb_err rc = owb_atrest_open(m, table, row->id, in, out, len, &got);
+
+    if (rc == OWB_OK && got != len)
+        rc = OWB_ERR_AUTH_FAILED;
+    if (rc != OWB_OK)
+        fprintf(stderr, "owb-server: device %s: stored %s does not open under the master key\n",
+                row->id, what);
+    return rc;
+}
+
+enum owb_err owb_atrest_open_device_key(const struct owb_master *m,
+                                        const struct owb_device_row *row,
+                                        uint8_t key[static OWB_DEVICE_KEY_BYTES])
+{
+    return open_device_secret(m, "devices", row, &row->sealed_key, key, OWB_DEVICE_KEY_BYTES,
+                              "key");
+}
+
+enum owb_err owb_atrest_open_ap_passphrase(const struct owb_master *m,
+                                           const struct owb_device_row *row,
+                                           char out[static OWB_AP_PASSPHRASE_SIZE])
+{
+    enum owb_err rc = open_device_secret(m, "devices-ap", row, &row->sealed_ap, (uint8_t *)out,
+                                         OWB_AP_PASSPHRASE_LEN, "AP passphrase");
+
+    out[rc == OWB_OK ? OWB_AP_PASSPHRASE_LEN : 0] = '\0';
+    return rc;
 }
 
 enum owb_err owb_master_check(const struct owb_master *m, struct owb_store *store, bool create)

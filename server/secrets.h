@@ -22,6 +22,7 @@
 
 #include "owb/base64.h"
 #include "owb/err.h"
+#include "owb/kdf.h"
 #include "store.h"
 
 #define OWB_MASTER_KEY_BYTES 32
@@ -65,6 +66,8 @@ void owb_master_free(struct owb_master *m);
 enum owb_err owb_master_check(const struct owb_master *m, struct owb_store *store,
                               bool create) OWB_MUST_CHECK;
 
+/* owb_atrest_encrypt/decrypt (owb/atrest.h) under the master's sealing
+ * subkey, into and out of a store's sealed column. */
 enum owb_err owb_atrest_seal(const struct owb_master *m, const char *table, const char *row_id,
                              const uint8_t *plain, size_t len,
                              struct owb_sealed *out) OWB_MUST_CHECK;
@@ -72,6 +75,17 @@ enum owb_err owb_atrest_seal(const struct owb_master *m, const char *table, cons
 enum owb_err owb_atrest_open(const struct owb_master *m, const char *table, const char *row_id,
                              const struct owb_sealed *in, uint8_t *plain, size_t cap,
                              size_t *len) OWB_MUST_CHECK;
+
+/* A symmetric device's key, opened from its row into key (wiped by the
+ * caller); OWB_ERR_AUTH_FAILED, logged, when it does not open. */
+enum owb_err owb_atrest_open_device_key(const struct owb_master *m,
+                                        const struct owb_device_row *row,
+                                        uint8_t key[static OWB_DEVICE_KEY_BYTES]) OWB_MUST_CHECK;
+/* A pk device's minted AP passphrase, opened from its row (NUL-ended;
+ * empty on failure, which is logged). */
+enum owb_err owb_atrest_open_ap_passphrase(const struct owb_master *m,
+                                           const struct owb_device_row *row,
+                                           char out[static OWB_AP_PASSPHRASE_SIZE]) OWB_MUST_CHECK;
 
 /* Keyed BLAKE2b-256 under the row subkey (rowmac.c builds msg). */
 void owb_master_row_mac(const struct owb_master *m, const uint8_t *msg, size_t len,

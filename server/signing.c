@@ -4,12 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "owb/mem.h"
+#include "owb/signkey.h"
 #include "secrets.h"
-
-#define SEED_BYTES 32
 
 const char *owb_signing_path(const char *flag, const char *master_path, char *buf, size_t cap)
 {
@@ -27,20 +24,20 @@ const char *owb_signing_path(const char *flag, const char *master_path, char *bu
 
 enum owb_err owb_signing_create(const char *path, char *diag)
 {
-    return owb_secret_file_create(path, SEED_BYTES, diag);
+    return owb_secret_file_create(path, OWB_PK_SEED_BYTES, diag);
 }
 
 enum owb_err owb_signing_load(const char *path, struct owb_signing **out, char *diag)
 {
     struct owb_signing *s = owb_secret_alloc(sizeof *s);
-    uint8_t *seed = owb_secret_alloc(SEED_BYTES);
+    uint8_t *seed = owb_secret_alloc(OWB_PK_SEED_BYTES);
     enum owb_err rc = OWB_ERR_NOMEM;
 
     *out = NULL;
     if (s && seed)
-        rc = owb_secret_file_read(path, "signing key", seed, SEED_BYTES, diag);
+        rc = owb_secret_file_read(path, "signing key", seed, OWB_PK_SEED_BYTES, diag);
     if (rc == OWB_OK) {
-        crypto_sign_seed_keypair(s->pk, s->sk, seed);
+        owb_signkey_from_seed(s->pk, s->sk, seed);
         *out = s;
         s = NULL;
     }

@@ -38,7 +38,7 @@ int cmd_inspect_main(int argc, char **argv)
     key_file = o.key_file;
     if (owb_keyfile_read(key_file, &kf, diag) != OWB_OK)
         return owb_cli_fail(PROG, "%s", diag);
-    owb_key_print_fingerprint(kf, fp);
+    owb_devkey_fingerprint(kf, fp);
     if (owb_ap_ssid(ssid, kf->device_id) != OWB_OK)
         ssid[0] = '\0';
     if (kf->server[0])

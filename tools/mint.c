@@ -58,7 +58,6 @@ int owb_mint_suite_parse(const char *prog, const char *suite, const char *key_fi
 enum owb_err owb_mint_identity(struct owb_keyfile *kf, const char *id, const char *prefix,
                                const char *server, const struct owb_mint_suite *suite)
 {
-    uint8_t pk[OWB_PK_PUBLIC_KEY_BYTES], raw[OWB_AP_PASSPHRASE_RAW_BYTES];
     size_t plen;
 
     sodium_memzero(kf, sizeof *kf);
@@ -76,17 +75,11 @@ enum owb_err owb_mint_identity(struct owb_keyfile *kf, const char *id, const cha
     if (!owb_base_url_valid(server))
         return OWB_ERR_INVALID_ARG;
     snprintf(kf->server, sizeof kf->server, "%s", server);
-    kf->suite = suite->suite == OWB_SUITE_PK ? OWB_SUITE_PK : OWB_SUITE_SYM;
-    if (kf->suite == OWB_SUITE_SYM) {
-        randombytes_buf(kf->device_key, sizeof kf->device_key);
-    } else {
-        crypto_sign_keypair(pk, kf->device_sk);
+    if (owb_devkey_generate(kf, suite->suite) != OWB_OK)
+        return OWB_ERR_INTERNAL;
+    if (kf->suite == OWB_SUITE_PK) {
         memcpy(kf->server_pks, suite->server_pks, sizeof kf->server_pks);
         kf->n_server_pks = suite->n_server_pks;
-        randombytes_buf(raw, sizeof raw);
-        if (owb_b64_encode(raw, sizeof raw, kf->ap_passphrase, sizeof kf->ap_passphrase) != OWB_OK)
-            return OWB_ERR_INTERNAL;
-        sodium_memzero(raw, sizeof raw);
     }
     owb_claim_generate(kf->claim_code);
     return OWB_OK;
@@ -121,19 +114,4 @@ enum owb_err owb_mint_record(const struct owb_keyfile *kf, char *line, size_t ca
     rc = owb_record_to_line(&r, line, cap, len);
     sodium_memzero(&r, sizeof r);
     return rc;
-}
-
-void owb_key_print_fingerprint(const struct owb_keyfile *kf, char out[static 20])
-{
-    static const uint8_t tag[] = "owb-key-fingerprint-v1";
-    uint8_t h[8];
-    char hex[17];
-
-    /* Of the device key, or in the pk suite of the public key. */
-    if (kf->suite == OWB_SUITE_PK)
-        crypto_generichash(h, sizeof h, kf->device_sk + 32, 32, tag, sizeof tag);
-    else
-        crypto_generichash(h, sizeof h, kf->device_key, sizeof kf->device_key, tag, sizeof tag);
-    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-    snprintf(out, 20, "%.4s-%.4s-%.4s-%.4s", hex, hex + 4, hex + 8, hex + 12);
 }

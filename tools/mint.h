@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "owb/devkey.h"
 #include "owb/err.h"
 #include "owb/keyfile.h"
 #include "owb/record.h"
@@ -45,10 +46,6 @@ void owb_setup_url(const struct owb_keyfile *kf, char *out, size_t cap);
 /* The server record line of kf (with its newline); the caller wipes it. */
 enum owb_err owb_mint_record(const struct owb_keyfile *kf, char *line, size_t cap,
                              size_t *len) OWB_MUST_CHECK;
-
-/* A short fingerprint of the key for support staff: 16 hex digits of a
- * keyed BLAKE2b, in groups of four. Reveals nothing of the key. */
-void owb_key_print_fingerprint(const struct owb_keyfile *kf, char out[static 20]);
 
 /* true for a usable id prefix: [A-Za-z0-9._-], at most 22 characters. */
 bool owb_prefix_valid(const char *prefix);

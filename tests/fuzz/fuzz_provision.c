@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* What the hand-off page sends: the agent's own Host, JSON. */
     static const char *headers[][2] = {{"Host", "192.168.3.1"},
                                        {"Content-Type", "application/json"}};
-    struct owb_http_request req = {.method = "POST", .path = "/v1/provision",
-                                   .fake_headers = headers, .n_fake_headers = 2};
+    struct owb_http_request req = {
+        .method = "POST", .path = "/v1/provision", .fake_headers = headers, .n_fake_headers = 2};
     struct owb_http_response resp = {0};
     char *body = malloc(size + 1);
 
@@ -65,7 +65,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     a->counter = 0;
     a->job_pending = false;
     a->state = OWB_STATE_SETUP;
-    memset(a->fails, 0, sizeof a->fails);
     owb_agent_handle(a, &req, &resp);
     if (resp.status < 200 || resp.status > 599)
         abort();
