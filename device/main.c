@@ -136,6 +136,9 @@ static int parse_options(int argc, char **argv, struct owb_agent_config *cfg)
         printf("owb-device %s\n", OWB_VERSION);
         return OWB_EXIT_OK;
     }
+    if (!owb_listen_valid(o.cfg.listen))
+        return owb_cli_usage_error(PROG, "--listen takes " OWB_LISTEN_FORMS "; not '%s'",
+                                   o.cfg.listen);
     if (!o.cfg.backend_cfg.iface)
         o.cfg.backend_cfg.iface = strcmp(o.cfg.backend, "uci") == 0 ? "apcli0" : "wlan0";
     o.cfg.backend_cfg.timeout_ms = o.backend_timeout_s * 1000;

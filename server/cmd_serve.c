@@ -97,6 +97,13 @@ static int parse_options(int argc, char **argv, struct serve_opts *so, struct cl
                                    "--public-url must be an http or https URL of at most %d "
                                    "bytes",
                                    OWB_BASE_URL_MAX);
+    if (!owb_listen_valid(so->cfg.listen))
+        return owb_cli_usage_error(PROG, "--listen takes " OWB_LISTEN_FORMS "; not '%s'",
+                                   so->cfg.listen);
+    if (strcmp(so->metrics_listen, "off") != 0 && !owb_listen_valid(so->metrics_listen))
+        return owb_cli_usage_error(PROG,
+                                   "--metrics-listen takes off or " OWB_LISTEN_FORMS "; not '%s'",
+                                   so->metrics_listen);
     if (!owb_http_url_valid(so->cfg.device_ap_url, strlen(so->cfg.device_ap_url)))
         return owb_cli_usage_error(PROG, "--device-ap-url must be an http or https URL");
     return OWB_CLI_RUN;
@@ -193,6 +200,40 @@ static bool start_metrics(struct owb_app *app, const char *listen, struct owb_ht
     return true;
 }
 
+/* A URL's or a listening address's host part names this machine only. */
+static bool loopback_host(const char *host, size_t len)
+{
+    return (len == 9 && strncmp(host, "localhost", 9) == 0) ||
+           (len >= 4 && strncmp(host, "127.", 4) == 0) ||
+           (len == 5 && strncmp(host, "[::1]", 5) == 0) ||
+           (len == 3 && strncmp(host, "::1", 3) == 0);
+}
+
+/* The check-in URL inside every bundle is the public URL: one naming this
+ * machine's loopback while phones and devices reach the server from
+ * elsewhere sends every device's check-in to the device itself. */
+static void warn_public_url(const struct owb_app_config *c, bool given)
+{
+    const char *colon = strrchr(c->listen, ':');
+    size_t lhost = colon ? (size_t)(colon - c->listen) : 0;
+    const char *host = strstr(c->public_url, "://");
+    size_t phost;
+
+    host = host ? host + 3 : c->public_url;
+    phost = strcspn(host, host[0] == '[' ? "]" : ":/");
+    phost += host[0] == '[' && host[phost] == ']';
+    if (given && loopback_host(host, phost) && !loopback_host(c->listen, lhost))
+        fprintf(stderr,
+                "owb-server: warning: --public-url %s names this machine's loopback while it "
+                "listens on %s: devices would send their check-ins to themselves\n",
+                c->public_url, c->listen);
+    else if (!given && !loopback_host(c->listen, lhost))
+        fprintf(stderr,
+                "owb-server: warning: no --public-url: bundles tell devices to check in at %s; "
+                "set --public-url to the address phones and devices use\n",
+                c->public_url);
+}
+
 /* --public-url, or the listening address with the port actually bound;
  * without a trailing slash. */
 static void set_public_url(struct owb_app_config *c, const char *public_url, unsigned port)
@@ -254,6 +295,7 @@ int cmd_serve_main(int argc, char **argv)
         !start_metrics(&app, so.metrics_listen, &metrics_httpd))
         goto out;
     set_public_url(&app.cfg, so.public_url, owb_httpd_port(httpd));
+    warn_public_url(&app.cfg, so.public_url != NULL);
     fprintf(stderr, "owb-server: listening on %s (port %u), public URL %s\n", app.cfg.listen,
             owb_httpd_port(httpd), app.cfg.public_url);
     fflush(stderr);

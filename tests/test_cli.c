@@ -14,6 +14,7 @@
 
 #include "owb/cli.h"
 #include "owb/fileio.h"
+#include "owb/httpd.h"
 #include "proc.h"
 
 struct opts {
@@ -288,6 +289,29 @@ static void test_init_folders(void **state)
     free(dir);
 }
 
+/* --listen without a port said "No such file or directory"; a host name
+ * was refused. */
+static void test_listen_forms(void **state)
+{
+    char out[4096];
+    (void)state;
+
+    assert_true(owb_listen_valid("127.0.0.1:8080"));
+    assert_true(owb_listen_valid("localhost:8090"));
+    assert_true(owb_listen_valid("[::1]:0"));
+    assert_true(owb_listen_valid(":8080"));
+    assert_false(owb_listen_valid("127.0.0.1"));
+    assert_false(owb_listen_valid("127.0.0.1:99999"));
+    assert_false(owb_listen_valid("no-such-host.invalid:80"));
+    char *argv[] = {OWB_SERVER_BIN, "serve", "--listen", "127.0.0.1", NULL};
+    assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--listen takes HOST:PORT"));
+    assert_non_null(strstr(out, "not '127.0.0.1'"));
+    char *dev[] = {OWB_DEVICE_BIN, "--listen", "192.168.3.1", NULL};
+    assert_int_equal(t_run_err(dev, NULL, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--listen takes HOST:PORT"));
+}
+
 static void test_base_url(void **state)
 {
     char url[OWB_URL_MAX + 2];
@@ -316,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_every_listed_option_parses),
         cmocka_unit_test(test_init_signing_key),
         cmocka_unit_test(test_init_folders),
+        cmocka_unit_test(test_listen_forms),
         cmocka_unit_test(test_base_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -351,6 +351,32 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
+/* A host name ("localhost", "setup.internal"): its first IPv4 address, or
+ * its first IPv6 one when it has none. */
+static enum owb_err resolve(const char *host, uint16_t port, void *ss, unsigned *socklen,
+                            bool *is_v6)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *pick = NULL;
+
+    if (!*host || getaddrinfo(host, NULL, &hints, &res) != 0)
+        return OWB_ERR_INVALID_ARG;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        if (!pick || (pick->ai_family != AF_INET && ai->ai_family == AF_INET))
+            if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+                pick = ai;
+    if (pick) {
+        memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+        *socklen = (unsigned)pick->ai_addrlen;
+        *is_v6 = pick->ai_family == AF_INET6;
+        if (*is_v6)
+            ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+        else
+            ((struct sockaddr_in *)ss)->sin_port = htons(port);
+    }
+    freeaddrinfo(res);
+    return pick ? OWB_OK : OWB_ERR_INVALID_ARG;
+}
+
 enum owb_err owb_parse_listen(const char *text, void *ss, unsigned *socklen, bool *is_v6)
 {
     char host[INET6_ADDRSTRLEN + 2];
@@ -401,10 +427,18 @@ enum owb_err owb_parse_listen(const char *text, void *ss, unsigned *socklen, boo
         a->sin_family = AF_INET;
         a->sin_port = htons((uint16_t)port);
         if (inet_pton(AF_INET, hlen ? host : "0.0.0.0", &a->sin_addr) != 1)
-            return OWB_ERR_INVALID_ARG;
+            return resolve(host, (uint16_t)port, ss, socklen, is_v6);
         *socklen = sizeof *a;
     }
     return OWB_OK;
+}
+
+bool owb_listen_valid(const char *text)
+{
+    struct sockaddr_storage ss;
+    unsigned len;
+    bool v6;
+    return owb_parse_listen(text, &ss, &len, &v6) == OWB_OK;
 }
 
 /* The listening socket. With freebind (IP_FREEBIND, which Linux honours on

@@ -86,9 +86,18 @@ void owb_httpd_stop(struct owb_httpd *d, unsigned grace_ms);
 /* The bound port (useful with port 0). */
 uint16_t owb_httpd_port(const struct owb_httpd *d);
 
-/* Parses "ADDR:PORT" or "[ADDR]:PORT" with a numeric address. */
+/* What a listening address may be, for the messages of --listen. */
+#define OWB_LISTEN_FORMS                                                                           \
+    "HOST:PORT, [IPv6]:PORT or :PORT (all addresses), e.g. 127.0.0.1:8080, localhost:8090, "       \
+    "[::1]:8080"
+
+/* Parses one of OWB_LISTEN_FORMS; a host name is resolved (its first
+ * address, IPv4 first). OWB_ERR_INVALID_ARG for anything else. */
 enum owb_err owb_parse_listen(const char *text, void *sockaddr_storage, unsigned *socklen,
                               bool *is_v6) OWB_MUST_CHECK;
+
+/* True when text is one of OWB_LISTEN_FORMS that parses. */
+bool owb_listen_valid(const char *text);
 
 /* A request header's value, or NULL. */
 const char *owb_http_header(const struct owb_http_request *req, const char *name);
