@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -155,35 +156,78 @@ void cli_close(struct owb_srv *srv)
     memset(srv, 0, sizeof *srv);
 }
 
-enum owb_err cli_read_secret(const char *path, char *out, size_t cap, char *diag)
+/* One line from f into out, without its newline (and a CR before it). */
+static enum owb_err read_line(FILE *f, const char *what, char *out, size_t cap, char *diag)
 {
-    FILE *f = stdin;
     size_t n = 0;
     int ch;
-    enum owb_err rc = OWB_OK;
 
     out[0] = '\0';
-    if (path && strcmp(path, "-") != 0) {
-        f = fopen(path, "re");
-        if (!f) {
-            owb_diagf(diag, "%s: %s", path, strerror(errno));
-            return OWB_ERR_IO;
-        }
-    }
     while ((ch = fgetc(f)) != EOF && ch != '\n') {
         if (n + 1 >= cap) {
-            rc = OWB_ERR_TOO_LARGE;
-            owb_diagf(diag, "%s: longer than %zu bytes", path ? path : "stdin", cap - 1);
-            break;
+            owb_diagf(diag, "%s: longer than %zu bytes", what, cap - 1);
+            sodium_memzero(out, cap);
+            return OWB_ERR_TOO_LARGE;
         }
         out[n++] = (char)ch;
     }
     out[n] = '\0';
     if (n > 0 && out[n - 1] == '\r')
         out[--n] = '\0';
-    if (f != stdin)
-        fclose(f);
+    return OWB_OK;
+}
+
+/* A person at a terminal types the secret twice, without echo. */
+static enum owb_err prompt_secret(const char *prompt, char *out, size_t cap, char *diag)
+{
+    struct termios old, quiet;
+    char *again = owb_secret_alloc(cap);
+    enum owb_err rc = again ? OWB_OK : OWB_ERR_NOMEM;
+    bool restore = tcgetattr(STDIN_FILENO, &old) == 0;
+
+    if (restore) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        quiet.c_lflag |= ECHONL;
+        (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    if (rc == OWB_OK) {
+        fprintf(stderr, "%s: ", prompt);
+        rc = read_line(stdin, "the terminal", out, cap, diag);
+    }
+    if (rc == OWB_OK) {
+        fprintf(stderr, "%s again: ", prompt);
+        rc = read_line(stdin, "the terminal", again, cap, diag);
+    }
+    if (rc == OWB_OK && strcmp(out, again) != 0) {
+        owb_diagf(diag, "the two entries differ");
+        rc = OWB_ERR_INVALID_ARG;
+    }
+    if (restore)
+        (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    if (again)
+        owb_secret_free(again);
     if (rc != OWB_OK)
         sodium_memzero(out, cap);
+    return rc;
+}
+
+enum owb_err cli_read_secret(const char *path, const char *prompt, char *out, size_t cap,
+                             char *diag)
+{
+    FILE *f;
+    enum owb_err rc;
+
+    out[0] = '\0';
+    if (!path || strcmp(path, "-") == 0)
+        return prompt && isatty(STDIN_FILENO) ? prompt_secret(prompt, out, cap, diag)
+                                              : read_line(stdin, "stdin", out, cap, diag);
+    f = fopen(path, "re");
+    if (!f) {
+        owb_diagf(diag, "%s: %s", path, strerror(errno));
+        return OWB_ERR_IO;
+    }
+    rc = read_line(f, path, out, cap, diag);
+    fclose(f);
     return rc;
 }

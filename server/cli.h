@@ -73,8 +73,10 @@ int cli_admin_main(const struct cli_admin_cmd *cmd, struct cli_admin *a, void *c
 bool cli_admin_open(struct cli_admin *a);
 
 /* Reads a secret from a file, or from stdin when path is "-" or NULL:
- * the first line, without its newline. OWB_ERR_TOO_LARGE past cap - 1. */
-enum owb_err cli_read_secret(const char *path, char *out, size_t cap, char *diag);
+ * the first line, without its newline. On a terminal, with a prompt, it
+ * asks twice without echo. OWB_ERR_TOO_LARGE past cap - 1. */
+enum owb_err cli_read_secret(const char *path, const char *prompt, char *out, size_t cap,
+                             char *diag);
 
 int64_t cli_now(void);
 

@@ -105,12 +105,13 @@ static int read_wifi(const struct network_cmd *n, struct owb_wifi *w)
     if (w->security == OWB_SEC_OPEN && n->psk_file)
         return owb_cli_usage_error(PROG, "an open network takes no PSK");
     if (w->security != OWB_SEC_OPEN &&
-        cli_read_secret(n->psk_file, w->psk, sizeof w->psk, diag) != OWB_OK)
+        cli_read_secret(n->psk_file, "PSK", w->psk, sizeof w->psk, diag) != OWB_OK)
         return owb_cli_fail(PROG, "PSK: %s", diag);
-    if (owb_wifi_check(w) != OWB_OK)
-        return owb_cli_fail(PROG, "settings break a rule: SSID 1-32 bytes of UTF-8 without "
-                                  "control characters; PSK 8-63 printable ASCII characters or 64 "
-                                  "hex digits");
+    const char *why = owb_wifi_rule_broken(w);
+    if (why) {
+        owb_wifi_wipe(w);
+        return owb_cli_fail(PROG, "%s", why);
+    }
     return OWB_CLI_RUN;
 }
 

@@ -6,6 +6,9 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <sys/wait.h>
+#include <pty.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +315,64 @@ static void test_listen_forms(void **state)
     assert_non_null(strstr(out, "--listen takes HOST:PORT"));
 }
 
+/* Reads from the pty until want shows up (10 s at most); all of it in buf. */
+static bool pty_wait(int fd, const char *want, char *buf, size_t cap, size_t *len)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    for (int i = 0; i < 100 && !strstr(buf, want); i++) {
+        if (poll(&p, 1, 100) == 1) {
+            ssize_t n = read(fd, buf + *len, cap - 1 - *len);
+            if (n <= 0)
+                break;
+            *len += (size_t)n;
+            buf[*len] = '\0';
+        }
+    }
+    return strstr(buf, want) != NULL;
+}
+
+/* On a terminal, network add asks for the PSK twice and echoes neither;
+ * a PSK that breaks a rule says which. */
+static void test_network_psk_prompt(void **state)
+{
+    char *dir = t_tmpdir(), db[4096], key[4096], out[8192] = "";
+    size_t len = 0;
+    int fd, status;
+    (void)state;
+
+    snprintf(db, sizeof db, "%s/owb.db", dir);
+    snprintf(key, sizeof key, "%s/master.key", dir);
+    char *init[] = {OWB_SERVER_BIN, "init", "--db", db, "--master-key", key, NULL};
+    assert_int_equal(t_run(init, NULL, out, sizeof out), 0);
+    char *add[] = {OWB_SERVER_BIN, "network", "--db",   db,           "--master-key", key, "add",
+                   "office",       "--ssid",  "Office", "--security", "wpa2-psk",     NULL};
+    pid_t pid = forkpty(&fd, NULL, NULL, NULL);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execv(add[0], add);
+        _exit(127);
+    }
+    out[0] = '\0';
+    assert_true(pty_wait(fd, "PSK: ", out, sizeof out, &len));
+    assert_int_equal(write(fd, "correct horse\n", 14), 14);
+    assert_true(pty_wait(fd, "PSK again: ", out, sizeof out, &len));
+    assert_int_equal(write(fd, "correct horse\n", 14), 14);
+    assert_true(pty_wait(fd, "network office added", out, sizeof out, &len));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_null(strstr(out, "correct horse"));
+    close(fd);
+
+    char *bad[] = {OWB_SERVER_BIN, "network", "--db",  db,           "--master-key", key, "add",
+                   "lobby",        "--ssid",  "Lobby", "--security", "wpa2-psk",     NULL};
+    assert_int_equal(t_run_err(bad, "short\n", out, sizeof out), 1);
+    assert_non_null(strstr(out, "the PSK must be 8-63 characters"));
+    assert_int_equal(t_run_err(bad, "caf\xc3\xa9-au-lait\n", out, sizeof out), 1);
+    assert_non_null(strstr(out, "printable ASCII"));
+    t_rmtree(dir);
+    free(dir);
+}
+
 static void test_base_url(void **state)
 {
     char url[OWB_URL_MAX + 2];
@@ -341,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_init_signing_key),
         cmocka_unit_test(test_init_folders),
         cmocka_unit_test(test_listen_forms),
+        cmocka_unit_test(test_network_psk_prompt),
         cmocka_unit_test(test_base_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,16 +31,17 @@ enum owb_err owb_security_parse(const char *name, enum owb_security *out)
     return OWB_ERR_INVALID_CONFIG;
 }
 
-static bool ssid_ok(const char *ssid, size_t len)
+/* Each rule of W, in the order a person fixes them; NULL when all hold. */
+static const char *ssid_rule(const char *ssid, size_t len)
 {
     if (len < 1 || len > OWB_SSID_MAX)
-        return false;
+        return "the SSID must be 1-32 bytes";
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)ssid[i];
         if (c < 0x20 || c == 0x7F)
-            return false;
+            return "the SSID must not hold control characters";
     }
-    return owb_utf8_valid((const uint8_t *)ssid, len);
+    return owb_utf8_valid((const uint8_t *)ssid, len) ? NULL : "the SSID must be valid UTF-8";
 }
 
 static bool is_hex(unsigned char c)
@@ -49,39 +50,46 @@ static bool is_hex(unsigned char c)
 }
 
 /* A WPA passphrase (8-63 printable ASCII) or a raw 256-bit PSK (64 hex). */
-static bool psk_ok(const char *psk, size_t len)
+static const char *psk_rule(const char *psk, size_t len)
 {
     if (len == 64) {
         for (size_t i = 0; i < len; i++)
             if (!is_hex((unsigned char)psk[i]))
-                return false;
-        return true;
+                return "a 64-character PSK is a raw key: 64 hex digits";
+        return NULL;
     }
     if (len < 8 || len > 63)
-        return false;
+        return "the PSK must be 8-63 characters (or 64 hex digits)";
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)psk[i];
         if (c < 0x20 || c > 0x7E)
-            return false;
+            return "the PSK must be printable ASCII: no accents, no control characters";
     }
-    return true;
+    return NULL;
+}
+
+const char *owb_wifi_rule_broken(const struct owb_wifi *w)
+{
+    size_t psk_len = strnlen(w->psk, sizeof w->psk);
+
+    if (w->ssid_len > OWB_SSID_MAX || strnlen(w->ssid, sizeof w->ssid) != w->ssid_len)
+        return "the SSID must be 1-32 bytes without NUL";
+    const char *why = ssid_rule(w->ssid, w->ssid_len);
+    if (why)
+        return why;
+    switch (w->security) {
+    case OWB_SEC_OPEN:
+        return psk_len == 0 ? NULL : "an open network takes no PSK";
+    case OWB_SEC_WPA2_PSK:
+    case OWB_SEC_WPA3_SAE:
+        return psk_len <= OWB_PSK_MAX ? psk_rule(w->psk, psk_len) : "the PSK is too long";
+    }
+    return "unknown security";
 }
 
 enum owb_err owb_wifi_check(const struct owb_wifi *w)
 {
-    size_t psk_len = strnlen(w->psk, sizeof w->psk);
-
-    if (w->ssid_len > OWB_SSID_MAX || strnlen(w->ssid, sizeof w->ssid) != w->ssid_len ||
-        !ssid_ok(w->ssid, w->ssid_len))
-        return OWB_ERR_INVALID_CONFIG;
-    switch (w->security) {
-    case OWB_SEC_OPEN:
-        return psk_len == 0 ? OWB_OK : OWB_ERR_INVALID_CONFIG;
-    case OWB_SEC_WPA2_PSK:
-    case OWB_SEC_WPA3_SAE:
-        return psk_len <= OWB_PSK_MAX && psk_ok(w->psk, psk_len) ? OWB_OK : OWB_ERR_INVALID_CONFIG;
-    }
-    return OWB_ERR_INVALID_CONFIG;
+    return owb_wifi_rule_broken(w) ? OWB_ERR_INVALID_CONFIG : OWB_OK;
 }
 
 void owb_wifi_wipe(struct owb_wifi *w)

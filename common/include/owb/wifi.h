@@ -38,6 +38,9 @@ struct owb_wifi {
 /* Checks every rule above on an already filled struct (e.g. from a CLI or
  * the database). OWB_ERR_INVALID_CONFIG when one is broken. */
 enum owb_err owb_wifi_check(const struct owb_wifi *w) OWB_MUST_CHECK;
+/* The first rule of W that w breaks, as a sentence for a person ("the PSK
+ * must be 8-63 characters (or 64 hex digits)"); NULL when it breaks none. */
+const char *owb_wifi_rule_broken(const struct owb_wifi *w);
 
 /* Parses and checks W. W is only ever parsed after its layer opened, so
  * every failure, malformed JSON included, is OWB_ERR_INVALID_CONFIG.
