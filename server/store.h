@@ -1,13 +1,19 @@
 /* The provisioning server's storage interface.
  *
- * Every SQL statement lives behind these function pointers, so another
- * backend (PostgreSQL) can be added without touching the HTTP code. The
- * store never sees a secret in clear: device keys and PSKs arrive sealed
- * under the master key (atrest.h), claim codes and tokens as hashes.
+ * Every SQL statement lives behind these function pointers: SQLite
+ * (store_sqlite.c) and PostgreSQL (store_pg.c), over the schema, rows and
+ * operations they share (store_i.h). The store never sees a secret in
+ * clear: device keys and PSKs arrive sealed under the master key
+ * (secrets.h, owb_atrest_seal), claim codes and tokens as hashes.
  *
  * All calls are safe from several threads at once. Functions return
  * OWB_ERR_NOENT for a missing row, OWB_ERR_EXISTS for a duplicate,
  * OWB_ERR_UNAVAILABLE when the database stayed busy past its wait.
+ *
+ * A stored row holding a value this server never writes (a security or
+ * suite it does not know, a text longer than its field) is never guessed
+ * at: a get answers OWB_ERR_TAMPERED, a listing leaves the row out and
+ * answers OWB_ERR_TAMPERED after the others, and stderr names the row.
  */
 #ifndef OWB_SERVER_STORE_H
 #define OWB_SERVER_STORE_H

@@ -1,0 +1,262 @@
+/* Internal to the storage backends: what store_sqlite.c and store_pg.c
+ * share, so that each keeps only what is its own.
+ *
+ *   store_sql.c   the schema (one migration list), the statements both
+ *                 run, the column lists, and the dialect substitutions;
+ *   store_rows.c  statement parameters, and one decoder per row type over
+ *                 a column-getter interface each backend implements;
+ *   store_pool.c  the connection pool (N slots, mutex and condvar);
+ *   store_ops.c   every operation that is one statement or one plain
+ *                 transaction, written once over the driver below.
+ *
+ * A backend supplies a driver (run a statement, begin and end a
+ * transaction, lend a connection) and its own operations: SQLite its
+ * group commit for issue and check-in, PostgreSQL its COPY import and
+ * one-statement issue and check-in.
+ */
+#ifndef OWB_SERVER_STORE_I_H
+#define OWB_SERVER_STORE_I_H
+
+#include <pthread.h>
+
+#include "store.h"
+
+/* --- SQL dialects --- */
+
+/* What tells the two SQL dialects apart, as substitutions into one text:
+ * {blob} {int} {bool} {false} {serial} {norowid} {least}, and "$N"
+ * parameters (SQLite numbers them "?N"). */
+struct owb_store_dialect {
+    char param;
+    const char *blob, *bigint, *boolean, *false_lit, *serial_pk, *no_rowid, *least;
+};
+
+extern const struct owb_store_dialect owb_dialect_sqlite;
+extern const struct owb_store_dialect owb_dialect_pg;
+
+/* The template with the dialect's words put in; malloc'd (the caller frees
+ * it), NULL when out of memory. */
+char *owb_store_sql_expand(const struct owb_store_dialect *d, const char *tmpl);
+
+/* Schema migrations: step v (0-based) of owb_store_migrations(), each a
+ * template for owb_store_sql_expand, applied in order in the transaction
+ * that records the new version. */
+size_t owb_store_migrations(void);
+const char *owb_store_migration(size_t v);
+
+/* --- statements --- */
+
+/* The statements both backends run; a backend numbers its own from
+ * OWB_ST__SHARED on. */
+enum owb_stmt {
+    OWB_ST_META_GET,
+    OWB_ST_META_PUT,
+    OWB_ST_DEV_GET,
+    OWB_ST_DEV_LIST,
+    OWB_ST_DEV_REMOVE,
+    OWB_ST_DEV_ASSIGN,
+    OWB_ST_DEV_MAC,
+    OWB_ST_NET_EXISTS,
+    OWB_ST_NET_INSERT,
+    OWB_ST_NET_GET,
+    OWB_ST_NET_LIST,
+    OWB_ST_NET_REMOVE,
+    OWB_ST_NET_MAC,
+    OWB_ST_TOK_INSERT,
+    OWB_ST_TOK_CHECK,
+    OWB_ST_TOK_LIST,
+    OWB_ST_TOK_REVOKE,
+    OWB_ST_CLAIM_ATTEMPT,
+    OWB_ST_CLAIM_STATE,
+    OWB_ST_CLAIM_CLEAR,
+    OWB_ST_SESSION_GET,
+    OWB_ST__SHARED
+};
+
+/* A statement template and its parameters' types, one letter each: t text,
+ * b bytes, i 64-bit integer, o boolean (PostgreSQL prepares with them). */
+struct owb_stmt_def {
+    const char *sql, *types;
+};
+
+extern const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED];
+
+/* The columns the decoders below read, in their order. */
+#define OWB_DEVICE_COLS                                                                            \
+    "id, sealed_key, claim_hash, counter, network, state, created_at, updated_at, online_at, "     \
+    "suite, public_key, sealed_ap, row_mac"
+#define OWB_NETWORK_COLS "name, ssid, security, sealed_psk, hidden, created_at, row_mac"
+#define OWB_SESSION_COLS "device_id, counter, mode, state, created_at, online_at"
+#define OWB_TOKEN_COLS "id, label, created_at, revoked_at"
+/* What an import writes, in the order of the insert's parameters. */
+#define OWB_IMPORT_COLS "id, sealed_key, key_fp, claim_hash, suite, public_key, sealed_ap, row_mac"
+
+/* --- parameters --- */
+
+#define OWB_ARGS_MAX 8
+
+enum owb_arg_kind { OWB_ARG_NULL, OWB_ARG_TEXT, OWB_ARG_BLOB, OWB_ARG_I64, OWB_ARG_BOOL };
+
+/* The values are borrowed: they must outlive the statement's run. */
+struct owb_store_args {
+    struct {
+        enum owb_arg_kind kind;
+        const void *p; /* text (NUL-terminated) or bytes; never NULL */
+        size_t len;
+        int64_t i; /* integer or boolean */
+    } v[OWB_ARGS_MAX];
+    int n;
+};
+
+void owb_arg_text(struct owb_store_args *a, const char *t); /* NULL: SQL NULL */
+void owb_arg_blob(struct owb_store_args *a, const void *p, size_t len);
+void owb_arg_i64(struct owb_store_args *a, int64_t v);
+void owb_arg_bool(struct owb_store_args *a, bool v);
+void owb_arg_null(struct owb_store_args *a);
+/* The values an import item is inserted with, in OWB_IMPORT_COLS order. */
+void owb_store_import_args(const struct owb_import_item *it, struct owb_store_args *a);
+
+/* --- result columns --- */
+
+/* One result row, read by column index; res is the backend's (a statement
+ * on a row, or a result and a row number). text is NUL-terminated, NULL
+ * for SQL NULL; blob NULL for SQL NULL or no bytes. */
+struct owb_store_cols {
+    const char *(*text)(void *res, int col);
+    const uint8_t *(*blob)(void *res, int col, size_t *len);
+    int64_t (*i64)(void *res, int col);
+    bool (*null)(void *res, int col);
+};
+
+/* Called for each row a statement returns. An error does not stop the
+ * rows: the run goes on and answers the first error at its end. */
+typedef enum owb_err (*owb_store_row_fn)(void *ctx, const struct owb_store_cols *c, void *res);
+
+/* The decoders. A row holding what this server never writes (an unknown
+ * security or suite, a text longer than its field) is refused whole:
+ * OWB_ERR_TAMPERED, and a line on stderr naming it. Never a guess: an
+ * unknown security read as "open" would hand a device an open network. */
+enum owb_err owb_store_read_device(const struct owb_store_cols *c, void *res,
+                                   struct owb_device_row *row) OWB_MUST_CHECK;
+enum owb_err owb_store_read_network(const struct owb_store_cols *c, void *res,
+                                    struct owb_network_row *row) OWB_MUST_CHECK;
+enum owb_err owb_store_read_session(const struct owb_store_cols *c, void *res,
+                                    struct owb_session_row *row) OWB_MUST_CHECK;
+enum owb_err owb_store_read_token(const struct owb_store_cols *c, void *res,
+                                  struct owb_token_row *row) OWB_MUST_CHECK;
+
+/* --- the connection pool --- */
+
+/* N slots of slot_size bytes (zeroed), lent one thread at a time. */
+struct owb_store_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned char *slots;
+    bool *busy;
+    size_t slot_size;
+    unsigned n;
+};
+
+enum owb_err owb_store_pool_init(struct owb_store_pool *p, unsigned n,
+                                 size_t slot_size) OWB_MUST_CHECK;
+/* Slot i, for opening and closing what it holds. */
+void *owb_store_pool_slot(struct owb_store_pool *p, unsigned i);
+/* Waits for a free slot. */
+void *owb_store_pool_acquire(struct owb_store_pool *p);
+void owb_store_pool_release(struct owb_store_pool *p, void *slot);
+void owb_store_pool_destroy(struct owb_store_pool *p);
+
+/* --- the driver a backend supplies --- */
+
+typedef enum owb_err (*owb_store_conn_fn)(void *conn, void *arg);
+
+struct owb_store_driver {
+    /* Runs fn on a connection: for a write, the one this backend writes
+     * with. PostgreSQL runs fn once more after a lost connection. */
+    enum owb_err (*call)(struct owb_store *s, bool write, owb_store_conn_fn fn, void *arg);
+    /* Runs statement id; *count (may be NULL): the rows it returned, or
+     * for a statement that returns none, the rows it changed. */
+    enum owb_err (*run)(void *conn, unsigned id, const struct owb_store_args *a,
+                        owb_store_row_fn row, void *ctx, size_t *count);
+    enum owb_err (*begin)(void *conn);
+    /* COMMIT when rc is OWB_OK, else ROLLBACK; the final outcome. */
+    enum owb_err (*end)(void *conn, enum owb_err rc);
+    /* Lends the writing connection for longer than one call (an import). */
+    void *(*lend)(struct owb_store *s);
+    void (*give_back)(struct owb_store *s, void *conn);
+    /* Begins an import's transaction on a lent connection, ready for its
+     * batches (rolled back again on failure), and adds one batch in this
+     * backend's way (store.h import_add). */
+    enum owb_err (*import_open)(struct owb_store *s, void *conn);
+    enum owb_err (*import_batch)(void *conn, const struct owb_import_item *items, size_t n,
+                                 struct owb_import_result *res);
+};
+
+/* The start of each backend's store. */
+struct owb_store_core {
+    struct owb_store base;
+    const struct owb_store_driver *drv;
+};
+
+/* One statement on a connection of s (write: the writing one); the one
+ * pattern for an operation that is a single statement. */
+enum owb_err owb_store_exec(struct owb_store *s, bool write, unsigned id,
+                            const struct owb_store_args *a, owb_store_row_fn row, void *ctx,
+                            size_t *count);
+
+/* A row callback that reads column 0 as an integer into *(int64_t *)ctx. */
+enum owb_err owb_store_read_i64(void *ctx, const struct owb_store_cols *c, void *res);
+
+/* --- the operations written once (store_ops.c) --- */
+
+enum owb_err owb_store_meta_get(struct owb_store *s, const char *key, uint8_t *val, size_t cap,
+                                size_t *len);
+enum owb_err owb_store_meta_put(struct owb_store *s, const char *key, const uint8_t *val,
+                                size_t len);
+enum owb_err owb_store_import_begin(struct owb_store *s, struct owb_import **imp);
+enum owb_err owb_store_import_add(struct owb_import *imp, const struct owb_import_item *items,
+                                  size_t n, struct owb_import_result *res);
+enum owb_err owb_store_import_end(struct owb_import *imp, bool commit);
+enum owb_err owb_store_device_get(struct owb_store *s, const char *id, struct owb_device_row *row);
+enum owb_err owb_store_device_list(struct owb_store *s, owb_device_cb cb, void *ctx);
+enum owb_err owb_store_device_remove(struct owb_store *s, const char *id);
+enum owb_err owb_store_device_assign(struct owb_store *s, const char *const *ids, size_t n,
+                                     const char *network, const uint8_t (*macs)[OWB_ROW_MAC_BYTES],
+                                     char *missing_id);
+enum owb_err owb_store_row_mac_put(struct owb_store *s, const char *table, const char *key,
+                                   const uint8_t mac[OWB_ROW_MAC_BYTES]);
+enum owb_err owb_store_network_add(struct owb_store *s, const struct owb_network_row *row);
+enum owb_err owb_store_network_get(struct owb_store *s, const char *name,
+                                   struct owb_network_row *row);
+enum owb_err owb_store_network_list(struct owb_store *s, owb_network_cb cb, void *ctx);
+enum owb_err owb_store_network_remove(struct owb_store *s, const char *name);
+enum owb_err owb_store_token_add(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
+                                 const char *label, int64_t now, int64_t *id);
+enum owb_err owb_store_token_check(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES]);
+enum owb_err owb_store_token_list(struct owb_store *s, owb_token_cb cb, void *ctx);
+enum owb_err owb_store_token_revoke(struct owb_store *s, const char *id_or_label, int64_t now,
+                                    size_t *count);
+enum owb_err owb_store_claim_attempt(struct owb_store *s, const char *id, int64_t now,
+                                     unsigned window_s, unsigned max, unsigned cap_s,
+                                     unsigned *attempts, int64_t *retry_at);
+enum owb_err owb_store_claim_reset(struct owb_store *s, const char *id);
+enum owb_err owb_store_claim_state(struct owb_store *s, const char *id, int64_t since,
+                                   unsigned *attempts, int64_t *next_at);
+enum owb_err owb_store_session_get(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
+                                   struct owb_session_row *row);
+
+/* The shared part of a backend's owb_store_ops. */
+#define OWB_STORE_SHARED_OPS                                                                       \
+    .meta_get = owb_store_meta_get, .meta_put = owb_store_meta_put,                                \
+    .import_begin = owb_store_import_begin, .import_add = owb_store_import_add,                    \
+    .import_end = owb_store_import_end, .device_get = owb_store_device_get,                        \
+    .device_list = owb_store_device_list, .device_remove = owb_store_device_remove,                \
+    .device_assign = owb_store_device_assign, .row_mac_put = owb_store_row_mac_put,                \
+    .network_add = owb_store_network_add, .network_get = owb_store_network_get,                    \
+    .network_list = owb_store_network_list, .network_remove = owb_store_network_remove,            \
+    .token_add = owb_store_token_add, .token_check = owb_store_token_check,                        \
+    .token_list = owb_store_token_list, .token_revoke = owb_store_token_revoke,                    \
+    .claim_attempt = owb_store_claim_attempt, .claim_reset = owb_store_claim_reset,                \
+    .claim_state = owb_store_claim_state, .session_get = owb_store_session_get
+
+#endif

@@ -1,0 +1,490 @@
+/* The store operations that are one statement or one plain transaction,
+ * written once over a backend's driver (store_i.h). What a backend does
+ * its own way (import, issue, check-in) stays in its file. */
+#include "store_i.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DRV(s) (((struct owb_store_core *)(s))->drv)
+
+struct exec1 {
+    const struct owb_store_driver *drv;
+    unsigned id;
+    const struct owb_store_args *a;
+    owb_store_row_fn row;
+    void *ctx;
+    size_t count;
+};
+
+static enum owb_err exec1_fn(void *conn, void *arg)
+{
+    struct exec1 *e = arg;
+    return e->drv->run(conn, e->id, e->a, e->row, e->ctx, &e->count);
+}
+
+enum owb_err owb_store_exec(struct owb_store *s, bool write, unsigned id,
+                            const struct owb_store_args *a, owb_store_row_fn row, void *ctx,
+                            size_t *count)
+{
+    struct exec1 e = {DRV(s), id, a, row, ctx, 0};
+    enum owb_err rc = DRV(s)->call(s, write, exec1_fn, &e);
+
+    if (count)
+        *count = rc == OWB_OK ? e.count : 0;
+    return rc;
+}
+
+/* A change keyed by one text: OWB_ERR_NOENT when it changed no row. */
+static enum owb_err change_by_key(struct owb_store *s, unsigned id, const char *key)
+{
+    struct owb_store_args a = {0};
+    size_t n;
+    enum owb_err rc;
+
+    owb_arg_text(&a, key);
+    rc = owb_store_exec(s, true, id, &a, NULL, NULL, &n);
+    return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
+}
+
+/* A query keyed by one text (or, with blob, by a hash) that reads its one
+ * row with rd into out (size bytes, cleared first); OWB_ERR_NOENT when
+ * there is none. */
+static enum owb_err get_one(struct owb_store *s, unsigned id, const char *key, const uint8_t *blob,
+                            owb_store_row_fn rd, void *out, size_t size)
+{
+    struct owb_store_args a = {0};
+    size_t n;
+    enum owb_err rc;
+
+    memset(out, 0, size);
+    if (blob)
+        owb_arg_blob(&a, blob, OWB_HASH_BYTES);
+    else
+        owb_arg_text(&a, key);
+    rc = owb_store_exec(s, false, id, &a, rd, out, &n);
+    return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
+}
+
+enum owb_err owb_store_read_i64(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    *(int64_t *)ctx = c->i64(res, 0);
+    return OWB_OK;
+}
+
+/* --- meta --- */
+
+struct meta_out {
+    uint8_t *val;
+    size_t cap, *len;
+};
+
+static enum owb_err read_meta(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    struct meta_out *m = ctx;
+    size_t n = 0;
+    const uint8_t *b = c->blob(res, 0, &n);
+
+    if (!b)
+        n = 0;
+    if (n > m->cap)
+        return OWB_ERR_SPACE;
+    if (n)
+        memcpy(m->val, b, n);
+    *m->len = n;
+    return OWB_OK;
+}
+
+enum owb_err owb_store_meta_get(struct owb_store *s, const char *key, uint8_t *val, size_t cap,
+                                size_t *len)
+{
+    struct meta_out m = {val, cap, len};
+    enum owb_err rc;
+
+    *len = 0;
+    rc = get_one(s, OWB_ST_META_GET, key, NULL, read_meta, &m, 0);
+    if (rc != OWB_OK)
+        *len = 0;
+    return rc;
+}
+
+enum owb_err owb_store_meta_put(struct owb_store *s, const char *key, const uint8_t *val,
+                                size_t len)
+{
+    struct owb_store_args a = {0};
+
+    owb_arg_text(&a, key);
+    owb_arg_blob(&a, val, len);
+    return owb_store_exec(s, true, OWB_ST_META_PUT, &a, NULL, NULL, NULL);
+}
+
+/* --- import: one transaction on a lent connection --- */
+
+struct owb_import {
+    struct owb_store *s;
+    void *conn;
+};
+
+enum owb_err owb_store_import_begin(struct owb_store *s, struct owb_import **out)
+{
+    struct owb_import *imp = calloc(1, sizeof *imp);
+    enum owb_err rc = imp ? OWB_OK : OWB_ERR_NOMEM;
+
+    *out = NULL;
+    if (rc != OWB_OK)
+        goto out;
+    imp->s = s;
+    imp->conn = DRV(s)->lend(s);
+    rc = DRV(s)->import_open(s, imp->conn);
+    if (rc != OWB_OK) {
+        DRV(s)->give_back(s, imp->conn);
+        goto out;
+    }
+    *out = imp;
+    imp = NULL;
+out:
+    free(imp);
+    return rc;
+}
+
+enum owb_err owb_store_import_add(struct owb_import *imp, const struct owb_import_item *items,
+                                  size_t n, struct owb_import_result *res)
+{
+    return DRV(imp->s)->import_batch(imp->conn, items, n, res);
+}
+
+/* Without commit, the rollback is the outcome asked for: OWB_OK. */
+enum owb_err owb_store_import_end(struct owb_import *imp, bool commit)
+{
+    enum owb_err rc;
+
+    if (!imp)
+        return OWB_OK;
+    rc = DRV(imp->s)->end(imp->conn, commit ? OWB_OK : OWB_ERR_CONFLICT);
+    DRV(imp->s)->give_back(imp->s, imp->conn);
+    free(imp);
+    return commit ? rc : OWB_OK;
+}
+
+/* --- rows read one at a time or listed --- */
+
+static enum owb_err read_device(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    return owb_store_read_device(c, res, ctx);
+}
+
+static enum owb_err read_network(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    return owb_store_read_network(c, res, ctx);
+}
+
+static enum owb_err read_session(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    return owb_store_read_session(c, res, ctx);
+}
+
+static enum owb_err read_token(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    return owb_store_read_token(c, res, ctx);
+}
+
+/* A listing: each row is read into row and handed on; a row that reads as
+ * invalid is left out and the listing answers OWB_ERR_TAMPERED at its end. */
+struct lister {
+    owb_store_row_fn rd;
+    void *row;
+    void (*emit)(const struct lister *l);
+    union {
+        owb_device_cb device;
+        owb_network_cb network;
+        owb_token_cb token;
+    } cb;
+    void *ctx;
+};
+
+static enum owb_err list_row(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    const struct lister *l = ctx;
+    enum owb_err rc = l->rd(l->row, c, res);
+
+    if (rc == OWB_OK)
+        l->emit(l);
+    return rc;
+}
+
+static enum owb_err list(struct owb_store *s, unsigned id, struct lister *l)
+{
+    return owb_store_exec(s, false, id, NULL, list_row, l, NULL);
+}
+
+static void emit_device(const struct lister *l)
+{
+    l->cb.device(l->ctx, l->row);
+}
+
+static void emit_network(const struct lister *l)
+{
+    l->cb.network(l->ctx, l->row);
+}
+
+static void emit_token(const struct lister *l)
+{
+    l->cb.token(l->ctx, l->row);
+}
+
+/* --- rows read by key --- */
+
+enum owb_err owb_store_device_get(struct owb_store *s, const char *id, struct owb_device_row *row)
+{
+    return get_one(s, OWB_ST_DEV_GET, id, NULL, read_device, row, sizeof *row);
+}
+
+enum owb_err owb_store_network_get(struct owb_store *s, const char *name,
+                                   struct owb_network_row *row)
+{
+    return get_one(s, OWB_ST_NET_GET, name, NULL, read_network, row, sizeof *row);
+}
+
+enum owb_err owb_store_session_get(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
+                                   struct owb_session_row *row)
+{
+    return get_one(s, OWB_ST_SESSION_GET, NULL, hash, read_session, row, sizeof *row);
+}
+
+enum owb_err owb_store_device_list(struct owb_store *s, owb_device_cb cb, void *ctx)
+{
+    struct owb_device_row row;
+    struct lister l = {read_device, &row, emit_device, {.device = cb}, ctx};
+    return list(s, OWB_ST_DEV_LIST, &l);
+}
+
+enum owb_err owb_store_network_list(struct owb_store *s, owb_network_cb cb, void *ctx)
+{
+    struct owb_network_row row;
+    struct lister l = {read_network, &row, emit_network, {.network = cb}, ctx};
+    return list(s, OWB_ST_NET_LIST, &l);
+}
+
+enum owb_err owb_store_token_list(struct owb_store *s, owb_token_cb cb, void *ctx)
+{
+    struct owb_token_row row;
+    struct lister l = {read_token, &row, emit_token, {.token = cb}, ctx};
+    return list(s, OWB_ST_TOK_LIST, &l);
+}
+
+/* --- rows removed by key --- */
+
+enum owb_err owb_store_device_remove(struct owb_store *s, const char *id)
+{
+    return change_by_key(s, OWB_ST_DEV_REMOVE, id);
+}
+
+enum owb_err owb_store_network_remove(struct owb_store *s, const char *name)
+{
+    return change_by_key(s, OWB_ST_NET_REMOVE, name);
+}
+
+/* --- devices assigned to a network --- */
+
+struct assign {
+    const struct owb_store_driver *drv;
+    const char *const *ids;
+    size_t n;
+    const char *network;
+    const uint8_t (*macs)[OWB_ROW_MAC_BYTES];
+    char *missing_id;
+};
+
+/* Runs one statement of the assignment; NOENT naming what when it found
+ * no row. */
+static enum owb_err assign_step(void *conn, const struct assign *as, unsigned id,
+                                const struct owb_store_args *a, const char *what)
+{
+    size_t n = 0;
+    enum owb_err rc = as->drv->run(conn, id, a, NULL, NULL, &n);
+
+    if (rc == OWB_OK && n == 0) {
+        snprintf(as->missing_id, OWB_NETWORK_NAME_MAX + 1, "%s", what);
+        rc = OWB_ERR_NOENT;
+    }
+    return rc;
+}
+
+static enum owb_err assign_fn(void *conn, void *arg)
+{
+    const struct assign *as = arg;
+    enum owb_err rc = as->drv->begin(conn);
+    int64_t now = (int64_t)time(NULL);
+
+    as->missing_id[0] = '\0';
+    if (rc == OWB_OK && as->network) {
+        struct owb_store_args a = {0};
+        owb_arg_text(&a, as->network);
+        rc = assign_step(conn, as, OWB_ST_NET_EXISTS, &a, as->network);
+    }
+    for (size_t i = 0; rc == OWB_OK && i < as->n; i++) {
+        struct owb_store_args a = {0};
+        owb_arg_text(&a, as->ids[i]);
+        owb_arg_text(&a, as->network);
+        owb_arg_i64(&a, now);
+        owb_arg_blob(&a, as->macs[i], OWB_ROW_MAC_BYTES);
+        rc = assign_step(conn, as, OWB_ST_DEV_ASSIGN, &a, as->ids[i]);
+    }
+    return as->drv->end(conn, rc);
+}
+
+enum owb_err owb_store_device_assign(struct owb_store *s, const char *const *ids, size_t n,
+                                     const char *network, const uint8_t (*macs)[OWB_ROW_MAC_BYTES],
+                                     char *missing_id)
+{
+    struct assign as = {DRV(s), ids, n, network, macs, missing_id};
+
+    missing_id[0] = '\0';
+    return DRV(s)->call(s, true, assign_fn, &as);
+}
+
+/* --- rows written --- */
+
+enum owb_err owb_store_row_mac_put(struct owb_store *s, const char *table, const char *key,
+                                   const uint8_t mac[OWB_ROW_MAC_BYTES])
+{
+    struct owb_store_args a = {0};
+    size_t n;
+    enum owb_err rc;
+
+    owb_arg_text(&a, key);
+    owb_arg_blob(&a, mac, OWB_ROW_MAC_BYTES);
+    rc = owb_store_exec(s, true, strcmp(table, "networks") == 0 ? OWB_ST_NET_MAC : OWB_ST_DEV_MAC,
+                        &a, NULL, NULL, &n);
+    return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
+}
+
+enum owb_err owb_store_network_add(struct owb_store *s, const struct owb_network_row *row)
+{
+    struct owb_store_args a = {0};
+
+    owb_arg_text(&a, row->name);
+    owb_arg_text(&a, row->ssid);
+    owb_arg_text(&a, owb_security_name(row->security));
+    if (row->sealed_psk.len)
+        owb_arg_blob(&a, row->sealed_psk.bytes, row->sealed_psk.len);
+    else
+        owb_arg_null(&a);
+    owb_arg_bool(&a, row->hidden);
+    owb_arg_i64(&a, row->created_at);
+    owb_arg_blob(&a, row->row_mac, OWB_ROW_MAC_BYTES);
+    return owb_store_exec(s, true, OWB_ST_NET_INSERT, &a, NULL, NULL, NULL);
+}
+
+/* --- installer tokens --- */
+
+enum owb_err owb_store_token_add(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
+                                 const char *label, int64_t now, int64_t *id)
+{
+    struct owb_store_args a = {0};
+    enum owb_err rc;
+
+    *id = 0;
+    owb_arg_blob(&a, hash, OWB_HASH_BYTES);
+    owb_arg_text(&a, label);
+    owb_arg_i64(&a, now);
+    rc = owb_store_exec(s, true, OWB_ST_TOK_INSERT, &a, owb_store_read_i64, id, NULL);
+    if (rc != OWB_OK)
+        *id = 0;
+    return rc;
+}
+
+static enum owb_err read_revoked(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    *(bool *)ctx = !c->null(res, 0);
+    return OWB_OK;
+}
+
+enum owb_err owb_store_token_check(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES])
+{
+    bool revoked = false;
+    enum owb_err rc = get_one(s, OWB_ST_TOK_CHECK, NULL, hash, read_revoked, &revoked, 0);
+
+    if (rc == OWB_ERR_NOENT || (rc == OWB_OK && revoked))
+        return OWB_ERR_UNAUTHORIZED;
+    return rc;
+}
+
+enum owb_err owb_store_token_revoke(struct owb_store *s, const char *id_or_label, int64_t now,
+                                    size_t *count)
+{
+    struct owb_store_args a = {0};
+
+    owb_arg_text(&a, id_or_label);
+    owb_arg_i64(&a, now);
+    return owb_store_exec(s, true, OWB_ST_TOK_REVOKE, &a, NULL, NULL, count);
+}
+
+/* --- claim attempts --- */
+
+struct claim_state {
+    unsigned attempts;
+    int64_t next_at;
+};
+
+static enum owb_err read_claim_state(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    struct claim_state *cs = ctx;
+    cs->attempts = (unsigned)c->i64(res, 0);
+    cs->next_at = c->i64(res, 1);
+    return OWB_OK;
+}
+
+enum owb_err owb_store_claim_state(struct owb_store *s, const char *id, int64_t since,
+                                   unsigned *attempts, int64_t *next_at)
+{
+    struct owb_store_args a = {0};
+    struct claim_state cs = {0, 0};
+    enum owb_err rc;
+
+    owb_arg_text(&a, id);
+    owb_arg_i64(&a, since);
+    rc = owb_store_exec(s, false, OWB_ST_CLAIM_STATE, &a, read_claim_state, &cs, NULL);
+    *attempts = rc == OWB_OK ? cs.attempts : 0;
+    *next_at = rc == OWB_OK ? cs.next_at : 0;
+    return rc;
+}
+
+enum owb_err owb_store_claim_attempt(struct owb_store *s, const char *id, int64_t now,
+                                     unsigned window_s, unsigned max, unsigned cap_s,
+                                     unsigned *attempts, int64_t *retry_at)
+{
+    struct owb_store_args a = {0};
+    int64_t counted = 0;
+    size_t n = 0;
+    enum owb_err rc;
+
+    *attempts = 0;
+    *retry_at = 0;
+    owb_arg_text(&a, id);
+    owb_arg_i64(&a, now);
+    owb_arg_i64(&a, window_s);
+    owb_arg_i64(&a, max);
+    owb_arg_i64(&a, cap_s);
+    rc = owb_store_exec(s, true, OWB_ST_CLAIM_ATTEMPT, &a, owb_store_read_i64, &counted, &n);
+    if (rc != OWB_OK)
+        return rc;
+    if (n == 1) {
+        *attempts = (unsigned)counted;
+        return OWB_OK;
+    }
+    /* No row came back: the device is waiting out its delay. */
+    if (owb_store_claim_state(s, id, now - (int64_t)window_s, attempts, retry_at) != OWB_OK ||
+        *retry_at <= now)
+        *retry_at = now + 1;
+    return OWB_ERR_LOCKED;
+}
+
+/* The right claim, or `device unlock`: the count starts again. */
+enum owb_err owb_store_claim_reset(struct owb_store *s, const char *id)
+{
+    enum owb_err rc = change_by_key(s, OWB_ST_CLAIM_CLEAR, id);
+    return rc == OWB_ERR_NOENT ? OWB_OK : rc;
+}

@@ -1,0 +1,161 @@
+/* The schema and the statements both storage backends run, written once;
+ * the two SQL dialects differ only by the words owb_store_sql_expand puts
+ * in (store_i.h). */
+#include "store_i.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* In the order of struct owb_store_dialect: parameter, bytes, 64-bit
+ * integer, boolean, false, auto-numbered key, the nonce table's suffix
+ * (SQLite: no rowid, it is looked up only by its key), least of two. */
+const struct owb_store_dialect owb_dialect_sqlite = {
+    '?', "BLOB", "INTEGER", "INTEGER", "0", "INTEGER PRIMARY KEY", " WITHOUT ROWID", "min"};
+const struct owb_store_dialect owb_dialect_pg = {
+    '$', "BYTEA", "BIGINT", "BOOLEAN", "false", "BIGSERIAL PRIMARY KEY", "", "LEAST"};
+
+/* Schema migrations, applied in order, each in its own transaction. */
+static const char *const migrations[] = {
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value {blob} NOT NULL);"
+    "CREATE TABLE networks (name TEXT PRIMARY KEY, ssid TEXT NOT NULL, security TEXT NOT NULL,"
+    "  sealed_psk {blob}, hidden {bool} NOT NULL DEFAULT {false}, created_at {int} NOT NULL);"
+    "CREATE TABLE devices (id TEXT PRIMARY KEY, sealed_key {blob} NOT NULL, key_fp {blob} NOT NULL,"
+    "  claim_hash {blob}, counter {int} NOT NULL DEFAULT 0,"
+    "  network TEXT REFERENCES networks(name) ON DELETE SET NULL,"
+    "  state TEXT NOT NULL DEFAULT 'new', created_at {int} NOT NULL,"
+    "  updated_at {int} NOT NULL, online_at {int});"
+    "CREATE INDEX devices_network ON devices(network);"
+    "CREATE TABLE sessions (token_hash {blob} PRIMARY KEY,"
+    "  device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  counter {int} NOT NULL, mode TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'issued',"
+    "  created_at {int} NOT NULL, online_at {int});"
+    "CREATE UNIQUE INDEX sessions_device_counter ON sessions(device_id, counter);"
+    "CREATE TABLE tokens (id {serial}, hash {blob} NOT NULL UNIQUE, label TEXT NOT NULL,"
+    "  created_at {int} NOT NULL, revoked_at {int});"
+    "CREATE TABLE checkin_nonces (device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  nonce {blob} NOT NULL, counter {int} NOT NULL, at {int} NOT NULL,"
+    "  PRIMARY KEY (device_id, nonce)){norowid};"
+    "CREATE TABLE claim_failures (device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  at {int} NOT NULL);"
+    "CREATE INDEX claim_failures_device ON claim_failures(device_id, at);",
+    /* 2: the pk suite: a device's public key and its sealed AP passphrase
+     * instead of a sealed device key. */
+    "ALTER TABLE devices ADD COLUMN suite TEXT NOT NULL DEFAULT 'sym';"
+    "ALTER TABLE devices ADD COLUMN public_key {blob};"
+    "ALTER TABLE devices ADD COLUMN sealed_ap {blob};",
+    /* 3: claim attempts counted in one row per device, in one statement
+     * (a count of failure rows let concurrent guesses slip past it). */
+    "CREATE TABLE claim_guard (device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,"
+    "  attempts {int} NOT NULL, window_start {int} NOT NULL, next_at {int} NOT NULL);"
+    "DROP TABLE claim_failures;",
+    /* 4: a MAC over the columns that decide where a device goes (rowmac.h);
+     * NULL for the rows already there until seal-rows vouches for them. */
+    "ALTER TABLE devices ADD COLUMN row_mac {blob};"
+    "ALTER TABLE networks ADD COLUMN row_mac {blob};",
+};
+
+size_t owb_store_migrations(void)
+{
+    return sizeof migrations / sizeof migrations[0];
+}
+
+const char *owb_store_migration(size_t v)
+{
+    return v < owb_store_migrations() ? migrations[v] : NULL;
+}
+
+const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
+    [OWB_ST_META_GET] = {"SELECT value FROM meta WHERE key = $1", "t"},
+    [OWB_ST_META_PUT] = {"INSERT INTO meta(key, value) VALUES($1, $2) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                         "tb"},
+    [OWB_ST_DEV_GET] = {"SELECT " OWB_DEVICE_COLS " FROM devices WHERE id = $1", "t"},
+    [OWB_ST_DEV_LIST] = {"SELECT " OWB_DEVICE_COLS " FROM devices ORDER BY id", ""},
+    [OWB_ST_DEV_REMOVE] = {"DELETE FROM devices WHERE id = $1", "t"},
+    [OWB_ST_DEV_ASSIGN] = {"UPDATE devices SET network = $2, updated_at = $3, row_mac = $4 "
+                           "WHERE id = $1",
+                           "ttib"},
+    [OWB_ST_DEV_MAC] = {"UPDATE devices SET row_mac = $2 WHERE id = $1", "tb"},
+    [OWB_ST_NET_EXISTS] = {"SELECT 1 FROM networks WHERE name = $1", "t"},
+    [OWB_ST_NET_INSERT] = {"INSERT INTO networks(" OWB_NETWORK_COLS
+                           ") VALUES($1, $2, $3, $4, $5, $6, $7)",
+                           "tttboib"},
+    [OWB_ST_NET_GET] = {"SELECT " OWB_NETWORK_COLS " FROM networks WHERE name = $1", "t"},
+    [OWB_ST_NET_LIST] = {"SELECT " OWB_NETWORK_COLS " FROM networks ORDER BY name", ""},
+    [OWB_ST_NET_REMOVE] = {"DELETE FROM networks WHERE name = $1", "t"},
+    [OWB_ST_NET_MAC] = {"UPDATE networks SET row_mac = $2 WHERE name = $1", "tb"},
+    [OWB_ST_TOK_INSERT] = {"INSERT INTO tokens(hash, label, created_at) VALUES($1, $2, $3) "
+                           "RETURNING id",
+                           "bti"},
+    [OWB_ST_TOK_CHECK] = {"SELECT revoked_at FROM tokens WHERE hash = $1", "b"},
+    [OWB_ST_TOK_LIST] = {"SELECT " OWB_TOKEN_COLS " FROM tokens ORDER BY id", ""},
+    [OWB_ST_TOK_REVOKE] = {"UPDATE tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND "
+                           "(label = $1 OR CAST(id AS TEXT) = $1)",
+                           "ti"},
+    /* $1 id, $2 now, $3 window, $4 max, $5 cap: see store.h claim_attempt. */
+    [OWB_ST_CLAIM_ATTEMPT] =
+        {"INSERT INTO claim_guard(device_id, attempts, window_start, next_at) VALUES($1, 1, $2, 0) "
+         "ON CONFLICT(device_id) DO UPDATE SET "
+         "attempts = CASE WHEN claim_guard.window_start <= $2 - $3 THEN 1 "
+         "  ELSE claim_guard.attempts + 1 END, "
+         "window_start = CASE WHEN claim_guard.window_start <= $2 - $3 THEN $2 "
+         "  ELSE claim_guard.window_start END, "
+         "next_at = CASE WHEN claim_guard.window_start > $2 - $3 AND claim_guard.attempts + 1 > $4 "
+         "  THEN $2 + {least}($5, CAST(1 AS BIGINT) << "
+         "    CAST({least}(claim_guard.attempts + 1 - $4, 20) AS INTEGER)) ELSE 0 END "
+         "WHERE claim_guard.next_at <= $2 RETURNING attempts",
+         "tiiii"},
+    [OWB_ST_CLAIM_STATE] = {"SELECT CASE WHEN window_start > $2 THEN attempts ELSE 0 END, next_at "
+                            "FROM claim_guard WHERE device_id = $1",
+                            "ti"},
+    [OWB_ST_CLAIM_CLEAR] = {"DELETE FROM claim_guard WHERE device_id = $1", "t"},
+    [OWB_ST_SESSION_GET] = {"SELECT " OWB_SESSION_COLS " FROM sessions WHERE token_hash = $1", "b"},
+};
+
+/* Writes the expansion to out (when not NULL); returns its length. */
+static size_t expand(const struct owb_store_dialect *d, const char *t, char *out)
+{
+    const struct {
+        const char *token, *word;
+    } words[] = {
+        {"{blob}", d->blob},       {"{int}", d->bigint},       {"{bool}", d->boolean},
+        {"{false}", d->false_lit}, {"{serial}", d->serial_pk}, {"{norowid}", d->no_rowid},
+        {"{least}", d->least},
+    };
+    size_t o = 0;
+
+    while (*t) {
+        const char *word = NULL;
+        size_t skip = 1;
+        for (size_t i = 0; *t == '{' && i < sizeof words / sizeof words[0]; i++) {
+            if (strncmp(t, words[i].token, strlen(words[i].token)) == 0) {
+                word = words[i].word;
+                skip = strlen(words[i].token);
+                break;
+            }
+        }
+        if (word) {
+            if (out)
+                memcpy(out + o, word, strlen(word));
+            o += strlen(word);
+        } else {
+            if (out)
+                out[o] = *t == '$' && t[1] >= '0' && t[1] <= '9' ? d->param : *t;
+            o++;
+        }
+        t += skip;
+    }
+    return o;
+}
+
+char *owb_store_sql_expand(const struct owb_store_dialect *d, const char *tmpl)
+{
+    size_t n = expand(d, tmpl, NULL);
+    char *out = malloc(n + 1);
+
+    if (out) {
+        expand(d, tmpl, out);
+        out[n] = '\0';
+    }
+    return out;
+}
