@@ -148,8 +148,9 @@ static enum owb_err rd_end(struct rd *r, const char *table, const char *key, voi
 {
     if (!r->bad)
         return OWB_OK;
-    fprintf(stderr, "owb-server: %s row %s holds an unknown %s; refusing to use it\n", table, key,
-            r->bad);
+    fprintf(stderr,
+            "owb-server: %s row %s holds a %s this server never writes; refusing to use it\n",
+            table, key, r->bad);
     /* Nothing of it is left to be used by mistake. */
     memset(row, 0, size);
     return OWB_ERR_TAMPERED;

@@ -50,8 +50,8 @@ static const char *const migrations[] = {
     "DROP TABLE claim_failures;",
     /* 4: a MAC over the columns that decide where a device goes (rowmac.h);
      * NULL for the rows already there until seal-rows vouches for them. */
-    "ALTER TABLE devices ADD COLUMN row_mac {blob};"
-    "ALTER TABLE networks ADD COLUMN row_mac {blob};",
+    ("ALTER TABLE devices ADD COLUMN row_mac {blob};"
+     "ALTER TABLE networks ADD COLUMN row_mac {blob};"),
 };
 
 size_t owb_store_migrations(void)

@@ -129,7 +129,11 @@ static enum owb_err map_rc(sqlite3 *db, int rc)
     case SQLITE_LOCKED:
         return OWB_ERR_UNAVAILABLE;
     case SQLITE_CONSTRAINT:
-        return OWB_ERR_EXISTS;
+        /* A row naming one that is not there (a claim on a removed device)
+         * is a missing row, as PostgreSQL's foreign key error says too. */
+        return db && sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_FOREIGNKEY
+                   ? OWB_ERR_NOENT
+                   : OWB_ERR_EXISTS;
     case SQLITE_FULL:
     case SQLITE_IOERR:
     default:

@@ -1,0 +1,617 @@
+/* The storage interface (server/store.h), every operation called directly,
+ * not through HTTP. Compiled twice: test_store against a SQLite file in a
+ * temporary directory, test_store_pg (OWB_TEST_PG) against a PostgreSQL
+ * server the test starts itself. The assertions are the same, so both
+ * backends answer alike, the rule for a row they cannot read included.
+ * Each test gets a fresh database. */
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef OWB_TEST_PG
+#include <libpq-fe.h>
+
+#include "pg.h"
+#else
+#include <sqlite3.h>
+#endif
+
+#include "owb/err.h"
+#include "store.h"
+
+static struct {
+    char *dir;
+    char db[512];
+    int seq;
+    struct owb_store *s;
+#ifdef OWB_TEST_PG
+    struct t_pg pg;
+#endif
+} F;
+
+#define OPS (F.s->ops)
+/* An array of MACs as device_assign takes it. */
+#define MACS(m) ((const uint8_t(*)[OWB_ROW_MAC_BYTES])(m))
+
+static int setup(void **state)
+{
+    struct owb_store_config cfg = {.connections = 2, .busy_ms = 2000, .create = true};
+    char diag[256];
+
+    (void)state;
+    F.seq++;
+#ifdef OWB_TEST_PG
+    char sql[64];
+    snprintf(sql, sizeof sql, "CREATE DATABASE owb_t%d", F.seq);
+    t_pg_exec(&F.pg, sql);
+    snprintf(F.db, sizeof F.db, "postgresql://postgres@127.0.0.1:%u/owb_t%d", F.pg.port, F.seq);
+#else
+    snprintf(F.db, sizeof F.db, "%s/t%d.db", F.dir, F.seq);
+#endif
+    cfg.path = F.db;
+    if (owb_store_open(&cfg, &F.s, diag) != OWB_OK) {
+        print_error("open %s: %s\n", F.db, diag);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    F.s->ops->close(F.s);
+    F.s = NULL;
+    return 0;
+}
+
+/* Changes the database behind the store's back, as someone with write
+ * access to it and no master key could. */
+static void raw_sql(const char *sql)
+{
+#ifdef OWB_TEST_PG
+    PGconn *pg = PQconnectdb(F.db);
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(pg));
+    PQclear(r);
+    PQfinish(pg);
+#else
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(F.db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+#endif
+}
+
+/* A device as an import brings it: sym with a claim, or pk without. */
+static struct owb_import_item item(const char *id, enum owb_suite suite, uint8_t fp)
+{
+    struct owb_import_item it = {.suite = suite};
+
+    snprintf(it.id, sizeof it.id, "%s", id);
+    memset(it.key_fp, fp, sizeof it.key_fp);
+    memset(it.row_mac, 0x4d, sizeof it.row_mac);
+    if (suite == OWB_SUITE_PK) {
+        memset(it.public_key, 0x50, sizeof it.public_key);
+        it.sealed_ap.len = 60;
+        memset(it.sealed_ap.bytes, 0x41, it.sealed_ap.len);
+    } else {
+        it.sealed_key.len = 72;
+        memset(it.sealed_key.bytes, 0x4b, it.sealed_key.len);
+        it.has_claim = true;
+        memset(it.claim_hash, 0x43, sizeof it.claim_hash);
+    }
+    return it;
+}
+
+/* One import of n items, ended with commit; the outcome of the batch. */
+static enum owb_err import(const struct owb_import_item *items, size_t n,
+                           struct owb_import_result *res)
+{
+    struct owb_import *imp = NULL;
+    enum owb_err rc;
+
+    memset(res, 0, sizeof *res);
+    assert_int_equal(OPS->import_begin(F.s, &imp), OWB_OK);
+    rc = OPS->import_add(imp, items, n, res);
+    assert_int_equal(OPS->import_end(imp, rc == OWB_OK), OWB_OK);
+    return rc;
+}
+
+static void import_ok(const struct owb_import_item *items, size_t n)
+{
+    struct owb_import_result res;
+    assert_int_equal(import(items, n, &res), OWB_OK);
+}
+
+static void add_network(const char *name, enum owb_security sec)
+{
+    struct owb_network_row row = {.security = sec, .created_at = 1700000000};
+
+    snprintf(row.name, sizeof row.name, "%s", name);
+    snprintf(row.ssid, sizeof row.ssid, "ssid of %s", name);
+    if (sec != OWB_SEC_OPEN) {
+        row.sealed_psk.len = 64;
+        memset(row.sealed_psk.bytes, 0x53, row.sealed_psk.len);
+    }
+    memset(row.row_mac, 0x6e, sizeof row.row_mac);
+    assert_int_equal(OPS->network_add(F.s, &row), OWB_OK);
+}
+
+/* What a listing handed over, one name a line. */
+struct seen {
+    char names[512];
+    int n;
+};
+
+static void see(struct seen *s, const char *name)
+{
+    size_t o = strlen(s->names);
+    snprintf(s->names + o, sizeof s->names - o, "%s\n", name);
+    s->n++;
+}
+
+static void see_device(void *ctx, const struct owb_device_row *row)
+{
+    see(ctx, row->id);
+}
+
+static void see_network(void *ctx, const struct owb_network_row *row)
+{
+    see(ctx, row->name);
+}
+
+static void see_token(void *ctx, const struct owb_token_row *row)
+{
+    char line[128];
+    snprintf(line, sizeof line, "%lld %s %s", (long long)row->id, row->label,
+             row->revoked_at ? "revoked" : "valid");
+    see(ctx, line);
+}
+
+static void test_meta(void **state)
+{
+    uint8_t val[8];
+    size_t len = 99;
+
+    (void)state;
+    assert_int_equal(OPS->meta_get(F.s, "k", val, sizeof val, &len), OWB_ERR_NOENT);
+    assert_int_equal(len, 0);
+    assert_int_equal(OPS->meta_put(F.s, "k", (const uint8_t *)"\x00\x01\x02", 3), OWB_OK);
+    assert_int_equal(OPS->meta_get(F.s, "k", val, sizeof val, &len), OWB_OK);
+    assert_int_equal(len, 3);
+    assert_memory_equal(val, "\x00\x01\x02", 3);
+    /* A second put replaces the value. */
+    assert_int_equal(OPS->meta_put(F.s, "k", (const uint8_t *)"0123456789", 10), OWB_OK);
+    assert_int_equal(OPS->meta_get(F.s, "k", val, sizeof val, &len), OWB_ERR_SPACE);
+    assert_int_equal(len, 0);
+    uint8_t big[16];
+    assert_int_equal(OPS->meta_get(F.s, "k", big, sizeof big, &len), OWB_OK);
+    assert_int_equal(len, 10);
+    assert_memory_equal(big, "0123456789", 10);
+}
+
+static void test_import(void **state)
+{
+    struct owb_import_item items[3] = {item("dev-a", OWB_SUITE_SYM, 1),
+                                       item("dev-b", OWB_SUITE_PK, 2),
+                                       item("dev-a", OWB_SUITE_SYM, 1)};
+    struct owb_import_result res;
+    struct owb_device_row d;
+
+    (void)state;
+    /* A repeat inside one batch is unchanged, as one from before. */
+    assert_int_equal(import(items, 3, &res), OWB_OK);
+    assert_int_equal(res.added, 2);
+    assert_int_equal(res.unchanged, 1);
+
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_string_equal(d.id, "dev-a");
+    assert_int_equal(d.suite, OWB_SUITE_SYM);
+    assert_int_equal(d.sealed_key.len, 72);
+    assert_memory_equal(d.sealed_key.bytes, items[0].sealed_key.bytes, 72);
+    assert_true(d.has_claim);
+    assert_memory_equal(d.claim_hash, items[0].claim_hash, OWB_HASH_BYTES);
+    assert_int_equal(d.sealed_ap.len, 0);
+    assert_int_equal(d.counter, 0);
+    assert_string_equal(d.network, "");
+    assert_string_equal(d.state, "new");
+    assert_true(d.created_at > 0);
+    assert_int_equal(d.online_at, 0);
+    assert_true(d.has_mac);
+    assert_memory_equal(d.row_mac, items[0].row_mac, OWB_ROW_MAC_BYTES);
+
+    assert_int_equal(OPS->device_get(F.s, "dev-b", &d), OWB_OK);
+    assert_int_equal(d.suite, OWB_SUITE_PK);
+    assert_int_equal(d.sealed_key.len, 0);
+    assert_false(d.has_claim);
+    assert_memory_equal(d.public_key, items[1].public_key, 32);
+    assert_int_equal(d.sealed_ap.len, 60);
+    assert_memory_equal(d.sealed_ap.bytes, items[1].sealed_ap.bytes, 60);
+
+    /* Imported again: nothing new. */
+    assert_int_equal(import(items, 2, &res), OWB_OK);
+    assert_int_equal(res.added, 0);
+    assert_int_equal(res.unchanged, 2);
+}
+
+static void test_import_conflict_and_rollback(void **state)
+{
+    struct owb_import_item first = item("dev-a", OWB_SUITE_SYM, 1);
+    struct owb_import_item batch[2] = {item("dev-new", OWB_SUITE_SYM, 3),
+                                       item("dev-a", OWB_SUITE_SYM, 9)};
+    struct owb_import_item twice[2] = {item("dev-x", OWB_SUITE_SYM, 4),
+                                       item("dev-x", OWB_SUITE_SYM, 5)};
+    struct owb_import_result res;
+    struct owb_import *imp = NULL;
+    struct owb_device_row d;
+
+    (void)state;
+    import_ok(&first, 1);
+    /* Another key under a known id fails the batch and names the id;
+     * nothing of the batch stays. */
+    assert_int_equal(import(batch, 2, &res), OWB_ERR_CONFLICT);
+    assert_string_equal(res.conflict_id, "dev-a");
+    assert_int_equal(OPS->device_get(F.s, "dev-new", &d), OWB_ERR_NOENT);
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_memory_equal(d.row_mac, first.row_mac, OWB_ROW_MAC_BYTES);
+    /* Two keys for one id inside a batch. */
+    assert_int_equal(import(twice, 2, &res), OWB_ERR_CONFLICT);
+    assert_string_equal(res.conflict_id, "dev-x");
+    /* Ended without commit: nothing is visible. */
+    assert_int_equal(OPS->import_begin(F.s, &imp), OWB_OK);
+    memset(&res, 0, sizeof res);
+    assert_int_equal(OPS->import_add(imp, batch, 1, &res), OWB_OK);
+    assert_int_equal(res.added, 1);
+    assert_int_equal(OPS->import_end(imp, false), OWB_OK);
+    assert_int_equal(OPS->device_get(F.s, "dev-new", &d), OWB_ERR_NOENT);
+    assert_int_equal(OPS->import_end(NULL, true), OWB_OK);
+}
+
+static void test_device_list_remove(void **state)
+{
+    struct owb_import_item items[3] = {item("dev-c", OWB_SUITE_SYM, 1),
+                                       item("dev-a", OWB_SUITE_PK, 2),
+                                       item("dev-b", OWB_SUITE_SYM, 3)};
+    struct seen seen = {0};
+    struct owb_device_row d;
+
+    (void)state;
+    import_ok(items, 3);
+    assert_int_equal(OPS->device_list(F.s, see_device, &seen), OWB_OK);
+    assert_string_equal(seen.names, "dev-a\ndev-b\ndev-c\n");
+    assert_int_equal(OPS->device_remove(F.s, "dev-b"), OWB_OK);
+    assert_int_equal(OPS->device_remove(F.s, "dev-b"), OWB_ERR_NOENT);
+    assert_int_equal(OPS->device_get(F.s, "dev-b", &d), OWB_ERR_NOENT);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(OPS->device_list(F.s, see_device, &seen), OWB_OK);
+    assert_string_equal(seen.names, "dev-a\ndev-c\n");
+}
+
+static void test_device_assign(void **state)
+{
+    struct owb_import_item items[2] = {item("dev-a", OWB_SUITE_SYM, 1),
+                                       item("dev-b", OWB_SUITE_PK, 2)};
+    const char *both[] = {"dev-a", "dev-b"}, *one_missing[] = {"dev-a", "dev-zz"};
+    uint8_t macs[2][OWB_ROW_MAC_BYTES];
+    char missing[OWB_NETWORK_NAME_MAX + 1];
+    struct owb_device_row d;
+
+    (void)state;
+    import_ok(items, 2);
+    add_network("office", OWB_SEC_WPA2_PSK);
+    add_network("lab", OWB_SEC_WPA3_SAE);
+    memset(macs[0], 0xa0, sizeof macs[0]);
+    memset(macs[1], 0xa1, sizeof macs[1]);
+    assert_int_equal(OPS->device_assign(F.s, both, 2, "office", MACS(macs), missing), OWB_OK);
+    assert_string_equal(missing, "");
+    assert_int_equal(OPS->device_get(F.s, "dev-b", &d), OWB_OK);
+    assert_string_equal(d.network, "office");
+    assert_memory_equal(d.row_mac, macs[1], OWB_ROW_MAC_BYTES);
+    /* All or none: one unknown id changes nothing and is named. */
+    memset(macs[0], 0xb0, sizeof macs[0]);
+    assert_int_equal(OPS->device_assign(F.s, one_missing, 2, "lab", MACS(macs), missing),
+                     OWB_ERR_NOENT);
+    assert_string_equal(missing, "dev-zz");
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_string_equal(d.network, "office");
+    assert_memory_not_equal(d.row_mac, macs[0], OWB_ROW_MAC_BYTES);
+    /* An unknown network is named. */
+    assert_int_equal(OPS->device_assign(F.s, both, 2, "nowhere", MACS(macs), missing),
+                     OWB_ERR_NOENT);
+    assert_string_equal(missing, "nowhere");
+    /* No network: unassigned. */
+    assert_int_equal(OPS->device_assign(F.s, both, 1, NULL, MACS(macs), missing), OWB_OK);
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_string_equal(d.network, "");
+    assert_memory_equal(d.row_mac, macs[0], OWB_ROW_MAC_BYTES);
+    /* Removing a network unassigns its devices. */
+    assert_int_equal(OPS->network_remove(F.s, "office"), OWB_OK);
+    assert_int_equal(OPS->device_get(F.s, "dev-b", &d), OWB_OK);
+    assert_string_equal(d.network, "");
+}
+
+static void test_row_mac_put(void **state)
+{
+    struct owb_import_item it = item("dev-a", OWB_SUITE_SYM, 1);
+    uint8_t mac[OWB_ROW_MAC_BYTES];
+    struct owb_device_row d;
+    struct owb_network_row n;
+
+    (void)state;
+    import_ok(&it, 1);
+    add_network("office", OWB_SEC_OPEN);
+    memset(mac, 0xee, sizeof mac);
+    assert_int_equal(OPS->row_mac_put(F.s, "devices", "dev-a", mac), OWB_OK);
+    assert_int_equal(OPS->row_mac_put(F.s, "networks", "office", mac), OWB_OK);
+    assert_int_equal(OPS->row_mac_put(F.s, "devices", "dev-zz", mac), OWB_ERR_NOENT);
+    assert_int_equal(OPS->row_mac_put(F.s, "networks", "nowhere", mac), OWB_ERR_NOENT);
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_memory_equal(d.row_mac, mac, sizeof mac);
+    assert_int_equal(OPS->network_get(F.s, "office", &n), OWB_OK);
+    assert_memory_equal(n.row_mac, mac, sizeof mac);
+    /* A row from before row MACs has none. */
+    raw_sql("UPDATE devices SET row_mac = NULL");
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_false(d.has_mac);
+}
+
+static void test_network(void **state)
+{
+    struct owb_network_row n, dup = {.security = OWB_SEC_OPEN};
+    struct seen seen = {0};
+
+    (void)state;
+    add_network("office", OWB_SEC_WPA2_PSK);
+    add_network("guest", OWB_SEC_OPEN);
+    assert_int_equal(OPS->network_get(F.s, "office", &n), OWB_OK);
+    assert_string_equal(n.name, "office");
+    assert_string_equal(n.ssid, "ssid of office");
+    assert_int_equal(n.security, OWB_SEC_WPA2_PSK);
+    assert_int_equal(n.sealed_psk.len, 64);
+    assert_false(n.hidden);
+    assert_int_equal(n.created_at, 1700000000);
+    assert_true(n.has_mac);
+    assert_int_equal(OPS->network_get(F.s, "guest", &n), OWB_OK);
+    assert_int_equal(n.security, OWB_SEC_OPEN);
+    assert_int_equal(n.sealed_psk.len, 0);
+    /* A hidden one, and a duplicate name. */
+    snprintf(dup.name, sizeof dup.name, "hidden");
+    snprintf(dup.ssid, sizeof dup.ssid, "x");
+    dup.hidden = true;
+    assert_int_equal(OPS->network_add(F.s, &dup), OWB_OK);
+    assert_int_equal(OPS->network_get(F.s, "hidden", &n), OWB_OK);
+    assert_true(n.hidden);
+    assert_int_equal(OPS->network_add(F.s, &dup), OWB_ERR_EXISTS);
+    assert_int_equal(OPS->network_list(F.s, see_network, &seen), OWB_OK);
+    assert_string_equal(seen.names, "guest\nhidden\noffice\n");
+    assert_int_equal(OPS->network_remove(F.s, "guest"), OWB_OK);
+    assert_int_equal(OPS->network_remove(F.s, "guest"), OWB_ERR_NOENT);
+    assert_int_equal(OPS->network_get(F.s, "guest", &n), OWB_ERR_NOENT);
+}
+
+static void test_token(void **state)
+{
+    uint8_t h1[OWB_HASH_BYTES], h2[OWB_HASH_BYTES], h3[OWB_HASH_BYTES];
+    int64_t id1 = 0, id2 = 0, id3 = 0, none = 99;
+    size_t count = 99;
+    char id_text[24], want[128];
+    struct seen seen = {0};
+
+    (void)state;
+    memset(h1, 1, sizeof h1);
+    memset(h2, 2, sizeof h2);
+    memset(h3, 3, sizeof h3);
+    assert_int_equal(OPS->token_add(F.s, h1, "installer-1", 100, &id1), OWB_OK);
+    assert_int_equal(OPS->token_add(F.s, h2, "installer-2", 200, &id2), OWB_OK);
+    assert_true(id1 > 0);
+    assert_true(id2 > id1);
+    assert_int_equal(OPS->token_add(F.s, h1, "again", 300, &none), OWB_ERR_EXISTS);
+    assert_int_equal(none, 0);
+    assert_int_equal(OPS->token_check(F.s, h1), OWB_OK);
+    assert_int_equal(OPS->token_check(F.s, h3), OWB_ERR_UNAUTHORIZED);
+    /* By label, then by numeric id; a second revoke finds nothing. */
+    assert_int_equal(OPS->token_revoke(F.s, "installer-1", 400, &count), OWB_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(OPS->token_check(F.s, h1), OWB_ERR_UNAUTHORIZED);
+    snprintf(id_text, sizeof id_text, "%lld", (long long)id2);
+    assert_int_equal(OPS->token_revoke(F.s, id_text, 500, &count), OWB_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(OPS->token_revoke(F.s, id_text, 600, &count), OWB_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(OPS->token_check(F.s, h2), OWB_ERR_UNAUTHORIZED);
+    assert_int_equal(OPS->token_add(F.s, h3, "installer-3", 700, &id3), OWB_OK);
+    assert_int_equal(OPS->token_list(F.s, see_token, &seen), OWB_OK);
+    snprintf(want, sizeof want,
+             "%lld installer-1 revoked\n%lld installer-2 revoked\n%lld "
+             "installer-3 valid\n",
+             (long long)id1, (long long)id2, (long long)id3);
+    assert_string_equal(seen.names, want);
+}
+
+/* A wrong claim at now: its outcome, the count and the retry time. */
+static enum owb_err claim(int64_t now, unsigned *attempts, int64_t *retry_at)
+{
+    return OPS->claim_attempt(F.s, "dev-a", now, 600, 3, 60, attempts, retry_at);
+}
+
+static void test_claim(void **state)
+{
+    struct owb_import_item it = item("dev-a", OWB_SUITE_SYM, 1);
+    unsigned attempts = 0;
+    int64_t at = 0, next = 0;
+
+    (void)state;
+    import_ok(&it, 1);
+    assert_int_equal(OPS->claim_state(F.s, "dev-a", 0, &attempts, &next), OWB_OK);
+    assert_int_equal(attempts, 0);
+    assert_int_equal(next, 0);
+    /* The first three in the window pass; the fourth passes and starts a
+     * delay of 2 s, doubling with each one after. */
+    for (unsigned i = 1; i <= 4; i++) {
+        assert_int_equal(claim(1000, &attempts, &at), OWB_OK);
+        assert_int_equal(attempts, i);
+    }
+    assert_int_equal(claim(1001, &attempts, &at), OWB_ERR_LOCKED);
+    assert_int_equal(attempts, 4);
+    assert_int_equal(at, 1002);
+    assert_int_equal(claim(1002, &attempts, &at), OWB_OK);
+    assert_int_equal(attempts, 5);
+    assert_int_equal(OPS->claim_state(F.s, "dev-a", 1002 - 600, &attempts, &next), OWB_OK);
+    assert_int_equal(attempts, 5);
+    assert_int_equal(next, 1006);
+    assert_int_equal(claim(1006, &attempts, &at), OWB_OK);
+    assert_int_equal(OPS->claim_state(F.s, "dev-a", 1006 - 600, &attempts, &next), OWB_OK);
+    assert_int_equal(next, 1014);
+    /* Doubling on, up to the cap. */
+    const int64_t delays[] = {16, 32, 60, 60};
+    int64_t now = 1014;
+    for (size_t i = 0; i < sizeof delays / sizeof delays[0]; i++) {
+        assert_int_equal(claim(now, &attempts, &at), OWB_OK);
+        assert_int_equal(attempts, 7 + i);
+        assert_int_equal(OPS->claim_state(F.s, "dev-a", now - 600, &attempts, &next), OWB_OK);
+        assert_int_equal(next - now, delays[i]);
+        now = next;
+    }
+    /* A new window starts the count again; so does a reset. */
+    assert_int_equal(claim(now + 600, &attempts, &at), OWB_OK);
+    assert_int_equal(attempts, 1);
+    assert_int_equal(claim(now + 600, &attempts, &at), OWB_OK);
+    assert_int_equal(OPS->claim_reset(F.s, "dev-a"), OWB_OK);
+    assert_int_equal(OPS->claim_state(F.s, "dev-a", 0, &attempts, &next), OWB_OK);
+    assert_int_equal(attempts, 0);
+    assert_int_equal(OPS->claim_reset(F.s, "dev-zz"), OWB_OK);
+    /* A claim on a device that is not there. */
+    assert_int_equal(OPS->claim_attempt(F.s, "dev-zz", 1000, 600, 3, 60, &attempts, &at),
+                     OWB_ERR_NOENT);
+}
+
+static void test_issue_session_checkin(void **state)
+{
+    struct owb_import_item it = item("dev-a", OWB_SUITE_SYM, 1);
+    uint8_t s1[OWB_HASH_BYTES], s2[OWB_HASH_BYTES], n1[16], n2[16];
+    uint64_t counter = 99;
+    struct owb_session_row sr;
+    struct owb_device_row d;
+
+    (void)state;
+    import_ok(&it, 1);
+    memset(s1, 0x11, sizeof s1);
+    memset(s2, 0x22, sizeof s2);
+    memset(n1, 0x01, sizeof n1);
+    memset(n2, 0x02, sizeof n2);
+    assert_int_equal(OPS->issue(F.s, "dev-zz", s1, "server-sealed", 5000, &counter), OWB_ERR_NOENT);
+    assert_int_equal(counter, 0);
+    assert_int_equal(OPS->issue(F.s, "dev-a", s1, "server-sealed", 5000, &counter), OWB_OK);
+    assert_int_equal(counter, 1);
+    assert_int_equal(OPS->issue(F.s, "dev-a", s2, "app-sealed", 5001, &counter), OWB_OK);
+    assert_int_equal(counter, 2);
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_int_equal(d.counter, 2);
+    assert_string_equal(d.state, "issued");
+    assert_int_equal(OPS->session_get(F.s, s2, &sr), OWB_OK);
+    assert_string_equal(sr.device_id, "dev-a");
+    assert_int_equal(sr.counter, 2);
+    assert_string_equal(sr.mode, "app-sealed");
+    assert_string_equal(sr.state, "issued");
+    assert_int_equal(sr.created_at, 5001);
+    assert_int_equal(sr.online_at, 0);
+    memset(s2, 0x33, sizeof s2);
+    assert_int_equal(OPS->session_get(F.s, s2, &sr), OWB_ERR_NOENT);
+
+    /* No session with that counter; then online; then the same nonce. */
+    assert_int_equal(OPS->checkin(F.s, "dev-a", 7, n1, 6000), OWB_ERR_CONFLICT);
+    assert_int_equal(OPS->checkin(F.s, "dev-a", 1, n1, 6000), OWB_OK);
+    assert_int_equal(OPS->session_get(F.s, s1, &sr), OWB_OK);
+    assert_string_equal(sr.state, "online");
+    assert_int_equal(sr.online_at, 6000);
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_string_equal(d.state, "online");
+    assert_int_equal(d.online_at, 6000);
+    assert_int_equal(OPS->checkin(F.s, "dev-a", 1, n1, 6001), OWB_ERR_REPLAYED);
+    assert_int_equal(OPS->checkin(F.s, "dev-a", 2, n1, 6001), OWB_ERR_REPLAYED);
+    assert_int_equal(OPS->checkin(F.s, "dev-a", 2, n2, 6002), OWB_OK);
+    /* A later issue keeps an online device online. */
+    assert_int_equal(OPS->issue(F.s, "dev-a", s2, "server-sealed", 7000, &counter), OWB_OK);
+    assert_int_equal(counter, 3);
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_string_equal(d.state, "online");
+    assert_int_equal(d.online_at, 6002);
+}
+
+/* The rule for a stored value this server never writes: never a guess.
+ * The row reads as invalid (OWB_ERR_TAMPERED, nothing of it filled in),
+ * a listing leaves it out and says so, and it can still be removed. */
+static void test_unknown_values(void **state)
+{
+    struct owb_import_item items[2] = {item("dev-a", OWB_SUITE_SYM, 1),
+                                       item("dev-b", OWB_SUITE_PK, 2)};
+    struct seen seen = {0};
+    struct owb_network_row n;
+    struct owb_device_row d;
+
+    (void)state;
+    import_ok(items, 2);
+    add_network("office", OWB_SEC_WPA2_PSK);
+    add_network("lab", OWB_SEC_WPA3_SAE);
+    raw_sql("UPDATE networks SET security = 'wpa9-future' WHERE name = 'office'");
+    raw_sql("UPDATE devices SET suite = 'quantum' WHERE id = 'dev-b'");
+
+    assert_int_equal(OPS->network_get(F.s, "office", &n), OWB_ERR_TAMPERED);
+    assert_string_equal(n.name, "");
+    assert_int_equal(n.sealed_psk.len, 0);
+    assert_int_equal(OPS->network_list(F.s, see_network, &seen), OWB_ERR_TAMPERED);
+    assert_string_equal(seen.names, "lab\n");
+    assert_int_equal(OPS->network_remove(F.s, "office"), OWB_OK);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(OPS->network_list(F.s, see_network, &seen), OWB_OK);
+    assert_string_equal(seen.names, "lab\n");
+
+    assert_int_equal(OPS->device_get(F.s, "dev-b", &d), OWB_ERR_TAMPERED);
+    assert_string_equal(d.id, "");
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(OPS->device_list(F.s, see_device, &seen), OWB_ERR_TAMPERED);
+    assert_string_equal(seen.names, "dev-a\n");
+
+    /* A text longer than its field is not cut to fit. */
+    raw_sql("UPDATE devices SET state = 'a-state-far-longer-than-its-field' WHERE id = 'dev-a'");
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_ERR_TAMPERED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_conflict_and_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_list_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_assign, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_row_mac_put, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_network, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_issue_session_checkin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_values, setup, teardown),
+    };
+    int failed;
+
+    F.dir = t_tmpdir();
+#ifdef OWB_TEST_PG
+    if (!t_pg_available(&F.pg)) {
+        print_message("PostgreSQL is not installed: skipped\n");
+        t_rmtree(F.dir);
+        free(F.dir);
+        return 77;
+    }
+    t_pg_start(&F.pg);
+#endif
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+#ifdef OWB_TEST_PG
+    t_pg_stop(&F.pg);
+#endif
+    t_rmtree(F.dir);
+    free(F.dir);
+    return failed;
+}
