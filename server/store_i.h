@@ -196,7 +196,22 @@ struct owb_store_driver {
 struct owb_store_core {
     struct owb_store base;
     const struct owb_store_driver *drv;
+    struct owb_store_pool pool; /* the connections calls are lent */
 };
+
+/* Finishes opening a freshly allocated store (connections, schema). */
+typedef enum owb_err (*owb_store_start_fn)(void *store, const struct owb_store_config *cfg,
+                                           char *diag);
+
+/* A backend's open: its store of size bytes (starting with its core),
+ * zeroed, with a pool of cfg->connections slots (at least one) of
+ * conn_size bytes, then start; on failure the store is closed again (its
+ * close ends with owb_store_free). */
+enum owb_err owb_store_create(size_t size, const struct owb_store_ops *ops,
+                              const struct owb_store_driver *drv, size_t conn_size,
+                              owb_store_start_fn start, const struct owb_store_config *cfg,
+                              struct owb_store **out, char *diag);
+void owb_store_free(struct owb_store_core *core);
 
 /* One statement on a connection of s (write: the writing one); the one
  * pattern for an operation that is a single statement. */
@@ -245,18 +260,22 @@ enum owb_err owb_store_claim_state(struct owb_store *s, const char *id, int64_t 
 enum owb_err owb_store_session_get(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
                                    struct owb_session_row *row);
 
-/* The shared part of a backend's owb_store_ops. */
-#define OWB_STORE_SHARED_OPS                                                                       \
-    .meta_get = owb_store_meta_get, .meta_put = owb_store_meta_put,                                \
-    .import_begin = owb_store_import_begin, .import_add = owb_store_import_add,                    \
-    .import_end = owb_store_import_end, .device_get = owb_store_device_get,                        \
-    .device_list = owb_store_device_list, .device_remove = owb_store_device_remove,                \
-    .device_assign = owb_store_device_assign, .row_mac_put = owb_store_row_mac_put,                \
-    .network_add = owb_store_network_add, .network_get = owb_store_network_get,                    \
-    .network_list = owb_store_network_list, .network_remove = owb_store_network_remove,            \
-    .token_add = owb_store_token_add, .token_check = owb_store_token_check,                        \
-    .token_list = owb_store_token_list, .token_revoke = owb_store_token_revoke,                    \
-    .claim_attempt = owb_store_claim_attempt, .claim_reset = owb_store_claim_reset,                \
-    .claim_state = owb_store_claim_state, .session_get = owb_store_session_get
+/* A backend's owb_store_ops: the operations above, and its own name,
+ * close, issue and check-in. */
+#define OWB_STORE_OPS(name_, close_, issue_, checkin_)                                             \
+    {                                                                                              \
+        .name = name_, .close = close_, .meta_get = owb_store_meta_get,                            \
+        .meta_put = owb_store_meta_put, .import_begin = owb_store_import_begin,                    \
+        .import_add = owb_store_import_add, .import_end = owb_store_import_end,                    \
+        .device_get = owb_store_device_get, .device_list = owb_store_device_list,                  \
+        .device_remove = owb_store_device_remove, .device_assign = owb_store_device_assign,        \
+        .row_mac_put = owb_store_row_mac_put, .network_add = owb_store_network_add,                \
+        .network_get = owb_store_network_get, .network_list = owb_store_network_list,              \
+        .network_remove = owb_store_network_remove, .token_add = owb_store_token_add,              \
+        .token_check = owb_store_token_check, .token_list = owb_store_token_list,                  \
+        .token_revoke = owb_store_token_revoke, .claim_attempt = owb_store_claim_attempt,          \
+        .claim_reset = owb_store_claim_reset, .claim_state = owb_store_claim_state,                \
+        .issue = issue_, .session_get = owb_store_session_get, .checkin = checkin_,                \
+    }
 
 #endif

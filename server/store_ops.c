@@ -10,6 +10,39 @@
 
 #define DRV(s) (((struct owb_store_core *)(s))->drv)
 
+enum owb_err owb_store_create(size_t size, const struct owb_store_ops *ops,
+                              const struct owb_store_driver *drv, size_t conn_size,
+                              owb_store_start_fn start, const struct owb_store_config *cfg,
+                              struct owb_store **out, char *diag)
+{
+    struct owb_store_core *core = calloc(1, size);
+    enum owb_err rc = core ? OWB_OK : OWB_ERR_NOMEM;
+
+    *out = NULL;
+    owb_diagf(diag, core ? "ok" : "out of memory");
+    if (!core)
+        return rc;
+    core->base.ops = ops;
+    core->drv = drv;
+    rc = owb_store_pool_init(&core->pool, cfg->connections ? cfg->connections : 1, conn_size);
+    if (rc != OWB_OK) {
+        owb_store_free(core);
+        return rc;
+    }
+    rc = start(core, cfg, diag);
+    if (rc == OWB_OK)
+        *out = &core->base;
+    else
+        ops->close(&core->base);
+    return rc;
+}
+
+void owb_store_free(struct owb_store_core *core)
+{
+    owb_store_pool_destroy(&core->pool);
+    free(core);
+}
+
 struct exec1 {
     const struct owb_store_driver *drv;
     unsigned id;

@@ -78,7 +78,6 @@ struct pg_store {
     struct owb_store_core core;
     char *dsn;
     unsigned busy_ms;
-    struct owb_store_pool pool;
 };
 
 #define PG(x) ((struct pg_store *)(x))
@@ -317,7 +316,7 @@ static enum owb_err pg_end(void *conn, enum owb_err rc)
 static enum owb_err pg_call(struct owb_store *base, bool write, owb_store_conn_fn fn, void *arg)
 {
     struct pg_store *s = PG(base);
-    struct pconn *c = owb_store_pool_acquire(&s->pool);
+    struct pconn *c = owb_store_pool_acquire(&s->core.pool);
     enum owb_err rc = OWB_ERR_UNAVAILABLE;
 
     (void)write; /* every connection reads and writes */
@@ -328,7 +327,7 @@ static enum owb_err pg_call(struct owb_store *base, bool write, owb_store_conn_f
         if (rc != OWB_ERR_UNAVAILABLE || conn_ok(c))
             break;
     }
-    owb_store_pool_release(&s->pool, c);
+    owb_store_pool_release(&s->core.pool, c);
     return rc;
 }
 
@@ -336,12 +335,12 @@ static enum owb_err pg_call(struct owb_store *base, bool write, owb_store_conn_f
 
 static void *pg_lend(struct owb_store *base)
 {
-    return owb_store_pool_acquire(&PG(base)->pool);
+    return owb_store_pool_acquire(&PG(base)->core.pool);
 }
 
 static void pg_give_back(struct owb_store *base, void *conn)
 {
-    owb_store_pool_release(&PG(base)->pool, conn);
+    owb_store_pool_release(&PG(base)->core.pool, conn);
 }
 
 /* An import holds one connection in one transaction from begin to end; a
@@ -519,20 +518,14 @@ static void pg_close(struct owb_store *base)
 
     if (!s)
         return;
-    for (unsigned i = 0; i < s->pool.n; i++)
-        PQfinish(((struct pconn *)owb_store_pool_slot(&s->pool, i))->pg);
-    owb_store_pool_destroy(&s->pool);
+    for (unsigned i = 0; i < s->core.pool.n; i++)
+        PQfinish(((struct pconn *)owb_store_pool_slot(&s->core.pool, i))->pg);
     free(s->dsn);
-    free(s);
+    owb_store_free(&s->core);
 }
 
-static const struct owb_store_ops pg_ops = {
-    .name = "postgresql",
-    .close = pg_close,
-    OWB_STORE_SHARED_OPS,
-    .issue = pg_issue,
-    .checkin = pg_checkin,
-};
+static const struct owb_store_ops pg_ops =
+    OWB_STORE_OPS("postgresql", pg_close, pg_issue, pg_checkin);
 
 /* The schema's version, creating its table (at 0) when create allows;
  * *exists false when there is none. */
@@ -596,27 +589,18 @@ static enum owb_err migrate(struct pconn *c, bool create, char *diag)
     return rc;
 }
 
-enum owb_err owb_store_pg_open(const struct owb_store_config *cfg, struct owb_store **out,
-                               char *diag)
+/* Everything an open does once the store is allocated: every connection
+ * made, the schema brought up to date. */
+static enum owb_err pg_start(void *store, const struct owb_store_config *cfg, char *diag)
 {
-    struct pg_store *s;
-    unsigned n = cfg->connections ? cfg->connections : 1;
-    enum owb_err rc = OWB_OK;
+    struct pg_store *s = store;
+    enum owb_err rc;
 
-    *out = NULL;
-    owb_diagf(diag, "ok");
-    s = calloc(1, sizeof *s);
-    if (!s)
-        return OWB_ERR_NOMEM;
-    s->core.base.ops = &pg_ops;
-    s->core.drv = &pg_driver;
     s->busy_ms = cfg->busy_ms ? cfg->busy_ms : 5000;
     s->dsn = strdup(cfg->path);
-    rc = owb_store_pool_init(&s->pool, n, sizeof(struct pconn));
-    if (rc == OWB_OK && !s->dsn)
-        rc = OWB_ERR_NOMEM;
-    for (unsigned i = 0; rc == OWB_OK && i < n; i++) {
-        struct pconn *c = owb_store_pool_slot(&s->pool, i);
+    rc = s->dsn ? OWB_OK : OWB_ERR_NOMEM;
+    for (unsigned i = 0; rc == OWB_OK && i < s->core.pool.n; i++) {
+        struct pconn *c = owb_store_pool_slot(&s->core.pool, i);
         c->pg = connect_pg(s->dsn, s->busy_ms);
         if (!conn_ok(c)) {
             /* The connection string may hold a password: not repeated. */
@@ -628,13 +612,13 @@ enum owb_err owb_store_pg_open(const struct owb_store_config *cfg, struct owb_st
         }
     }
     if (rc == OWB_OK)
-        rc = migrate(owb_store_pool_slot(&s->pool, 0), cfg->create, diag);
-    if (rc != OWB_OK)
-        goto out;
-    *out = &s->core.base;
-    s = NULL;
-out:
-    if (s)
-        pg_close(&s->core.base);
+        rc = migrate(owb_store_pool_slot(&s->core.pool, 0), cfg->create, diag);
     return rc;
+}
+
+enum owb_err owb_store_pg_open(const struct owb_store_config *cfg, struct owb_store **out,
+                               char *diag)
+{
+    return owb_store_create(sizeof(struct pg_store), &pg_ops, &pg_driver, sizeof(struct pconn),
+                            pg_start, cfg, out, diag);
 }

@@ -112,8 +112,6 @@ struct sq_store {
     int wal_frames;
     pthread_mutex_t ckpt_mu;
     pthread_cond_t ckpt_cv;
-    /* The readers. */
-    struct owb_store_pool pool;
 };
 
 #define S(x) ((struct sq_store *)(x))
@@ -131,9 +129,8 @@ static enum owb_err map_rc(sqlite3 *db, int rc)
     case SQLITE_CONSTRAINT:
         /* A row naming one that is not there (a claim on a removed device)
          * is a missing row, as PostgreSQL's foreign key error says too. */
-        return db && sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_FOREIGNKEY
-                   ? OWB_ERR_NOENT
-                   : OWB_ERR_EXISTS;
+        return db && sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_FOREIGNKEY ? OWB_ERR_NOENT
+                                                                                  : OWB_ERR_EXISTS;
     case SQLITE_FULL:
     case SQLITE_IOERR:
     default:
@@ -278,13 +275,13 @@ static enum owb_err sq_end(void *conn, enum owb_err rc)
 static enum owb_err sq_call(struct owb_store *base, bool write, owb_store_conn_fn fn, void *arg)
 {
     struct sq_store *s = S(base);
-    struct conn *c = write ? acquire_writer(s) : owb_store_pool_acquire(&s->pool);
+    struct conn *c = write ? acquire_writer(s) : owb_store_pool_acquire(&s->core.pool);
     enum owb_err rc = fn(c, arg);
 
     if (write)
         release_writer(s);
     else
-        owb_store_pool_release(&s->pool, c);
+        owb_store_pool_release(&s->core.pool, c);
     return rc;
 }
 
@@ -530,9 +527,8 @@ static void sq_close(struct owb_store *base)
         pthread_join(s->ckpt_thread, NULL);
     }
     sqlite3_close(s->ckpt_db);
-    for (unsigned i = 0; i < s->pool.n; i++)
-        close_conn(owb_store_pool_slot(&s->pool, i));
-    owb_store_pool_destroy(&s->pool);
+    for (unsigned i = 0; i < s->core.pool.n; i++)
+        close_conn(owb_store_pool_slot(&s->core.pool, i));
     /* Last, so that its close checkpoints what is left and removes the WAL. */
     close_conn(&s->writer);
     pthread_mutex_destroy(&s->write_mu);
@@ -540,16 +536,11 @@ static void sq_close(struct owb_store *base)
     pthread_cond_destroy(&s->q_cv);
     pthread_mutex_destroy(&s->ckpt_mu);
     pthread_cond_destroy(&s->ckpt_cv);
-    free(s);
+    owb_store_free(&s->core);
 }
 
-static const struct owb_store_ops sqlite_ops = {
-    .name = "sqlite",
-    .close = sq_close,
-    OWB_STORE_SHARED_OPS,
-    .issue = sq_issue,
-    .checkin = sq_checkin,
-};
+static const struct owb_store_ops sqlite_ops =
+    OWB_STORE_OPS("sqlite", sq_close, sq_issue, sq_checkin);
 
 static enum owb_err exec_sql(sqlite3 *db, const char *sql, char *diag)
 {
@@ -707,41 +698,33 @@ static enum owb_err checkpointer_start(struct sq_store *s, const struct owb_stor
     return OWB_OK;
 }
 
-enum owb_err owb_store_sqlite_open(const struct owb_store_config *cfg, struct owb_store **out,
-                                   char *diag)
+/* Everything an open does once the store is allocated. */
+static enum owb_err sq_start(void *store, const struct owb_store_config *cfg, char *diag)
 {
-    struct sq_store *s = NULL;
+    struct sq_store *s = store;
     enum owb_err rc;
-    unsigned n = cfg->connections ? cfg->connections : 1;
 
-    *out = NULL;
-    owb_diagf(diag, "ok");
-    s = calloc(1, sizeof *s);
-    if (!s)
-        return OWB_ERR_NOMEM;
-    s->core.base.ops = &sqlite_ops;
-    s->core.drv = &sq_driver;
     pthread_mutex_init(&s->write_mu, NULL);
     pthread_mutex_init(&s->q_mu, NULL);
     pthread_cond_init(&s->q_cv, NULL);
     s->q_tail = &s->q_head;
     pthread_mutex_init(&s->ckpt_mu, NULL);
     pthread_cond_init(&s->ckpt_cv, NULL);
-    rc = owb_store_pool_init(&s->pool, n, sizeof(struct conn));
-    if (rc == OWB_OK)
-        rc = open_conn(cfg, cfg->create, &s->writer.db, diag);
+    rc = open_conn(cfg, cfg->create, &s->writer.db, diag);
     if (rc == OWB_OK)
         rc = migrate(s->writer.db, diag);
-    for (unsigned i = 0; rc == OWB_OK && i < n; i++)
-        rc = open_conn(cfg, false, &((struct conn *)owb_store_pool_slot(&s->pool, i))->db, diag);
+    /* The pool's connections read. */
+    for (unsigned i = 0; rc == OWB_OK && i < s->core.pool.n; i++)
+        rc = open_conn(cfg, false, &((struct conn *)owb_store_pool_slot(&s->core.pool, i))->db,
+                       diag);
     if (rc == OWB_OK && cfg->serving)
         rc = checkpointer_start(s, cfg, diag);
-    if (rc != OWB_OK)
-        goto out;
-    *out = &s->core.base;
-    s = NULL;
-out:
-    if (s)
-        sq_close(&s->core.base);
     return rc;
+}
+
+enum owb_err owb_store_sqlite_open(const struct owb_store_config *cfg, struct owb_store **out,
+                                   char *diag)
+{
+    return owb_store_create(sizeof(struct sq_store), &sqlite_ops, &sq_driver, sizeof(struct conn),
+                            sq_start, cfg, out, diag);
 }
