@@ -50,7 +50,8 @@ int owb_cli_dispatch(const char *prog, const char *version, const struct owb_com
     return OWB_EXIT_USAGE;
 }
 
-static void vreport(const char *prog, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vreport(const char *prog, const char *fmt,
+                                                          va_list ap)
 {
     fprintf(stderr, "%s: ", prog);
     vfprintf(stderr, fmt, ap);
