@@ -18,12 +18,12 @@
 #define OWB_SCAN_MAX 32
 
 enum owb_join {
-    OWB_JOIN_OK,                /* on the network with an address */
-    OWB_JOIN_PENDING,           /* still trying */
+    OWB_JOIN_OK,      /* on the network with an address */
+    OWB_JOIN_PENDING, /* still trying */
     OWB_JOIN_WRONG_PASSWORD,
     OWB_JOIN_NETWORK_NOT_FOUND,
     OWB_JOIN_NO_IP,
-    OWB_JOIN_ERROR,             /* the check itself failed */
+    OWB_JOIN_ERROR, /* the check itself failed */
 };
 
 struct owb_backend_config {
@@ -75,8 +75,8 @@ enum owb_err owb_backend_create(const char *name, const struct owb_backend_confi
                                 struct owb_backend **out, char *diag) OWB_MUST_CHECK;
 
 /* Helpers for the backends (backend_util.c). */
-enum owb_err owb_backend_run(struct owb_backend *b, char *const *argv, char *const *env,
-                             char *out, size_t out_cap, int *exit_code) OWB_MUST_CHECK;
+enum owb_err owb_backend_run(struct owb_backend *b, char *const *argv, char *const *env, char *out,
+                             size_t out_cap, int *exit_code) OWB_MUST_CHECK;
 /* The same with stderr captured too, in the C locale: for a tool whose
  * error messages say why it failed. */
 enum owb_err owb_backend_run_merged(struct owb_backend *b, char *const *argv, char *out,

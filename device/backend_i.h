@@ -6,10 +6,10 @@
 
 enum owb_err owb_backend_command_create(const struct owb_backend_config *cfg,
                                         struct owb_backend **out, char *diag);
-enum owb_err owb_backend_uci_create(const struct owb_backend_config *cfg,
-                                    struct owb_backend **out, char *diag);
-enum owb_err owb_backend_wpa_create(const struct owb_backend_config *cfg,
-                                    struct owb_backend **out, char *diag);
+enum owb_err owb_backend_uci_create(const struct owb_backend_config *cfg, struct owb_backend **out,
+                                    char *diag);
+enum owb_err owb_backend_wpa_create(const struct owb_backend_config *cfg, struct owb_backend **out,
+                                    char *diag);
 enum owb_err owb_backend_nmcli_create(const struct owb_backend_config *cfg,
                                       struct owb_backend **out, char *diag);
 

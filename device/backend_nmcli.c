@@ -37,8 +37,9 @@ struct nm_backend {
 static bool cat_escaped(char *buf, size_t cap, const char *v)
 {
     for (; *v; v++) {
-        bool ok = *v == '\\' ? owb_backend_cat(buf, cap, "\\\\") : *v == ' ' ? owb_backend_cat(buf, cap, "\\s")
-                                                                 : owb_backend_cat(buf, cap, "%c", *v);
+        bool ok = *v == '\\'  ? owb_backend_cat(buf, cap, "\\\\")
+                  : *v == ' ' ? owb_backend_cat(buf, cap, "\\s")
+                              : owb_backend_cat(buf, cap, "%c", *v);
         if (!ok)
             return false;
     }
@@ -50,13 +51,15 @@ static void keyfile_path(const struct owb_backend *b, const char *name, char *ou
     snprintf(out, cap, "%s/%s.nmconnection", b->cfg.nm_dir, name);
 }
 
-static bool keyfile_text(char *t, size_t cap, const char *name, const char *iface,
-                         const char *ssid, size_t ssid_len, enum owb_security sec, const char *psk,
-                         bool hidden, bool ap, const char *ap_address)
+static bool keyfile_text(char *t, size_t cap, const char *name, const char *iface, const char *ssid,
+                         size_t ssid_len, enum owb_security sec, const char *psk, bool hidden,
+                         bool ap, const char *ap_address)
 {
-    bool ok = owb_backend_cat(t, cap, "[connection]\nid=%s\ntype=wifi\ninterface-name=%s\nautoconnect=%s\n\n"
-                          "[wifi]\nmode=%s\nssid=",
-                  name, iface, ap ? "false" : "true", ap ? "ap" : "infrastructure");
+    bool ok =
+        owb_backend_cat(t, cap,
+                        "[connection]\nid=%s\ntype=wifi\ninterface-name=%s\nautoconnect=%s\n\n"
+                        "[wifi]\nmode=%s\nssid=",
+                        name, iface, ap ? "false" : "true", ap ? "ap" : "infrastructure");
     for (size_t i = 0; ok && i < ssid_len; i++)
         ok = owb_backend_cat(t, cap, "%u;", (unsigned)(unsigned char)ssid[i]);
     /* The setup AP on channel 6, allowed everywhere, as the wpa_supplicant
@@ -67,14 +70,14 @@ static bool keyfile_text(char *t, size_t cap, const char *name, const char *ifac
                                ap ? "band=bg\nchannel=6\n" : "");
     if (ok && sec != OWB_SEC_OPEN) {
         ok = owb_backend_cat(t, cap, "[wifi-security]\nkey-mgmt=%s\npsk=",
-                 sec == OWB_SEC_WPA3_SAE ? "sae" : "wpa-psk") &&
+                             sec == OWB_SEC_WPA3_SAE ? "sae" : "wpa-psk") &&
              cat_escaped(t, cap, psk) && owb_backend_cat(t, cap, "\n\n");
     }
     /* The setup AP: NetworkManager's own DHCP server (dnsmasq) on the
      * address the agent listens on. */
     if (ok && ap)
-        return owb_backend_cat(t, cap, "[ipv4]\nmethod=shared\naddress1=%s\n\n[ipv6]\nmethod=ignore\n",
-                               ap_address);
+        return owb_backend_cat(
+            t, cap, "[ipv4]\nmethod=shared\naddress1=%s\n\n[ipv6]\nmethod=ignore\n", ap_address);
     return ok && owb_backend_cat(t, cap, "[ipv4]\nmethod=auto\n\n[ipv6]\nmethod=auto\n");
 }
 
@@ -166,8 +169,8 @@ static enum owb_join nm_check(struct owb_backend *b, bool final)
 
     if (N(b)->refused != OWB_JOIN_PENDING)
         return N(b)->refused;
-    char *argv[] = {"nmcli", "-t", "-g", "GENERAL.STATE,IP4.ADDRESS", "connection", "show",
-                    "id", PREMISES, NULL};
+    char *argv[] = {"nmcli", "-t",     "-g", "GENERAL.STATE,IP4.ADDRESS", "connection", "show",
+                    "id",    PREMISES, NULL};
 
     if (owb_backend_run(b, argv, NULL, out, sizeof out, &code) != OWB_OK || code != 0)
         return final ? OWB_JOIN_WRONG_PASSWORD : OWB_JOIN_PENDING;
@@ -216,8 +219,8 @@ static enum owb_err nm_ap_down(struct owb_backend *b)
 }
 
 /* Terse output escapes ':' and '\' with a backslash. */
-static void nm_scan_line(const char *line, size_t len, size_t index,
-                         char ssids[][OWB_SSID_MAX + 1], size_t *n)
+static void nm_scan_line(const char *line, size_t len, size_t index, char ssids[][OWB_SSID_MAX + 1],
+                         size_t *n)
 {
     char ssid[2 * OWB_SSID_MAX + 2];
     size_t k = 0;

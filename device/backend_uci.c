@@ -28,7 +28,7 @@ struct uci_backend {
         bool valid;
         bool present[N_SAVED];
         char value[N_SAVED][128];
-    } *saved;
+    } * saved;
 };
 
 #define U(b) ((struct uci_backend *)(b))
@@ -110,7 +110,8 @@ static enum owb_err uci_apply(struct owb_backend *b, const struct owb_wifi *w, c
     if (rc == OWB_OK)
         rc = uci_set(b, sta, "encryption", encryption_of(w->security));
     if (rc == OWB_OK)
-        rc = w->security == OWB_SEC_OPEN ? uci_delete(b, sta, "key") : uci_set(b, sta, "key", w->psk);
+        rc = w->security == OWB_SEC_OPEN ? uci_delete(b, sta, "key")
+                                         : uci_set(b, sta, "key", w->psk);
     if (rc == OWB_OK)
         rc = uci_set(b, sta, "hidden", w->hidden ? "1" : "0");
     if (rc == OWB_OK)

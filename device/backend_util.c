@@ -47,8 +47,8 @@ static enum owb_err run(struct owb_backend *b, char *const *argv, char *const *e
     enum owb_err rc = owb_spawn_run(&sp, exit_code);
 
     if (rc == OWB_ERR_UNAVAILABLE)
-        fprintf(stderr, "owb-device: %s %s: killed after %u ms\n", argv[0],
-                argv[1] ? argv[1] : "", b->cfg.timeout_ms);
+        fprintf(stderr, "owb-device: %s %s: killed after %u ms\n", argv[0], argv[1] ? argv[1] : "",
+                b->cfg.timeout_ms);
     else if (rc != OWB_OK)
         fprintf(stderr, "owb-device: %s: cannot run\n", argv[0]);
     return rc;

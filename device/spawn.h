@@ -17,8 +17,8 @@ struct owb_spawn {
     unsigned timeout_ms;    /* 0 = 30 s */
     char *out;              /* captured stdout (NUL-terminated), or NULL */
     size_t out_cap;
-    const char *in;         /* written to stdin, or NULL for /dev/null */
-    bool merge_stderr;      /* capture stderr with stdout (a tool says why it failed) */
+    const char *in;    /* written to stdin, or NULL for /dev/null */
+    bool merge_stderr; /* capture stderr with stdout (a tool says why it failed) */
 };
 
 /* Runs the program. *exit_code gets its exit status; OWB_ERR_IO when it

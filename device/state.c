@@ -53,12 +53,11 @@ enum owb_err owb_state_load_counter(const char *dir, uint64_t *counter, char *di
     /* A damaged counter must stop the agent: starting from 0 would accept
      * every old bundle again. strtoull skips blanks and takes a sign (" -1"
      * is 2^64-1): the first byte must be a digit. */
-    if (errno || end == text || (*end != '\n' && *end != '\0') || text[0] < '0' ||
-        text[0] > '9') {
+    if (errno || end == text || (*end != '\n' && *end != '\0') || text[0] < '0' || text[0] > '9') {
         owb_diagf(diag,
-                 "%s: damaged replay counter; refusing to start (restore it, or remove it only "
-                 "if every old bundle is known to be gone)",
-                 path);
+                  "%s: damaged replay counter; refusing to start (restore it, or remove it only "
+                  "if every old bundle is known to be gone)",
+                  path);
         free(text);
         return OWB_ERR_BAD_FILE;
     }

@@ -539,8 +539,10 @@ static void test_wpa_unescape(void **state)
         {"Office A", "Office A"},
         {"Caf\\xc3\\xa9 \\\"q\\\" \\\\", "Caf\xc3\xa9 \"q\" \\"},
         {"\\e\\n\\r\\t\\x7F", "\033\n\r\t\x7f"},
-        {"\\xC3\\xA9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9abcdefghijkl",
-         "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" "abcdefghijkl"},
+        {"\\xC3\\xA9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa"
+         "9\\xc3\\xa9abcdefghijkl",
+         "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+         "abcdefghijkl"},
     };
     const char *bad[] = {"x\\", "\\x4", "\\xg0", "\\q", "0123456789abcdef0123456789abcdefX"};
     char out[OWB_SSID_MAX + 1];
@@ -582,10 +584,14 @@ static void test_unknown_backend(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uci),      cmocka_unit_test(test_wpa_supplicant),
+        cmocka_unit_test(test_uci),
+        cmocka_unit_test(test_wpa_supplicant),
         cmocka_unit_test(test_wpa_dhcp),
-        cmocka_unit_test(test_nmcli_refusals), cmocka_unit_test(test_ap_address_rules), cmocka_unit_test(test_wpa_unescape),
-        cmocka_unit_test(test_nmcli),    cmocka_unit_test(test_unknown_backend),
+        cmocka_unit_test(test_nmcli_refusals),
+        cmocka_unit_test(test_ap_address_rules),
+        cmocka_unit_test(test_wpa_unescape),
+        cmocka_unit_test(test_nmcli),
+        cmocka_unit_test(test_unknown_backend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -27,8 +27,8 @@ static uint8_t *seal_exact(const uint8_t kb[32], const char *id, uint64_t counte
     uint8_t tmp[OWB_BUNDLE_MAX];
     uint8_t *out;
 
-    assert_int_equal(owb_bundle_seal(kb, id, counter, (const uint8_t *)p_text, strlen(p_text),
-                                     NULL, tmp, sizeof tmp, len),
+    assert_int_equal(owb_bundle_seal(kb, id, counter, (const uint8_t *)p_text, strlen(p_text), NULL,
+                                     tmp, sizeof tmp, len),
                      OWB_OK);
     out = malloc(*len);
     assert_non_null(out);
@@ -193,15 +193,15 @@ static void test_header_rejects(void **state)
     free(b);
     /* Invalid ids cannot be sealed for. */
     uint8_t out[OWB_BUNDLE_MAX];
-    assert_int_equal(owb_bundle_seal(kb, "", 1, (const uint8_t *)"x", 1, NULL, out, sizeof out,
-                                     &len),
-                     OWB_ERR_INVALID_ARG);
+    assert_int_equal(
+        owb_bundle_seal(kb, "", 1, (const uint8_t *)"x", 1, NULL, out, sizeof out, &len),
+        OWB_ERR_INVALID_ARG);
     assert_int_equal(owb_bundle_seal(kb, "owb-0123456789ABCDEFGHJKMNPQRSTVW", 1,
                                      (const uint8_t *)"x", 1, NULL, out, sizeof out, &len),
                      OWB_ERR_INVALID_ARG);
-    assert_int_equal(owb_bundle_seal(kb, "a b", 1, (const uint8_t *)"x", 1, NULL, out,
-                                     sizeof out, &len),
-                     OWB_ERR_INVALID_ARG);
+    assert_int_equal(
+        owb_bundle_seal(kb, "a b", 1, (const uint8_t *)"x", 1, NULL, out, sizeof out, &len),
+        OWB_ERR_INVALID_ARG);
     /* Output too small. */
     assert_int_equal(owb_bundle_seal(kb, "a", 1, (const uint8_t *)"xyz", 3, NULL, out, 40, &len),
                      OWB_ERR_SPACE);
@@ -212,8 +212,8 @@ static uint8_t *blob_exact(const uint8_t a[32], const char *id, size_t *len)
     uint8_t tmp[OWB_WIFI_BLOB_MAX];
     uint8_t *out;
 
-    assert_int_equal(owb_wifi_blob_seal(a, id, (const uint8_t *)w_text, strlen(w_text), NULL,
-                                        tmp, sizeof tmp, len),
+    assert_int_equal(owb_wifi_blob_seal(a, id, (const uint8_t *)w_text, strlen(w_text), NULL, tmp,
+                                        sizeof tmp, len),
                      OWB_OK);
     out = malloc(*len);
     assert_non_null(out);

@@ -198,9 +198,8 @@ static void test_strict_json(void **state)
     assert_int_equal(owb_json_uint(root, "a", &v), OWB_OK);
     assert_true(v == 1);
     cJSON_Delete(root);
-    const char nums[] =
-        "{\"neg\":-1,\"frac\":1.5,\"big\":1e300,\"max\":9007199254740991,"
-        "\"two53\":9007199254740992,\"past\":9007199254740993,\"s\":\"1\"}";
+    const char nums[] = "{\"neg\":-1,\"frac\":1.5,\"big\":1e300,\"max\":9007199254740991,"
+                        "\"two53\":9007199254740992,\"past\":9007199254740993,\"s\":\"1\"}";
     assert_int_equal(owb_json_parse(nums, strlen(nums), &root), OWB_OK);
     assert_int_equal(owb_json_uint(root, "neg", &v), OWB_ERR_BAD_REQUEST);
     assert_int_equal(owb_json_uint(root, "frac", &v), OWB_ERR_BAD_REQUEST);

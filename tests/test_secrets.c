@@ -67,7 +67,8 @@ static size_t scan_tree(const char *dir, const char *skip)
     while ((e = readdir(d))) {
         char path[4096];
         struct stat st;
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || (skip && !strcmp(e->d_name, skip)))
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+            (skip && !strcmp(e->d_name, skip)))
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (lstat(path, &st) != 0)
@@ -106,13 +107,14 @@ static void test_no_secret_anywhere(void **state)
 
     /* The server process is started first to learn its port for the record. */
     struct t_proc srv;
-    char *serve[] = {OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0", "--db", db,
-                     "--master-key", mk, "--rate-limit", "0", NULL};
+    char *serve[] = {
+        OWB_SERVER_BIN, "serve", "--metrics-listen", "off", "--listen", "127.0.0.1:0", "--db", db,
+        "--master-key", mk,      "--rate-limit",     "0",   NULL};
     t_start(&srv, logs, "server", serve);
     char server[64];
     snprintf(server, sizeof server, "http://127.0.0.1:%u", srv.port);
-    char *mint[] = {OWB_MINT_BIN, "device", "--prefix", "hy-", "--server", server, "--out-dir",
-                    factory, NULL};
+    char *mint[] = {OWB_MINT_BIN, "device",    "--prefix", "hy-", "--server",
+                    server,       "--out-dir", factory,    NULL};
     assert_int_equal(t_run(mint, NULL, out, sizeof out), 0);
     sscanf(strstr(out, "id:"), "id: %63s", id);
     snprintf(keyfile, sizeof keyfile, "%s/%s.key", factory, id);
@@ -122,16 +124,18 @@ static void test_no_secret_anywhere(void **state)
     snprintf(claim, sizeof claim, "%s", kf->claim_code);
     char records[4096];
     snprintf(records, sizeof records, "%s/records.jsonl", factory);
-    char *import[] = {OWB_SERVER_BIN, "device", "import", records, "--db", db, "--master-key", mk, NULL};
+    char *import[] = {OWB_SERVER_BIN, "device", "import", records, "--db", db,
+                      "--master-key", mk,       NULL};
     assert_int_equal(t_run(import, NULL, out, sizeof out), 0);
-    char *net[] = {OWB_SERVER_BIN, "network", "add", "office", "--ssid", "Hygiene Net",
-                   "--security", "wpa2-psk", "--db", db, "--master-key", mk, NULL};
+    char *net[] = {OWB_SERVER_BIN, "network",    "add",      "office", "--ssid",
+                   "Hygiene Net",  "--security", "wpa2-psk", "--db",   db,
+                   "--master-key", mk,           NULL};
     assert_int_equal(t_run(net, PSK "\n", out, sizeof out), 0);
-    char *assign[] = {OWB_SERVER_BIN, "device", "assign", id, "--network", "office", "--db", db,
-                      "--master-key", mk, NULL};
+    char *assign[] = {OWB_SERVER_BIN, "device", "assign",       id, "--network", "office",
+                      "--db",         db,       "--master-key", mk, NULL};
     assert_int_equal(t_run(assign, NULL, out, sizeof out), 0);
-    char *tok[] = {OWB_SERVER_BIN, "token", "create", "--label", "h", "--db", db, "--master-key",
-                   mk, NULL};
+    char *tok[] = {OWB_SERVER_BIN, "token", "create",       "--label", "h",
+                   "--db",         db,      "--master-key", mk,        NULL};
     assert_int_equal(t_run(tok, NULL, token, sizeof token), 0);
     token[strcspn(token, "\n")] = '\0';
 
@@ -144,9 +148,9 @@ static void test_no_secret_anywhere(void **state)
     mkdir(wifi_dir, 0700);
     setenv("OWB_DEMO_DIR", wifi_dir, 1);
     struct t_proc dev;
-    char *device[] = {OWB_DEVICE_BIN, "--key-file", keyfile, "--state-dir", state_dir, "--listen",
-                      "127.0.0.1:0", "--wifi-backend", "command", "--wifi-command", OWB_DEMO_WIFI_BIN,
-                      NULL};
+    char *device[] = {OWB_DEVICE_BIN, "--key-file",     keyfile,           "--state-dir",
+                      state_dir,      "--listen",       "127.0.0.1:0",     "--wifi-backend",
+                      "command",      "--wifi-command", OWB_DEMO_WIFI_BIN, NULL};
     t_start(&dev, logs, "device", device);
 
     /* The phone: app key, setup request, hand-off. */
@@ -211,7 +215,8 @@ static void test_no_secret_anywhere(void **state)
     /* The server's directory (database, WAL) holds the master key file
      * itself; everything else there and in the logs and the device's
      * state must be free of every secret. */
-    size_t files = scan_tree(sdir, "master.key") + scan_tree(logs, NULL) + scan_tree(state_dir, NULL);
+    size_t files =
+        scan_tree(sdir, "master.key") + scan_tree(logs, NULL) + scan_tree(state_dir, NULL);
     assert_true(files >= 4);
     print_message("scanned %zu files for %zu secrets in 3 forms each\n", files, n_secrets);
     owb_keyfile_free(kf);

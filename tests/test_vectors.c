@@ -118,8 +118,8 @@ static void test_wifi_blob(void **state)
         assert_int_equal(owb_b64_encode(blob, blob_len, b64, sizeof b64), OWB_OK);
         assert_string_equal(b64, t_str(c, "wifi_blob"));
 
-        assert_int_equal(
-            owb_wifi_blob_open(a, id, blob, blob_len, opened, sizeof opened, &w_len), OWB_OK);
+        assert_int_equal(owb_wifi_blob_open(a, id, blob, blob_len, opened, sizeof opened, &w_len),
+                         OWB_OK);
         assert_int_equal(w_len, strlen(w));
         assert_memory_equal(opened, w, w_len);
 
@@ -170,8 +170,8 @@ static void test_bundle(void **state)
         assert_string_equal(h.device_id, id);
         assert_true(h.counter == counter);
         assert_int_equal(h.len, hdr_len);
-        assert_int_equal(
-            owb_bundle_open(kb, &h, bundle, bundle_len, opened, sizeof opened, &p_len), OWB_OK);
+        assert_int_equal(owb_bundle_open(kb, &h, bundle, bundle_len, opened, sizeof opened, &p_len),
+                         OWB_OK);
         assert_int_equal(p_len, strlen(p));
         assert_memory_equal(opened, p, p_len);
 
@@ -215,22 +215,22 @@ static void test_checkin(void **state)
         assert_int_equal(owb_checkin_verify(kc, id, counter + 1, nonce, want_mac),
                          OWB_ERR_AUTH_FAILED);
         nonce[0] ^= 1;
-        assert_int_equal(owb_checkin_verify(kc, id, counter, nonce, want_mac),
-                         OWB_ERR_AUTH_FAILED);
+        assert_int_equal(owb_checkin_verify(kc, id, counter, nonce, want_mac), OWB_ERR_AUTH_FAILED);
         nonce[0] ^= 1;
         assert_int_equal(owb_checkin_verify(kc, "other", counter, nonce, want_mac),
                          OWB_ERR_AUTH_FAILED);
         kc[31] ^= 0x80;
-        assert_int_equal(owb_checkin_verify(kc, id, counter, nonce, want_mac),
-                         OWB_ERR_AUTH_FAILED);
+        assert_int_equal(owb_checkin_verify(kc, id, counter, nonce, want_mac), OWB_ERR_AUTH_FAILED);
     }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_copy_matches_shared), cmocka_unit_test(test_subkeys),
-        cmocka_unit_test(test_wifi_blob),           cmocka_unit_test(test_bundle),
+        cmocka_unit_test(test_copy_matches_shared),
+        cmocka_unit_test(test_subkeys),
+        cmocka_unit_test(test_wifi_blob),
+        cmocka_unit_test(test_bundle),
         cmocka_unit_test(test_checkin),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

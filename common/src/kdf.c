@@ -17,8 +17,7 @@ void owb_kdf_bundle_key(uint8_t out[static OWB_BUNDLE_KEY_BYTES],
 void owb_kdf_checkin_key(uint8_t out[static OWB_CHECKIN_KEY_BYTES],
                          const uint8_t device_key[static OWB_DEVICE_KEY_BYTES])
 {
-    crypto_kdf_derive_from_key(out, OWB_CHECKIN_KEY_BYTES, KDF_ID_CHECKIN, kdf_context,
-                               device_key);
+    crypto_kdf_derive_from_key(out, OWB_CHECKIN_KEY_BYTES, KDF_ID_CHECKIN, kdf_context, device_key);
 }
 
 void owb_kdf_ap_passphrase(char out[static OWB_AP_PASSPHRASE_SIZE],

@@ -24,7 +24,7 @@
 struct owb_payload {
     uint8_t wifi_blob[OWB_WIFI_BLOB_MAX];
     size_t wifi_blob_len;
-    char checkin_url[OWB_URL_MAX + 1]; /* "" when absent */
+    char checkin_url[OWB_URL_MAX + 1];   /* "" when absent */
     char hostname[OWB_HOSTNAME_MAX + 1]; /* "" when absent */
     bool has_issued_at;
     int64_t issued_at;
