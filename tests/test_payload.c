@@ -53,11 +53,11 @@ static const struct pcase cases[] = {
      OWB_ERR_INVALID_CONFIG},
     {"hostname 63",
      "{\"wifi\":\"" BLOB "\",\"config\":{\"hostname\":"
-                         "\"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk\"}}",
+     "\"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk\"}}",
      OWB_OK},
     {"hostname 64",
      "{\"wifi\":\"" BLOB "\",\"config\":{\"hostname\":"
-                         "\"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl\"}}",
+     "\"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl\"}}",
      OWB_ERR_INVALID_CONFIG},
     {"duplicate hostname",
      "{\"wifi\":\"" BLOB "\",\"config\":{\"hostname\":\"a\",\"hostname\":\"b\"}}",
