@@ -137,25 +137,16 @@ static double ns_per_op(void (*fn)(struct fixture *), struct fixture *f, double 
     return t * 1e9 / (double)n;
 }
 
-int main(int argc, char **argv)
+/* The fixture every measurement seals from: a Wi-Fi, a payload, both
+ * suites' keys, one bundle already built. */
+static struct fixture *make_fixture(uint8_t device_key[32])
 {
-    double seconds = argc > 1 ? atof(argv[1]) : 1.0;
-    struct fixture *f;
-    uint8_t device_key[32], nonce[24], aad1[OWB_WIFI_AAD_MAX], aad2[OWB_BUNDLE_HEADER_MAX];
-    size_t aad1_len, aad2_len, hdr_len;
-    unsigned long iters = 0, raw_iters = 0;
-    double t0, bundle_s, raw_s;
+    struct fixture *f = owb_secret_alloc(sizeof *f);
 
-    if (owb_init() != OWB_OK)
-        die("owb_init");
-    f = owb_secret_alloc(sizeof *f);
     if (!f)
         die("owb_secret_alloc");
-    if (seconds <= 0)
-        seconds = 1.0;
     randombytes_buf(f->app_key, 32);
     randombytes_buf(device_key, 32);
-    randombytes_buf(nonce, sizeof nonce);
     owb_kdf_bundle_key(f->bundle_key, device_key);
     strcpy(f->wifi.ssid, "Home Network 5G");
     f->wifi.ssid_len = strlen(f->wifi.ssid);
@@ -165,15 +156,25 @@ int main(int argc, char **argv)
              "https://setup.example.com/v1/devices/%s/checkin", ID);
     f->p.has_issued_at = true;
     f->p.issued_at = 1795000000;
-    if (owb_wifi_aad(ID, aad1, sizeof aad1, &aad1_len) != OWB_OK ||
-        owb_bundle_header_write(ID, 1, aad2, sizeof aad2, &aad2_len) != OWB_OK)
-        die("aad");
     build_bundle(f, 1, false);
     crypto_sign_keypair(f->server_pk, f->server_sk);
     crypto_sign_keypair(f->device_pk, f->device_sk);
+    return f;
+}
 
-    /* Interleaved in rounds so that a frequency change hits both alike. */
-    bundle_s = raw_s = 0;
+/* Server-sealed bundles against bare AEAD pairs, interleaved in rounds so
+ * that a frequency change hits both alike. Returns bundles per second. */
+static double bench_sym(struct fixture *f, double seconds)
+{
+    uint8_t nonce[24], aad1[OWB_WIFI_AAD_MAX], aad2[OWB_BUNDLE_HEADER_MAX];
+    size_t aad1_len, aad2_len;
+    unsigned long iters = 0, raw_iters = 0;
+    double t0, bundle_s = 0, raw_s = 0;
+
+    randombytes_buf(nonce, sizeof nonce);
+    if (owb_wifi_aad(ID, aad1, sizeof aad1, &aad1_len) != OWB_OK ||
+        owb_bundle_header_write(ID, 1, aad2, sizeof aad2, &aad2_len) != OWB_OK)
+        die("aad");
     for (int round = 0; round < 10; round++) {
         double slice = seconds / 10;
         t0 = now();
@@ -189,44 +190,58 @@ int main(int argc, char **argv)
         } while (now() - t0 < slice);
         raw_s += now() - t0;
     }
-    hdr_len = aad2_len;
     printf("w_bytes %zu\np_bytes %zu\nbundle_bytes %zu\nbundle_b64_bytes %zu\nheader_bytes %zu\n",
-           f->w_len, f->p_len, f->bundle_len, strlen(f->b64), hdr_len);
+           f->w_len, f->p_len, f->bundle_len, strlen(f->b64), aad2_len);
     printf("bundles_per_s %.0f\nraw_pairs_per_s %.0f\nratio %.2f\n", (double)iters / bundle_s,
            (double)raw_iters / raw_s, ((double)raw_iters / raw_s) / ((double)iters / bundle_s));
-    /* The pk suite, and the device's side of each (open). */
-    unsigned long pk_iters = 0;
-    double t_pk = now();
+    return (double)iters / bundle_s;
+}
+
+/* The pk suite: sealing on the server, opening on the device. */
+static void bench_pk(struct fixture *f, double seconds, double sym_per_s)
+{
+    struct owb_bundle_header h;
+    uint8_t p[OWB_PAYLOAD_MAX];
+    size_t p_len;
+    unsigned long pk_iters = 0, opens = 0;
+    double t = now();
+
     do {
         for (int k = 0; k < 64; k++)
             build_bundle(f, ++pk_iters, true);
-    } while (now() - t_pk < seconds / 2);
-    t_pk = now() - t_pk;
+    } while (now() - t < seconds / 2);
+    t = now() - t;
     printf("pk_bundles_per_s %.0f\npk_bundle_bytes %zu\npk_cost_vs_sym %.2f\n",
-           (double)pk_iters / t_pk, f->bundle_len,
-           ((double)iters / bundle_s) / ((double)pk_iters / t_pk));
-    {
-        struct owb_bundle_header h;
-        uint8_t p[OWB_PAYLOAD_MAX];
-        size_t p_len;
-        unsigned long opens = 0;
-        if (owb_bundle_header_parse(f->bundle, f->bundle_len, &h) != OWB_OK)
-            die("owb_bundle_header_parse");
-        double t0o = now();
-        do {
-            for (int k = 0; k < 64; k++, opens++)
-                if (owb_pk_bundle_open(f->device_sk, (const uint8_t(*)[32])f->server_pk, 1, &h,
-                                       f->bundle, f->bundle_len, p, sizeof p, &p_len) != OWB_OK)
-                    die("owb_pk_bundle_open");
-        } while (now() - t0o < seconds / 4);
-        printf("pk_opens_per_s %.0f\n", (double)opens / (now() - t0o));
-    }
+           (double)pk_iters / t, f->bundle_len, sym_per_s / ((double)pk_iters / t));
+    if (owb_bundle_header_parse(f->bundle, f->bundle_len, &h) != OWB_OK)
+        die("owb_bundle_header_parse");
+    t = now();
+    do {
+        for (int k = 0; k < 64; k++, opens++)
+            if (owb_pk_bundle_open(f->device_sk, (const uint8_t(*)[32])f->server_pk, 1, &h,
+                                   f->bundle, f->bundle_len, p, sizeof p, &p_len) != OWB_OK)
+                die("owb_pk_bundle_open");
+    } while (now() - t < seconds / 4);
+    printf("pk_opens_per_s %.0f\n", (double)opens / (now() - t));
+}
 
+int main(int argc, char **argv)
+{
+    double seconds = argc > 1 ? atof(argv[1]) : 1.0;
+    uint8_t device_key[32];
+    struct fixture *f;
     static const struct {
         const char *name;
         void (*fn)(struct fixture *);
     } stages[] = {{"random_nonce", st_random}, {"w_json", st_w_json},    {"inner_seal", st_inner},
                   {"p_json", st_p_json},       {"outer_seal", st_outer}, {"base64url", st_b64}};
+
+    if (owb_init() != OWB_OK)
+        die("owb_init");
+    if (seconds <= 0)
+        seconds = 1.0;
+    f = make_fixture(device_key);
+    bench_pk(f, seconds, bench_sym(f, seconds));
     for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++)
         printf("ns_%s %.0f\n", stages[i].name, ns_per_op(stages[i].fn, f, seconds / 4));
     sodium_memzero(device_key, sizeof device_key);

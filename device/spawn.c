@@ -108,6 +108,66 @@ static char **build_env(char *const *extra)
     return envp;
 }
 
+static void kill_group(pid_t pid)
+{
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+}
+
+/* Reads the helper's output into sp->out until EOF or the deadline, when
+ * a helper that hangs is killed. True when it was reaped meanwhile. */
+static bool read_until(const struct owb_spawn *sp, int fd, pid_t pid, long long deadline, int *st,
+                       bool *killed)
+{
+    size_t got = 0;
+
+    for (;;) {
+        long long left = deadline - now_ms();
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (left <= 0) {
+            kill_group(pid);
+            *killed = true;
+            return false;
+        }
+        int r = poll(&pfd, 1, (int)(left > 100 ? 100 : left));
+        if (r < 0 && errno != EINTR)
+            return false;
+        if (r <= 0) {
+            if (waitpid(pid, st, WNOHANG) == pid)
+                return true;
+            continue;
+        }
+        char buf[1024];
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0)
+            return false;
+        if (sp->out && got + 1 < sp->out_cap) {
+            size_t k = (size_t)n < sp->out_cap - 1 - got ? (size_t)n : sp->out_cap - 1 - got;
+            memcpy(sp->out + got, buf, k);
+            got += k;
+            sp->out[got] = '\0';
+        }
+    }
+}
+
+/* Waits for the helper, killing it at the deadline; false on a wait error. */
+static bool reap(pid_t pid, long long deadline, int *st, bool *killed)
+{
+    for (;;) {
+        pid_t w = waitpid(pid, st, *killed ? 0 : WNOHANG);
+        if (w == pid)
+            return true;
+        if (w < 0 && errno != EINTR)
+            return false;
+        if (!*killed && deadline - now_ms() <= 0) {
+            kill_group(pid);
+            *killed = true;
+        } else if (!*killed) {
+            nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+        }
+    }
+}
+
 enum owb_err owb_spawn_run(const struct owb_spawn *sp, int *exit_code)
 {
     int out_pipe[2] = {-1, -1}, in_pipe[2] = {-1, -1}, st = 0;
@@ -115,9 +175,9 @@ enum owb_err owb_spawn_run(const struct owb_spawn *sp, int *exit_code)
     long long deadline = now_ms() + timeout;
     char **envp = build_env(sp->extra_env);
     char(*paths)[1024] = calloc(MAX_CANDIDATES, 1024);
-    size_t got = 0, n_paths = 0;
+    size_t n_paths = 0;
     int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    bool killed = false, reaped = false;
+    bool killed = false;
     pid_t pid;
     enum owb_err rc = OWB_ERR_IO;
 
@@ -147,52 +207,9 @@ enum owb_err owb_spawn_run(const struct owb_spawn *sp, int *exit_code)
         close(in_pipe[1]);
         in_pipe[1] = -1;
     }
-    /* Read output until EOF or the deadline; a helper that hangs is killed. */
-    for (;;) {
-        long long left = deadline - now_ms();
-        struct pollfd pfd = {out_pipe[0], POLLIN, 0};
-        if (left <= 0) {
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            killed = true;
-            break;
-        }
-        int r = poll(&pfd, 1, (int)(left > 100 ? 100 : left));
-        if (r < 0 && errno != EINTR)
-            break;
-        if (r <= 0) {
-            if (waitpid(pid, &st, WNOHANG) == pid) {
-                reaped = true;
-                break;
-            }
-            continue;
-        }
-        char buf[1024];
-        ssize_t n = read(out_pipe[0], buf, sizeof buf);
-        if (n <= 0)
-            break;
-        if (sp->out && got + 1 < sp->out_cap) {
-            size_t k = (size_t)n < sp->out_cap - 1 - got ? (size_t)n : sp->out_cap - 1 - got;
-            memcpy(sp->out + got, buf, k);
-            got += k;
-            sp->out[got] = '\0';
-        }
-    }
-    while (!reaped) {
-        long long left = deadline - now_ms();
-        pid_t w = waitpid(pid, &st, killed ? 0 : WNOHANG);
-        if (w == pid)
-            break;
-        if (w < 0 && errno != EINTR)
-            goto out;
-        if (!killed && left <= 0) {
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            killed = true;
-        } else if (!killed) {
-            nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
-        }
-    }
+    if (!read_until(sp, out_pipe[0], pid, deadline, &st, &killed) &&
+        !reap(pid, deadline, &st, &killed))
+        goto out;
     if (killed) {
         rc = OWB_ERR_UNAVAILABLE;
         goto out;
