@@ -44,9 +44,11 @@ struct block {
 static char *doc;
 static struct block blocks[MAX_BLOCKS];
 static size_t n_blocks;
-static cJSON *roots[2];
-static const cJSON *case_lists[2];
-static const char *const vector_files[2] = {"protocol-v1.json", "protocol-v1-pk.json"};
+#define N_VECTOR_FILES 3
+static cJSON *roots[N_VECTOR_FILES];
+static const cJSON *case_lists[N_VECTOR_FILES];
+static const char *const vector_files[N_VECTOR_FILES] = {"protocol-v1.json", "protocol-v1-pk.json",
+                                                         "heartbeat-v1.json"};
 
 static char *trim(char *s)
 {
@@ -112,7 +114,7 @@ static int setup(void **state)
         return -1;
     doc = t_read_file(OWB_SOURCE_DIR "/docs/protocol.md", NULL);
     parse_doc();
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < N_VECTOR_FILES; i++)
         case_lists[i] = t_vector_cases(vector_files[i], &roots[i]);
     return 0;
 }
@@ -120,7 +122,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < N_VECTOR_FILES; i++)
         cJSON_Delete(roots[i]);
     free(doc);
     return 0;
@@ -139,7 +141,7 @@ static const char *constant(const char *name)
 
 static const cJSON *vector_case(const struct block *b)
 {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < N_VECTOR_FILES; i++) {
         if (strcmp(b->file, vector_files[i]) != 0)
             continue;
         const cJSON *c = cJSON_GetArrayItem(case_lists[i], b->case_idx);
@@ -486,15 +488,16 @@ static bool doc_mentions(const char *text, const char *s)
 static void test_code_constants_in_doc(void **state)
 {
     (void)state;
-    static const char *const files[] = {
-        "common/src/kdf.c",     "common/src/envelope.c", "common/src/envelope_pk.c",
-        "common/src/checkin.c", "common/src/wifi.c",     "common/include/owb/envelope.h"};
+    static const char *const files[] = {"common/src/kdf.c",         "common/src/envelope.c",
+                                        "common/src/envelope_pk.c", "common/src/checkin.c",
+                                        "common/src/wifi.c",        "common/include/owb/envelope.h",
+                                        "common/src/heartbeat.c"};
     /* Literals that name no wire value. */
     static const char *const not_wire[] = {"unknown"};
     static struct literal lit[512];
     char *text = t_read_file(OWB_SOURCE_DIR "/docs/protocol.md", NULL);
-    const char *types[] = {constant("type_wifi"), constant("type_bundle"),
-                           constant("type_checkin")};
+    const char *types[] = {constant("type_wifi"), constant("type_bundle"), constant("type_checkin"),
+                           constant("type_heartbeat")};
 
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         char path[4096], ctx[64] = "";
@@ -520,7 +523,7 @@ static void test_code_constants_in_doc(void **state)
                     s[0] > 'Z')
                     continue;
                 bool known = false;
-                for (size_t t = 0; t < 3; t++)
+                for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
                     known = known || strcmp(s, types[t]) == 0;
                 if (!known)
                     fail_msg("%s uses the character '%s', which docs/protocol.md's constants do "
@@ -551,8 +554,8 @@ static void test_code_constants_in_doc(void **state)
         free(src);
     }
     /* The constants are named in the prose too, not only in the block. */
-    const char *prose[] = {"magic_sym",    "magic_pk",    "type_wifi",     "type_bundle",
-                           "type_checkin", "kdf_context", "ap_ssid_prefix"};
+    const char *prose[] = {"magic_sym",    "magic_pk",       "type_wifi",   "type_bundle",
+                           "type_checkin", "type_heartbeat", "kdf_context", "ap_ssid_prefix"};
     for (size_t i = 0; i < sizeof prose / sizeof prose[0]; i++)
         if (!doc_mentions(text, constant(prose[i])))
             fail_msg("docs/protocol.md's text never quotes %s (%s)", prose[i], constant(prose[i]));

@@ -11,7 +11,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j"$(nproc)" >/dev/null
 out=build/fuzz
 python3 tests/fuzz/seeds.py tests/vectors "$out/seeds"
-for h in bundle wifi files json provision server; do
+for h in bundle wifi files json heartbeat provision server; do
     mkdir -p "$out/corpus/$h" "$out/findings/$h"
     cp -n "$out/seeds/$h"/* "$out/corpus/$h/" 2>/dev/null || true
     echo "== fuzz_$h for ${secs}s"
@@ -23,4 +23,4 @@ for h in bundle wifi files json provision server; do
         exit 1
     fi
 done
-echo "6 passed, 0 failed"
+echo "7 passed, 0 failed"

@@ -53,3 +53,12 @@ for i, c in enumerate(pk):
     put('files', f'pk-rec-{i}', json.dumps({'suite': 'pk', 'device_id': c['device_id'],
                                              'device_public_key': b64(c['device_sign_pk']),
                                              'ap_passphrase': 'AAAAAAAAAAAAAAAAAAAAAA'}) + '\n')
+
+# The heartbeat: requests of both suites, and an answer with a rollout.
+hb = json.load(open(os.path.join(vectors, 'heartbeat-v1.json')))['cases']
+for i, c in enumerate(hb):
+    put('heartbeat', f'req-{i}', c['request'])
+put('heartbeat', 'answer-empty', '{}')
+put('heartbeat', 'answer-rollout', json.dumps({'heartbeat_s': 900, 'rollout': {
+    'counter': 1, 'bundle': cases[0]['bundle'],
+    'app_key': base64.urlsafe_b64encode(bytes.fromhex(cases[0]['app_key'])).decode().rstrip('=')}}))
