@@ -112,8 +112,17 @@ void owb_agent_tick(struct owb_agent *a);
 /* HTTP: POST /v1/provision, GET /v1/status, GET / and the page's assets. */
 void owb_agent_handle(void *ctx, const struct owb_http_request *req,
                       struct owb_http_response *resp);
+/* Answers from the request line and headers alone, before the body is
+ * read (owb_httpd's precheck): the Host and Origin, the media type, then
+ * the protocol's first two rows (setup_closed, then rate_limited), which
+ * come before a body too large is refused. Leaves resp unset to go on. */
+void owb_agent_precheck(void *ctx, const struct owb_http_request *req,
+                        struct owb_http_response *resp);
 void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req,
                          struct owb_http_response *resp);
+/* setup_closed, then rate_limited: false (and answered) when one holds. */
+bool owb_agent_provision_gate(struct owb_agent *a, const struct owb_http_request *req,
+                              struct owb_http_response *resp);
 
 /* State dir (state.c): the replay counter and the provisioned marker. */
 enum owb_err owb_state_load_counter(const char *dir, uint64_t *counter, char *diag) OWB_MUST_CHECK;

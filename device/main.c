@@ -175,6 +175,7 @@ static bool start_agent(struct owb_agent *a, struct owb_httpd **httpd)
     hopt.evict_at = 24;
     hopt.timeout_s = 10;
     hopt.handler = owb_agent_handle;
+    hopt.precheck = owb_agent_precheck;
     hopt.done = log_request;
     hopt.ctx = a;
     /* The setup AP's address may not exist yet (the backend sets it when

@@ -122,6 +122,19 @@ out:
     return rc;
 }
 
+bool owb_agent_provision_gate(struct owb_agent *a, const struct owb_http_request *req,
+                              struct owb_http_response *resp)
+{
+    pthread_mutex_lock(&a->mu);
+    bool open = a->setup_open;
+    pthread_mutex_unlock(&a->mu);
+    if (!open) {
+        owb_http_error(resp, OWB_ERR_SETUP_CLOSED, NULL);
+        return false;
+    }
+    return !over_fail_cap(a, req->client_addr, resp);
+}
+
 void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req,
                          struct owb_http_response *resp)
 {
@@ -133,15 +146,8 @@ void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req
         owb_http_error(resp, OWB_ERR_NOMEM, NULL);
         return;
     }
-    if (over_fail_cap(a, req->client_addr, resp))
+    if (!owb_agent_provision_gate(a, req, resp))
         goto done;
-    pthread_mutex_lock(&a->mu);
-    bool open = a->setup_open;
-    pthread_mutex_unlock(&a->mu);
-    if (!open) {
-        owb_http_error(resp, OWB_ERR_SETUP_CLOSED, NULL);
-        goto done;
-    }
     rc = check_request(a, req, pw);
     if (rc != OWB_OK) {
         count_failure(a, req->client_addr);

@@ -112,25 +112,43 @@ static enum owb_err post_ok(struct owb_agent *a, const struct owb_http_request *
     return OWB_OK;
 }
 
-void owb_agent_handle(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp)
+/* What the headers alone decide; true to go on. */
+static bool gate(struct owb_agent *a, const struct owb_http_request *req,
+                 struct owb_http_response *resp)
 {
-    struct owb_agent *a = ctx;
     enum owb_err rc;
 
     if (!host_ok(a, owb_http_header(req, "Host"))) {
         resp->route = "(wrong host)";
         owb_http_error(resp, OWB_ERR_WRONG_HOST, NULL);
-        return;
+        return false;
     }
+    if (strcmp(req->path, "/v1/provision") != 0 || strcmp(req->method, "POST") != 0)
+        return true;
+    resp->route = "/v1/provision";
+    rc = post_ok(a, req);
+    if (rc != OWB_OK) {
+        owb_http_error(resp, rc, NULL);
+        return false;
+    }
+    return owb_agent_provision_gate(a, req, resp);
+}
 
+void owb_agent_precheck(void *ctx, const struct owb_http_request *req,
+                        struct owb_http_response *resp)
+{
+    (void)gate(ctx, req, resp);
+}
+
+void owb_agent_handle(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp)
+{
+    struct owb_agent *a = ctx;
+
+    if (!gate(a, req, resp))
+        return;
     if (strcmp(req->path, "/v1/provision") == 0) {
         resp->route = "/v1/provision";
-        if (!owb_http_method_is(req, "POST", resp))
-            return;
-        rc = post_ok(a, req);
-        if (rc != OWB_OK)
-            owb_http_error(resp, rc, NULL);
-        else
+        if (owb_http_method_is(req, "POST", resp))
             owb_agent_provision(a, req, resp);
     } else if (strcmp(req->path, "/v1/status") == 0) {
         resp->route = "/v1/status";

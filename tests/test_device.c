@@ -1094,6 +1094,43 @@ static void test_state_hook(void **state)
     free(b);
 }
 
+/* The protocol's first two rows come before a body too large is refused
+ * (amendment 1): the HTTP layer used to answer 413 from the Content-Length
+ * before the agent had a say. */
+static void test_gates_before_size(void **state)
+{
+    (void)state;
+    struct t_resp r;
+    size_t big = 9000;
+    char *body = malloc(big), u[256];
+    memset(body, 'x', big);
+
+    start_agent("gates", "--fail-cap", "1", "--setup-window", "2", NULL);
+    post_raw(body, big, &r);
+    t_expect(&r, 413, "too_large");
+    post_raw("{}", 2, &r);
+    t_expect(&r, 400, "bad_request");
+    post_raw(body, big, &r);
+    t_expect(&r, 429, "rate_limited");
+
+    /* Setup mode closes by itself after its window. */
+    snprintf(u, sizeof u, "%s/v1/status", D.base);
+    bool closed = false;
+    for (int i = 0; i < 100 && !closed; i++) {
+        t_http("GET", u, NULL, NULL, 0, &r);
+        closed = strstr(r.body, "\"setup_open\":false") != NULL;
+        t_resp_free(&r);
+        if (!closed)
+            nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    assert_true(closed);
+    t_http_from = "127.0.0.2"; /* a client with its budget intact */
+    post_raw(body, big, &r);
+    t_http_from = NULL;
+    t_expect(&r, 403, "setup_closed");
+    free(body);
+}
+
 static void test_bad_state_refuses_start(void **state)
 {
     (void)state;
@@ -1151,6 +1188,7 @@ int main(void)
         cmocka_unit_test_setup(test_hostile_requests, fresh),
         cmocka_unit_test_setup(test_state_hook, fresh),
         cmocka_unit_test_setup(test_bad_state_refuses_start, fresh),
+        cmocka_unit_test_setup(test_gates_before_size, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

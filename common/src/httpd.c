@@ -205,22 +205,32 @@ static void fill_client_addr(struct MHD_Connection *c, char *out, size_t cap)
         snprintf(out, cap, "unknown");
 }
 
+/* The request as handlers see it; path is the caller's buffer. */
+static void fill_request(const struct req_state *st, struct MHD_Connection *c, const char *url,
+                         const char *method, struct owb_http_request *req, char *path,
+                         size_t path_cap)
+{
+    const char *q;
+
+    memset(req, 0, sizeof *req);
+    req->method = method;
+    /* MHD leaves the query string out of url, but be sure. */
+    q = strchr(url, '?');
+    snprintf(path, path_cap, "%.*s", (int)(q ? (size_t)(q - url) : strlen(url)), url);
+    req->path = path;
+    req->body = st->buf ? st->buf : "";
+    req->body_len = st->len;
+    req->conn = c;
+    fill_client_addr(c, req->client_addr, sizeof req->client_addr);
+}
+
 static enum MHD_Result finish(struct owb_httpd *d, struct req_state *st, struct MHD_Connection *c,
                               const char *url, const char *method, struct owb_http_response *resp)
 {
-    struct owb_http_request req = {0};
-    const char *q;
+    struct owb_http_request req;
     char path[2048];
 
-    req.method = method;
-    /* MHD leaves the query string out of url, but be sure. */
-    q = strchr(url, '?');
-    snprintf(path, sizeof path, "%.*s", (int)(q ? (size_t)(q - url) : strlen(url)), url);
-    req.path = path;
-    req.body = st->buf ? st->buf : "";
-    req.body_len = st->len;
-    req.conn = c;
-    fill_client_addr(c, req.client_addr, sizeof req.client_addr);
+    fill_request(st, c, url, method, &req, path, sizeof path);
     if (resp->status == 0)
         d->opt.handler(d->opt.ctx, &req, resp);
     if (resp->status == 0)
@@ -277,6 +287,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             owb_http_error(&resp, OWB_ERR_BAD_REQUEST,
                            "The request has Content-Length headers that disagree.");
             return finish(d, st, c, url, method, &resp);
+        }
+        if (d->opt.precheck) {
+            struct owb_http_request req;
+            char path[2048];
+            fill_request(st, c, url, method, &req, path, sizeof path);
+            d->opt.precheck(d->opt.ctx, &req, &resp);
+            if (resp.status)
+                return finish(d, st, c, url, method, &resp);
         }
         if (cl) {
             char *end;

@@ -67,6 +67,12 @@ struct owb_httpd_options {
     unsigned per_ip_limit; /* 0 = none */
     unsigned timeout_s;    /* idle connection timeout */
     owb_http_handler_fn handler;
+    /* Optional: called once the request line and headers are in, before
+     * the body is read or its size judged (req->body is ""). Setting
+     * resp->status answers the request with that, and nothing more of it
+     * is read: a protocol may decide some answers before a body too large
+     * is refused. */
+    owb_http_handler_fn precheck;
     owb_http_done_fn done; /* optional: after each request (log, metrics) */
     void *ctx;
     bool freebind; /* bind even when the address is not (yet) on an interface */
