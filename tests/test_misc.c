@@ -213,6 +213,15 @@ static void test_strict_json(void **state)
     assert_int_equal(owb_json_uint(root, "two53", &v), OWB_ERR_BAD_REQUEST);
     assert_int_equal(owb_json_uint(root, "past", &v), OWB_ERR_BAD_REQUEST);
     owb_json_free_secret(root);
+    /* Invalid UTF-8 anywhere, a member nobody reads included. */
+    static const char *const not_utf8[] = {"{\"ignored\":\"\xff\"}", "{\"\xc0\xaf\":1}",
+                                           "{\"s\":\"\xed\xa0\x80\"}"};
+    for (size_t i = 0; i < sizeof not_utf8 / sizeof not_utf8[0]; i++)
+        assert_int_equal(owb_json_parse(not_utf8[i], strlen(not_utf8[i]), &root),
+                         OWB_ERR_BAD_REQUEST);
+    const char utf8[] = "{\"ssid\":\"Caf\xc3\xa9 \xf0\x9f\x93\xb6\"}";
+    assert_int_equal(owb_json_parse(utf8, strlen(utf8), &root), OWB_OK);
+    owb_json_free_secret(root);
 }
 
 static void test_utf8(void **state)

@@ -76,7 +76,10 @@ enum owb_err owb_json_parse(const char *text, size_t len, cJSON **out)
     enum owb_err rc = OWB_ERR_BAD_REQUEST;
 
     *out = NULL;
-    if (!text || len == 0 || memchr(text, '\0', len) || has_escaped_nul(text, len))
+    /* All JSON is UTF-8 (the contract): a member the reader ignores must
+     * not carry bytes another reader would take differently. */
+    if (!text || len == 0 || memchr(text, '\0', len) || has_escaped_nul(text, len) ||
+        !owb_utf8_valid((const uint8_t *)text, len))
         goto out;
     root = cJSON_ParseWithLengthOpts(text, len, &end, false);
     if (!root || !end || end < text || (size_t)(end - text) > len)
