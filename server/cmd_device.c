@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "owb/json.h"
 #include "owb/keyfile.h"
 #include "owb/mem.h"
 #include "owb/record.h"
@@ -19,7 +20,17 @@
 struct device_cmd {
     struct cli_admin a;
     const char *network;
+    unsigned suite, state; /* indexes into the choices below; 0: any */
+    bool locked, json;
 };
+
+#define SUITE_CHOICES "any|sym|pk"
+#define STATE_CHOICES "any|never|issued|online"
+/* --state's choices as the store names them: never set up is "new". */
+static const char *const state_names[] = {NULL, "new", "issued", "online"};
+static const char *const suite_names[] = {NULL, "sym", "pk"};
+/* The sessions show lists. */
+#define SHOW_SESSIONS 5
 
 static const char device_about[] =
     "import reads the JSON-lines records owb-mint writes. A file is imported\n"
@@ -27,11 +38,25 @@ static const char device_about[] =
     "skipped, and one whose id exists with another key stops the import.\n"
     "assign --network '' clears the assignment. unlock forgets the claim\n"
     "attempts counted for a device, so it takes claims at once again (show says\n"
-    "whether it is slowed down).\n";
+    "whether it is slowed down).\n"
+    "list takes filters (all of them apply together) and reads the devices a\n"
+    "page at a time, so a fleet of any size is listed in bounded memory. With\n"
+    "--json, list writes one JSON object a line (JSON Lines: jq -s makes an\n"
+    "array) and show one object with its claim state and recent sessions.\n";
 
 static const struct owb_opt device_opts[] = {
     OWB_OPT_STR_("network", "NAME", struct device_cmd, network,
-                 "assign: the network the devices get ('' clears it)"),
+                 "assign: the network the devices get ('' clears it); list: only the devices on "
+                 "it ('' for those on none)"),
+    OWB_OPT_CHOICE_("suite", SUITE_CHOICES, struct device_cmd, suite,
+                    "list: only the devices of this suite"),
+    OWB_OPT_CHOICE_("state", STATE_CHOICES, struct device_cmd, state,
+                    "list: only the devices never set up (no counter issued), issued (bundles "
+                    "issued, never checked in) or online (checked in)"),
+    OWB_OPT_FLAG_("locked", struct device_cmd, locked,
+                  "list: only the devices whose claims are slowed down now by wrong claims "
+                  "('device unlock' lifts it)"),
+    OWB_OPT_FLAG_("json", struct device_cmd, json, "list and show: JSON (list: one object a line)"),
 };
 
 #define IMPORT_BATCH 1024
@@ -47,38 +72,112 @@ static void fmt_time(char *out, size_t cap, int64_t t)
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&ts, &tm));
 }
 
-static void print_device_line(void *ctx, const struct owb_device_row *d)
+/* A time as JSON: a number of seconds, null for never (0). */
+static void json_time(cJSON *o, const char *key, int64_t t)
 {
-    (void)ctx;
-    printf("%-32s counter=%-6llu state=%-7s network=%s\n", d->id, (unsigned long long)d->counter,
-           d->state, d->network[0] ? d->network : "-");
+    if (t)
+        cJSON_AddNumberToObject(o, key, (double)t);
+    else
+        cJSON_AddNullToObject(o, key);
 }
 
-/* The claim guard: attempts in the current window, and the slow-down. */
-static void print_claim_state(struct owb_srv *srv, const char *id)
+/* What list --json writes for a device, and show --json starts from. */
+static cJSON *device_json(const struct owb_device_row *d)
 {
-    unsigned attempts = 0;
-    int64_t next_at = 0, now = (int64_t)time(NULL);
+    cJSON *o = cJSON_CreateObject();
+
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "id", d->id);
+    cJSON_AddStringToObject(o, "suite", owb_suite_name(d->suite));
+    cJSON_AddStringToObject(o, "state", d->state);
+    cJSON_AddNumberToObject(o, "counter", (double)d->counter);
+    if (d->network[0])
+        cJSON_AddStringToObject(o, "network", d->network);
+    else
+        cJSON_AddNullToObject(o, "network");
+    json_time(o, "created_at", d->created_at);
+    json_time(o, "updated_at", d->updated_at);
+    json_time(o, "online_at", d->online_at);
+    return o;
+}
+
+/* Writes o on one line of stdout and frees it; false when it could not
+ * be made (out of memory). */
+static bool json_line(cJSON *o)
+{
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    bool ok = text != NULL;
+
+    if (ok) {
+        fputs(text, stdout);
+        fputc('\n', stdout);
+    }
+    cJSON_free(text);
+    cJSON_Delete(o);
+    return ok;
+}
+
+/* A listing under way: each device is written as it comes. */
+struct list_out {
+    bool json, failed;
+};
+
+static void print_device_line(void *ctx, const struct owb_device_row *d)
+{
+    struct list_out *lo = ctx;
+
+    if (lo->json) {
+        lo->failed |= !json_line(device_json(d));
+        return;
+    }
+    printf("%-32s counter=%-6llu state=%-7s network=%s suite=%s\n", d->id,
+           (unsigned long long)d->counter, d->state, d->network[0] ? d->network : "-",
+           owb_suite_name(d->suite));
+}
+
+/* The claim guard: wrong claims in the current window, and until when the
+ * device is slowed down (next_at > now). */
+struct claims {
+    bool read;
+    unsigned attempts;
+    int64_t next_at, now;
+};
+
+static struct claims read_claims(struct owb_srv *srv, const char *id)
+{
+    struct claims c = {.now = (int64_t)time(NULL)};
+
+    c.read = srv->store->ops->claim_state(srv->store, id, 0, &c.attempts, &c.next_at) == OWB_OK;
+    return c;
+}
+
+static void print_claim_state(const struct claims *c)
+{
     char until[32];
 
-    if (srv->store->ops->claim_state(srv->store, id, 0, &attempts, &next_at) != OWB_OK) {
+    if (!c->read) {
         printf("claims:     (cannot read)\n");
         return;
     }
-    fmt_time(until, sizeof until, next_at);
-    if (next_at > now)
+    fmt_time(until, sizeof until, c->next_at);
+    if (c->next_at > c->now)
         printf("claims:     %u wrong claim(s) in the window; slowed down: next try after %s "
                "('device unlock' lifts it)\n",
-               attempts, until);
+               c->attempts, until);
     else
-        printf("claims:     %u wrong claim(s) in the window; not slowed down\n", attempts);
+        printf("claims:     %u wrong claim(s) in the window; not slowed down\n", c->attempts);
+}
+
+/* Whether the row is what the master key vouched for, in words. */
+static const char *row_verdict(const struct owb_master *m, const struct owb_device_row *d)
+{
+    const char *why = NULL;
+    return owb_row_check_device(m, d, &why) == OWB_OK ? "matches its row MAC" : why;
 }
 
 static void print_device_full(const struct owb_master *m, const struct owb_device_row *d)
 {
-    const char *why = NULL;
-    if (owb_row_check_device(m, d, &why) == OWB_OK)
-        why = "matches its row MAC";
     char created[32], updated[32], online[32];
     fmt_time(created, sizeof created, d->created_at);
     fmt_time(updated, sizeof updated, d->updated_at);
@@ -89,7 +188,86 @@ static void print_device_full(const struct owb_master *m, const struct owb_devic
            d->id, owb_suite_name(d->suite), d->state, (unsigned long long)d->counter,
            d->network[0] ? d->network : "-", d->has_claim ? "set (stored as a hash)" : "none",
            d->suite == OWB_SUITE_PK ? "public key only" : "(hidden)", created, updated, online,
-           why);
+           row_verdict(m, d));
+}
+
+/* A device's latest sessions, newest first. */
+struct recent {
+    bool read;
+    struct owb_session_row rows[SHOW_SESSIONS];
+    size_t n;
+};
+
+static void keep_session(void *ctx, const struct owb_session_row *row)
+{
+    struct recent *r = ctx;
+    if (r->n < SHOW_SESSIONS)
+        r->rows[r->n++] = *row;
+}
+
+static void print_sessions(const struct recent *r)
+{
+    if (!r->read) {
+        printf("sessions:   (cannot read)\n");
+        return;
+    }
+    printf("sessions:   %s\n", r->n ? "the latest, newest first" : "none");
+    for (size_t i = 0; i < r->n; i++) {
+        char created[32], online[32];
+        fmt_time(created, sizeof created, r->rows[i].created_at);
+        fmt_time(online, sizeof online, r->rows[i].online_at);
+        printf("  counter=%-6llu mode=%-13s state=%-7s created=%s online=%s\n",
+               (unsigned long long)r->rows[i].counter, r->rows[i].mode, r->rows[i].state, created,
+               online);
+    }
+}
+
+static cJSON *claims_json(const struct claims *c)
+{
+    cJSON *o = c->read ? cJSON_CreateObject() : cJSON_CreateNull();
+
+    if (!o || !c->read)
+        return o;
+    cJSON_AddNumberToObject(o, "attempts", c->attempts);
+    cJSON_AddBoolToObject(o, "slowed_down", c->next_at > c->now);
+    json_time(o, "next_try_at", c->next_at > c->now ? c->next_at : 0);
+    return o;
+}
+
+static cJSON *sessions_json(const struct recent *r)
+{
+    cJSON *a = r->read ? cJSON_CreateArray() : cJSON_CreateNull();
+
+    for (size_t i = 0; a && r->read && i < r->n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            break;
+        cJSON_AddNumberToObject(o, "counter", (double)r->rows[i].counter);
+        cJSON_AddStringToObject(o, "mode", r->rows[i].mode);
+        cJSON_AddStringToObject(o, "state", r->rows[i].state);
+        json_time(o, "created_at", r->rows[i].created_at);
+        json_time(o, "online_at", r->rows[i].online_at);
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+/* show --json: the row (never its key), whether it matches its MAC, the
+ * claim guard and the latest sessions. */
+static bool show_json(const struct owb_master *m, const struct owb_device_row *d,
+                      const struct claims *c, const struct recent *r)
+{
+    cJSON *o = device_json(d);
+    const char *verdict = row_verdict(m, d);
+
+    if (o) {
+        cJSON_AddBoolToObject(o, "claim_code", d->has_claim);
+        cJSON_AddBoolToObject(o, "row_ok", strcmp(verdict, "matches its row MAC") == 0);
+        cJSON_AddStringToObject(o, "row", verdict);
+        cJSON_AddItemToObject(o, "claims", claims_json(c));
+        cJSON_AddItemToObject(o, "sessions", sessions_json(r));
+    }
+    return json_line(o);
 }
 
 /* Turns a parsed record into a sealed import item; wipes nothing of r. */
@@ -186,7 +364,8 @@ out:
     return rc;
 }
 
-static int device_import(struct owb_srv *srv, const char *path)
+/* busy_ms: how long import_begin waited for another import (--busy-timeout). */
+static int device_import(struct owb_srv *srv, const char *path, unsigned busy_ms)
 {
     FILE *f = fopen(path, "re");
     struct importer im = {.srv = srv};
@@ -209,6 +388,12 @@ static int device_import(struct owb_srv *srv, const char *path)
                 PROG " import: %s: device %s exists with a different key; refusing "
                      "to replace it\n",
                 path, im.res.conflict_id);
+    else if (rc == OWB_ERR_BUSY)
+        fprintf(stderr,
+                PROG " import: the database is busy with another import: another import is "
+                     "running (waited %u ms, --busy-timeout); run this one again once it is "
+                     "done\n",
+                busy_ms);
     else if (rc != OWB_OK && !reported)
         fprintf(stderr, PROG " import: database: %s\n", owb_strerror(rc));
     failed = rc != OWB_OK;
@@ -290,18 +475,31 @@ static int verb_import(void *ctx, int argc, char **argv)
 {
     struct device_cmd *d = ctx;
     (void)argc;
-    return cli_admin_open(&d->a) ? device_import(&d->a.srv, argv[0]) : OWB_EXIT_FAIL;
+    return cli_admin_open(&d->a) ? device_import(&d->a.srv, argv[0], d->a.db.busy_ms)
+                                 : OWB_EXIT_FAIL;
 }
 
 static int verb_list(void *ctx, int argc, char **argv)
 {
     struct device_cmd *d = ctx;
+    struct owb_device_filter f = {.network = d->network,
+                                  .suite = suite_names[d->suite],
+                                  .state = state_names[d->state],
+                                  .locked = d->locked,
+                                  .now = cli_now()};
+    struct list_out lo = {.json = d->json};
+    enum owb_err rc;
+
     (void)argc, (void)argv;
     if (!cli_admin_open(&d->a))
         return OWB_EXIT_FAIL;
-    return d->a.srv.store->ops->device_list(d->a.srv.store, print_device_line, NULL) == OWB_OK
-               ? OWB_EXIT_OK
-               : OWB_EXIT_FAIL;
+    rc = d->a.srv.store->ops->device_find(d->a.srv.store, &f, print_device_line, &lo);
+    if (rc == OWB_OK && lo.failed)
+        rc = OWB_ERR_NOMEM;
+    /* A row that reads as invalid was named on stderr already. */
+    if (rc != OWB_OK && rc != OWB_ERR_TAMPERED)
+        owb_cli_fail(PROG " list", "%s", owb_strerror(rc));
+    return rc == OWB_OK ? OWB_EXIT_OK : OWB_EXIT_FAIL;
 }
 
 /* Opens the store and reads the device argv[0] names. */
@@ -320,12 +518,20 @@ static int verb_show(void *ctx, int argc, char **argv)
 {
     struct device_cmd *d = ctx;
     struct owb_device_row row;
+    struct recent recent = {0};
+    struct claims claims;
     int ret = open_device(d, argc, argv, &row);
 
     if (ret != OWB_CLI_RUN)
         return ret;
+    claims = read_claims(&d->a.srv, row.id);
+    recent.read = d->a.srv.store->ops->session_list(d->a.srv.store, row.id, SHOW_SESSIONS,
+                                                    keep_session, &recent) == OWB_OK;
+    if (d->json)
+        return show_json(d->a.srv.master, &row, &claims, &recent) ? OWB_EXIT_OK : OWB_EXIT_FAIL;
     print_device_full(d->a.srv.master, &row);
-    print_claim_state(&d->a.srv, row.id);
+    print_claim_state(&claims);
+    print_sessions(&recent);
     return OWB_EXIT_OK;
 }
 
@@ -374,8 +580,11 @@ static int verb_assign(void *ctx, int argc, char **argv)
 
 static const struct owb_verb device_verbs[] = {
     {"import", "FILE", verb_import, "add the devices of a records file from owb-mint"},
-    {"list", "", verb_list, "one line a device"},
-    {"show", "ID", verb_show, "a device's row (never its key) and its claim attempts"},
+    {"list", "", verb_list,
+     "one line a device (--json: one JSON object a line); filters --network, --suite, --state, "
+     "--locked"},
+    {"show", "ID", verb_show,
+     "a device's row (never its key), its claim attempts and latest sessions (--json)"},
     {"remove", "ID", verb_remove, "forget a device"},
     {"unlock", "ID", verb_unlock, "forget a device's wrong claim attempts"},
     {"assign", "ID...", verb_assign, "give devices a network (needs --network NAME)"},

@@ -26,7 +26,8 @@ static const struct owb_opt token_opts[] = {
      .type = OWB_OPT_STR,
      .off = offsetof(struct token_cmd, label),
      .arg = "LABEL",
-     .help = "create: the token's label, 1-64 printable characters"},
+     .help = "create: the token's label, 1-64 printable characters, not digits alone; "
+             "unique (a revoked token keeps its label)"},
 };
 
 static void print_token(void *ctx, const struct owb_token_row *t)
@@ -40,10 +41,12 @@ static void print_token(void *ctx, const struct owb_token_row *t)
            t->revoked_at ? "revoked" : "valid");
 }
 
+/* Printable, and not digits alone: revoke takes an id or a label, and a
+ * label that reads as a number would stand for another token's id. */
 static bool label_ok(const char *l)
 {
     size_t n = strlen(l);
-    if (n == 0 || n > OWB_LABEL_MAX)
+    if (n == 0 || n > OWB_LABEL_MAX || strspn(l, "0123456789") == n)
         return false;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)l[i] < 0x20 || l[i] == 0x7f)
@@ -61,8 +64,9 @@ static int verb_create(void *ctx, int argc, char **argv)
 
     (void)argc, (void)argv;
     if (!t->label || !label_ok(t->label))
-        return owb_cli_usage_error(PROG, "create needs --label LABEL (1-%d printable chars)",
-                                   OWB_LABEL_MAX);
+        return owb_cli_usage_error(
+            PROG, "create needs --label LABEL (1-%d printable chars, not digits alone)",
+            OWB_LABEL_MAX);
     if (!cli_admin_open(&t->a))
         return OWB_EXIT_FAIL;
     owb_token_new(token, hash);
@@ -73,6 +77,12 @@ static int verb_create(void *ctx, int argc, char **argv)
                 t->label);
     }
     sodium_memzero(token, sizeof token);
+    /* A token's hash is random: a duplicate is its label. */
+    if (rc == OWB_ERR_EXISTS)
+        return owb_cli_fail(PROG,
+                            "a token labelled '%s' exists already (token list shows it); "
+                            "nothing created: choose another label",
+                            t->label);
     return rc == OWB_OK ? OWB_EXIT_OK : owb_cli_fail(PROG, "%s", owb_strerror(rc));
 }
 
@@ -101,14 +111,15 @@ static int verb_revoke(void *ctx, int argc, char **argv)
         return owb_cli_fail(PROG, "%s", owb_strerror(rc));
     if (n == 0)
         return owb_cli_fail(PROG, "no valid token with id or label '%s'", argv[0]);
-    printf("revoked %zu token(s)\n", n);
+    printf("token '%s' revoked\n", argv[0]);
     return OWB_EXIT_OK;
 }
 
 static const struct owb_verb token_verbs[] = {
     {"create", "", verb_create, "make a token and print it, once (needs --label LABEL)"},
     {"list", "", verb_list, "one line a token (never the token)"},
-    {"revoke", "ID|LABEL", verb_revoke, "refuse a token from now on"},
+    {"revoke", "ID|LABEL", verb_revoke,
+     "refuse a token from now on (the one with this label, else with this id)"},
 };
 
 static const struct cli_admin_cmd token_spec = {.prog = PROG,

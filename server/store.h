@@ -30,7 +30,10 @@
 
 #define OWB_SEALED_MAX 160 /* nonce + tag + up to 120 bytes of secret */
 #define OWB_NETWORK_NAME_MAX 64
-#define OWB_LABEL_MAX 64
+#define OWB_LABEL_MAX 64 /* what token create takes */
+/* What a stored label may hold: OWB_LABEL_MAX and the " (id N)" that
+ * migration 5 gave labels that were duplicates. */
+#define OWB_LABEL_STORED_MAX (OWB_LABEL_MAX + 25)
 #define OWB_HASH_BYTES 32
 #define OWB_FP_BYTES 16
 #define OWB_ROW_MAC_BYTES 32
@@ -96,8 +99,18 @@ struct owb_session_row {
 
 struct owb_token_row {
     int64_t id;
-    char label[OWB_LABEL_MAX + 1];
+    char label[OWB_LABEL_STORED_MAX + 1];
     int64_t created_at, revoked_at; /* revoked_at 0 when valid */
+};
+
+/* Which devices a listing gives; every field set narrows it (all zero:
+ * every device). */
+struct owb_device_filter {
+    const char *network; /* NULL: any; "": those with no network assigned */
+    const char *suite;   /* NULL: any; "sym" or "pk" */
+    const char *state;   /* NULL: any; "new" (never set up), "issued", "online" */
+    bool locked;         /* only those whose claims wait out a delay at now */
+    int64_t now;
 };
 
 struct owb_store;
@@ -106,6 +119,7 @@ struct owb_import;
 typedef void (*owb_device_cb)(void *ctx, const struct owb_device_row *row);
 typedef void (*owb_network_cb)(void *ctx, const struct owb_network_row *row);
 typedef void (*owb_token_cb)(void *ctx, const struct owb_token_row *row);
+typedef void (*owb_session_cb)(void *ctx, const struct owb_session_row *row);
 
 struct owb_store_ops {
     const char *name;
@@ -119,12 +133,15 @@ struct owb_store_ops {
      * batches as the file holds, then end with commit or not. An id present
      * with another key fingerprint fails the batch with OWB_ERR_CONFLICT
      * and res->conflict_id; the caller then ends without commit. Nothing is
-     * visible to others until a successful commit. */
+     * visible to others until a successful commit. One import at a time:
+     * begin waits up to the busy timeout for another to end, then answers
+     * OWB_ERR_BUSY (on SQLite, for any other process's write). */
     enum owb_err (*import_begin)(struct owb_store *s, struct owb_import **imp);
     enum owb_err (*import_add)(struct owb_import *imp, const struct owb_import_item *items,
                                size_t n, struct owb_import_result *res);
     enum owb_err (*import_end)(struct owb_import *imp, bool commit);
     enum owb_err (*device_get)(struct owb_store *s, const char *id, struct owb_device_row *row);
+    /* Every device: device_find with no filter. */
     enum owb_err (*device_list)(struct owb_store *s, owb_device_cb cb, void *ctx);
     enum owb_err (*device_remove)(struct owb_store *s, const char *id);
     /* Assigns every id or none (OWB_ERR_NOENT names nothing; callers check);
@@ -141,12 +158,14 @@ struct owb_store_ops {
     enum owb_err (*network_list)(struct owb_store *s, owb_network_cb cb, void *ctx);
     enum owb_err (*network_remove)(struct owb_store *s, const char *name);
 
+    /* OWB_ERR_EXISTS when a token (revoked or not) has this label. */
     enum owb_err (*token_add)(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
                               const char *label, int64_t now, int64_t *id);
     /* OWB_OK only for a known token that is not revoked. */
     enum owb_err (*token_check)(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES]);
     enum owb_err (*token_list)(struct owb_store *s, owb_token_cb cb, void *ctx);
-    /* Revokes by numeric id or by label; *count says how many. */
+    /* Revokes the token with this label, else the one with this numeric
+     * id: never more than one (labels are unique); *count says how many. */
     enum owb_err (*token_revoke)(struct owb_store *s, const char *id_or_label, int64_t now,
                                  size_t *count);
 
@@ -178,6 +197,15 @@ struct owb_store_ops {
      * else records the nonce and marks the session and device online. */
     enum owb_err (*checkin)(struct owb_store *s, const char *id, uint64_t counter,
                             const uint8_t nonce[16], int64_t now);
+
+    /* The devices f lets through, in id order, read a page at a time: a
+     * fleet of any size is listed in bounded memory. Not one snapshot: a
+     * device added or removed meanwhile may or may not be listed. */
+    enum owb_err (*device_find)(struct owb_store *s, const struct owb_device_filter *f,
+                                owb_device_cb cb, void *ctx);
+    /* A device's sessions, newest (highest counter) first, at most limit. */
+    enum owb_err (*session_list)(struct owb_store *s, const char *device_id, unsigned limit,
+                                 owb_session_cb cb, void *ctx);
 };
 
 struct owb_store {

@@ -70,6 +70,7 @@ enum owb_stmt {
     OWB_ST_CLAIM_STATE,
     OWB_ST_CLAIM_CLEAR,
     OWB_ST_SESSION_GET,
+    OWB_ST_SESSION_LIST,
     OWB_ST__SHARED
 };
 
@@ -259,6 +260,10 @@ enum owb_err owb_store_claim_state(struct owb_store *s, const char *id, int64_t 
                                    unsigned *attempts, int64_t *next_at);
 enum owb_err owb_store_session_get(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
                                    struct owb_session_row *row);
+enum owb_err owb_store_device_find(struct owb_store *s, const struct owb_device_filter *f,
+                                   owb_device_cb cb, void *ctx);
+enum owb_err owb_store_session_list(struct owb_store *s, const char *device_id, unsigned limit,
+                                    owb_session_cb cb, void *ctx);
 
 /* A backend's owb_store_ops: the operations above, and its own name,
  * close, issue and check-in. */
@@ -276,6 +281,7 @@ enum owb_err owb_store_session_get(struct owb_store *s, const uint8_t hash[OWB_H
         .token_revoke = owb_store_token_revoke, .claim_attempt = owb_store_claim_attempt,          \
         .claim_reset = owb_store_claim_reset, .claim_state = owb_store_claim_state,                \
         .issue = issue_, .session_get = owb_store_session_get, .checkin = checkin_,                \
+        .device_find = owb_store_device_find, .session_list = owb_store_session_list,              \
     }
 
 #endif

@@ -233,6 +233,7 @@ struct lister {
         owb_device_cb device;
         owb_network_cb network;
         owb_token_cb token;
+        owb_session_cb session;
     } cb;
     void *ctx;
 };
@@ -247,9 +248,10 @@ static enum owb_err list_row(void *ctx, const struct owb_store_cols *c, void *re
     return rc;
 }
 
-static enum owb_err list(struct owb_store *s, unsigned id, struct lister *l)
+static enum owb_err list(struct owb_store *s, unsigned id, const struct owb_store_args *a,
+                         struct lister *l)
 {
-    return owb_store_exec(s, false, id, NULL, list_row, l, NULL);
+    return owb_store_exec(s, false, id, a, list_row, l, NULL);
 }
 
 static void emit_device(const struct lister *l)
@@ -265,6 +267,11 @@ static void emit_network(const struct lister *l)
 static void emit_token(const struct lister *l)
 {
     l->cb.token(l->ctx, l->row);
+}
+
+static void emit_session(const struct lister *l)
+{
+    l->cb.session(l->ctx, l->row);
 }
 
 /* --- rows read by key --- */
@@ -286,25 +293,108 @@ enum owb_err owb_store_session_get(struct owb_store *s, const uint8_t hash[OWB_H
     return get_one(s, OWB_ST_SESSION_GET, NULL, hash, read_session, row, sizeof *row);
 }
 
-enum owb_err owb_store_device_list(struct owb_store *s, owb_device_cb cb, void *ctx)
+/* Devices are listed a page at a time (by id, from after the last one
+ * seen), so that no result is ever the whole fleet: PostgreSQL would hand
+ * it over in one piece, and a SQLite read held that long would keep the
+ * WAL from being checkpointed. */
+#define DEVICE_PAGE 1000
+
+struct pager {
+    struct lister l;
+    char *from, *last; /* the page's cursor, and the last id seen in it */
+    size_t from_cap, last_cap, rows;
+};
+
+/* The cursor moves on before the row is decoded: a row that reads as
+ * invalid is passed over, not read again. */
+static enum owb_err page_row(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    struct pager *p = ctx;
+    const char *id = c->text(res, 0);
+    size_t n = id ? strlen(id) + 1 : 1;
+
+    p->rows++;
+    if (n > p->last_cap) {
+        char *grown = realloc(p->last, n);
+        if (!grown)
+            return OWB_ERR_NOMEM;
+        p->last = grown;
+        p->last_cap = n;
+    }
+    memcpy(p->last, id ? id : "", n);
+    return list_row(&p->l, c, res);
+}
+
+/* One page after p->from; the rows it held in p->rows. */
+static enum owb_err device_page(struct owb_store *s, const struct owb_device_filter *f,
+                                struct pager *p)
+{
+    struct owb_store_args a = {0};
+
+    owb_arg_text(&a, p->from ? p->from : "");
+    owb_arg_text(&a, f->network);
+    owb_arg_text(&a, f->suite);
+    owb_arg_text(&a, f->state);
+    owb_arg_bool(&a, f->locked);
+    owb_arg_i64(&a, f->now);
+    owb_arg_i64(&a, DEVICE_PAGE);
+    p->rows = 0;
+    return owb_store_exec(s, false, OWB_ST_DEV_LIST, &a, page_row, p, NULL);
+}
+
+enum owb_err owb_store_device_find(struct owb_store *s, const struct owb_device_filter *f,
+                                   owb_device_cb cb, void *ctx)
 {
     struct owb_device_row row;
-    struct lister l = {read_device, &row, emit_device, {.device = cb}, ctx};
-    return list(s, OWB_ST_DEV_LIST, &l);
+    struct pager p = {.l = {read_device, &row, emit_device, {.device = cb}, ctx}};
+    enum owb_err rc, first = OWB_OK;
+
+    do {
+        /* The last id seen is the next page's cursor; its buffer is reused. */
+        char *swap = p.from;
+        size_t swap_cap = p.from_cap;
+        p.from = p.last;
+        p.from_cap = p.last_cap;
+        p.last = swap;
+        p.last_cap = swap_cap;
+        rc = device_page(s, f, &p);
+        first = first == OWB_OK ? rc : first;
+    } while ((rc == OWB_OK || rc == OWB_ERR_TAMPERED) && p.rows == DEVICE_PAGE);
+    free(p.from);
+    free(p.last);
+    return first;
+}
+
+enum owb_err owb_store_device_list(struct owb_store *s, owb_device_cb cb, void *ctx)
+{
+    const struct owb_device_filter all = {0};
+    return owb_store_device_find(s, &all, cb, ctx);
+}
+
+enum owb_err owb_store_session_list(struct owb_store *s, const char *device_id, unsigned limit,
+                                    owb_session_cb cb, void *ctx)
+{
+    struct owb_session_row row;
+    struct lister l = {read_session, &row, emit_session, {.session = cb}, ctx};
+    struct owb_store_args a = {0};
+
+    owb_arg_text(&a, device_id);
+    owb_arg_i64(&a, limit);
+    return list(s, OWB_ST_SESSION_LIST, &a, &l);
 }
 
 enum owb_err owb_store_network_list(struct owb_store *s, owb_network_cb cb, void *ctx)
 {
     struct owb_network_row row;
     struct lister l = {read_network, &row, emit_network, {.network = cb}, ctx};
-    return list(s, OWB_ST_NET_LIST, &l);
+    return list(s, OWB_ST_NET_LIST, NULL, &l);
 }
 
 enum owb_err owb_store_token_list(struct owb_store *s, owb_token_cb cb, void *ctx)
 {
     struct owb_token_row row;
     struct lister l = {read_token, &row, emit_token, {.token = cb}, ctx};
-    return list(s, OWB_ST_TOK_LIST, &l);
+    return list(s, OWB_ST_TOK_LIST, NULL, &l);
 }
 
 /* --- rows removed by key --- */

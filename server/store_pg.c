@@ -68,6 +68,8 @@ static const struct owb_stmt_def own_stmts[P__COUNT - OWB_ST__SHARED] = {
 
 /* pg_advisory_xact_lock key for migrations: "owb1" in ASCII. */
 #define MIGRATION_LOCK "1870029361"
+/* And for imports, one at a time: "owbi". */
+#define IMPORT_LOCK "1870094953"
 
 struct pconn {
     PGconn *pg;
@@ -343,6 +345,20 @@ static void pg_give_back(struct owb_store *base, void *conn)
     owb_store_pool_release(&PG(base)->core.pool, conn);
 }
 
+/* Takes the import lock, waiting up to lock_timeout (--busy-timeout) for
+ * another import to end: OWB_ERR_BUSY past that. Two imports of one file
+ * would otherwise meet on each row the other inserted and the loser give
+ * up with a lock time-out that says nothing of why. */
+static enum owb_err import_lock(struct pconn *c)
+{
+    PGresult *r = PQexec(c->pg, "SELECT pg_advisory_xact_lock(" IMPORT_LOCK ")");
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    enum owb_err rc = state && !strcmp(state, "55P03") ? OWB_ERR_BUSY : map_res(c, r);
+
+    PQclear(r);
+    return rc;
+}
+
 /* An import holds one connection in one transaction from begin to end; a
  * lost connection fails it (nothing of it is kept). */
 static enum owb_err pg_import_open(struct owb_store *base, void *conn)
@@ -352,6 +368,8 @@ static enum owb_err pg_import_open(struct owb_store *base, void *conn)
 
     if (rc == OWB_OK)
         rc = exec_sql(c, "BEGIN");
+    if (rc == OWB_OK)
+        rc = import_lock(c);
     /* Each batch is a thousand rows checked against the devices table,
      * which grows inside this transaction where no statistics follow it:
      * left to itself the planner hashed all of devices for every batch and

@@ -52,6 +52,13 @@ static const char *const migrations[] = {
      * NULL for the rows already there until seal-rows vouches for them. */
     ("ALTER TABLE devices ADD COLUMN row_mac {blob};"
      "ALTER TABLE networks ADD COLUMN row_mac {blob};"),
+    /* 5: token labels unique, so that a label names one token. Labels
+     * that were already shared stay with the oldest token; the others
+     * become "L (id N)" (room for it: OWB_LABEL_STORED_MAX), so that the
+     * index can be made whatever the database holds. */
+    ("UPDATE tokens SET label = label || ' (id ' || CAST(id AS TEXT) || ')' WHERE EXISTS "
+     "(SELECT 1 FROM tokens t WHERE t.label = tokens.label AND t.id < tokens.id);"
+     "CREATE UNIQUE INDEX tokens_label ON tokens(label);"),
 };
 
 size_t owb_store_migrations(void)
@@ -70,7 +77,16 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                          "tb"},
     [OWB_ST_DEV_GET] = {"SELECT " OWB_DEVICE_COLS " FROM devices WHERE id = $1", "t"},
-    [OWB_ST_DEV_LIST] = {"SELECT " OWB_DEVICE_COLS " FROM devices ORDER BY id", ""},
+    /* A page of a listing: $1 the last id of the page before ('' at
+     * first), $2-$6 the filter (store.h owb_device_filter; NULL for a field
+     * not set), $7 the page size. */
+    [OWB_ST_DEV_LIST] = {"SELECT " OWB_DEVICE_COLS " FROM devices WHERE id > $1 "
+                         "AND ($2 IS NULL OR network = $2 OR ($2 = '' AND network IS NULL)) "
+                         "AND ($3 IS NULL OR suite = $3) AND ($4 IS NULL OR state = $4) "
+                         "AND (NOT $5 OR EXISTS (SELECT 1 FROM claim_guard g "
+                         "  WHERE g.device_id = devices.id AND g.next_at > $6)) "
+                         "ORDER BY id LIMIT $7",
+                         "ttttoii"},
     [OWB_ST_DEV_REMOVE] = {"DELETE FROM devices WHERE id = $1", "t"},
     [OWB_ST_DEV_ASSIGN] = {"UPDATE devices SET network = $2, updated_at = $3, row_mac = $4 "
                            "WHERE id = $1",
@@ -89,8 +105,11 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
                            "bti"},
     [OWB_ST_TOK_CHECK] = {"SELECT revoked_at FROM tokens WHERE hash = $1", "b"},
     [OWB_ST_TOK_LIST] = {"SELECT " OWB_TOKEN_COLS " FROM tokens ORDER BY id", ""},
-    [OWB_ST_TOK_REVOKE] = {"UPDATE tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND "
-                           "(label = $1 OR CAST(id AS TEXT) = $1)",
+    /* The label first, then the id: one token at most, even when a label
+     * from before reads as another token's id. */
+    [OWB_ST_TOK_REVOKE] = {"UPDATE tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND id = "
+                           "coalesce((SELECT id FROM tokens WHERE label = $1), "
+                           "(SELECT id FROM tokens WHERE CAST(id AS TEXT) = $1))",
                            "ti"},
     /* $1 id, $2 now, $3 window, $4 max, $5 cap: see store.h claim_attempt. */
     [OWB_ST_CLAIM_ATTEMPT] =
@@ -110,6 +129,9 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
                             "ti"},
     [OWB_ST_CLAIM_CLEAR] = {"DELETE FROM claim_guard WHERE device_id = $1", "t"},
     [OWB_ST_SESSION_GET] = {"SELECT " OWB_SESSION_COLS " FROM sessions WHERE token_hash = $1", "b"},
+    [OWB_ST_SESSION_LIST] = {"SELECT " OWB_SESSION_COLS " FROM sessions WHERE device_id = $1 "
+                             "ORDER BY counter DESC LIMIT $2",
+                             "ti"},
 };
 
 /* Writes the expansion to out (when not NULL); returns its length. */

@@ -402,10 +402,14 @@ static void sq_give_back(struct owb_store *base, void *conn)
     release_writer(S(base));
 }
 
+/* Another import holds the write lock for as long as it runs: past the
+ * busy timeout that is what to say, not that the service is unavailable. */
 static enum owb_err sq_import_open(struct owb_store *base, void *conn)
 {
+    enum owb_err rc = sq_begin(conn);
+
     (void)base;
-    return sq_begin(conn);
+    return rc == OWB_ERR_UNAVAILABLE ? OWB_ERR_BUSY : rc;
 }
 
 static const struct owb_store_driver sq_driver = {
@@ -570,26 +574,38 @@ static enum owb_err migrate_step(sqlite3 *db, size_t v, char *diag)
     return rc;
 }
 
+static int schema_have(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int have = 0;
+
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        have = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return have;
+}
+
 /* Brings the schema to the newest version, one transaction per step. Two
  * servers starting at once serialise on BEGIN IMMEDIATE and the second
- * finds the work done. */
+ * finds the work done. A schema already new is found without the write
+ * lock: an admin command opened while an import holds it waits only where
+ * it writes itself (and says why there). */
 static enum owb_err migrate(sqlite3 *db, char *diag)
 {
     const size_t n = owb_store_migrations();
     enum owb_err rc =
         exec_sql(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", diag);
 
+    if (rc == OWB_OK && schema_have(db) == (int)n)
+        return OWB_OK;
     for (size_t v = 0; rc == OWB_OK && v < n; v++) {
-        sqlite3_stmt *st = NULL;
-        int have = 0;
+        int have;
         rc = exec_sql(db, "BEGIN IMMEDIATE", diag);
         if (rc != OWB_OK)
             break;
-        if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &st,
-                               NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            have = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
+        have = schema_have(db);
         if (have > (int)n) {
             owb_diagf(diag, "database schema version %d is newer than this owb-server (%zu)", have,
                       n);

@@ -20,6 +20,7 @@
 
 #include "owb/err.h"
 #include "store.h"
+#include "store_i.h"
 
 static struct {
     char *dir;
@@ -142,7 +143,7 @@ static void add_network(const char *name, enum owb_security sec)
 
 /* What a listing handed over, one name a line. */
 struct seen {
-    char names[512];
+    char names[1024];
     int n;
 };
 
@@ -431,6 +432,81 @@ static void test_token(void **state)
     assert_string_equal(seen.names, want);
 }
 
+/* Labels are unique: a second token with one is refused, and revoking
+ * by a text revokes one token at most, the one labelled so before the one
+ * with that id. */
+static void test_token_label_unique(void **state)
+{
+    uint8_t h[4][OWB_HASH_BYTES];
+    int64_t id[4] = {0};
+    size_t count = 99;
+    char id_text[24];
+
+    (void)state;
+    for (int i = 0; i < 4; i++)
+        memset(h[i], 0x10 + i, sizeof h[i]);
+    assert_int_equal(OPS->token_add(F.s, h[0], "alice", 100, &id[0]), OWB_OK);
+    assert_int_equal(OPS->token_add(F.s, h[1], "alice", 100, &id[1]), OWB_ERR_EXISTS);
+    assert_int_equal(id[1], 0);
+    /* A label that reads as the first token's id. */
+    snprintf(id_text, sizeof id_text, "%lld", (long long)id[0]);
+    assert_int_equal(OPS->token_add(F.s, h[2], id_text, 100, &id[2]), OWB_OK);
+    assert_int_equal(OPS->token_revoke(F.s, id_text, 200, &count), OWB_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(OPS->token_check(F.s, h[0]), OWB_OK);
+    assert_int_equal(OPS->token_check(F.s, h[2]), OWB_ERR_UNAUTHORIZED);
+    /* That one revoked, the text still names it, not the other. */
+    assert_int_equal(OPS->token_revoke(F.s, id_text, 300, &count), OWB_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(OPS->token_check(F.s, h[0]), OWB_OK);
+    assert_int_equal(OPS->token_revoke(F.s, "alice", 400, &count), OWB_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(OPS->token_check(F.s, h[0]), OWB_ERR_UNAUTHORIZED);
+}
+
+/* The migration that made labels unique, on a database from before that
+ * holds the same label three times (the longest a label can be, too):
+ * the oldest keeps it, the others become "L (id N)", and every row still
+ * reads. Applied by hand, as its own step, whatever its number. */
+static void test_token_label_migration(void **state)
+{
+    char longest[OWB_LABEL_MAX + 1], want[1024];
+    uint8_t h[5][OWB_HASH_BYTES];
+    int64_t id[5] = {0};
+    const char *sql = NULL;
+    struct seen seen = {0};
+
+    (void)state;
+    for (size_t v = 0; v < owb_store_migrations(); v++)
+        if (strstr(owb_store_migration(v), "CREATE UNIQUE INDEX tokens_label"))
+            sql = owb_store_migration(v);
+    assert_non_null(sql);
+    raw_sql("DROP INDEX tokens_label");
+    memset(longest, 'x', OWB_LABEL_MAX);
+    longest[OWB_LABEL_MAX] = '\0';
+    for (int i = 0; i < 5; i++) {
+        memset(h[i], 0x20 + i, sizeof h[i]);
+        assert_int_equal(OPS->token_add(F.s, h[i], i < 3 ? "dup" : longest, 100, &id[i]), OWB_OK);
+    }
+#ifdef OWB_TEST_PG
+    char *expanded = owb_store_sql_expand(&owb_dialect_pg, sql);
+#else
+    char *expanded = owb_store_sql_expand(&owb_dialect_sqlite, sql);
+#endif
+    assert_non_null(expanded);
+    raw_sql(expanded);
+    free(expanded);
+    assert_int_equal(OPS->token_list(F.s, see_token, &seen), OWB_OK);
+    snprintf(want, sizeof want,
+             "%lld dup valid\n%lld dup (id %lld) valid\n%lld dup (id %lld) valid\n"
+             "%lld %s valid\n%lld %s (id %lld) valid\n",
+             (long long)id[0], (long long)id[1], (long long)id[1], (long long)id[2],
+             (long long)id[2], (long long)id[3], longest, (long long)id[4], longest,
+             (long long)id[4]);
+    assert_string_equal(seen.names, want);
+    assert_int_equal(OPS->token_add(F.s, h[0], "dup", 100, &id[0]), OWB_ERR_EXISTS);
+}
+
 /* A wrong claim at now: its outcome, the count and the retry time. */
 static enum owb_err claim(int64_t now, unsigned *attempts, int64_t *retry_at)
 {
@@ -541,6 +617,153 @@ static void test_issue_session_checkin(void **state)
     assert_int_equal(d.online_at, 6002);
 }
 
+static void see_session(void *ctx, const struct owb_session_row *row)
+{
+    char line[128];
+    snprintf(line, sizeof line, "%s %llu %s %s %lld %lld", row->device_id,
+             (unsigned long long)row->counter, row->mode, row->state, (long long)row->created_at,
+             (long long)row->online_at);
+    see(ctx, line);
+}
+
+/* A device's sessions, newest first, at most the limit; not another's. */
+static void test_session_list(void **state)
+{
+    struct owb_import_item items[2] = {item("dev-a", OWB_SUITE_SYM, 1),
+                                       item("dev-b", OWB_SUITE_SYM, 2)};
+    uint8_t hash[OWB_HASH_BYTES], nonce[16];
+    uint64_t counter;
+    struct seen seen = {0};
+
+    (void)state;
+    import_ok(items, 2);
+    for (int i = 0; i < 7; i++) {
+        memset(hash, 0x60 + i, sizeof hash);
+        assert_int_equal(OPS->issue(F.s, "dev-a", hash, i % 2 ? "app-sealed" : "server-sealed",
+                                    1000 + i, &counter),
+                         OWB_OK);
+    }
+    memset(hash, 0x7f, sizeof hash);
+    assert_int_equal(OPS->issue(F.s, "dev-b", hash, "server-sealed", 2000, &counter), OWB_OK);
+    memset(nonce, 1, sizeof nonce);
+    assert_int_equal(OPS->checkin(F.s, "dev-a", 6, nonce, 3000), OWB_OK);
+    assert_int_equal(OPS->session_list(F.s, "dev-a", 5, see_session, &seen), OWB_OK);
+    assert_string_equal(seen.names, "dev-a 7 server-sealed issued 1006 0\n"
+                                    "dev-a 6 app-sealed online 1005 3000\n"
+                                    "dev-a 5 server-sealed issued 1004 0\n"
+                                    "dev-a 4 app-sealed issued 1003 0\n"
+                                    "dev-a 3 server-sealed issued 1002 0\n");
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(OPS->session_list(F.s, "dev-b", 5, see_session, &seen), OWB_OK);
+    assert_string_equal(seen.names, "dev-b 1 server-sealed issued 2000 0\n");
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(OPS->session_list(F.s, "dev-zz", 5, see_session, &seen), OWB_OK);
+    assert_int_equal(seen.n, 0);
+}
+
+/* What a device_find handed over: how many, the first and last ids, and
+ * whether they came in id order. */
+struct found {
+    size_t n;
+    char first[OWB_DEVICE_ID_SIZE], last[OWB_DEVICE_ID_SIZE];
+    bool ordered;
+};
+
+static void see_found(void *ctx, const struct owb_device_row *row)
+{
+    struct found *f = ctx;
+    if (f->n == 0) {
+        snprintf(f->first, sizeof f->first, "%s", row->id);
+        f->ordered = true;
+    } else if (strcmp(f->last, row->id) >= 0) {
+        f->ordered = false;
+    }
+    snprintf(f->last, sizeof f->last, "%s", row->id);
+    f->n++;
+}
+
+static enum owb_err find(const struct owb_device_filter *flt, struct found *f)
+{
+    memset(f, 0, sizeof *f);
+    return OPS->device_find(F.s, flt, see_found, f);
+}
+
+/* Filters, alone and together, over more devices than one page holds
+ * (pages of 1000): each device once, in id order, a row that reads as
+ * invalid at a page's end passed over and named at the end. */
+static void test_device_find(void **state)
+{
+    enum { N = 2500 };
+    struct owb_import_item *items = calloc(N, sizeof *items);
+    const char *some[] = {"d-0001", "d-0002", "d-0003"};
+    uint8_t macs[3][OWB_ROW_MAC_BYTES] = {{0}}, hash[OWB_HASH_BYTES], nonce[16] = {0};
+    char missing[OWB_NETWORK_NAME_MAX + 1];
+    unsigned attempts;
+    int64_t at;
+    uint64_t counter;
+    struct found f;
+
+    (void)state;
+    assert_non_null(items);
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "d-%04d", i);
+        items[i] = item(id, i % 10 == 0 ? OWB_SUITE_PK : OWB_SUITE_SYM, (uint8_t)i);
+    }
+    import_ok(items, N);
+    free(items);
+    add_network("office", OWB_SEC_WPA2_PSK);
+    assert_int_equal(OPS->device_assign(F.s, some, 3, "office", MACS(macs), missing), OWB_OK);
+    memset(hash, 1, sizeof hash);
+    assert_int_equal(OPS->issue(F.s, "d-0001", hash, "server-sealed", 10, &counter), OWB_OK);
+    memset(hash, 2, sizeof hash);
+    assert_int_equal(OPS->issue(F.s, "d-0002", hash, "server-sealed", 10, &counter), OWB_OK);
+    assert_int_equal(OPS->checkin(F.s, "d-0002", 1, nonce, 20), OWB_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(OPS->claim_attempt(F.s, "d-2000", 100, 600, 3, 60, &attempts, &at),
+                         OWB_OK);
+
+    assert_int_equal(find(&(struct owb_device_filter){0}, &f), OWB_OK);
+    assert_int_equal(f.n, N);
+    assert_true(f.ordered);
+    assert_string_equal(f.first, "d-0000");
+    assert_string_equal(f.last, "d-2499");
+    assert_int_equal(find(&(struct owb_device_filter){.suite = "pk"}, &f), OWB_OK);
+    assert_int_equal(f.n, N / 10);
+    assert_true(f.ordered);
+    assert_string_equal(f.last, "d-2490");
+    assert_int_equal(find(&(struct owb_device_filter){.network = "office"}, &f), OWB_OK);
+    assert_int_equal(f.n, 3);
+    assert_int_equal(find(&(struct owb_device_filter){.network = ""}, &f), OWB_OK);
+    assert_int_equal(f.n, N - 3);
+    assert_int_equal(find(&(struct owb_device_filter){.network = "office", .state = "new"}, &f),
+                     OWB_OK);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.first, "d-0003");
+    assert_int_equal(find(&(struct owb_device_filter){.state = "issued"}, &f), OWB_OK);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.first, "d-0001");
+    assert_int_equal(find(&(struct owb_device_filter){.state = "online", .suite = "sym"}, &f),
+                     OWB_OK);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.first, "d-0002");
+    assert_int_equal(find(&(struct owb_device_filter){.state = "new"}, &f), OWB_OK);
+    assert_int_equal(f.n, N - 2);
+    /* Slowed down from 100 until 102: locked at 101, no longer at 102. */
+    assert_int_equal(find(&(struct owb_device_filter){.locked = true, .now = 101}, &f), OWB_OK);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.first, "d-2000");
+    assert_int_equal(find(&(struct owb_device_filter){.locked = true, .now = 102}, &f), OWB_OK);
+    assert_int_equal(f.n, 0);
+
+    /* The last row of the first page reads as invalid: the listing goes on
+     * past it and says so at its end. */
+    raw_sql("UPDATE devices SET suite = 'quantum' WHERE id = 'd-0999'");
+    assert_int_equal(find(&(struct owb_device_filter){0}, &f), OWB_ERR_TAMPERED);
+    assert_int_equal(f.n, N - 1);
+    assert_string_equal(f.last, "d-2499");
+}
+
 /* The rule for a stored value this server never writes: never a guess.
  * The row reads as invalid (OWB_ERR_TAMPERED, nothing of it filled in),
  * a listing leaves it out and says so, and it can still be removed. */
@@ -594,6 +817,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issue_session_checkin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_label_unique, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_label_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_find, setup, teardown),
     };
     int failed;
 

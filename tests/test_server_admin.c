@@ -1,0 +1,291 @@
+/* owb-server's administrator commands on the shared fixture (tests/support/
+ * server_fixture.h), through the real binary: device list with its
+ * filters and --json, device show with its claim state and latest
+ * sessions, unique token labels, and an import meeting another one. Built
+ * twice: against SQLite (test_server_admin) and PostgreSQL
+ * (test_server_admin_pg). */
+#include "server_fixture.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "owb/json.h"
+
+/* Runs owb-server with the world's database and key and the strings up to
+ * NULL (six at most); stderr into err. The exit status. */
+static int admin_err(char *err, size_t cap, ...)
+{
+    char *argv[T_ARGV_MAX];
+    const char *a[6] = {NULL};
+    va_list ap;
+
+    va_start(ap, cap);
+    for (int n = 0; n < 6; n++)
+        if ((a[n] = va_arg(ap, const char *)) == NULL)
+            break;
+    va_end(ap);
+    t_admin_argv(argv, NULL, a[0], a[1], a[2], a[3], a[4], a[5], NULL);
+    return t_run_err(argv, NULL, err, cap);
+}
+
+/* `device list --json` with the options opt (up to the first NULL): each
+ * line must be one JSON object, and their ids, as "id,id,", want. */
+static void expect_listed(const char *const opt[4], const char *want)
+{
+    char out[16384], ids[1024] = "";
+    char *argv[T_ARGV_MAX];
+
+    t_admin_argv(argv, NULL, "device", "list", "--json", opt[0], opt[1], opt[2], opt[3], NULL);
+    assert_int_equal(t_run(argv, NULL, out, sizeof out), 0);
+    for (char *line = out, *nl; *line; line = nl + 1) {
+        cJSON *o = NULL;
+        nl = strchr(line, '\n');
+        assert_non_null(nl); /* every object ends its line */
+        assert_int_equal(owb_json_parse(line, (size_t)(nl - line), &o), OWB_OK);
+        assert_true(cJSON_IsObject(o));
+        size_t len = strlen(ids);
+        snprintf(ids + len, sizeof ids - len, "%s,", owb_json_string(o, "id"));
+        cJSON_Delete(o);
+    }
+    if (strcmp(ids, want) != 0)
+        fail_msg("device list %s %s %s %s: %s, not %s", opt[0] ? opt[0] : "", opt[1] ? opt[1] : "",
+                 opt[2] ? opt[2] : "", opt[3] ? opt[3] : "", ids, want);
+}
+
+static void checkin(int dev, uint64_t counter)
+{
+    char body[512], u[512], path[128];
+    uint8_t nonce[16];
+    struct t_resp r;
+
+    randombytes_buf(nonce, sizeof nonce);
+    t_checkin_body(body, sizeof body, &F.dev[dev], counter, nonce, false);
+    snprintf(path, sizeof path, "/v1/devices/dev-%d/checkin", dev);
+    t_url(u, path);
+    t_http("POST", u, NULL, body, strlen(body), &r);
+    t_expect(&r, 200, NULL);
+}
+
+/* The world: dev-0 issued a bundle, dev-1 online, dev-2 (on no network)
+ * and dev-3 never set up, pk-0 of the pk suite; dev-3 slowed down by
+ * wrong claims. Each filter alone and together, in id order. */
+static void test_device_list_filters(void **state)
+{
+    char out[16384], sql[256];
+    struct t_opened o;
+    struct t_db *db = t_db_open();
+
+    (void)state;
+    t_pk_device_add();
+    t_issue_one("dev-0", F.dev[0].claim_code, &o);
+    checkin(1, t_issue_one("dev-1", F.dev[1].claim_code, &o));
+    /* Slowed down for an hour, as a burst of wrong claims leaves it (the
+     * world server's window is 2 s: too short to list it in time). */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO claim_guard(device_id, attempts, window_start, next_at) "
+             "VALUES('dev-3', 9, %lld, %lld)",
+             (long long)time(NULL), (long long)time(NULL) + 3600);
+    t_db_sql(db, sql);
+    t_db_close(db);
+
+    static const struct {
+        const char *opt[4], *want;
+    } cases[] = {
+        {{NULL}, "dev-0,dev-1,dev-2,dev-3,pk-0,"},
+        {{"--network", "home"}, "dev-0,dev-1,dev-3,pk-0,"},
+        {{"--network", ""}, "dev-2,"},
+        {{"--network", "elsewhere"}, ""},
+        {{"--suite", "pk"}, "pk-0,"},
+        {{"--suite", "sym", "--state", "never"}, "dev-2,dev-3,"},
+        {{"--state", "never"}, "dev-2,dev-3,pk-0,"},
+        {{"--state", "issued"}, "dev-0,"},
+        {{"--state", "online"}, "dev-1,"},
+        {{"--locked"}, "dev-3,"},
+        {{"--locked", "--network", ""}, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_listed(cases[i].opt, cases[i].want);
+
+    /* What a line holds. */
+    assert_int_equal(
+        t_admin(NULL, out, sizeof out, "device", "list", "--json", "--state", "online", NULL), 0);
+    assert_non_null(strstr(out, "{\"id\":\"dev-1\",\"suite\":\"sym\",\"state\":\"online\","
+                                "\"counter\":1,\"network\":\"home\",\"created_at\":"));
+    assert_null(strstr(out, "\"online_at\":null"));
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "list", "--network", "", NULL), 0);
+    assert_non_null(strstr(out, "dev-2 "));
+    assert_non_null(strstr(out, "network=- suite=sym"));
+    /* A value that is not one of the choices is a usage error. */
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "list", "--state", "asleep", NULL),
+                     2);
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "unlock", "dev-3", NULL), 0);
+    expect_listed((const char *const[4]){"--locked"}, "");
+}
+
+/* show: the claim state and the five latest sessions, newest first, in
+ * words and as one JSON object. */
+static void test_device_show_sessions(void **state)
+{
+    char out[16384], want[64];
+    uint64_t last = 0;
+    struct t_opened o;
+    cJSON *root = NULL;
+
+    (void)state;
+    for (int i = 0; i < 7; i++)
+        last = t_issue_one("dev-0", F.dev[0].claim_code, &o);
+    checkin(0, last - 1);
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "show", "dev-0", NULL), 0);
+    assert_non_null(strstr(out, "claims:     0 wrong claim(s) in the window; not slowed down"));
+    assert_non_null(strstr(out, "sessions:   the latest, newest first\n  counter="));
+    snprintf(want, sizeof want, "counter=%-6llu mode=server-sealed state=issued ",
+             (unsigned long long)last);
+    assert_non_null(strstr(out, want));
+    snprintf(want, sizeof want, "counter=%-6llu mode=server-sealed state=online ",
+             (unsigned long long)last - 1);
+    assert_non_null(strstr(out, want));
+    /* Five, the oldest not among them. */
+    snprintf(want, sizeof want, "counter=%-6llu", (unsigned long long)last - 5);
+    assert_null(strstr(out, want));
+
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "show", "dev-0", "--json", NULL), 0);
+    assert_int_equal(owb_json_parse(out, strlen(out), &root), OWB_OK);
+    assert_string_equal(owb_json_string(root, "id"), "dev-0");
+    assert_string_equal(owb_json_string(root, "row"), "matches its row MAC");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "row_ok")));
+    const cJSON *claims = cJSON_GetObjectItemCaseSensitive(root, "claims");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(claims, "slowed_down")));
+    const cJSON *sessions = cJSON_GetObjectItemCaseSensitive(root, "sessions");
+    assert_int_equal(cJSON_GetArraySize(sessions), 5);
+    for (int i = 0; i < 5; i++) {
+        const cJSON *s = cJSON_GetArrayItem(sessions, i);
+        uint64_t c = 0;
+        assert_int_equal(owb_json_uint(s, "counter", &c), OWB_OK);
+        assert_true(c == last - (uint64_t)i);
+        assert_string_equal(owb_json_string(s, "state"), i == 1 ? "online" : "issued");
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(s, "created_at")));
+        assert_int_equal(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(s, "online_at")), i != 1);
+    }
+    cJSON_Delete(root);
+
+    /* A device never set up has none. */
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "show", "dev-2", NULL), 0);
+    assert_non_null(strstr(out, "sessions:   none\n"));
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "show", "dev-2", "--json", NULL), 0);
+    assert_non_null(strstr(out, "\"sessions\":[]}\n"));
+}
+
+/* The id `token list` shows for label. */
+static long token_id(const char *label)
+{
+    char out[8192], *line;
+
+    assert_int_equal(t_admin(NULL, out, sizeof out, "token", "list", NULL), 0);
+    for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        char l[128];
+        long id;
+        if (sscanf(line, "%ld %127s", &id, l) == 2 && strcmp(l, label) == 0)
+            return id;
+    }
+    fail_msg("no token labelled %s", label);
+    return -1;
+}
+
+/* A label names one token: a second create with it creates nothing, and
+ * revoke never revokes two, not even where a label from before the labels
+ * were unique reads as another token's id. */
+static void test_token_labels_unique(void **state)
+{
+    char out[8192], err[4096], sql[512], hex[65], id[24];
+    uint8_t hash[32], app_key[32];
+    struct t_resp r;
+    struct t_db *db;
+
+    (void)state;
+    assert_int_equal(t_admin(NULL, out, sizeof out, "token", "create", "--label", "alice", NULL),
+                     0);
+    assert_int_equal(admin_err(err, sizeof err, "token", "create", "--label", "alice", NULL), 1);
+    assert_non_null(strstr(err, "a token labelled 'alice' exists already"));
+    assert_non_null(strstr(err, "nothing created"));
+    assert_int_equal(t_admin(NULL, out, sizeof out, "token", "list", NULL), 0);
+    assert_non_null(strstr(out, " alice "));
+    assert_null(strstr(strstr(out, " alice ") + 1, " alice "));
+    /* Digits alone would read as an id. */
+    assert_int_equal(t_admin(NULL, out, sizeof out, "token", "create", "--label", "42", NULL), 2);
+
+    /* A token labelled with the installer token's id, as a database from
+     * before could hold: revoking that text revokes the one labelled so,
+     * and the installer token goes on working. */
+    snprintf(id, sizeof id, "%ld", token_id("installer-1"));
+    randombytes_buf(hash, sizeof hash);
+    sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+#ifdef OWB_TEST_PG
+    snprintf(sql, sizeof sql,
+             "INSERT INTO tokens(hash, label, created_at) VALUES('\\x%s', '%s', 1)", hex, id);
+#else
+    snprintf(sql, sizeof sql, "INSERT INTO tokens(hash, label, created_at) VALUES(x'%s', '%s', 1)",
+             hex, id);
+#endif
+    db = t_db_open();
+    t_db_sql(db, sql);
+    t_db_close(db);
+    assert_int_equal(t_admin(NULL, out, sizeof out, "token", "revoke", id, NULL), 0);
+    assert_int_equal(t_admin(NULL, out, sizeof out, "token", "revoke", id, NULL), 1);
+    char body[512];
+    randombytes_buf(app_key, sizeof app_key);
+    t_server_sealed_body(body, sizeof body, F.dev[3].claim_code, app_key);
+    t_setup_req("dev-3", body, F.token, &r);
+    t_expect(&r, 200, NULL);
+
+    /* Revoked, alice keeps her label. */
+    assert_int_equal(t_admin(NULL, out, sizeof out, "token", "revoke", "alice", NULL), 0);
+    assert_non_null(strstr(out, "token 'alice' revoked"));
+    assert_int_equal(t_admin(NULL, out, sizeof out, "token", "create", "--label", "alice", NULL),
+                     1);
+}
+
+/* An import while another holds the database: the second waits its
+ * --busy-timeout, then says another import is running, not that the
+ * service is unavailable; once the first is done it goes in. On
+ * PostgreSQL the other holds the import lock an import takes, on SQLite
+ * the write lock. */
+static void test_import_busy(void **state)
+{
+    char err[4096], out[4096];
+    struct t_db *db = t_db_open();
+
+    (void)state;
+#ifdef OWB_TEST_PG
+    t_db_sql(db, "BEGIN");
+    t_db_sql(db, "SELECT pg_advisory_xact_lock(1870094953)");
+#else
+    t_db_lock(db);
+#endif
+    assert_int_equal(
+        admin_err(err, sizeof err, "device", "import", F.records, "--busy-timeout", "300", NULL),
+        1);
+    assert_non_null(strstr(err, "the database is busy with another import"));
+    assert_non_null(strstr(err, "another import is running"));
+    assert_non_null(strstr(err, "nothing imported"));
+    assert_null(strstr(err, "temporarily unavailable"));
+    t_db_sql(db, "ROLLBACK");
+    t_db_close(db);
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "import", F.records, NULL), 0);
+    assert_non_null(strstr(out, "imported 0 new device(s), 4 already present"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_device_list_filters),
+        cmocka_unit_test(test_device_show_sessions),
+        cmocka_unit_test(test_token_labels_unique),
+        cmocka_unit_test(test_import_busy),
+    };
+    return T_WORLD_RUN(tests);
+}
