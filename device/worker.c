@@ -197,12 +197,17 @@ static void check_in(struct owb_agent *a, struct owb_job *job, const struct time
 
     if (!keep_ap && a->backend->ops->ap_down(a->backend) != OWB_OK)
         fprintf(stderr, "owb-device: could not take the setup AP down\n");
-    set_state(a, OWB_STATE_CHECKING_IN);
-    fprintf(stderr, "owb-device: joined \"%s\" (%ld ms); checking in%s\n", job->wifi.ssid,
-            since_ms(t0), keep_ap ? " (setup AP still up)" : "");
-    if (job->checkin_url[0] && owb_checkin_send(a, job->checkin_url, job->counter) != OWB_OK) {
-        fail(a, OWB_REASON_SERVER_UNREACHABLE, t0);
-        return;
+    fprintf(stderr, "owb-device: joined \"%s\" (%ld ms)%s\n", job->wifi.ssid, since_ms(t0),
+            !job->checkin_url[0] ? ""
+            : keep_ap            ? "; checking in (setup AP still up)"
+                                 : "; checking in");
+    /* Without a check-in URL there is nothing to wait for: straight to joined. */
+    if (job->checkin_url[0]) {
+        set_state(a, OWB_STATE_CHECKING_IN);
+        if (owb_checkin_send(a, job->checkin_url, job->counter) != OWB_OK) {
+            fail(a, OWB_REASON_SERVER_UNREACHABLE, t0);
+            return;
+        }
     }
     if (owb_state_mark_provisioned(a->cfg.state_dir, a->cfg.state_hook, job->counter) != OWB_OK)
         fprintf(stderr, "owb-device: could not record the provisioned state\n");
