@@ -11,7 +11,7 @@
 #include "agent.h"
 #include "owb/mem.h"
 
-static const char *const state_names[] = {"setup", "applying", "joined", "failed"};
+static const char *const state_names[] = {"setup", "applying", "checking_in", "joined", "failed"};
 static const char *const reason_names[] = {"",      "wrong_password",     "network_not_found",
                                            "no_ip", "server_unreachable", "apply_failed"};
 
@@ -23,6 +23,11 @@ const char *owb_state_name(enum owb_agent_state s)
 const char *owb_reason_name(enum owb_fail_reason r)
 {
     return reason_names[r];
+}
+
+bool owb_agent_busy(const struct owb_agent *a)
+{
+    return a->state == OWB_STATE_APPLYING || a->state == OWB_STATE_CHECKING_IN || a->job_pending;
 }
 
 enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *cfg, char *diag)
@@ -91,7 +96,7 @@ enum owb_err owb_agent_start(struct owb_agent *a)
 void owb_agent_open_setup(struct owb_agent *a)
 {
     pthread_mutex_lock(&a->mu);
-    bool busy = a->state == OWB_STATE_APPLYING || a->job_pending;
+    bool busy = owb_agent_busy(a);
     pthread_mutex_unlock(&a->mu);
     if (busy)
         return;
@@ -128,15 +133,14 @@ void owb_agent_tick(struct owb_agent *a)
     bool close_now, retry_ap;
 
     pthread_mutex_lock(&a->mu);
-    retry_ap = a->setup_open && a->ap_pending && time(NULL) >= a->ap_retry_at &&
-               a->state != OWB_STATE_APPLYING && !a->job_pending;
+    retry_ap = a->setup_open && a->ap_pending && time(NULL) >= a->ap_retry_at && !owb_agent_busy(a);
     pthread_mutex_unlock(&a->mu);
     if (retry_ap)
         owb_agent_raise_ap(a);
 
     pthread_mutex_lock(&a->mu);
-    close_now = a->setup_open && a->setup_deadline && time(NULL) >= a->setup_deadline &&
-                a->state != OWB_STATE_APPLYING && !a->job_pending;
+    close_now =
+        a->setup_open && a->setup_deadline && time(NULL) >= a->setup_deadline && !owb_agent_busy(a);
     if (close_now) {
         a->setup_open = false;
         a->setup_deadline = 0;

@@ -21,7 +21,16 @@
 /* Client addresses whose failures are counted; more evict the oldest. */
 #define OWB_FAIL_SLOTS 64
 
-enum owb_agent_state { OWB_STATE_SETUP, OWB_STATE_APPLYING, OWB_STATE_JOINED, OWB_STATE_FAILED };
+/* checking_in: on the premises network, checking in with the server (the
+ * setup AP still up where the backend can keep it). joined: checked in,
+ * the final success; failed: the previous settings are back. */
+enum owb_agent_state {
+    OWB_STATE_SETUP,
+    OWB_STATE_APPLYING,
+    OWB_STATE_CHECKING_IN,
+    OWB_STATE_JOINED,
+    OWB_STATE_FAILED,
+};
 
 enum owb_fail_reason {
     OWB_REASON_NONE,
@@ -83,6 +92,9 @@ struct owb_agent {
     bool have_scan;
     struct owb_job *job;
     bool job_pending, stopping;
+    /* Joined, the setup AP still up until the phone has read it (worker.c):
+     * the first /v1/status that says "joined" sets joined_read. */
+    bool ap_linger, joined_read;
     /* Failed provisions per client address, --fail-cap a minute each: one
      * noisy client does not lock the phone out. NULL when off. */
     struct owb_ratelimit *fail_rl;
@@ -99,6 +111,10 @@ enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *
 enum owb_err owb_agent_start(struct owb_agent *a) OWB_MUST_CHECK;
 /* Stops the worker (finishing nothing half-way) and frees everything. */
 void owb_agent_destroy(struct owb_agent *a);
+
+/* Whether a bundle is being applied or checked in (call with a->mu held):
+ * no other may start, and setup mode may not close under it. */
+bool owb_agent_busy(const struct owb_agent *a);
 
 /* Opens setup mode for another window (SIGUSR1). */
 void owb_agent_open_setup(struct owb_agent *a);

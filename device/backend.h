@@ -48,6 +48,10 @@ struct owb_backend;
 
 struct owb_backend_ops {
     const char *name;
+    /* The radio runs the setup AP and the station together: the agent
+     * keeps the AP up until the check-in has succeeded or failed, so the
+     * phone learns the outcome. When false the AP goes down at the join. */
+    bool ap_with_station;
     /* hostname may be "" (leave it). */
     enum owb_err (*apply)(struct owb_backend *b, const struct owb_wifi *w, const char *hostname);
     /* final: the join time is up; answer with the most specific reason

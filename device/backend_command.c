@@ -138,6 +138,7 @@ static void cmd_destroy(struct owb_backend *b)
 
 static const struct owb_backend_ops cmd_ops = {
     .name = "command",
+    .ap_with_station = true,
     .apply = cmd_apply,
     .check = cmd_check,
     .rollback = cmd_rollback,

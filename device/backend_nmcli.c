@@ -248,6 +248,7 @@ static void nm_destroy(struct owb_backend *b)
 
 static const struct owb_backend_ops nm_ops = {
     .name = "nmcli",
+    .ap_with_station = true,
     .apply = nm_apply,
     .check = nm_check,
     .rollback = nm_rollback,

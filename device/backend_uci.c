@@ -222,6 +222,7 @@ static void uci_destroy(struct owb_backend *b)
 
 static const struct owb_backend_ops uci_ops = {
     .name = "uci",
+    .ap_with_station = true,
     .apply = uci_apply,
     .check = uci_check,
     .rollback = uci_rollback,

@@ -471,6 +471,7 @@ static void wpa_destroy(struct owb_backend *b)
 
 static const struct owb_backend_ops wpa_ops = {
     .name = "wpa_supplicant",
+    .ap_with_station = true,
     .apply = wpa_apply,
     .check = wpa_check,
     .rollback = wpa_rollback,

@@ -156,7 +156,7 @@ void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req
     }
 
     pthread_mutex_lock(&a->mu);
-    if (a->state == OWB_STATE_APPLYING || a->job_pending) {
+    if (owb_agent_busy(a)) {
         pthread_mutex_unlock(&a->mu);
         owb_http_error(resp, OWB_ERR_BUSY, NULL);
         goto done;

@@ -34,6 +34,11 @@ static void status(struct owb_agent *a, struct owb_http_response *resp)
         for (size_t i = 0; i < a->n_visible; i++)
             cJSON_AddItemToArray(list, cJSON_CreateString(a->visible[i]));
     cJSON_AddBoolToObject(o, "setup_open", a->setup_open);
+    /* The phone has the outcome: the worker may take the setup AP down. */
+    if (a->state == OWB_STATE_JOINED && a->ap_linger && !a->joined_read) {
+        a->joined_read = true;
+        pthread_cond_broadcast(&a->cv);
+    }
     pthread_mutex_unlock(&a->mu);
     owb_http_json(resp, 200, o);
 }

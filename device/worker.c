@@ -1,6 +1,10 @@
-/* The worker thread: applies a job, waits for the join, and either takes
- * the setup AP down and checks in, or puts the previous settings back,
- * raises the setup AP again and reports why it failed. */
+/* The worker thread: applies a job, waits for the join, checks in, and
+ * either reports joined and takes the setup AP down once the phone has had
+ * time to read that, or puts the previous settings back and reports why it
+ * failed. Where the backend can run the setup AP next to the station, the
+ * AP stays up until the outcome is known: the phone on it learns the
+ * outcome, whichever it is. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +18,12 @@
  * little to the join itself, seldom enough that its helper calls cost
  * nothing next to it. */
 #define JOIN_POLL_MS 500
+/* After the check-in the setup AP stays up this long, so that a phone
+ * polling /v1/status every second reads "joined"... */
+#define LINGER_MS 5000
+/* ...or goes this long after the first answer that said "joined" (that
+ * answer must reach the phone before its network goes). */
+#define READ_GRACE_MS 1000
 
 static enum owb_fail_reason reason_of(enum owb_join j)
 {
@@ -29,11 +39,10 @@ static enum owb_fail_reason reason_of(enum owb_join j)
     }
 }
 
-/* Sleeps up to ms, waking early when the agent stops; false when stopping. */
-static bool nap(struct owb_agent *a, unsigned ms)
+/* The CLOCK_REALTIME time ms from now, for pthread_cond_timedwait(). */
+static struct timespec deadline_in(unsigned ms)
 {
     struct timespec until;
-    bool stopping;
 
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += ms / 1000;
@@ -42,6 +51,15 @@ static bool nap(struct owb_agent *a, unsigned ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
+    return until;
+}
+
+/* Sleeps up to ms, waking early when the agent stops; false when stopping. */
+static bool nap(struct owb_agent *a, unsigned ms)
+{
+    struct timespec until = deadline_in(ms);
+    bool stopping;
+
     pthread_mutex_lock(&a->mu);
     if (!a->stopping)
         pthread_cond_timedwait(&a->cv, &a->mu, &until);
@@ -109,9 +127,18 @@ static long since_ms(const struct timespec *t0)
 
 static void fail(struct owb_agent *a, enum owb_fail_reason reason, const struct timespec *t0)
 {
+    bool raise;
+
     if (a->backend->ops->rollback(a->backend) != OWB_OK)
         fprintf(stderr, "owb-device: rollback reported an error\n");
-    owb_agent_raise_ap(a);
+    /* A setup AP kept up through the job (the backend runs it next to the
+     * station) is not raised again: that would restart it under the phone
+     * waiting on it for this very outcome. */
+    pthread_mutex_lock(&a->mu);
+    raise = !a->backend->ops->ap_with_station || a->ap_pending;
+    pthread_mutex_unlock(&a->mu);
+    if (raise)
+        owb_agent_raise_ap(a);
     pthread_mutex_lock(&a->mu);
     a->state = OWB_STATE_FAILED;
     a->reason = reason;
@@ -120,6 +147,77 @@ static void fail(struct owb_agent *a, enum owb_fail_reason reason, const struct 
     pthread_mutex_unlock(&a->mu);
     fprintf(stderr, "owb-device: provisioning failed: %s; previous settings restored (%ld ms)\n",
             owb_reason_name(reason), since_ms(t0));
+}
+
+/* Joined: the setup AP goes down LINGER_MS from now, or READ_GRACE_MS after
+ * the first /v1/status that said "joined", whichever comes first; not when
+ * the button has opened setup mode again in the meantime. */
+static void linger_then_ap_down(struct owb_agent *a)
+{
+    struct timespec until = deadline_in(LINGER_MS);
+    bool read, down;
+    int rc = 0;
+
+    pthread_mutex_lock(&a->mu);
+    while (!a->stopping && !a->joined_read && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&a->cv, &a->mu, &until);
+    read = a->joined_read;
+    pthread_mutex_unlock(&a->mu);
+    if (read)
+        nap(a, READ_GRACE_MS);
+    pthread_mutex_lock(&a->mu);
+    a->ap_linger = false;
+    down = a->state == OWB_STATE_JOINED && !a->setup_open;
+    pthread_mutex_unlock(&a->mu);
+    if (down && a->backend->ops->ap_down(a->backend) != OWB_OK)
+        fprintf(stderr, "owb-device: could not take the setup AP down\n");
+    if (down)
+        fprintf(stderr, "owb-device: setup AP down (%s)\n",
+                read ? "the phone read joined" : "nobody asked");
+}
+
+static void set_state(struct owb_agent *a, enum owb_agent_state state)
+{
+    pthread_mutex_lock(&a->mu);
+    a->state = state;
+    if (state == OWB_STATE_JOINED) {
+        a->setup_open = false;
+        a->setup_deadline = 0;
+        a->ap_linger = a->backend->ops->ap_with_station;
+        a->joined_read = false;
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* On the premises network: check in (with the setup AP still up where the
+ * backend allows), then joined or failed. */
+static void check_in(struct owb_agent *a, struct owb_job *job, const struct timespec *t0)
+{
+    bool keep_ap = a->backend->ops->ap_with_station;
+
+    if (!keep_ap && a->backend->ops->ap_down(a->backend) != OWB_OK)
+        fprintf(stderr, "owb-device: could not take the setup AP down\n");
+    fprintf(stderr, "owb-device: joined \"%s\" (%ld ms)%s\n", job->wifi.ssid, since_ms(t0),
+            !job->checkin_url[0] ? ""
+            : keep_ap            ? "; checking in (setup AP still up)"
+                                 : "; checking in");
+    /* Without a check-in URL there is nothing to wait for: straight to joined. */
+    if (job->checkin_url[0]) {
+        set_state(a, OWB_STATE_CHECKING_IN);
+        if (owb_checkin_send(a, job->checkin_url, job->counter) != OWB_OK) {
+            fail(a, OWB_REASON_SERVER_UNREACHABLE, t0);
+            return;
+        }
+    }
+    if (owb_state_mark_provisioned(a->cfg.state_dir, a->cfg.state_hook, job->counter) != OWB_OK)
+        fprintf(stderr, "owb-device: could not record the provisioned state\n");
+    set_state(a, OWB_STATE_JOINED);
+    fprintf(stderr, "owb-device: provisioned with bundle %llu (%ld ms)\n",
+            (unsigned long long)job->counter, since_ms(t0));
+    /* The settings are no longer needed while the AP lingers. */
+    sodium_memzero(job, sizeof *job);
+    if (keep_ap)
+        linger_then_ap_down(a);
 }
 
 static void run_job(struct owb_agent *a, struct owb_job *job)
@@ -145,23 +243,7 @@ static void run_job(struct owb_agent *a, struct owb_job *job)
         fail(a, reason, &t0);
         return;
     }
-    if (a->backend->ops->ap_down(a->backend) != OWB_OK)
-        fprintf(stderr, "owb-device: could not take the setup AP down\n");
-    pthread_mutex_lock(&a->mu);
-    a->state = OWB_STATE_JOINED;
-    a->setup_open = false;
-    a->setup_deadline = 0;
-    pthread_mutex_unlock(&a->mu);
-    fprintf(stderr, "owb-device: joined \"%s\" (%ld ms)\n", job->wifi.ssid, since_ms(&t0));
-
-    if (job->checkin_url[0] && owb_checkin_send(a, job->checkin_url, job->counter) != OWB_OK) {
-        fail(a, OWB_REASON_SERVER_UNREACHABLE, &t0);
-        return;
-    }
-    if (owb_state_mark_provisioned(a->cfg.state_dir, a->cfg.state_hook, job->counter) != OWB_OK)
-        fprintf(stderr, "owb-device: could not record the provisioned state\n");
-    fprintf(stderr, "owb-device: provisioned with bundle %llu (%ld ms)\n",
-            (unsigned long long)job->counter, since_ms(&t0));
+    check_in(a, job, &t0);
 }
 
 void *owb_agent_worker(void *arg)

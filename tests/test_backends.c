@@ -79,6 +79,7 @@ static struct owb_backend *make(const char *name)
     static char wpa[4096], wpa_ap[4096], nm[4096], run[4096];
     struct owb_backend_config cfg = {.tool_dir = bin,
                                      .timeout_ms = 5000,
+                                     .command = "apply-to-file",
                                      .iface = "wlan0",
                                      .ap_iface = "wlan1",
                                      .uci_sta = "sta",
@@ -581,6 +582,20 @@ static void test_unknown_backend(void **state)
     assert_non_null(strstr(diag, "--wifi-command"));
 }
 
+/* Every backend here runs the setup AP next to the station (uci: the AP
+ * and apcli0 on one radio; wpa_supplicant and nmcli: a second interface),
+ * so the agent keeps the AP up through the check-in (docs/device.md). */
+static void test_ap_with_station(void **state)
+{
+    (void)state;
+    const char *names[] = {"uci", "wpa_supplicant", "nmcli", "command"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        struct owb_backend *b = make(names[i]);
+        assert_true(b->ops->ap_with_station);
+        b->ops->destroy(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_wpa_unescape),
         cmocka_unit_test(test_nmcli),
         cmocka_unit_test(test_unknown_backend),
+        cmocka_unit_test(test_ap_with_station),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -261,6 +261,54 @@ static int count_calls(const char *action)
     return n;
 }
 
+/* Waits for a line containing text in the agent's log (10 s at most). */
+static bool wait_log(const char *text)
+{
+    for (int i = 0; i < 200; i++) {
+        char *log = t_log(&D.proc);
+        bool found = log && strstr(log, text);
+        free(log);
+        if (found)
+            return true;
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    return false;
+}
+
+/* What the phone sees: follows /v1/status every 20 ms (20 s at most) until
+ * the state is joined or failed. seen gets each new state in order
+ * ("applying,checking_in,failed"); *ap_down how often the backend had been
+ * asked to take the setup AP down when the final state was read. Returns
+ * the final body (free()). */
+static char *follow_states(char *seen, size_t cap, int *ap_down)
+{
+    char u[256], last[32] = "";
+    size_t used = 0;
+
+    seen[0] = '\0';
+    snprintf(u, sizeof u, "%s/v1/status", D.base);
+    for (int i = 0; i < 1000; i++) {
+        struct t_resp r;
+        t_http("GET", u, NULL, NULL, 0, &r);
+        const char *st = strstr(r.body, "\"state\":\"");
+        char now[32] = "";
+        if (st)
+            sscanf(st + 9, "%31[a-z_]", now);
+        if (now[0] && strcmp(now, last) != 0) {
+            used += (size_t)snprintf(seen + used, cap - used, "%s%s", used ? "," : "", now);
+            snprintf(last, sizeof last, "%s", now);
+        }
+        if (strcmp(now, "joined") == 0 || strcmp(now, "failed") == 0) {
+            *ap_down = count_calls("ap-down");
+            return r.body;
+        }
+        t_resp_free(&r);
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    }
+    fail_msg("no outcome; states seen: %s", seen);
+    return NULL;
+}
+
 /* The vectors' first case, accepted by an agent that holds its key. */
 static void test_vector_bundle_accepted(void **state)
 {
@@ -382,7 +430,11 @@ static void test_check_table(void **state)
     t_expect(&r, 409, "replayed");
     free(b6);
     free(b);
-    char *st = wait_state("joined");
+    /* No check-in URL: from applying straight to joined. */
+    char seen[256];
+    int ap_down = -1;
+    char *st = follow_states(seen, sizeof seen, &ap_down);
+    assert_string_equal(seen, "applying,joined");
     assert_non_null(strstr(st, "\"counter\":5"));
     free(st);
     size_t len;
@@ -506,7 +558,10 @@ static void test_join_failure_rolls_back(void **state)
     assert_non_null(strstr(st, "\"setup_open\":true"));
     free(st);
     assert_int_equal(count_calls("rollback"), 1);
-    assert_int_equal(count_calls("ap-up"), 2); /* at start, and again after the failure */
+    /* Up at start and kept up through the job: never down, never restarted
+     * under the phone waiting on it. */
+    assert_int_equal(count_calls("ap-up"), 1);
+    assert_int_equal(count_calls("ap-down"), 0);
 
     /* Network not visible and the join times out: network_not_found. */
     fake("apply-to-file.check.exit", "10");
@@ -527,7 +582,7 @@ static void test_join_failure_rolls_back(void **state)
     post(b, ak, &r);
     t_expect(&r, 202, NULL);
     free(wait_state("joined"));
-    assert_int_equal(count_calls("ap-down"), 1);
+    assert_true(wait_calls("ap-down", 1, 10));
     free(b);
 
     /* A backend that fails to apply: apply_failed. */
@@ -548,7 +603,8 @@ struct checkin_srv {
     pthread_mutex_t mu;
     int hits, good;
     uint64_t counter;
-    const uint8_t *pk; /* a pk device's public key: check signatures, not MACs */
+    const uint8_t *pk;  /* a pk device's public key: check signatures, not MACs */
+    int ap_down_at_hit; /* the agent's ap-down calls when the last check-in came */
 };
 
 static void checkin_handler(void *ctx, const struct owb_http_request *req,
@@ -577,7 +633,9 @@ static void checkin_handler(void *ctx, const struct owb_http_request *req,
              owb_checkin_verify(kc, D.id, counter, nonce, mac) == OWB_OK;
     }
     cJSON_Delete(root);
+    int ap_down = count_calls("ap-down");
     pthread_mutex_lock(&cs->mu);
+    cs->ap_down_at_hit = ap_down;
     cs->hits++;
     /* The first attempt is answered 503 to exercise the retry. */
     bool first = cs->hits == 1;
@@ -594,10 +652,13 @@ static void checkin_handler(void *ctx, const struct owb_http_request *req,
         owb_http_error(resp, OWB_ERR_AUTH_FAILED, NULL);
 }
 
+/* Success as the phone sees it: applying, checking_in (the check-in is
+ * answered 503 once and retried), joined; the setup AP stays up through
+ * the check-in and goes down only after the phone has read joined. */
 static void test_checkin_reaches_server(void **state)
 {
     (void)state;
-    struct checkin_srv cs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, NULL};
+    struct checkin_srv cs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, NULL, -1};
     struct owb_httpd *h;
     struct owb_httpd_options o = {.listen = "127.0.0.1:0",
                                   .body_max = 4096,
@@ -605,24 +666,37 @@ static void test_checkin_reaches_server(void **state)
                                   .handler = checkin_handler,
                                   .ctx = &cs};
     uint8_t ak[32];
-    char url[256];
+    char url[256], seen[256];
+    int ap_down = -1;
     struct t_resp r;
 
     assert_int_equal(owb_httpd_start(&o, &h), OWB_OK);
     snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/devices/dev-under-test/checkin",
              owb_httpd_port(h));
     randombytes_buf(ak, 32);
+    fake("apply-to-file.apply.sleep", "1");
     start_agent("checkin", "--checkin-timeout", "10", NULL);
     char *b = make_bundle(&(struct bundle_spec){.counter = 7, .app_key = ak, .checkin_url = url});
     post(b, ak, &r);
-    t_expect(&r, 202, NULL);
-    free(wait_state("joined"));
-    wait_provisioned();
+    t_expect(&r, 202, "\"status\":\"applying\"");
+    char *st = follow_states(seen, sizeof seen, &ap_down);
+    assert_string_equal(seen, "applying,checking_in,joined");
+    assert_non_null(strstr(st, "\"setup_open\":false"));
+    free(st);
+    /* Joined means checked in: the marker is there, the server has it. */
+    char marker[4096];
+    snprintf(marker, sizeof marker, "%s/provisioned", D.state_dir);
+    assert_int_equal(access(marker, F_OK), 0);
     pthread_mutex_lock(&cs.mu);
     assert_int_equal(cs.good, 1);
     assert_true(cs.hits >= 2);
     assert_true(cs.counter == 7);
+    assert_int_equal(cs.ap_down_at_hit, 0);
     pthread_mutex_unlock(&cs.mu);
+    assert_int_equal(ap_down, 0);
+    /* The phone read joined: the setup AP goes, and only then. */
+    assert_true(wait_log("setup AP down (the phone read joined)"));
+    assert_int_equal(count_calls("ap-down"), 1);
     owb_httpd_stop(h, 0);
     free(b);
 }
@@ -664,7 +738,7 @@ static void test_pk_suite(void **state)
     uint8_t old_pk[32], old_sk[64], srv_pk[32], srv_sk[64], rogue_pk[32], rogue_sk[64];
     uint8_t dev_pk[32], ak[32], raw[16];
     char diag[OWB_DIAG_SIZE], url[256];
-    struct checkin_srv cs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, dev_pk};
+    struct checkin_srv cs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, dev_pk, -1};
     struct owb_httpd_options o = {.listen = "127.0.0.1:0",
                                   .body_max = 4096,
                                   .threads = 1,
@@ -705,8 +779,11 @@ static void test_pk_suite(void **state)
     post(b, ak, &r);
     t_expect(&r, 202, NULL);
     free(b);
-    free(wait_state("joined"));
+    /* Nobody reads the status: the setup AP still goes, a bounded while
+     * after the check-in. */
     wait_provisioned();
+    assert_true(wait_log("setup AP down (nobody asked)"));
+    free(wait_state("joined"));
     pthread_mutex_lock(&cs.mu);
     assert_int_equal(cs.good, 1);
     assert_true(cs.counter == 3);
@@ -721,22 +798,36 @@ static void test_pk_suite(void **state)
     owb_keyfile_free(kf);
 }
 
+/* The server cannot be reached from the premises network: the phone, still
+ * on the setup AP, follows applying, checking_in and reads failed with
+ * server_unreachable; the AP was never taken down nor restarted. */
 static void test_checkin_unreachable_rolls_back(void **state)
 {
     (void)state;
     uint8_t ak[32];
+    char seen[256];
+    int ap_down = -1;
     struct t_resp r;
     randombytes_buf(ak, 32);
-    start_agent("unreachable", "--checkin-timeout", "1", NULL);
+    fake("apply-to-file.apply.sleep", "1");
+    start_agent("unreachable", "--checkin-timeout", "2", NULL);
     /* Port 9 on loopback: nothing listens there. */
     char *b = make_bundle(&(struct bundle_spec){
         .counter = 1, .app_key = ak, .checkin_url = "http://127.0.0.1:9/v1/devices/x/checkin"});
     post(b, ak, &r);
     t_expect(&r, 202, NULL);
-    char *st = wait_state("failed");
+    char *st = follow_states(seen, sizeof seen, &ap_down);
+    assert_string_equal(seen, "applying,checking_in,failed");
     assert_non_null(strstr(st, "\"reason\":\"server_unreachable\""));
+    assert_non_null(strstr(st, "\"setup_open\":true"));
     free(st);
+    assert_int_equal(ap_down, 0);
     assert_int_equal(count_calls("rollback"), 1);
+    assert_int_equal(count_calls("ap-up"), 1);
+    assert_int_equal(count_calls("ap-down"), 0);
+    char marker[4096];
+    snprintf(marker, sizeof marker, "%s/provisioned", D.state_dir);
+    assert_int_not_equal(access(marker, F_OK), 0);
     free(b);
 }
 

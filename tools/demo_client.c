@@ -4,9 +4,12 @@
  *   2. ask the server for a bundle (server-sealed with an installer token,
  *      or app-sealed: the Wi-Fi settings sealed here with the app key);
  *   3. hand bundle and app key to the device (POST /v1/provision);
- *   4. follow the device until it has joined, and the server's session
- *      until the device has checked in.
- * Used by tools/demo.sh, the README's first command. */
+ *   4. follow the device's /v1/status to its outcome, as the hand-off page
+ *      does (applying, checking_in, then joined or failed), and confirm a
+ *      success on the server's session.
+ * Prints "outcome: online" and exits 0, or "outcome: failed (REASON)" and
+ * exits 1. Used by tools/demo.sh, the README's first command, and by the
+ * Wi-Fi VM scenarios (tests/wifi/scenarios.sh), which read its output. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +55,8 @@ static int join_device_ap(const char *prog, const cJSON *ap)
 
 struct demo {
     const char *server, *device, *id, *claim, *token, *ssid, *psk, *security, *join_ap;
-    unsigned mode; /* index in "server|app" */
+    unsigned mode;    /* index in "server|app" */
+    unsigned timeout; /* seconds to follow the device to its outcome */
     bool hidden, no_follow;
     enum owb_security sec;
 };
@@ -75,6 +79,8 @@ static const struct owb_opt demo_opts[] = {
                  "person joins it"),
     OWB_OPT_FLAG_("no-follow", struct demo, no_follow,
                   "stop after the device's 202; print the session"),
+    OWB_OPT_UINT_("timeout", "S", struct demo, timeout, 1, 3600,
+                  "follow the device to its outcome for S seconds at most (default 300)"),
 };
 
 static int die(const char *what, long status, const char *body)
@@ -93,7 +99,7 @@ static int parse_options(int argc, char **argv, struct demo *d)
                                 .n_groups = OWB_ARRAY_LEN(groups)};
     int next, ret;
 
-    *d = (struct demo){.ssid = "DemoNet", .sec = OWB_SEC_WPA2_PSK};
+    *d = (struct demo){.ssid = "DemoNet", .sec = OWB_SEC_WPA2_PSK, .timeout = 300};
     if ((ret = owb_cli_parse(&cli, argc, argv, &next)) != OWB_CLI_RUN)
         return ret;
     if (d->security && owb_security_parse(d->security, &d->sec) != OWB_OK)
@@ -201,49 +207,83 @@ static int hand_off(const struct demo *d, const char *bundle, const char *ak64)
     return 0;
 }
 
-/* Polls url (every 250 ms, tries times) until its body holds want;
- * fails at once when it holds fail. */
-static int poll_for(const char *url, int tries, const char *want, const char *fail, long *st,
-                    char **resp)
+/* How often the phone asks, as the hand-off page does (it asks every 1 s). */
+#define POLL_MS 250
+
+static void pause_poll(void)
 {
-    for (int i = 0; i < tries; i++) {
-        free(*resp);
-        *st = owb_curl_request("GET", url, NULL, NULL, resp);
-        if (*st == 200 && strstr(*resp, want))
-            return 0;
-        if (*st == 200 && fail && strstr(*resp, fail))
-            return -1;
-        nanosleep(&(struct timespec){0, 250 * 1000 * 1000}, NULL);
-    }
-    return 1;
+    nanosleep(&(struct timespec){0, POLL_MS * 1000000L}, NULL);
 }
 
-/* Step 4: the device until it has joined, the server's session until the
- * device has checked in. */
+/* GET url; true when it answered 200 and its body holds want. */
+static bool answers(const char *url, const char *want)
+{
+    char *resp = NULL;
+    bool ok = owb_curl_request("GET", url, NULL, NULL, &resp) == 200 && strstr(resp, want);
+    free(resp);
+    return ok;
+}
+
+/* One look at the device's status: its state into state (prints it when it
+ * is new) and, when failed, its reason into reason. False when the device
+ * did not answer. */
+static bool device_state(const char *url, char *state, size_t cap, char *reason, size_t rcap)
+{
+    char *resp = NULL;
+    cJSON *o = NULL;
+    const char *st = NULL, *why;
+    bool ok = false;
+
+    if (owb_curl_request("GET", url, NULL, NULL, &resp) == 200 &&
+        owb_json_parse(resp, strlen(resp), &o) == OWB_OK &&
+        (st = owb_json_string(o, "state")) != NULL) {
+        ok = true;
+        if (strcmp(st, state) != 0)
+            printf("[device] state: %s\n", st);
+        snprintf(state, cap, "%s", st);
+        why = owb_json_string(o, "reason");
+        snprintf(reason, rcap, "%s", why ? why : "");
+    }
+    cJSON_Delete(o);
+    free(resp);
+    return ok;
+}
+
+/* Step 4: the device to its outcome (joined: checked in; failed: the
+ * reason), within --timeout. A device that can no longer be reached (a
+ * backend that takes the setup AP down at the join) is followed on the
+ * server's session instead; joined is confirmed there too. */
 static int follow(const struct demo *d, const char *session)
 {
-    char url[1024], *resp = NULL;
-    long st = 0;
-    int ret = 1;
+    char dev_url[1024], sess_url[1024], state[32] = "", reason[64] = "";
+    time_t end = time(NULL) + (time_t)d->timeout;
+    const char *online = "\"state\":\"online\"";
 
-    snprintf(url, sizeof url, "%s/v1/status", d->device);
-    int joined = poll_for(url, 120, "\"state\":\"joined\"", "\"state\":\"failed\"", &st, &resp);
-    if (joined < 0) {
-        ret = die("device failed", st, resp);
-        goto out;
+    snprintf(dev_url, sizeof dev_url, "%s/v1/status", d->device);
+    snprintf(sess_url, sizeof sess_url, "%s/v1/sessions/%s", d->server, session);
+    while (time(NULL) < end && strcmp(state, "joined") != 0) {
+        if (device_state(dev_url, state, sizeof state, reason, sizeof reason)) {
+            if (strcmp(state, "failed") == 0) {
+                printf("[device] failed: %s; its previous settings are back\n", reason);
+                printf("outcome: failed (%s)\n", reason);
+                return 1;
+            }
+        } else if (answers(sess_url, online)) {
+            printf("[device] out of reach; the server has its check-in\n");
+            break;
+        }
+        if (strcmp(state, "joined") != 0)
+            pause_poll();
     }
-    if (joined == 0)
-        printf("[device] joined the network\n");
-    snprintf(url, sizeof url, "%s/v1/sessions/%s", d->server, session);
-    if (poll_for(url, 240, "\"state\":\"online\"", NULL, &st, &resp) == 0) {
-        printf("[server] device %s is online\n", d->id);
-        ret = 0;
-    } else {
-        die("the device never checked in", st, resp);
+    while (time(NULL) < end && !answers(sess_url, online))
+        pause_poll();
+    if (!answers(sess_url, online)) {
+        printf("outcome: unknown (last state %s)\n", state[0] ? state : "none");
+        return die("no outcome in time", 0, state);
     }
-out:
-    free(resp);
-    return ret;
+    printf("[server] device %s is online\n", d->id);
+    printf("outcome: online\n");
+    return 0;
 }
 
 /* Steps 2 to 4 once the server has answered. */
@@ -262,11 +302,8 @@ static int after_setup(const struct demo *d, const cJSON *answer, const char *ak
         return die("joining the device's setup AP", 0, d->join_ap);
     if (hand_off(d, bundle, ak64) != 0)
         return 1;
-    if (d->no_follow) {
-        printf("session: %s\n", session);
-        return 0;
-    }
-    return follow(d, session);
+    printf("session: %s\n", session);
+    return d->no_follow ? 0 : follow(d, session);
 }
 
 int main(int argc, char **argv)
@@ -279,6 +316,9 @@ int main(int argc, char **argv)
 
     if ((ret = parse_options(argc, argv, &d)) != OWB_CLI_RUN)
         return ret;
+    /* Whoever reads the output as it comes (the VM scenarios) sees each
+     * line when it happens. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (owb_init() != OWB_OK || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         return 1;
     /* An app key made on "the phone". */

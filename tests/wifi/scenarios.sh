@@ -209,26 +209,48 @@ phone_reset() { # leaves whatever network the phone joined
 }
 phone_wpa_gone() { ! wpa_cli -p /run/phone-wpa -i wlan0 ping >/dev/null 2>&1; }
 
-# provision MODE [app options...]: the phone's part up to the device's 202;
-# sets SESSION and T202 (ms).
+# provision MODE [app options...]: the phone's part as a person goes through
+# it: the setup page, the device's setup AP, the hand-off; then, still on
+# the setup AP, it follows the device's /v1/status to the outcome as the
+# hand-off page does (owb-demo-client in the background: PHONE_PID, its
+# output in $W/phone.out). Sets SESSION and T202 (ms, the device's 202).
 provision() {
     local mode=$1
     shift
     local -a args=(--server "$SERVER" --device-url "$DEVICE_URL" --id "$ID" --claim "$CLAIM"
-                   --join-ap "$SRC/tests/wifi/phone-join.sh" --no-follow)
+                   --join-ap "$SRC/tests/wifi/phone-join.sh" --timeout 240)
     if [ "$mode" = server ]; then args+=(--mode server --token "$TOKEN"); else args+=(--mode app "$@"); fi
     phone_reset
-    ip netns exec phone $B/tools/owb-demo-client "${args[@]}" >$W/phone.out 2>&1 ||
-        { cat $W/phone.out; die "the phone's part failed"; }
+    ip netns exec phone $B/tools/owb-demo-client "${args[@]}" >$W/phone.out 2>&1 &
+    PHONE_PID=$!
+    wait_for "the device's 202" 120 phone_handed_off
+    grep -q '^session:' $W/phone.out || { cat $W/phone.out; die "the phone's part failed"; }
     T202=$(now_ms)
     cat $W/phone.out
     say "device answered 202"
     SESSION=$(awk '/^session:/ {print $2}' $W/phone.out)
 }
+phone_handed_off() { grep -q '^session:' $W/phone.out || phone_done; }
+phone_done() { grep -q '^outcome:' $W/phone.out || ! kill -0 "$PHONE_PID" 2>/dev/null; }
 session_online() { ip netns exec phone curl -fs "$SERVER/v1/sessions/$SESSION" | grep -q '"state":"online"'; }
 
+# phone_outcome WANT: the phone's owb-demo-client has ended with "outcome:
+# WANT" (exit 0 for online, 1 for a failure); prints the states it read.
+phone_outcome() {
+    local want=$1 rc=0 want_rc=1
+    wait_for "the phone's outcome" 300 phone_done
+    wait "$PHONE_PID" || rc=$?
+    say "the phone read: $(sed -n 's/^\[device\] state: //p' $W/phone.out | tr '\n' ' ')"
+    [ "$want" != online ] || want_rc=0
+    grep -qxF "outcome: $want" $W/phone.out && [ "$rc" = "$want_rc" ] ||
+        { cat $W/phone.out; die "the phone did not learn \"$want\" (exit $rc)"; }
+}
+last_state_read() { sed -n 's/^\[device\] state: //p' $W/phone.out | tail -n 1; }
+
 # expect_online NAME: the session turns online, the device has an address
-# on network A, and its check-in came over the radio.
+# on network A, and its check-in came over the radio. The phone, on the
+# setup AP until the end, read the device checking in or joined and ended
+# at joined (checked in); the setup AP goes down after that.
 expect_online() {
     local name=$1 net=${2:-192.168.50}
     wait_for "session online" 90 session_online
@@ -240,10 +262,14 @@ expect_online() {
     has_ip_in "$net" || die "device has no address in $net.0/24: $(device_ip)"
     grep -q "^owb-server: $net\.1[0-9][0-9] POST /v1/devices/{id}/checkin 200" $W/srv/server.log ||
         die "no check-in from $net.0/24 in the server log"
-    ! setup_ap_up || die "the setup AP is still up"
+    phone_outcome online
+    [ "$(last_state_read)" = joined ] || die "the phone's last state read is not joined"
+    wait_for "the setup AP down" 30 setup_ap_down
 }
+setup_ap_down() { ! setup_ap_up; }
 
-# expect_failed REASON NAME: state failed with REASON, the setup AP back.
+# expect_failed REASON NAME: state failed with REASON, the setup AP back;
+# the phone, on the setup AP all along, read failed with REASON.
 expect_failed() {
     local reason=$1 name=$2
     wait_for "state failed" 120 state_is failed
@@ -251,6 +277,8 @@ expect_failed() {
     status | grep -q "\"reason\":\"$reason\"" || { status; die "reason is not $reason"; }
     wait_for "setup AP back" 30 setup_ap_up
     say "status: $(status)"
+    phone_outcome "failed ($reason)"
+    [ "$(last_state_read)" = failed ] || die "the phone's last state read is not failed"
 }
 visible_has() { status | grep -qF "$(printf '%s' "$1" | sed 's/"/\\"/g')"; }
 
@@ -422,7 +450,8 @@ scenario_not_found() {
 }
 
 # Joined, but the server cannot be reached from there: server_unreachable,
-# rolled back, the setup AP back.
+# rolled back, the setup AP up throughout. The phone, which never left the
+# setup AP, read checking_in and then failed with server_unreachable.
 scenario_server_unreachable() {
     world
     ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "office-pass-1"
@@ -432,6 +461,9 @@ scenario_server_unreachable() {
     cp $W/dev/etc/wpa_supplicant.conf $W/before.conf
     provision server
     expect_failed server_unreachable server_unreachable
+    grep -qx 'checking_in' <(sed -n 's/^\[device\] state: //p' $W/phone.out) ||
+        die "the phone never read checking_in"
+    ! grep -q '^owb-device: setup AP down' $W/dev/device.log || die "the setup AP went down"
     cmp $W/before.conf $W/dev/etc/wpa_supplicant.conf || die "the previous settings are not back"
 }
 
