@@ -100,6 +100,13 @@ struct owb_token_row {
     int64_t created_at, revoked_at; /* revoked_at 0 when valid */
 };
 
+/* What one pruning pass removed (prune below). */
+struct owb_prune_result {
+    uint64_t sessions, nonces;
+    unsigned batches; /* transactions it took */
+    bool skipped;     /* another instance was pruning (PostgreSQL): nothing done */
+};
+
 struct owb_store;
 struct owb_import;
 
@@ -178,6 +185,18 @@ struct owb_store_ops {
      * else records the nonce and marks the session and device online. */
     enum owb_err (*checkin)(struct owb_store *s, const char *id, uint64_t counter,
                             const uint8_t nonce[16], int64_t now);
+
+    /* Removes what no answer needs any more: sessions created at or before
+     * cutoff, except each device's newest (the one with the device's
+     * counter), and check-in nonces recorded at or before cutoff whose
+     * session is gone (a check-in naming that counter is refused as a
+     * conflict before its nonce is looked at). The device's counter is
+     * never touched: no counter is issued twice. In batches of about
+     * `batch` rows, each its own short transaction; SQLite then
+     * checkpoints and truncates its WAL. Several PostgreSQL instances at
+     * once: one prunes, the others answer OWB_OK with res->skipped. */
+    enum owb_err (*prune)(struct owb_store *s, int64_t cutoff, unsigned batch,
+                          struct owb_prune_result *res);
 };
 
 struct owb_store {

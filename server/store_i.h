@@ -70,6 +70,10 @@ enum owb_stmt {
     OWB_ST_CLAIM_STATE,
     OWB_ST_CLAIM_CLEAR,
     OWB_ST_SESSION_GET,
+    OWB_ST_PRUNE_SESSIONS_END,
+    OWB_ST_PRUNE_SESSIONS,
+    OWB_ST_PRUNE_NONCES_END,
+    OWB_ST_PRUNE_NONCES,
     OWB_ST__SHARED
 };
 
@@ -190,6 +194,13 @@ struct owb_store_driver {
     enum owb_err (*import_open)(struct owb_store *s, void *conn);
     enum owb_err (*import_batch)(void *conn, const struct owb_import_item *items, size_t n,
                                  struct owb_import_result *res);
+    /* Run first in each pruning batch's transaction (NULL: nothing):
+     * OWB_ERR_BUSY when another process is pruning and this pass should
+     * leave it the work. */
+    enum owb_err (*prune_guard)(void *conn);
+    /* After a pruning pass that removed rows (NULL: nothing): give the
+     * space back where the backend keeps it apart (SQLite's WAL). */
+    void (*prune_done)(struct owb_store *s);
 };
 
 /* The start of each backend's store. */
@@ -259,6 +270,8 @@ enum owb_err owb_store_claim_state(struct owb_store *s, const char *id, int64_t 
                                    unsigned *attempts, int64_t *next_at);
 enum owb_err owb_store_session_get(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
                                    struct owb_session_row *row);
+enum owb_err owb_store_prune(struct owb_store *s, int64_t cutoff, unsigned batch,
+                             struct owb_prune_result *res);
 
 /* A backend's owb_store_ops: the operations above, and its own name,
  * close, issue and check-in. */
@@ -276,6 +289,7 @@ enum owb_err owb_store_session_get(struct owb_store *s, const uint8_t hash[OWB_H
         .token_revoke = owb_store_token_revoke, .claim_attempt = owb_store_claim_attempt,          \
         .claim_reset = owb_store_claim_reset, .claim_state = owb_store_claim_state,                \
         .issue = issue_, .session_get = owb_store_session_get, .checkin = checkin_,                \
+        .prune = owb_store_prune,                                                                  \
     }
 
 #endif

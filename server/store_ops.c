@@ -521,3 +521,110 @@ enum owb_err owb_store_claim_reset(struct owb_store *s, const char *id)
     enum owb_err rc = change_by_key(s, OWB_ST_CLAIM_CLEAR, id);
     return rc == OWB_ERR_NOENT ? OWB_OK : rc;
 }
+
+/* --- pruning --- */
+
+/* One table's walk: rows are taken a page at a time in the order of their
+ * time column, from `from` on; a page's rows that must stay (a device's
+ * newest session, a nonce whose session is there) are passed over, never
+ * read again in this pass. */
+struct prune_walk {
+    const struct owb_store_driver *drv;
+    unsigned end_id, delete_id;
+    int64_t from, cutoff;
+    unsigned batch;
+    bool done;
+    size_t removed;
+};
+
+static enum owb_err read_page_end(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    struct prune_walk *w = ctx;
+
+    w->done = c->null(res, 0);
+    if (!w->done)
+        w->from = c->i64(res, 0);
+    return OWB_OK;
+}
+
+/* One page in one transaction: its last time, then what may go up to it.
+ * The next page starts a second later, so a second's rows are one page
+ * however many there are, and the walk always moves on. */
+static enum owb_err prune_page(void *conn, void *arg)
+{
+    struct prune_walk *w = arg;
+    struct owb_store_args a = {0};
+    int64_t from = w->from;
+    enum owb_err rc = w->drv->begin(conn);
+
+    if (rc == OWB_OK && w->drv->prune_guard)
+        rc = w->drv->prune_guard(conn);
+    owb_arg_i64(&a, from);
+    owb_arg_i64(&a, w->cutoff);
+    owb_arg_i64(&a, w->batch);
+    w->done = true;
+    if (rc == OWB_OK)
+        rc = w->drv->run(conn, w->end_id, &a, read_page_end, w, NULL);
+    a.n = 1;
+    owb_arg_i64(&a, w->from);
+    w->removed = 0;
+    if (rc == OWB_OK && !w->done)
+        rc = w->drv->run(conn, w->delete_id, &a, NULL, NULL, &w->removed);
+    rc = w->drv->end(conn, rc);
+    if (rc != OWB_OK) {
+        w->from = from;
+        w->removed = 0;
+    } else if (!w->done) {
+        w->from++;
+    }
+    return rc;
+}
+
+/* Walks one table page by page; between pages the write lock is free for
+ * the setups and check-ins queued behind it. */
+static enum owb_err prune_table(struct owb_store *s, struct prune_walk *w, uint64_t *removed,
+                                struct owb_prune_result *res)
+{
+    const struct timespec pause = {0, 2 * 1000 * 1000};
+    enum owb_err rc = OWB_OK;
+
+    while (rc == OWB_OK && !w->done) {
+        rc = DRV(s)->call(s, true, prune_page, w);
+        if (rc == OWB_OK) {
+            *removed += w->removed;
+            res->batches++;
+            nanosleep(&pause, NULL);
+        }
+    }
+    return rc;
+}
+
+enum owb_err owb_store_prune(struct owb_store *s, int64_t cutoff, unsigned batch,
+                             struct owb_prune_result *res)
+{
+    struct prune_walk sessions = {DRV(s),
+                                  OWB_ST_PRUNE_SESSIONS_END,
+                                  OWB_ST_PRUNE_SESSIONS,
+                                  INT64_MIN,
+                                  cutoff,
+                                  batch ? batch : 1,
+                                  false,
+                                  0};
+    struct prune_walk nonces = sessions;
+    enum owb_err rc;
+
+    memset(res, 0, sizeof *res);
+    nonces.end_id = OWB_ST_PRUNE_NONCES_END;
+    nonces.delete_id = OWB_ST_PRUNE_NONCES;
+    /* Sessions first: the nonces of the sessions removed go in this pass. */
+    rc = prune_table(s, &sessions, &res->sessions, res);
+    if (rc == OWB_OK)
+        rc = prune_table(s, &nonces, &res->nonces, res);
+    if (rc == OWB_ERR_BUSY) {
+        res->skipped = true;
+        rc = OWB_OK;
+    }
+    if (rc == OWB_OK && res->sessions + res->nonces > 0 && DRV(s)->prune_done)
+        DRV(s)->prune_done(s);
+    return rc;
+}

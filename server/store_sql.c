@@ -52,6 +52,10 @@ static const char *const migrations[] = {
      * NULL for the rows already there until seal-rows vouches for them. */
     ("ALTER TABLE devices ADD COLUMN row_mac {blob};"
      "ALTER TABLE networks ADD COLUMN row_mac {blob};"),
+    /* 5: pruning walks sessions and check-in nonces by age (store.h
+     * prune), a page at a time. */
+    ("CREATE INDEX sessions_created ON sessions(created_at);"
+     "CREATE INDEX checkin_nonces_at ON checkin_nonces(at);"),
 };
 
 size_t owb_store_migrations(void)
@@ -110,6 +114,26 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
                             "ti"},
     [OWB_ST_CLAIM_CLEAR] = {"DELETE FROM claim_guard WHERE device_id = $1", "t"},
     [OWB_ST_SESSION_GET] = {"SELECT " OWB_SESSION_COLS " FROM sessions WHERE token_hash = $1", "b"},
+    /* Pruning, a page at a time (store_ops.c owb_store_prune): the last
+     * time of the next $3 rows from $1 up to the cutoff $2, then what may
+     * go of the rows from $1 up to that time. A device's newest session
+     * holds its counter; a nonce stays as long as its session does. */
+    [OWB_ST_PRUNE_SESSIONS_END] = {"SELECT max(created_at) FROM (SELECT created_at FROM sessions "
+                                   "WHERE created_at >= $1 AND created_at <= $2 "
+                                   "ORDER BY created_at LIMIT $3) page",
+                                   "iii"},
+    [OWB_ST_PRUNE_SESSIONS] = {"DELETE FROM sessions WHERE created_at >= $1 AND created_at <= $2 "
+                               "AND counter < (SELECT d.counter FROM devices d "
+                               "WHERE d.id = sessions.device_id)",
+                               "ii"},
+    [OWB_ST_PRUNE_NONCES_END] = {"SELECT max(at) FROM (SELECT at FROM checkin_nonces "
+                                 "WHERE at >= $1 AND at <= $2 ORDER BY at LIMIT $3) page",
+                                 "iii"},
+    [OWB_ST_PRUNE_NONCES] = {"DELETE FROM checkin_nonces WHERE at >= $1 AND at <= $2 "
+                             "AND NOT EXISTS (SELECT 1 FROM sessions s WHERE "
+                             "s.device_id = checkin_nonces.device_id "
+                             "AND s.counter = checkin_nonces.counter)",
+                             "ii"},
 };
 
 /* Writes the expansion to out (when not NULL); returns its length. */

@@ -112,6 +112,7 @@ struct sq_store {
     int wal_frames;
     pthread_mutex_t ckpt_mu;
     pthread_cond_t ckpt_cv;
+    unsigned busy_ms; /* the writer's busy timeout */
 };
 
 #define S(x) ((struct sq_store *)(x))
@@ -408,8 +409,36 @@ static enum owb_err sq_import_open(struct owb_store *base, void *conn)
     return sq_begin(conn);
 }
 
+/* How long the truncating checkpoint after a pruning pass waits for
+ * readers and writers of other processes; past it, it copies what it can
+ * and leaves the WAL as it is until the next pass. */
+#define TRUNCATE_WAIT_MS 200
+
+/* After pruning: the WAL back to zero bytes. SQLite reuses the pages the
+ * deletes freed (the free list) for new rows, so the database file stops
+ * growing; the WAL only shrinks when a checkpoint truncates it. A passive
+ * checkpoint first copies most of it while setups go on; then, with this
+ * process's writes held back, a truncating one copies the rest. */
+static void sq_prune_done(struct owb_store *base)
+{
+    struct sq_store *s = S(base);
+    struct conn *c = owb_store_pool_acquire(&s->core.pool);
+    int r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+    owb_store_pool_release(&s->core.pool, c);
+    c = acquire_writer(s);
+    sqlite3_busy_timeout(c->db, TRUNCATE_WAIT_MS);
+    if (r == SQLITE_OK || r == SQLITE_BUSY)
+        r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_busy_timeout(c->db, (int)s->busy_ms);
+    if (r != SQLITE_OK && r != SQLITE_BUSY)
+        fprintf(stderr, "owb-server: sqlite checkpoint: %s\n", sqlite3_errmsg(c->db));
+    release_writer(s);
+}
+
 static const struct owb_store_driver sq_driver = {
-    sq_call, sq_run, sq_begin, sq_end, sq_lend, sq_give_back, sq_import_open, sq_import_batch,
+    sq_call,      sq_run,         sq_begin,        sq_end, sq_lend,
+    sq_give_back, sq_import_open, sq_import_batch, NULL,   sq_prune_done,
 };
 
 /* --- issue and check-in, group-committed --- */
@@ -710,6 +739,7 @@ static enum owb_err sq_start(void *store, const struct owb_store_config *cfg, ch
     s->q_tail = &s->q_head;
     pthread_mutex_init(&s->ckpt_mu, NULL);
     pthread_cond_init(&s->ckpt_cv, NULL);
+    s->busy_ms = cfg->busy_ms ? cfg->busy_ms : 5000;
     rc = open_conn(cfg, cfg->create, &s->writer.db, diag);
     if (rc == OWB_OK)
         rc = migrate(s->writer.db, diag);
