@@ -15,9 +15,9 @@
 #define OWB_RETENTION_DEFAULT "30d"
 /* What --retention takes, for its help and its usage error. */
 #define OWB_RETENTION_FORMS "N, Nd, Nh, Nm or Ns (a bare number is days)"
-/* Rows a pruning transaction takes at most (about: a second's rows are
- * never split). */
-#define OWB_PRUNE_BATCH 1000
+/* Rows a pruning transaction deletes at most: each touches a page or two
+ * of every index (about 25 ms for 500 sessions with FULL sync here). */
+#define OWB_PRUNE_BATCH 500
 
 /* A retention period in seconds from "30", "30d", "12h", "45m" or "90s";
  * false for anything else or more than 100 years. */

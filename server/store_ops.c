@@ -526,8 +526,8 @@ enum owb_err owb_store_claim_reset(struct owb_store *s, const char *id)
 
 /* One table's walk: rows are taken a page at a time in the order of their
  * time column, from `from` on; a page's rows that must stay (a device's
- * newest session, a nonce whose session is there) are passed over, never
- * read again in this pass. */
+ * newest session, a nonce whose session is there) are passed over and
+ * not read again once the walk has moved past their page. */
 struct prune_walk {
     const struct owb_store_driver *drv;
     unsigned end_id, delete_id;
@@ -547,9 +547,10 @@ static enum owb_err read_page_end(void *ctx, const struct owb_store_cols *c, voi
     return OWB_OK;
 }
 
-/* One page in one transaction: its last time, then what may go up to it.
- * The next page starts a second later, so a second's rows are one page
- * however many there are, and the walk always moves on. */
+/* One page in one transaction: the time of its last row, then at most a
+ * batch of what may go up to that time. A full batch may have left some:
+ * the page is taken again; else the next page starts a second later. So
+ * a transaction never deletes more than a batch, and the walk moves on. */
 static enum owb_err prune_page(void *conn, void *arg)
 {
     struct prune_walk *w = arg;
@@ -565,35 +566,47 @@ static enum owb_err prune_page(void *conn, void *arg)
     w->done = true;
     if (rc == OWB_OK)
         rc = w->drv->run(conn, w->end_id, &a, read_page_end, w, NULL);
-    a.n = 1;
-    owb_arg_i64(&a, w->from);
+    a.n = 0;
+    owb_arg_i64(&a, from);
+    owb_arg_i64(&a, w->from); /* the page's end */
+    owb_arg_i64(&a, w->batch);
     w->removed = 0;
     if (rc == OWB_OK && !w->done)
         rc = w->drv->run(conn, w->delete_id, &a, NULL, NULL, &w->removed);
     rc = w->drv->end(conn, rc);
-    if (rc != OWB_OK) {
-        w->from = from;
+    if (rc != OWB_OK)
         w->removed = 0;
-    } else if (!w->done) {
+    if (rc != OWB_OK || w->removed == w->batch)
+        w->from = from;
+    else if (!w->done)
         w->from++;
-    }
     return rc;
 }
 
-/* Walks one table page by page; between pages the write lock is free for
- * the setups and check-ins queued behind it. */
+static int64_t ns_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Walks one table page by page. After each page the write lock is left
+ * free for as long as the page held it (2 ms at least, 100 at most): the
+ * setups and check-ins queued behind it get at least half of the time. */
 static enum owb_err prune_table(struct owb_store *s, struct prune_walk *w, uint64_t *removed,
                                 struct owb_prune_result *res)
 {
-    const struct timespec pause = {0, 2 * 1000 * 1000};
     enum owb_err rc = OWB_OK;
 
     while (rc == OWB_OK && !w->done) {
+        int64_t t0 = ns_now(), took;
         rc = DRV(s)->call(s, true, prune_page, w);
+        took = ns_now() - t0;
+        took = took < 2000000 ? 2000000 : took > 100000000 ? 100000000 : took;
         if (rc == OWB_OK) {
             *removed += w->removed;
             res->batches++;
-            nanosleep(&pause, NULL);
+            nanosleep(&(struct timespec){0, (long)took}, NULL);
         }
     }
     return rc;

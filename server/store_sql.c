@@ -115,25 +115,27 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
     [OWB_ST_CLAIM_CLEAR] = {"DELETE FROM claim_guard WHERE device_id = $1", "t"},
     [OWB_ST_SESSION_GET] = {"SELECT " OWB_SESSION_COLS " FROM sessions WHERE token_hash = $1", "b"},
     /* Pruning, a page at a time (store_ops.c owb_store_prune): the last
-     * time of the next $3 rows from $1 up to the cutoff $2, then what may
-     * go of the rows from $1 up to that time. A device's newest session
-     * holds its counter; a nonce stays as long as its session does. */
+     * time of the next $3 rows from $1 up to the cutoff $2, then at most
+     * $3 of the rows from $1 up to that time that may go. A device's
+     * newest session holds its counter; a nonce stays as long as its
+     * session does. */
     [OWB_ST_PRUNE_SESSIONS_END] = {"SELECT max(created_at) FROM (SELECT created_at FROM sessions "
                                    "WHERE created_at >= $1 AND created_at <= $2 "
                                    "ORDER BY created_at LIMIT $3) page",
                                    "iii"},
-    [OWB_ST_PRUNE_SESSIONS] = {"DELETE FROM sessions WHERE created_at >= $1 AND created_at <= $2 "
-                               "AND counter < (SELECT d.counter FROM devices d "
-                               "WHERE d.id = sessions.device_id)",
-                               "ii"},
+    [OWB_ST_PRUNE_SESSIONS] = {"DELETE FROM sessions WHERE token_hash IN (SELECT s.token_hash "
+                               "FROM sessions s WHERE s.created_at >= $1 AND s.created_at <= $2 "
+                               "AND s.counter < (SELECT d.counter FROM devices d "
+                               "WHERE d.id = s.device_id) LIMIT $3)",
+                               "iii"},
     [OWB_ST_PRUNE_NONCES_END] = {"SELECT max(at) FROM (SELECT at FROM checkin_nonces "
                                  "WHERE at >= $1 AND at <= $2 ORDER BY at LIMIT $3) page",
                                  "iii"},
-    [OWB_ST_PRUNE_NONCES] = {"DELETE FROM checkin_nonces WHERE at >= $1 AND at <= $2 "
-                             "AND NOT EXISTS (SELECT 1 FROM sessions s WHERE "
-                             "s.device_id = checkin_nonces.device_id "
-                             "AND s.counter = checkin_nonces.counter)",
-                             "ii"},
+    [OWB_ST_PRUNE_NONCES] = {"DELETE FROM checkin_nonces WHERE (device_id, nonce) IN (SELECT "
+                             "n.device_id, n.nonce FROM checkin_nonces n WHERE n.at >= $1 "
+                             "AND n.at <= $2 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE "
+                             "s.device_id = n.device_id AND s.counter = n.counter) LIMIT $3)",
+                             "iii"},
 };
 
 /* Writes the expansion to out (when not NULL); returns its length. */

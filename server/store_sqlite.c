@@ -409,27 +409,50 @@ static enum owb_err sq_import_open(struct owb_store *base, void *conn)
     return sq_begin(conn);
 }
 
-/* How long the truncating checkpoint after a pruning pass waits for
- * readers and writers of other processes; past it, it copies what it can
- * and leaves the WAL as it is until the next pass. */
+/* After a pruning pass: how long the truncating checkpoint waits for
+ * readers and writers of other processes (past it, it copies what it can
+ * and leaves the WAL's size as it is until the next pass), how many WAL
+ * frames may be left to copy when it starts, and how often the passive
+ * checkpoints before it try to get there. */
 #define TRUNCATE_WAIT_MS 200
+#define TRUNCATE_LEFT_FRAMES 1000
+#define PASSIVE_TRIES 50
+
+/* Copies the WAL back into the database while setups go on, until at most
+ * TRUNCATE_LEFT_FRAMES are left; false when it could not get there. */
+static bool wal_copied(struct sq_store *s)
+{
+    const struct timespec pause = {0, 20 * 1000 * 1000};
+    struct conn *c = owb_store_pool_acquire(&s->core.pool);
+    int log = 0, done = 0, r = SQLITE_BUSY;
+
+    for (int i = 0; i < PASSIVE_TRIES; i++) {
+        r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (r != SQLITE_BUSY && (r != SQLITE_OK || log - done <= TRUNCATE_LEFT_FRAMES))
+            break;
+        nanosleep(&pause, NULL);
+    }
+    owb_store_pool_release(&s->core.pool, c);
+    return r == SQLITE_OK && log - done <= TRUNCATE_LEFT_FRAMES;
+}
 
 /* After pruning: the WAL back to zero bytes. SQLite reuses the pages the
  * deletes freed (the free list) for new rows, so the database file stops
- * growing; the WAL only shrinks when a checkpoint truncates it. A passive
- * checkpoint first copies most of it while setups go on; then, with this
- * process's writes held back, a truncating one copies the rest. */
+ * growing; the WAL only shrinks when a checkpoint truncates it. Passive
+ * checkpoints copy it back while setups go on; then, with this process's
+ * writes held back, a truncating one copies the little left and cuts it
+ * (setups wait for that, never for the bulk of the copy). */
 static void sq_prune_done(struct owb_store *base)
 {
     struct sq_store *s = S(base);
-    struct conn *c = owb_store_pool_acquire(&s->core.pool);
-    int r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    struct conn *c;
+    int r;
 
-    owb_store_pool_release(&s->core.pool, c);
+    if (!wal_copied(s))
+        return;
     c = acquire_writer(s);
     sqlite3_busy_timeout(c->db, TRUNCATE_WAIT_MS);
-    if (r == SQLITE_OK || r == SQLITE_BUSY)
-        r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_busy_timeout(c->db, (int)s->busy_ms);
     if (r != SQLITE_OK && r != SQLITE_BUSY)
         fprintf(stderr, "owb-server: sqlite checkpoint: %s\n", sqlite3_errmsg(c->db));

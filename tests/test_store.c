@@ -605,14 +605,16 @@ static void test_prune(void **state)
     assert_int_equal(checkin_at("dev-a", 3, 0x03, 5001), OWB_OK);
     assert_int_equal(issue_at("dev-b", 0xb1, 900), 1);
     /* Ten sessions of dev-c in one second and ten in the next, in pages of
-     * three: a page's last second is taken whole and the walk moves on. */
+     * three: a second's rows go over several transactions, and the walk
+     * moves on past the one that must stay. */
     for (int i = 0; i < 20; i++)
         assert_int_equal(issue_at("dev-c", (uint8_t)(0xc0 + i), 2000 + i / 10), (uint64_t)i + 1);
 
     /* Nothing is older than 899. */
     prune_expect(899, 3, 0, 0);
-    /* Pages: 900-1001, 2000, 2001, then none; nonces: one page, then none. */
-    assert_int_equal(prune_expect(4000, 3, 2 + 19, 2), 4 + 2);
+    /* Transactions of three at most: 900-1001 (two go), then the 19 of
+     * 2000-2001 in seven, then none; nonces: one, then none. */
+    assert_int_equal(prune_expect(4000, 3, 2 + 19, 2), 1 + 7 + 1 + 2);
     assert_int_equal(session_of(0xa1), OWB_ERR_NOENT);
     assert_int_equal(session_of(0xa2), OWB_ERR_NOENT);
     assert_int_equal(session_of(0xa3), OWB_OK);
