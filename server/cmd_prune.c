@@ -57,12 +57,13 @@ int cmd_prune_main(int argc, char **argv)
     ret = OWB_EXIT_OK;
     if (rc != OWB_OK)
         ret = owb_cli_fail(PROG, "%s", owb_strerror(rc));
-    else if (res.skipped)
-        printf("another owb-server is pruning this database now: nothing removed\n");
     else
         printf("removed %llu session(s) and %llu check-in nonce(s) older than %s; each device's "
-               "newest session kept\n",
-               (unsigned long long)res.sessions, (unsigned long long)res.nonces, period);
+               "newest session kept%s\n",
+               (unsigned long long)res.sessions, (unsigned long long)res.nonces, period,
+               res.skipped ? "; stopped there: another process is pruning the database or "
+                             "holds its write lock"
+                           : "");
     cli_close(&srv);
     return ret;
 }

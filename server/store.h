@@ -193,8 +193,9 @@ struct owb_store_ops {
      * conflict before its nonce is looked at). The device's counter is
      * never touched: no counter is issued twice. In batches of about
      * `batch` rows, each its own short transaction; SQLite then
-     * checkpoints and truncates its WAL. Several PostgreSQL instances at
-     * once: one prunes, the others answer OWB_OK with res->skipped. */
+     * checkpoints and truncates its WAL. When another process prunes at
+     * the same time (PostgreSQL) or holds the write lock (SQLite), the
+     * pass stops where it is and answers OWB_OK with res->skipped. */
     enum owb_err (*prune)(struct owb_store *s, int64_t cutoff, unsigned batch,
                           struct owb_prune_result *res);
 };

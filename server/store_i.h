@@ -194,10 +194,11 @@ struct owb_store_driver {
     enum owb_err (*import_open)(struct owb_store *s, void *conn);
     enum owb_err (*import_batch)(void *conn, const struct owb_import_item *items, size_t n,
                                  struct owb_import_result *res);
-    /* Run first in each pruning batch's transaction (NULL: nothing):
-     * OWB_ERR_BUSY when another process is pruning and this pass should
-     * leave it the work. */
-    enum owb_err (*prune_guard)(void *conn);
+    /* Begins a pruning batch's transaction: OWB_ERR_BUSY, and nothing
+     * begun, when another process is pruning or holds the database, so
+     * this pass leaves it the work instead of waiting for it (setups
+     * queued behind a pass must never wait twice). */
+    enum owb_err (*prune_begin)(void *conn);
     /* After a pruning pass that removed rows (NULL: nothing): give the
      * space back where the backend keeps it apart (SQLite's WAL). */
     void (*prune_done)(struct owb_store *s);

@@ -556,10 +556,10 @@ static enum owb_err prune_page(void *conn, void *arg)
     struct prune_walk *w = arg;
     struct owb_store_args a = {0};
     int64_t from = w->from;
-    enum owb_err rc = w->drv->begin(conn);
+    enum owb_err rc = w->drv->prune_begin(conn);
 
-    if (rc == OWB_OK && w->drv->prune_guard)
-        rc = w->drv->prune_guard(conn);
+    if (rc != OWB_OK)
+        return rc;
     owb_arg_i64(&a, from);
     owb_arg_i64(&a, w->cutoff);
     owb_arg_i64(&a, w->batch);

@@ -480,17 +480,21 @@ static enum owb_err read_bool(void *ctx, const struct owb_store_cols *c, void *r
 /* Instances pruning at once would only delete the same rows twice (the
  * deletes are idempotent), but could deadlock on each other's row locks:
  * the one holding the lock goes on, the others leave it the work. */
-static enum owb_err pg_prune_guard(void *conn)
+static enum owb_err pg_prune_begin(void *conn)
 {
     bool got = false;
-    enum owb_err rc = pg_run(conn, P_PRUNE_LOCK, NULL, read_bool, &got, NULL);
+    enum owb_err rc = pg_begin(conn);
 
-    return rc == OWB_OK && !got ? OWB_ERR_BUSY : rc;
+    if (rc == OWB_OK)
+        rc = pg_run(conn, P_PRUNE_LOCK, NULL, read_bool, &got, NULL);
+    if (rc == OWB_OK && !got)
+        rc = OWB_ERR_BUSY;
+    return rc == OWB_OK ? OWB_OK : pg_end(conn, rc);
 }
 
 static const struct owb_store_driver pg_driver = {
     pg_call,      pg_run,         pg_begin,        pg_end,         pg_lend,
-    pg_give_back, pg_import_open, pg_import_batch, pg_prune_guard, NULL,
+    pg_give_back, pg_import_open, pg_import_batch, pg_prune_begin, NULL,
 };
 
 /* --- issue and check-in, one statement each --- */

@@ -650,32 +650,41 @@ static void test_prune(void **state)
     assert_int_equal(checkin_at("dev-b", 2, 0x04, 9600), OWB_OK);
 }
 
-#ifdef OWB_TEST_PG
-/* Another instance pruning (it holds the advisory lock): this one leaves
- * it the work, and removes nothing. */
+/* Another process pruning (PostgreSQL: it holds the advisory lock) or
+ * holding the write lock (SQLite: an import): this pass leaves it the
+ * work and removes nothing, and does not wait out the busy timeout. */
 static void test_prune_elsewhere(void **state)
 {
     struct owb_import_item it = item("dev-a", OWB_SUITE_SYM, 1);
     struct owb_prune_result res;
-    PGconn *pg = PQconnectdb(F.db);
-    PGresult *r;
 
     (void)state;
     import_ok(&it, 1);
     issue_at("dev-a", 0xa1, 1000);
     issue_at("dev-a", 0xa2, 1001);
-    r = PQexec(pg, "BEGIN; SELECT pg_advisory_xact_lock(1870029362)");
+#ifdef OWB_TEST_PG
+    PGconn *other = PQconnectdb(F.db);
+    PGresult *r = PQexec(other, "BEGIN; SELECT pg_advisory_xact_lock(1870029362)");
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
     PQclear(r);
+#else
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(F.db, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+#endif
     assert_int_equal(OPS->prune(F.s, 5000, 100, &res), OWB_OK);
     assert_true(res.skipped);
     assert_int_equal(res.sessions + res.nonces, 0);
     assert_int_equal(session_of(0xa1), OWB_OK);
-    PQclear(PQexec(pg, "COMMIT"));
-    PQfinish(pg);
+#ifdef OWB_TEST_PG
+    PQclear(PQexec(other, "COMMIT"));
+    PQfinish(other);
+#else
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+#endif
     prune_expect(5000, 100, 1, 0);
 }
-#endif
 
 /* The rule for a stored value this server never writes: never a guess.
  * The row reads as invalid (OWB_ERR_TAMPERED, nothing of it filled in),
@@ -731,9 +740,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_issue_session_checkin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
-#ifdef OWB_TEST_PG
         cmocka_unit_test_setup_teardown(test_prune_elsewhere, setup, teardown),
-#endif
     };
     int failed;
 
