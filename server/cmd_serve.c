@@ -9,12 +9,14 @@
 #include "app.h"
 #include "cli.h"
 #include "commands.h"
+#include "retention.h"
 
 #define PROG "owb-server serve"
 
 struct serve_opts {
     struct owb_app_config cfg;
-    const char *public_url, *metrics_listen;
+    const char *public_url, *metrics_listen, *retention;
+    int64_t retention_s;
     unsigned sync; /* index in "full|normal" */
 };
 
@@ -59,6 +61,10 @@ static const struct owb_opt serve_opts[] = {
                   "doubling from 2 s to 60 s (0 = no limit)"),
     OWB_OPT_UINT_("claim-window", "S", struct serve_opts, cfg.claim_window_s, 1, 86400 * 365,
                   "seconds an attempt counts (default 3600)"),
+    OWB_OPT_STR_("retention", "PERIOD", struct serve_opts, retention,
+                 "how long sessions and check-in nonces are kept: " OWB_RETENTION_FORMS
+                 "; pruned in the background (default " OWB_RETENTION_DEFAULT
+                 "; 0 = never); each device's newest session stays"),
     OWB_OPT_CHOICE_("sync", "full|normal", struct serve_opts, sync,
                     "SQLite synchronous setting (default full)"),
     OWB_OPT_FLAG_("quiet", struct serve_opts, cfg.quiet, "no per-request log lines"),
@@ -89,7 +95,8 @@ static int parse_options(int argc, char **argv, struct serve_opts *so, struct cl
                                       .checkin_burst = 5,
                                       .claim_max = 10,
                                       .claim_window_s = 3600},
-                              .metrics_listen = "127.0.0.1:9464"};
+                              .metrics_listen = "127.0.0.1:9464",
+                              .retention = OWB_RETENTION_DEFAULT};
     if ((ret = owb_cli_parse_no_args(&cli, argc, argv)) != OWB_CLI_RUN)
         return ret;
     if (so->public_url && !owb_base_url_valid(so->public_url))
@@ -106,6 +113,9 @@ static int parse_options(int argc, char **argv, struct serve_opts *so, struct cl
                                    so->metrics_listen);
     if (!owb_http_url_valid(so->cfg.device_ap_url, strlen(so->cfg.device_ap_url)))
         return owb_cli_usage_error(PROG, "--device-ap-url must be an http or https URL");
+    if (!owb_retention_parse(so->retention, &so->retention_s))
+        return owb_cli_usage_error(PROG, "--retention takes " OWB_RETENTION_FORMS "; not '%s'",
+                                   so->retention);
     return OWB_CLI_RUN;
 }
 
@@ -278,6 +288,7 @@ int cmd_serve_main(int argc, char **argv)
     struct owb_srv srv = {0};
     struct owb_app app = {0};
     struct owb_httpd *httpd = NULL, *metrics_httpd = NULL;
+    struct owb_retention *retention = NULL;
     sigset_t set;
     int sig = 0, ret;
 
@@ -294,6 +305,11 @@ int cmd_serve_main(int argc, char **argv)
     if (!load_signing(&o, &app) || !make_limits(&app) || !start_public(&app, &httpd) ||
         !start_metrics(&app, so.metrics_listen, &metrics_httpd))
         goto out;
+    if (so.retention_s > 0 &&
+        owb_retention_start(app.store, app.metrics, so.retention_s, &retention) != OWB_OK) {
+        fprintf(stderr, "owb-server: cannot start the pruning thread\n");
+        goto out;
+    }
     set_public_url(&app.cfg, so.public_url, owb_httpd_port(httpd));
     warn_public_url(&app.cfg, so.public_url != NULL);
     fprintf(stderr, "owb-server: listening on %s (port %u), public URL %s\n", app.cfg.listen,
@@ -312,6 +328,7 @@ int cmd_serve_main(int argc, char **argv)
 out:
     owb_httpd_stop(httpd, 0);
     owb_httpd_stop(metrics_httpd, 0);
+    owb_retention_stop(retention);
     free_app(&app);
     cli_close(&srv);
     return ret;

@@ -9,5 +9,6 @@ int cmd_network_main(int argc, char **argv);
 int cmd_token_main(int argc, char **argv);
 int cmd_signing_main(int argc, char **argv);
 int cmd_seal_rows_main(int argc, char **argv);
+int cmd_prune_main(int argc, char **argv);
 
 #endif

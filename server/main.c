@@ -12,6 +12,7 @@ static const struct owb_command commands[] = {
     {"token", cmd_token_main, "create, list and revoke installer tokens"},
     {"signing-key", cmd_signing_main, "print the pk suite's server public key"},
     {"seal-rows", cmd_seal_rows_main, "vouch for rows written before row MACs"},
+    {"prune", cmd_prune_main, "remove sessions and check-in nonces past the retention period"},
 };
 
 int main(int argc, char **argv)

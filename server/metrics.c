@@ -27,6 +27,10 @@ static const struct {
                             "Setup requests refused while a device is locked.", ""},
     [OWB_M_RATE_LIMITED] = {"owb_rate_limited_total",
                             "Requests refused by the per-address rate limit.", ""},
+    [OWB_M_PRUNED_SESSIONS] = {"owb_pruned_rows_total",
+                               "Rows removed by pruning (--retention), by table.",
+                               "{table=\"sessions\"}"},
+    [OWB_M_PRUNED_NONCES] = {"owb_pruned_rows_total", NULL, "{table=\"checkin_nonces\"}"},
 };
 
 struct series {
@@ -86,8 +90,13 @@ void owb_metrics_request(struct owb_metrics *m, const char *route, int status, d
 
 void owb_metrics_inc(struct owb_metrics *m, enum owb_counter c)
 {
+    owb_metrics_add(m, c, 1);
+}
+
+void owb_metrics_add(struct owb_metrics *m, enum owb_counter c, uint64_t n)
+{
     pthread_mutex_lock(&m->mu);
-    m->counters[c]++;
+    m->counters[c] += n;
     pthread_mutex_unlock(&m->mu);
 }
 

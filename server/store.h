@@ -113,6 +113,13 @@ struct owb_device_filter {
     int64_t now;
 };
 
+/* What one pruning pass removed (prune below). */
+struct owb_prune_result {
+    uint64_t sessions, nonces;
+    unsigned batches; /* transactions it took */
+    bool skipped;     /* another instance was pruning (PostgreSQL): nothing done */
+};
+
 struct owb_store;
 struct owb_import;
 
@@ -206,6 +213,18 @@ struct owb_store_ops {
     /* A device's sessions, newest (highest counter) first, at most limit. */
     enum owb_err (*session_list)(struct owb_store *s, const char *device_id, unsigned limit,
                                  owb_session_cb cb, void *ctx);
+    /* Removes what no answer needs any more: sessions created at or before
+     * cutoff, except each device's newest (the one with the device's
+     * counter), and check-in nonces recorded at or before cutoff whose
+     * session is gone (a check-in naming that counter is refused as a
+     * conflict before its nonce is looked at). The device's counter is
+     * never touched: no counter is issued twice. In batches of about
+     * `batch` rows, each its own short transaction; SQLite then
+     * checkpoints and truncates its WAL. When another process prunes at
+     * the same time (PostgreSQL) or holds the write lock (SQLite), the
+     * pass stops where it is and answers OWB_OK with res->skipped. */
+    enum owb_err (*prune)(struct owb_store *s, int64_t cutoff, unsigned batch,
+                          struct owb_prune_result *res);
 };
 
 struct owb_store {

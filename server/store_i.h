@@ -71,6 +71,10 @@ enum owb_stmt {
     OWB_ST_CLAIM_CLEAR,
     OWB_ST_SESSION_GET,
     OWB_ST_SESSION_LIST,
+    OWB_ST_PRUNE_SESSIONS_END,
+    OWB_ST_PRUNE_SESSIONS,
+    OWB_ST_PRUNE_NONCES_END,
+    OWB_ST_PRUNE_NONCES,
     OWB_ST__SHARED
 };
 
@@ -191,6 +195,14 @@ struct owb_store_driver {
     enum owb_err (*import_open)(struct owb_store *s, void *conn);
     enum owb_err (*import_batch)(void *conn, const struct owb_import_item *items, size_t n,
                                  struct owb_import_result *res);
+    /* Begins a pruning batch's transaction: OWB_ERR_BUSY, and nothing
+     * begun, when another process is pruning or holds the database, so
+     * this pass leaves it the work instead of waiting for it (setups
+     * queued behind a pass must never wait twice). */
+    enum owb_err (*prune_begin)(void *conn);
+    /* After a pruning pass that removed rows (NULL: nothing): give the
+     * space back where the backend keeps it apart (SQLite's WAL). */
+    void (*prune_done)(struct owb_store *s);
 };
 
 /* The start of each backend's store. */
@@ -264,6 +276,8 @@ enum owb_err owb_store_device_find(struct owb_store *s, const struct owb_device_
                                    owb_device_cb cb, void *ctx);
 enum owb_err owb_store_session_list(struct owb_store *s, const char *device_id, unsigned limit,
                                     owb_session_cb cb, void *ctx);
+enum owb_err owb_store_prune(struct owb_store *s, int64_t cutoff, unsigned batch,
+                             struct owb_prune_result *res);
 
 /* A backend's owb_store_ops: the operations above, and its own name,
  * close, issue and check-in. */
@@ -282,6 +296,7 @@ enum owb_err owb_store_session_list(struct owb_store *s, const char *device_id, 
         .claim_reset = owb_store_claim_reset, .claim_state = owb_store_claim_state,                \
         .issue = issue_, .session_get = owb_store_session_get, .checkin = checkin_,                \
         .device_find = owb_store_device_find, .session_list = owb_store_session_list,              \
+        .prune = owb_store_prune,                                                                  \
     }
 
 #endif

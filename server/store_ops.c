@@ -611,3 +611,123 @@ enum owb_err owb_store_claim_reset(struct owb_store *s, const char *id)
     enum owb_err rc = change_by_key(s, OWB_ST_CLAIM_CLEAR, id);
     return rc == OWB_ERR_NOENT ? OWB_OK : rc;
 }
+
+/* --- pruning --- */
+
+/* One table's walk: rows are taken a page at a time in the order of their
+ * time column, from `from` on; a page's rows that must stay (a device's
+ * newest session, a nonce whose session is there) are passed over and
+ * not read again once the walk has moved past their page. */
+struct prune_walk {
+    const struct owb_store_driver *drv;
+    unsigned end_id, delete_id;
+    int64_t from, cutoff;
+    unsigned batch;
+    bool done;
+    size_t removed;
+};
+
+static enum owb_err read_page_end(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    struct prune_walk *w = ctx;
+
+    w->done = c->null(res, 0);
+    if (!w->done)
+        w->from = c->i64(res, 0);
+    return OWB_OK;
+}
+
+/* One page in one transaction: the time of its last row, then at most a
+ * batch of what may go up to that time. A full batch may have left some:
+ * the page is taken again; else the next page starts a second later. So
+ * a transaction never deletes more than a batch, and the walk moves on. */
+static enum owb_err prune_page(void *conn, void *arg)
+{
+    struct prune_walk *w = arg;
+    struct owb_store_args a = {0};
+    int64_t from = w->from;
+    enum owb_err rc = w->drv->prune_begin(conn);
+
+    if (rc != OWB_OK)
+        return rc;
+    owb_arg_i64(&a, from);
+    owb_arg_i64(&a, w->cutoff);
+    owb_arg_i64(&a, w->batch);
+    w->done = true;
+    if (rc == OWB_OK)
+        rc = w->drv->run(conn, w->end_id, &a, read_page_end, w, NULL);
+    a.n = 0;
+    owb_arg_i64(&a, from);
+    owb_arg_i64(&a, w->from); /* the page's end */
+    owb_arg_i64(&a, w->batch);
+    w->removed = 0;
+    if (rc == OWB_OK && !w->done)
+        rc = w->drv->run(conn, w->delete_id, &a, NULL, NULL, &w->removed);
+    rc = w->drv->end(conn, rc);
+    if (rc != OWB_OK)
+        w->removed = 0;
+    if (rc != OWB_OK || w->removed == w->batch)
+        w->from = from;
+    else if (!w->done)
+        w->from++;
+    return rc;
+}
+
+static int64_t ns_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Walks one table page by page. After each page the write lock is left
+ * free for as long as the page held it (2 ms at least, 100 at most): the
+ * setups and check-ins queued behind it get at least half of the time. */
+static enum owb_err prune_table(struct owb_store *s, struct prune_walk *w, uint64_t *removed,
+                                struct owb_prune_result *res)
+{
+    enum owb_err rc = OWB_OK;
+
+    while (rc == OWB_OK && !w->done) {
+        int64_t t0 = ns_now(), took;
+        rc = DRV(s)->call(s, true, prune_page, w);
+        took = ns_now() - t0;
+        took = took < 2000000 ? 2000000 : took > 100000000 ? 100000000 : took;
+        if (rc == OWB_OK) {
+            *removed += w->removed;
+            res->batches++;
+            nanosleep(&(struct timespec){0, (long)took}, NULL);
+        }
+    }
+    return rc;
+}
+
+enum owb_err owb_store_prune(struct owb_store *s, int64_t cutoff, unsigned batch,
+                             struct owb_prune_result *res)
+{
+    struct prune_walk sessions = {DRV(s),
+                                  OWB_ST_PRUNE_SESSIONS_END,
+                                  OWB_ST_PRUNE_SESSIONS,
+                                  INT64_MIN,
+                                  cutoff,
+                                  batch ? batch : 1,
+                                  false,
+                                  0};
+    struct prune_walk nonces = sessions;
+    enum owb_err rc;
+
+    memset(res, 0, sizeof *res);
+    nonces.end_id = OWB_ST_PRUNE_NONCES_END;
+    nonces.delete_id = OWB_ST_PRUNE_NONCES;
+    /* Sessions first: the nonces of the sessions removed go in this pass. */
+    rc = prune_table(s, &sessions, &res->sessions, res);
+    if (rc == OWB_OK)
+        rc = prune_table(s, &nonces, &res->nonces, res);
+    if (rc == OWB_ERR_BUSY) {
+        res->skipped = true;
+        rc = OWB_OK;
+    }
+    if (rc == OWB_OK && res->sessions + res->nonces > 0 && DRV(s)->prune_done)
+        DRV(s)->prune_done(s);
+    return rc;
+}

@@ -31,9 +31,20 @@
 #include <libpq-fe.h>
 
 /* This backend's own statements, numbered after the shared ones. */
-enum pg_stmt { P_ISSUE = OWB_ST__SHARED, P_CHECKIN, P_IMPORT_CONFLICT, P_IMPORT_INSERT, P__COUNT };
+enum pg_stmt {
+    P_ISSUE = OWB_ST__SHARED,
+    P_CHECKIN,
+    P_IMPORT_CONFLICT,
+    P_IMPORT_INSERT,
+    P_PRUNE_LOCK,
+    P__COUNT
+};
 
 #define OWN(id) [(id)-OWB_ST__SHARED]
+
+/* pg_advisory_xact_lock keys: migrations "owb1", pruning "owb2" in ASCII. */
+#define MIGRATION_LOCK "1870029361"
+#define PRUNE_LOCK "1870029362"
 
 static const struct owb_stmt_def own_stmts[P__COUNT - OWB_ST__SHARED] = {
     /* $1 token_hash, $2 device_id, $3 mode, $4 now: the sessions row's order. */
@@ -64,10 +75,10 @@ static const struct owb_stmt_def own_stmts[P__COUNT - OWB_ST__SHARED] = {
                             "SELECT DISTINCT ON (id) " OWB_IMPORT_COLS ", $1, $1 FROM owb_import "
                             "ON CONFLICT(id) DO NOTHING",
                             "i"},
+    /* Held to the end of a pruning batch's transaction; never waited for. */
+    OWN(P_PRUNE_LOCK) = {"SELECT pg_try_advisory_xact_lock(" PRUNE_LOCK ")", ""},
 };
 
-/* pg_advisory_xact_lock key for migrations: "owb1" in ASCII. */
-#define MIGRATION_LOCK "1870029361"
 /* And for imports, one at a time: "owbi". */
 #define IMPORT_LOCK "1870094953"
 
@@ -479,8 +490,30 @@ static enum owb_err pg_import_batch(void *conn, const struct owb_import_item *it
     return OWB_OK;
 }
 
+static enum owb_err read_bool(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    *(bool *)ctx = c->i64(res, 0) != 0;
+    return OWB_OK;
+}
+
+/* Instances pruning at once would only delete the same rows twice (the
+ * deletes are idempotent), but could deadlock on each other's row locks:
+ * the one holding the lock goes on, the others leave it the work. */
+static enum owb_err pg_prune_begin(void *conn)
+{
+    bool got = false;
+    enum owb_err rc = pg_begin(conn);
+
+    if (rc == OWB_OK)
+        rc = pg_run(conn, P_PRUNE_LOCK, NULL, read_bool, &got, NULL);
+    if (rc == OWB_OK && !got)
+        rc = OWB_ERR_BUSY;
+    return rc == OWB_OK ? OWB_OK : pg_end(conn, rc);
+}
+
 static const struct owb_store_driver pg_driver = {
-    pg_call, pg_run, pg_begin, pg_end, pg_lend, pg_give_back, pg_import_open, pg_import_batch,
+    pg_call,      pg_run,         pg_begin,        pg_end,         pg_lend,
+    pg_give_back, pg_import_open, pg_import_batch, pg_prune_begin, NULL,
 };
 
 /* --- issue and check-in, one statement each --- */

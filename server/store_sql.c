@@ -59,6 +59,10 @@ static const char *const migrations[] = {
     ("UPDATE tokens SET label = label || ' (id ' || CAST(id AS TEXT) || ')' WHERE EXISTS "
      "(SELECT 1 FROM tokens t WHERE t.label = tokens.label AND t.id < tokens.id);"
      "CREATE UNIQUE INDEX tokens_label ON tokens(label);"),
+    /* 6: pruning walks sessions and check-in nonces by age (store.h
+     * prune), a page at a time. */
+    ("CREATE INDEX sessions_created ON sessions(created_at);"
+     "CREATE INDEX checkin_nonces_at ON checkin_nonces(at);"),
 };
 
 size_t owb_store_migrations(void)
@@ -132,6 +136,28 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
     [OWB_ST_SESSION_LIST] = {"SELECT " OWB_SESSION_COLS " FROM sessions WHERE device_id = $1 "
                              "ORDER BY counter DESC LIMIT $2",
                              "ti"},
+    /* Pruning, a page at a time (store_ops.c owb_store_prune): the last
+     * time of the next $3 rows from $1 up to the cutoff $2, then at most
+     * $3 of the rows from $1 up to that time that may go. A device's
+     * newest session holds its counter; a nonce stays as long as its
+     * session does. */
+    [OWB_ST_PRUNE_SESSIONS_END] = {"SELECT max(created_at) FROM (SELECT created_at FROM sessions "
+                                   "WHERE created_at >= $1 AND created_at <= $2 "
+                                   "ORDER BY created_at LIMIT $3) page",
+                                   "iii"},
+    [OWB_ST_PRUNE_SESSIONS] = {"DELETE FROM sessions WHERE token_hash IN (SELECT s.token_hash "
+                               "FROM sessions s WHERE s.created_at >= $1 AND s.created_at <= $2 "
+                               "AND s.counter < (SELECT d.counter FROM devices d "
+                               "WHERE d.id = s.device_id) LIMIT $3)",
+                               "iii"},
+    [OWB_ST_PRUNE_NONCES_END] = {"SELECT max(at) FROM (SELECT at FROM checkin_nonces "
+                                 "WHERE at >= $1 AND at <= $2 ORDER BY at LIMIT $3) page",
+                                 "iii"},
+    [OWB_ST_PRUNE_NONCES] = {"DELETE FROM checkin_nonces WHERE (device_id, nonce) IN (SELECT "
+                             "n.device_id, n.nonce FROM checkin_nonces n WHERE n.at >= $1 "
+                             "AND n.at <= $2 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE "
+                             "s.device_id = n.device_id AND s.counter = n.counter) LIMIT $3)",
+                             "iii"},
 };
 
 /* Writes the expansion to out (when not NULL); returns its length. */

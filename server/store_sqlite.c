@@ -71,6 +71,7 @@ static const char *const own_sql[ST__COUNT - OWB_ST__SHARED] = {
 struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
+    int busy_ms; /* the writer's busy timeout (pruning shortens it for a moment) */
 };
 
 /* One write of a batch: fn runs inside the batch's transaction under its
@@ -412,8 +413,77 @@ static enum owb_err sq_import_open(struct owb_store *base, void *conn)
     return rc == OWB_ERR_UNAVAILABLE ? OWB_ERR_BUSY : rc;
 }
 
+/* How long a pruning batch waits for another process's write lock before
+ * leaving the pass for later. */
+#define PRUNE_LOCK_WAIT_MS 100
+
+/* A pruning batch's BEGIN IMMEDIATE: held by another process (an import,
+ * a second server pruning), the database is left to it and the pass ends;
+ * the setups queued behind this writer wait only for their own turn. */
+static enum owb_err sq_prune_begin(void *conn)
+{
+    struct conn *c = conn;
+    enum owb_err rc;
+
+    sqlite3_busy_timeout(c->db, PRUNE_LOCK_WAIT_MS);
+    rc = sq_begin(c);
+    sqlite3_busy_timeout(c->db, c->busy_ms);
+    return rc == OWB_ERR_UNAVAILABLE ? OWB_ERR_BUSY : rc;
+}
+
+/* After a pruning pass: how long the truncating checkpoint waits for
+ * readers and writers of other processes (past it, it copies what it can
+ * and leaves the WAL's size as it is until the next pass), how many WAL
+ * frames may be left to copy when it starts, and how often the passive
+ * checkpoints before it try to get there. */
+#define TRUNCATE_WAIT_MS 200
+#define TRUNCATE_LEFT_FRAMES 1000
+#define PASSIVE_TRIES 50
+
+/* Copies the WAL back into the database while setups go on, until at most
+ * TRUNCATE_LEFT_FRAMES are left; false when it could not get there. */
+static bool wal_copied(struct sq_store *s)
+{
+    const struct timespec pause = {0, 20 * 1000 * 1000};
+    struct conn *c = owb_store_pool_acquire(&s->core.pool);
+    int log = 0, done = 0, r = SQLITE_BUSY;
+
+    for (int i = 0; i < PASSIVE_TRIES; i++) {
+        r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (r != SQLITE_BUSY && (r != SQLITE_OK || log - done <= TRUNCATE_LEFT_FRAMES))
+            break;
+        nanosleep(&pause, NULL);
+    }
+    owb_store_pool_release(&s->core.pool, c);
+    return r == SQLITE_OK && log - done <= TRUNCATE_LEFT_FRAMES;
+}
+
+/* After pruning: the WAL back to zero bytes. SQLite reuses the pages the
+ * deletes freed (the free list) for new rows, so the database file stops
+ * growing; the WAL only shrinks when a checkpoint truncates it. Passive
+ * checkpoints copy it back while setups go on; then, with this process's
+ * writes held back, a truncating one copies the little left and cuts it
+ * (setups wait for that, never for the bulk of the copy). */
+static void sq_prune_done(struct owb_store *base)
+{
+    struct sq_store *s = S(base);
+    struct conn *c;
+    int r;
+
+    if (!wal_copied(s))
+        return;
+    c = acquire_writer(s);
+    sqlite3_busy_timeout(c->db, TRUNCATE_WAIT_MS);
+    r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_busy_timeout(c->db, c->busy_ms);
+    if (r != SQLITE_OK && r != SQLITE_BUSY)
+        fprintf(stderr, "owb-server: sqlite checkpoint: %s\n", sqlite3_errmsg(c->db));
+    release_writer(s);
+}
+
 static const struct owb_store_driver sq_driver = {
-    sq_call, sq_run, sq_begin, sq_end, sq_lend, sq_give_back, sq_import_open, sq_import_batch,
+    sq_call,      sq_run,         sq_begin,        sq_end,         sq_lend,
+    sq_give_back, sq_import_open, sq_import_batch, sq_prune_begin, sq_prune_done,
 };
 
 /* --- issue and check-in, group-committed --- */
@@ -726,6 +796,7 @@ static enum owb_err sq_start(void *store, const struct owb_store_config *cfg, ch
     s->q_tail = &s->q_head;
     pthread_mutex_init(&s->ckpt_mu, NULL);
     pthread_cond_init(&s->ckpt_cv, NULL);
+    s->writer.busy_ms = (int)(cfg->busy_ms ? cfg->busy_ms : 5000);
     rc = open_conn(cfg, cfg->create, &s->writer.db, diag);
     if (rc == OWB_OK)
         rc = migrate(s->writer.db, diag);

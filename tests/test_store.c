@@ -764,6 +764,151 @@ static void test_device_find(void **state)
     assert_string_equal(f.last, "d-2499");
 }
 
+/* A session hash or a nonce: 16 or 32 bytes of one value. */
+static const uint8_t *fill(uint8_t *buf, size_t n, uint8_t v)
+{
+    memset(buf, v, n);
+    return buf;
+}
+
+/* Issues a bundle to id at now under the session hash of tag; its counter. */
+static uint64_t issue_at(const char *id, uint8_t tag, int64_t now)
+{
+    uint8_t h[OWB_HASH_BYTES];
+    uint64_t counter = 0;
+
+    assert_int_equal(OPS->issue(F.s, id, fill(h, sizeof h, tag), "server-sealed", now, &counter),
+                     OWB_OK);
+    return counter;
+}
+
+static enum owb_err session_of(uint8_t tag)
+{
+    uint8_t h[OWB_HASH_BYTES];
+    struct owb_session_row sr;
+    return OPS->session_get(F.s, fill(h, sizeof h, tag), &sr);
+}
+
+static enum owb_err checkin_at(const char *id, uint64_t counter, uint8_t nonce, int64_t now)
+{
+    uint8_t n[16];
+    return OPS->checkin(F.s, id, counter, fill(n, sizeof n, nonce), now);
+}
+
+/* One pass, its counts checked; the transactions it took. */
+static unsigned prune_expect(int64_t cutoff, unsigned batch, uint64_t sessions, uint64_t nonces)
+{
+    struct owb_prune_result res;
+
+    assert_int_equal(OPS->prune(F.s, cutoff, batch, &res), OWB_OK);
+    assert_int_equal(res.sessions, sessions);
+    assert_int_equal(res.nonces, nonces);
+    assert_false(res.skipped);
+    return res.batches;
+}
+
+/* Pruning keeps what an answer needs: each device's newest session however
+ * old, the sessions after the cutoff, the nonces of every session kept. A
+ * check-in for a kept session works and its replay is refused; one for a
+ * removed session is a conflict; the counter goes on from where it was. */
+static void test_prune(void **state)
+{
+    struct owb_import_item items[3] = {item("dev-a", OWB_SUITE_SYM, 1),
+                                       item("dev-b", OWB_SUITE_SYM, 2),
+                                       item("dev-c", OWB_SUITE_SYM, 3)};
+    struct owb_device_row d;
+
+    (void)state;
+    import_ok(items, 3);
+    assert_int_equal(issue_at("dev-a", 0xa1, 1000), 1);
+    assert_int_equal(issue_at("dev-a", 0xa2, 1001), 2);
+    assert_int_equal(issue_at("dev-a", 0xa3, 5000), 3);
+    assert_int_equal(checkin_at("dev-a", 1, 0x01, 1002), OWB_OK);
+    assert_int_equal(checkin_at("dev-a", 2, 0x02, 1003), OWB_OK);
+    assert_int_equal(checkin_at("dev-a", 3, 0x03, 5001), OWB_OK);
+    assert_int_equal(issue_at("dev-b", 0xb1, 900), 1);
+    /* Ten sessions of dev-c in one second and ten in the next, in pages of
+     * three: a second's rows go over several transactions, and the walk
+     * moves on past the one that must stay. */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(issue_at("dev-c", (uint8_t)(0xc0 + i), 2000 + i / 10), (uint64_t)i + 1);
+
+    /* Nothing is older than 899. */
+    prune_expect(899, 3, 0, 0);
+    /* Transactions of three at most: 900-1001 (two go), then the 19 of
+     * 2000-2001 in seven, then none; nonces: one, then none. */
+    assert_int_equal(prune_expect(4000, 3, 2 + 19, 2), 1 + 7 + 1 + 2);
+    assert_int_equal(session_of(0xa1), OWB_ERR_NOENT);
+    assert_int_equal(session_of(0xa2), OWB_ERR_NOENT);
+    assert_int_equal(session_of(0xa3), OWB_OK);
+    assert_int_equal(session_of(0xb1), OWB_OK); /* old, but dev-b's newest */
+    assert_int_equal(session_of(0xd3), OWB_OK); /* dev-c's newest */
+    assert_int_equal(session_of(0xd2), OWB_ERR_NOENT);
+    /* A removed session's counter is a conflict, whatever the nonce. */
+    assert_int_equal(checkin_at("dev-a", 1, 0x01, 6000), OWB_ERR_CONFLICT);
+    assert_int_equal(checkin_at("dev-a", 2, 0x09, 6000), OWB_ERR_CONFLICT);
+    /* A kept session's nonce is kept: its replay is refused. */
+    assert_int_equal(checkin_at("dev-a", 3, 0x03, 6000), OWB_ERR_REPLAYED);
+    assert_int_equal(checkin_at("dev-b", 1, 0x04, 6000), OWB_OK);
+    assert_int_equal(checkin_at("dev-b", 1, 0x04, 6001), OWB_ERR_REPLAYED);
+    /* The counter never goes back. */
+    assert_int_equal(issue_at("dev-a", 0xa4, 7000), 4);
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_int_equal(d.counter, 4);
+    assert_string_equal(d.state, "online");
+    /* Again: nothing more goes. */
+    prune_expect(4000, 3, 0, 0);
+    /* The cutoff is inclusive: session 3 of dev-a (5000) goes at 5000, its
+     * nonce (5001) only once it is as old. */
+    prune_expect(5000, 100, 1, 0);
+    assert_int_equal(session_of(0xa3), OWB_ERR_NOENT);
+    prune_expect(5001, 100, 0, 1);
+    assert_int_equal(checkin_at("dev-a", 3, 0x03, 8000), OWB_ERR_CONFLICT);
+    /* dev-b's nonce stays while its session does, its newest until a
+     * later setup; then both go. */
+    prune_expect(9000, 100, 0, 0);
+    assert_int_equal(issue_at("dev-b", 0xb2, 9500), 2);
+    prune_expect(9000, 100, 1, 1);
+    assert_int_equal(checkin_at("dev-b", 1, 0x04, 9600), OWB_ERR_CONFLICT);
+    assert_int_equal(checkin_at("dev-b", 2, 0x04, 9600), OWB_OK);
+}
+
+/* Another process pruning (PostgreSQL: it holds the advisory lock) or
+ * holding the write lock (SQLite: an import): this pass leaves it the
+ * work and removes nothing, and does not wait out the busy timeout. */
+static void test_prune_elsewhere(void **state)
+{
+    struct owb_import_item it = item("dev-a", OWB_SUITE_SYM, 1);
+    struct owb_prune_result res;
+
+    (void)state;
+    import_ok(&it, 1);
+    issue_at("dev-a", 0xa1, 1000);
+    issue_at("dev-a", 0xa2, 1001);
+#ifdef OWB_TEST_PG
+    PGconn *other = PQconnectdb(F.db);
+    PGresult *r = PQexec(other, "BEGIN; SELECT pg_advisory_xact_lock(1870029362)");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+#else
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(F.db, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+#endif
+    assert_int_equal(OPS->prune(F.s, 5000, 100, &res), OWB_OK);
+    assert_true(res.skipped);
+    assert_int_equal(res.sessions + res.nonces, 0);
+    assert_int_equal(session_of(0xa1), OWB_OK);
+#ifdef OWB_TEST_PG
+    PQclear(PQexec(other, "COMMIT"));
+    PQfinish(other);
+#else
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+#endif
+    prune_expect(5000, 100, 1, 0);
+}
+
 /* The rule for a stored value this server never writes: never a guess.
  * The row reads as invalid (OWB_ERR_TAMPERED, nothing of it filled in),
  * a listing leaves it out and says so, and it can still be removed. */
@@ -821,6 +966,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token_label_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_find, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_elsewhere, setup, teardown),
     };
     int failed;
 
