@@ -53,6 +53,20 @@ static void route_healthz(struct owb_app *app, const struct owb_http_request *re
     owb_http_set_static(resp, 200, "application/json", ok, sizeof ok - 1);
 }
 
+/* Readiness, beside /healthz's liveness: whether the store would take a
+ * setup now, within the same bound as one. */
+static void route_readyz(struct owb_app *app, const struct owb_http_request *req,
+                         struct owb_http_response *resp, const char *seg)
+{
+    static const char ready[] = "{\"status\":\"ready\"}";
+    (void)req;
+    (void)seg;
+    if (app->store->ops->ping(app->store) == OWB_OK)
+        owb_http_set_static(resp, 200, "application/json", ready, sizeof ready - 1);
+    else
+        owb_route_error(resp, OWB_ERR_UNAVAILABLE, "The database is not ready.");
+}
+
 static void route_metrics(struct owb_app *app, const struct owb_http_request *req,
                           struct owb_http_response *resp, const char *seg)
 {
@@ -80,6 +94,7 @@ static const struct route {
     route_fn fn;
 } routes[] = {
     {"GET", "/healthz", "", "/healthz", false, any_segment, OWB_ERR_NOT_FOUND, route_healthz},
+    {"GET", "/readyz", "", "/readyz", false, any_segment, OWB_ERR_NOT_FOUND, route_readyz},
     {"POST", "/v1/setup/", "", "/v1/setup/{id}", true, owb_device_id_valid_str,
      OWB_ERR_UNKNOWN_DEVICE, route_setup},
     {"POST", "/v1/devices/", "/checkin", "/v1/devices/{id}/checkin", true, owb_device_id_valid_str,
@@ -105,9 +120,9 @@ void owb_app_handle_metrics(void *ctx, const struct owb_http_request *req,
         route_metrics(ctx, req, resp, "");
 }
 
-void owb_app_handle(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp)
+static void dispatch(struct owb_app *app, const struct owb_http_request *req,
+                     struct owb_http_response *resp)
 {
-    struct owb_app *app = ctx;
     char seg[128] = "";
 
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -126,6 +141,21 @@ void owb_app_handle(void *ctx, const struct owb_http_request *req, struct owb_ht
     }
     resp->route = "(unknown)";
     owb_http_error(resp, OWB_ERR_NOT_FOUND, NULL);
+}
+
+/* Every store call of a request is bounded from its arrival: the busy
+ * timeout covers the wait in the queue for a worker, the store's own
+ * waits and each statement, so a slow database is answered 503 in time. */
+void owb_app_handle(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp)
+{
+    struct owb_app *app = ctx;
+    int64_t arrived = req->arrived.tv_sec || req->arrived.tv_nsec
+                          ? (int64_t)req->arrived.tv_sec * 1000 + req->arrived.tv_nsec / 1000000
+                          : owb_store_clock_ms();
+
+    owb_store_bound_begin(app->store, arrived);
+    dispatch(app, req, resp);
+    owb_store_bound_end();
 }
 
 void owb_app_done(void *ctx, const struct owb_http_request *req,

@@ -8,7 +8,8 @@
  *
  * All calls are safe from several threads at once. Functions return
  * OWB_ERR_NOENT for a missing row, OWB_ERR_EXISTS for a duplicate,
- * OWB_ERR_UNAVAILABLE when the database stayed busy past its wait.
+ * OWB_ERR_UNAVAILABLE when the database stayed busy past its wait, or
+ * did not answer within it (owb_store_bound_begin below).
  *
  * A stored row holding a value this server never writes (a security or
  * suite it does not know, a text longer than its field) is never guessed
@@ -225,6 +226,10 @@ struct owb_store_ops {
      * pass stops where it is and answers OWB_OK with res->skipped. */
     enum owb_err (*prune)(struct owb_store *s, int64_t cutoff, unsigned batch,
                           struct owb_prune_result *res);
+    /* Readiness, as cheap as it gets: OWB_OK when the store would take a
+     * write now (SQLite: its write lock within the wait; PostgreSQL: the
+     * database answers a statement), else OWB_ERR_UNAVAILABLE. */
+    enum owb_err (*ping)(struct owb_store *s);
 };
 
 struct owb_store {
@@ -239,6 +244,17 @@ struct owb_store_config {
     bool create;          /* create the file if missing (init) */
     bool serving;         /* a long-running server: checkpoint in the background */
 };
+
+/* The bound on one request's store calls. Between bound_begin and
+ * bound_end, every call this thread makes answers OWB_ERR_UNAVAILABLE
+ * once the store's busy timeout has passed since arrived_ms (a
+ * CLOCK_MONOTONIC time, owb_store_clock_ms), whatever it waits for: a
+ * connection of the pool, the writer, a lock, a database that does not
+ * answer. Outside one, each call has the busy timeout from its own
+ * start. */
+void owb_store_bound_begin(struct owb_store *s, int64_t arrived_ms);
+void owb_store_bound_end(void);
+int64_t owb_store_clock_ms(void);
 
 /* True for a PostgreSQL connection URI (postgresql:// or postgres://):
  * --db takes a file name or one of these. */

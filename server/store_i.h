@@ -166,10 +166,19 @@ enum owb_err owb_store_pool_init(struct owb_store_pool *p, unsigned n,
                                  size_t slot_size) OWB_MUST_CHECK;
 /* Slot i, for opening and closing what it holds. */
 void *owb_store_pool_slot(struct owb_store_pool *p, unsigned i);
-/* Waits for a free slot. */
-void *owb_store_pool_acquire(struct owb_store_pool *p);
+/* Waits for a free slot until deadline_ms (owb_store_clock_ms; 0: as long
+ * as it takes); NULL past it. */
+void *owb_store_pool_acquire(struct owb_store_pool *p, int64_t deadline_ms);
 void owb_store_pool_release(struct owb_store_pool *p, void *slot);
 void owb_store_pool_destroy(struct owb_store_pool *p);
+
+/* A condition variable whose timed waits run on owb_store_clock_ms's
+ * clock, and such a wait: false once deadline_ms has passed (0: no
+ * deadline, it waits for a signal). */
+void owb_store_cond_init(pthread_cond_t *cv);
+bool owb_store_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms);
+/* deadline_ms as a timespec of CLOCK_MONOTONIC. */
+struct timespec owb_store_timespec(int64_t deadline_ms);
 
 /* --- the driver a backend supplies --- */
 
@@ -210,7 +219,14 @@ struct owb_store_core {
     struct owb_store base;
     const struct owb_store_driver *drv;
     struct owb_store_pool pool; /* the connections calls are lent */
+    unsigned busy_ms;           /* cfg->busy_ms, 5000 when 0 */
 };
+
+/* The deadline of a call starting now: its request's bound
+ * (owb_store_bound_begin), else the busy timeout from now. */
+int64_t owb_store_deadline(struct owb_store *s);
+/* The request's bound, 0 outside one. */
+int64_t owb_store_bound(void);
 
 /* Finishes opening a freshly allocated store (connections, schema). */
 typedef enum owb_err (*owb_store_start_fn)(void *store, const struct owb_store_config *cfg,
@@ -280,8 +296,8 @@ enum owb_err owb_store_prune(struct owb_store *s, int64_t cutoff, unsigned batch
                              struct owb_prune_result *res);
 
 /* A backend's owb_store_ops: the operations above, and its own name,
- * close, issue and check-in. */
-#define OWB_STORE_OPS(name_, close_, issue_, checkin_)                                             \
+ * close, issue, check-in and ping. */
+#define OWB_STORE_OPS(name_, close_, issue_, checkin_, ping_)                                      \
     {                                                                                              \
         .name = name_, .close = close_, .meta_get = owb_store_meta_get,                            \
         .meta_put = owb_store_meta_put, .import_begin = owb_store_import_begin,                    \
@@ -296,7 +312,7 @@ enum owb_err owb_store_prune(struct owb_store *s, int64_t cutoff, unsigned batch
         .claim_reset = owb_store_claim_reset, .claim_state = owb_store_claim_state,                \
         .issue = issue_, .session_get = owb_store_session_get, .checkin = checkin_,                \
         .device_find = owb_store_device_find, .session_list = owb_store_session_list,              \
-        .prune = owb_store_prune,                                                                  \
+        .prune = owb_store_prune, .ping = ping_,                                                   \
     }
 
 #endif

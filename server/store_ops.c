@@ -24,6 +24,7 @@ enum owb_err owb_store_create(size_t size, const struct owb_store_ops *ops,
         return rc;
     core->base.ops = ops;
     core->drv = drv;
+    core->busy_ms = cfg->busy_ms ? cfg->busy_ms : 5000;
     rc = owb_store_pool_init(&core->pool, cfg->connections ? cfg->connections : 1, conn_size);
     if (rc != OWB_OK) {
         owb_store_free(core);
@@ -41,6 +42,31 @@ void owb_store_free(struct owb_store_core *core)
 {
     owb_store_pool_destroy(&core->pool);
     free(core);
+}
+
+/* The request this thread is answering: its deadline, 0 when none. A
+ * thread answers one request at a time, so the bound travels with it
+ * into every store call without each operation taking it. */
+static _Thread_local int64_t bound_ms;
+
+void owb_store_bound_begin(struct owb_store *s, int64_t arrived_ms)
+{
+    bound_ms = arrived_ms + ((struct owb_store_core *)s)->busy_ms;
+}
+
+void owb_store_bound_end(void)
+{
+    bound_ms = 0;
+}
+
+int64_t owb_store_bound(void)
+{
+    return bound_ms;
+}
+
+int64_t owb_store_deadline(struct owb_store *s)
+{
+    return bound_ms ? bound_ms : owb_store_clock_ms() + ((struct owb_store_core *)s)->busy_ms;
 }
 
 struct exec1 {

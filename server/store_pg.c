@@ -6,8 +6,16 @@
  *   - each pooled connection has its prepared statements; a lost
  *     connection is re-established and the call that hit it is tried once
  *     more, else answered UNAVAILABLE (503);
- *   - statement_timeout and lock_timeout bound every wait (--busy-timeout),
- *     TCP keepalives and tcp_user_timeout a dead server: never a hang;
+ *   - every call is bounded on this side: sent without blocking, its
+ *     answer waited for on the socket until the request's deadline
+ *     (store.h, owb_store_bound_begin), and past it the connection is
+ *     abandoned and the call answered UNAVAILABLE. A stopped or hung
+ *     server never runs its own statement_timeout, and over loopback the
+ *     kernel keeps ACKing, so neither server-side timeouts nor
+ *     tcp_user_timeout would fire; reconnecting is bounded the same way;
+ *   - statement_timeout and lock_timeout are kept under what is left of
+ *     the request's bound, so that a lock held elsewhere is answered by the
+ *     server (the connection kept) before this side gives up;
  *   - the counter bump and the session row are one statement (UPDATE ...
  *     RETURNING inside the INSERT), so the row lock orders concurrent
  *     bundles for a device on any instance; a check-in is one statement
@@ -22,6 +30,9 @@
 #include "store.h"
 #include "store_i.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,16 +96,24 @@ static const struct owb_stmt_def own_stmts[P__COUNT - OWB_ST__SHARED] = {
 struct pconn {
     PGconn *pg;
     bool prepared[P__COUNT];
+    int64_t deadline;    /* its call's request bound; 0 outside a request */
+    unsigned busy_ms;    /* --busy-timeout */
+    unsigned timeout_ms; /* the session's statement and lock timeouts; UINT_MAX: unknown */
 };
 
 struct pg_store {
     struct owb_store_core core;
     char *dsn;
-    unsigned busy_ms;
 };
 
+/* What is kept of a request's bound for the server's own answer to reach
+ * this side before it gives up. */
+#define FIT_SLACK_MS(busy) ((busy) / 4 < 200 ? (busy) / 4 : 200)
+
 #define PG(x) ((struct pg_store *)(x))
-static PGconn *connect_pg(const char *dsn, unsigned busy_ms)
+/* A connection to dsn: made at once (blocking, bounded by connect_timeout)
+ * or only started, for connect_by. */
+static PGconn *connect_pg(const char *dsn, unsigned busy_ms, bool blocking)
 {
     char options[160];
     /* Our defaults first; the DSN (dbname, expanded) comes last and wins. */
@@ -109,7 +128,7 @@ static PGconn *connect_pg(const char *dsn, unsigned busy_ms)
              "-c statement_timeout=%u -c lock_timeout=%u -c idle_in_transaction_session_timeout="
              "60000 -c client_min_messages=warning",
              busy_ms * 2, busy_ms);
-    return PQconnectdbParams(keys, vals, 1);
+    return blocking ? PQconnectdbParams(keys, vals, 1) : PQconnectStartParams(keys, vals, 1);
 }
 
 static bool conn_ok(const struct pconn *c)
@@ -117,22 +136,74 @@ static bool conn_ok(const struct pconn *c)
     return c->pg && PQstatus(c->pg) == CONNECTION_OK;
 }
 
-/* Re-establishes a lost connection; its statements must be prepared anew. */
+/* When a wait on c gives up: its request's bound, or outside a request a
+ * time past the server's own statement_timeout (twice the busy timeout),
+ * so that a long statement of an admin command ends by the server's word. */
+static int64_t wait_deadline(const struct pconn *c)
+{
+    return c->deadline ? c->deadline : owb_store_clock_ms() + 2 * (int64_t)c->busy_ms + 1000;
+}
+
+/* Waits until pg's socket is ready for events; false once deadline has
+ * passed first. */
+static bool wait_socket(PGconn *pg, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - owb_store_clock_ms();
+        struct pollfd p = {PQsocket(pg), events, 0};
+        if (left <= 0 || p.fd < 0)
+            return false;
+        int r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (r > 0)
+            return true;
+        if (r < 0 && errno != EINTR)
+            return false;
+    }
+}
+
+/* Gives c's connection up: a server that has not answered in time may
+ * never answer. Closed, not cancelled: a cancel request goes to the same
+ * server and would wait as long. The next call connects anew. */
+static void abandon(struct pconn *c)
+{
+    fprintf(stderr, "owb-server: postgresql: no answer within the busy timeout; connection "
+                    "closed\n");
+    PQfinish(c->pg);
+    c->pg = NULL;
+}
+
+/* Connects c anew by deadline, PQconnectPoll over the socket: a server
+ * that accepts and never answers holds a blocking connect for whole
+ * seconds of connect_timeout. Its statements must be prepared anew. */
+static bool connect_by(struct pconn *c, const char *dsn, int64_t deadline)
+{
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+    PQfinish(c->pg);
+    c->pg = connect_pg(dsn, c->busy_ms, false);
+    memset(c->prepared, 0, sizeof c->prepared);
+    c->timeout_ms = UINT_MAX;
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD)
+        st = PGRES_POLLING_FAILED;
+    while (st == PGRES_POLLING_READING || st == PGRES_POLLING_WRITING) {
+        if (!wait_socket(c->pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline))
+            break;
+        st = PQconnectPoll(c->pg);
+    }
+    if (st == PGRES_POLLING_OK && PQsetnonblocking(c->pg, 1) == 0)
+        return true;
+    fprintf(stderr, "owb-server: postgresql: %s",
+            st == PGRES_POLLING_FAILED && c->pg ? PQerrorMessage(c->pg)
+                                                : "no connection within the busy timeout\n");
+    PQfinish(c->pg);
+    c->pg = NULL;
+    return false;
+}
+
+/* Re-establishes a lost connection, by the call's deadline. */
 static bool reconnect(struct pg_store *s, struct pconn *c)
 {
-    if (conn_ok(c))
-        return true;
-    if (c->pg)
-        PQreset(c->pg);
-    else
-        c->pg = connect_pg(s->dsn, s->busy_ms);
-    memset(c->prepared, 0, sizeof c->prepared);
-    if (!conn_ok(c)) {
-        fprintf(stderr, "owb-server: postgresql: %s",
-                c->pg ? PQerrorMessage(c->pg) : "no memory\n");
-        return false;
-    }
-    return true;
+    return conn_ok(c) || connect_by(c, s->dsn, wait_deadline(c));
 }
 
 /* What a failed result means. A lost connection is UNAVAILABLE (and the
@@ -158,6 +229,57 @@ static enum owb_err map_res(struct pconn *c, const PGresult *r)
     fprintf(stderr, "owb-server: postgresql: %s",
             r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
     return OWB_ERR_IO;
+}
+
+static bool res_ok(const PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN;
+}
+
+/* Sends what is queued on c and waits for the answer to it by deadline:
+ * the first error, else the last result; NULL when the connection broke,
+ * or gave no answer in time and was abandoned. A COPY IN comes back at
+ * once, for its rows to follow. */
+static PGresult *await(struct pconn *c, int64_t deadline)
+{
+    PGresult *keep = NULL, *r;
+
+    while (PQflush(c->pg) == 1)
+        if (!wait_socket(c->pg, POLLIN | POLLOUT, deadline) || !PQconsumeInput(c->pg))
+            goto late;
+    for (;;) {
+        while (PQisBusy(c->pg)) {
+            if (!wait_socket(c->pg, POLLIN, deadline))
+                goto late;
+            if (!PQconsumeInput(c->pg))
+                break;
+        }
+        r = PQgetResult(c->pg);
+        if (!r)
+            break;
+        if (keep && !res_ok(keep)) {
+            PQclear(r);
+        } else {
+            PQclear(keep);
+            keep = r;
+        }
+        if (PQresultStatus(keep) == PGRES_COPY_IN)
+            break;
+    }
+    return keep;
+late:
+    PQclear(keep);
+    if (conn_ok(c))
+        abandon(c);
+    return NULL;
+}
+
+/* Runs sql (statements without parameters) by c's deadline. */
+static PGresult *pg_exec(struct pconn *c, const char *sql)
+{
+    int64_t deadline = wait_deadline(c);
+    return conn_ok(c) && PQsendQuery(c->pg, sql) ? await(c, deadline) : NULL;
 }
 
 static const struct owb_stmt_def *stmt_def(unsigned id)
@@ -189,7 +311,7 @@ static enum owb_err prepare(struct pconn *c, unsigned id)
     if (!sql)
         return OWB_ERR_NOMEM;
     snprintf(name, sizeof name, "owb%u", id);
-    r = PQprepare(c->pg, name, sql, (int)n, types);
+    r = PQsendPrepare(c->pg, name, sql, (int)n, types) ? await(c, wait_deadline(c)) : NULL;
     free(sql);
     rc = map_res(c, r);
     PQclear(r);
@@ -199,9 +321,31 @@ static enum owb_err prepare(struct pconn *c, unsigned id)
 
 static enum owb_err exec_sql(struct pconn *c, const char *sql)
 {
-    PGresult *r = PQexec(c->pg, sql);
+    PGresult *r = pg_exec(c, sql);
     enum owb_err rc = map_res(c, r);
     PQclear(r);
+    return rc;
+}
+
+/* In a request, the server's statement and lock timeouts are brought
+ * under what is left of its bound, so that a lock held elsewhere is
+ * answered by the server (a lock timeout, the connection kept) before
+ * this side gives up on it. Set again only when the last value would
+ * overrun, or is under half of what is left. */
+static enum owb_err fit_timeouts(struct pconn *c)
+{
+    int64_t left = c->deadline - owb_store_clock_ms() - FIT_SLACK_MS(c->busy_ms);
+    char sql[96];
+    enum owb_err rc;
+
+    if (!c->deadline || (c->timeout_ms <= left && c->timeout_ms >= left / 2))
+        return OWB_OK;
+    if (left <= 0)
+        return OWB_ERR_UNAVAILABLE;
+    snprintf(sql, sizeof sql, "SET statement_timeout = %lld; SET lock_timeout = %lld",
+             (long long)left, (long long)left);
+    rc = exec_sql(c, sql);
+    c->timeout_ms = rc == OWB_OK ? (unsigned)left : UINT_MAX;
     return rc;
 }
 
@@ -292,12 +436,16 @@ static enum owb_err pg_run(void *conn, unsigned id, const struct owb_store_args 
         *count = 0;
     if (!conn_ok(c))
         return OWB_ERR_UNAVAILABLE;
-    rc = prepare(c, id);
+    rc = fit_timeouts(c);
+    if (rc == OWB_OK)
+        rc = prepare(c, id);
     if (rc != OWB_OK)
         return rc;
     to_params(a, &p);
     snprintf(name, sizeof name, "owb%u", id);
-    r = PQexecPrepared(c->pg, name, a ? a->n : 0, p.v, p.len, p.fmt, 1);
+    r = PQsendQueryPrepared(c->pg, name, a ? a->n : 0, p.v, p.len, p.fmt, 1)
+            ? await(c, wait_deadline(c))
+            : NULL;
     rc = map_res(c, r);
     if (rc == OWB_OK && PQresultStatus(r) == PGRES_TUPLES_OK) {
         for (int i = 0; i < PQntuples(r); i++) {
@@ -321,18 +469,27 @@ static enum owb_err pg_begin(void *conn)
 
 static enum owb_err pg_end(void *conn, enum owb_err rc)
 {
-    enum owb_err end = exec_sql(conn, rc == OWB_OK ? "COMMIT" : "ROLLBACK");
+    struct pconn *c = conn;
+    enum owb_err end = exec_sql(c, rc == OWB_OK ? "COMMIT" : "ROLLBACK");
+
+    /* A rollback undoes a SET made in the transaction too. */
+    if (rc != OWB_OK || end != OWB_OK)
+        c->timeout_ms = UINT_MAX;
     return rc == OWB_OK ? end : rc;
 }
 
-/* One connection, one try more after a lost connection. */
+/* One connection, one try more after a lost connection; neither waits
+ * past the request's bound. */
 static enum owb_err pg_call(struct owb_store *base, bool write, owb_store_conn_fn fn, void *arg)
 {
     struct pg_store *s = PG(base);
-    struct pconn *c = owb_store_pool_acquire(&s->core.pool);
+    struct pconn *c = owb_store_pool_acquire(&s->core.pool, owb_store_deadline(base));
     enum owb_err rc = OWB_ERR_UNAVAILABLE;
 
     (void)write; /* every connection reads and writes */
+    if (!c)
+        return rc;
+    c->deadline = owb_store_bound();
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!reconnect(s, c))
             break;
@@ -340,6 +497,7 @@ static enum owb_err pg_call(struct owb_store *base, bool write, owb_store_conn_f
         if (rc != OWB_ERR_UNAVAILABLE || conn_ok(c))
             break;
     }
+    c->deadline = 0;
     owb_store_pool_release(&s->core.pool, c);
     return rc;
 }
@@ -348,7 +506,7 @@ static enum owb_err pg_call(struct owb_store *base, bool write, owb_store_conn_f
 
 static void *pg_lend(struct owb_store *base)
 {
-    return owb_store_pool_acquire(&PG(base)->core.pool);
+    return owb_store_pool_acquire(&PG(base)->core.pool, 0);
 }
 
 static void pg_give_back(struct owb_store *base, void *conn)
@@ -362,7 +520,7 @@ static void pg_give_back(struct owb_store *base, void *conn)
  * up with a lock time-out that says nothing of why. */
 static enum owb_err import_lock(struct pconn *c)
 {
-    PGresult *r = PQexec(c->pg, "SELECT pg_advisory_xact_lock(" IMPORT_LOCK ")");
+    PGresult *r = pg_exec(c, "SELECT pg_advisory_xact_lock(" IMPORT_LOCK ")");
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     enum owb_err rc = state && !strcmp(state, "55P03") ? OWB_ERR_BUSY : map_res(c, r);
 
@@ -430,6 +588,19 @@ static size_t copy_line(const struct owb_store_args *a, char *line, size_t cap)
     return o;
 }
 
+/* Queues COPY data (line, or with len 0 the end, err NULL unless it
+ * failed), waiting by c's deadline while the connection cannot take more. */
+static bool copy_put(struct pconn *c, const char *line, size_t len, const char *err)
+{
+    int64_t deadline = wait_deadline(c);
+    int r;
+
+    while ((r = len ? PQputCopyData(c->pg, line, (int)len) : PQputCopyEnd(c->pg, err)) == 0)
+        if (!wait_socket(c->pg, POLLOUT, deadline) || PQflush(c->pg) < 0)
+            return false;
+    return r == 1;
+}
+
 static enum owb_err copy_batch(struct pconn *c, const struct owb_import_item *items, size_t n)
 {
     char line[OWB_DEVICE_ID_SIZE + 6 * (2 * OWB_SEALED_MAX + 8) + 16];
@@ -437,7 +608,7 @@ static enum owb_err copy_batch(struct pconn *c, const struct owb_import_item *it
     enum owb_err rc = exec_sql(c, "TRUNCATE owb_import");
 
     if (rc == OWB_OK) {
-        r = PQexec(c->pg, "COPY owb_import FROM STDIN");
+        r = pg_exec(c, "COPY owb_import FROM STDIN");
         rc = map_res(c, r);
         PQclear(r);
     }
@@ -447,18 +618,16 @@ static enum owb_err copy_batch(struct pconn *c, const struct owb_import_item *it
         struct owb_store_args a;
         owb_store_import_args(&items[i], &a);
         size_t len = copy_line(&a, line, sizeof line);
-        if (len == 0 || PQputCopyData(c->pg, line, (int)len) != 1) {
-            (void)PQputCopyEnd(c->pg, "owb: write failed");
+        if (len == 0 || !copy_put(c, line, len, NULL)) {
+            (void)copy_put(c, NULL, 0, "owb: write failed");
             break;
         }
     }
-    if (PQputCopyEnd(c->pg, NULL) != 1)
+    if (!copy_put(c, NULL, 0, NULL))
         return conn_ok(c) ? OWB_ERR_IO : OWB_ERR_UNAVAILABLE;
-    while ((r = PQgetResult(c->pg)) != NULL) {
-        if (rc == OWB_OK)
-            rc = map_res(c, r);
-        PQclear(r);
-    }
+    r = await(c, wait_deadline(c));
+    rc = map_res(c, r);
+    PQclear(r);
     return rc;
 }
 
@@ -575,14 +744,26 @@ static void pg_close(struct owb_store *base)
     owb_store_free(&s->core);
 }
 
+static enum owb_err ping_fn(void *conn, void *arg)
+{
+    (void)arg;
+    return exec_sql(conn, "SELECT 1");
+}
+
+/* Ready when the database answers a statement (reconnecting if need be). */
+static enum owb_err pg_ping(struct owb_store *base)
+{
+    return pg_call(base, false, ping_fn, NULL);
+}
+
 static const struct owb_store_ops pg_ops =
-    OWB_STORE_OPS("postgresql", pg_close, pg_issue, pg_checkin);
+    OWB_STORE_OPS("postgresql", pg_close, pg_issue, pg_checkin, pg_ping);
 
 /* The schema's version, creating its table (at 0) when create allows;
  * *exists false when there is none. */
 static enum owb_err schema_version(struct pconn *c, bool create, bool *exists, size_t *have)
 {
-    PGresult *r = PQexec(c->pg, "SELECT to_regclass('owb_schema') IS NOT NULL");
+    PGresult *r = pg_exec(c, "SELECT to_regclass('owb_schema') IS NOT NULL");
     enum owb_err rc = map_res(c, r);
 
     *have = 0;
@@ -595,7 +776,7 @@ static enum owb_err schema_version(struct pconn *c, bool create, bool *exists, s
                          "INSERT INTO owb_schema VALUES (0)");
     *exists = rc == OWB_OK;
     if (rc == OWB_OK) {
-        r = PQexec(c->pg, "SELECT version FROM owb_schema");
+        r = pg_exec(c, "SELECT version FROM owb_schema");
         rc = map_res(c, r);
         if (rc == OWB_OK && PQntuples(r) == 1)
             *have = strtoul(PQgetvalue(r, 0, 0), NULL, 10);
@@ -647,13 +828,14 @@ static enum owb_err pg_start(void *store, const struct owb_store_config *cfg, ch
     struct pg_store *s = store;
     enum owb_err rc;
 
-    s->busy_ms = cfg->busy_ms ? cfg->busy_ms : 5000;
     s->dsn = strdup(cfg->path);
     rc = s->dsn ? OWB_OK : OWB_ERR_NOMEM;
     for (unsigned i = 0; rc == OWB_OK && i < s->core.pool.n; i++) {
         struct pconn *c = owb_store_pool_slot(&s->core.pool, i);
-        c->pg = connect_pg(s->dsn, s->busy_ms);
-        if (!conn_ok(c)) {
+        c->busy_ms = s->core.busy_ms;
+        c->timeout_ms = UINT_MAX;
+        c->pg = connect_pg(s->dsn, c->busy_ms, true);
+        if (!conn_ok(c) || PQsetnonblocking(c->pg, 1) != 0) {
             /* The connection string may hold a password: not repeated. */
             owb_diagf(diag, "cannot connect: %s", c->pg ? PQerrorMessage(c->pg) : "no memory");
             char *nl = strchr(diag, '\n');

@@ -83,6 +83,7 @@ struct wjob {
     enum owb_err rc;
     bool done;
     struct wjob *next;
+    int64_t deadline; /* its request's (owb_store_deadline) */
 };
 
 struct sq_store {
@@ -140,10 +141,25 @@ static enum owb_err map_rc(sqlite3 *db, int rc)
     }
 }
 
-static struct conn *acquire_writer(struct sq_store *s)
+/* The writer, waited for until deadline (0: as long as it takes); NULL
+ * past it. */
+static struct conn *acquire_writer(struct sq_store *s, int64_t deadline)
 {
-    pthread_mutex_lock(&s->write_mu);
+    struct timespec until = owb_store_timespec(deadline);
+
+    if (!deadline)
+        pthread_mutex_lock(&s->write_mu);
+    else if (pthread_mutex_clocklock(&s->write_mu, CLOCK_MONOTONIC, &until) != 0)
+        return NULL;
     return &s->writer;
+}
+
+/* A lock another process holds is waited for until deadline and no
+ * longer (SQLite's busy handler, set for each call). */
+static void wait_until(struct conn *c, int64_t deadline)
+{
+    int64_t left = deadline - owb_store_clock_ms();
+    sqlite3_busy_timeout(c->db, left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left);
 }
 
 static void release_writer(struct sq_store *s)
@@ -272,13 +288,20 @@ static enum owb_err sq_end(void *conn, enum owb_err rc)
     return rc;
 }
 
-/* Writes go to the writer, reads to a pool connection. */
+/* Writes go to the writer, reads to a pool connection; neither waits
+ * past the call's deadline. */
 static enum owb_err sq_call(struct owb_store *base, bool write, owb_store_conn_fn fn, void *arg)
 {
     struct sq_store *s = S(base);
-    struct conn *c = write ? acquire_writer(s) : owb_store_pool_acquire(&s->core.pool);
-    enum owb_err rc = fn(c, arg);
+    int64_t deadline = owb_store_deadline(base);
+    struct conn *c =
+        write ? acquire_writer(s, deadline) : owb_store_pool_acquire(&s->core.pool, deadline);
+    enum owb_err rc = OWB_ERR_UNAVAILABLE;
 
+    if (!c)
+        return rc;
+    wait_until(c, deadline);
+    rc = fn(c, arg);
     if (write)
         release_writer(s);
     else
@@ -295,10 +318,24 @@ static bool tx_failure(enum owb_err rc)
     return rc == OWB_ERR_IO || rc == OWB_ERR_UNAVAILABLE || rc == OWB_ERR_NOMEM;
 }
 
+/* Runs a batch within the earliest deadline of its jobs: the lock is
+ * waited for no longer than the most hurried of them may wait. */
 static void run_batch(struct sq_store *s, struct wjob *batch)
 {
-    struct conn *c = acquire_writer(s);
-    enum owb_err rc = sq_begin(c);
+    int64_t first = batch->deadline;
+    struct conn *c;
+    enum owb_err rc;
+
+    for (struct wjob *j = batch; j; j = j->next)
+        first = j->deadline < first ? j->deadline : first;
+    c = acquire_writer(s, first);
+    if (!c) {
+        for (struct wjob *j = batch; j; j = j->next)
+            j->rc = OWB_ERR_UNAVAILABLE;
+        return;
+    }
+    wait_until(c, first);
+    rc = sq_begin(c);
 
     for (struct wjob *j = batch; j; j = j->next) {
         if (rc == OWB_OK)
@@ -321,24 +358,72 @@ static void run_batch(struct sq_store *s, struct wjob *batch)
     release_writer(s);
 }
 
+/* Takes job out of the queue (under q_mu); false when a batch has it. */
+static bool unqueue(struct sq_store *s, struct wjob *job)
+{
+    for (struct wjob **p = &s->q_head; *p; p = &(*p)->next) {
+        if (*p != job)
+            continue;
+        *p = job->next;
+        if (s->q_tail == &job->next)
+            s->q_tail = p;
+        return true;
+    }
+    return false;
+}
+
+/* The queued jobs as a batch (under q_mu). A job whose deadline has
+ * passed is answered UNAVAILABLE there and then, without trying: a
+ * request that waited out its bound behind other batches gets no second
+ * wait of its own. */
+static struct wjob *take_batch(struct sq_store *s)
+{
+    struct wjob *batch = NULL, **tail = &batch, *next;
+    int64_t now = owb_store_clock_ms();
+
+    for (struct wjob *j = s->q_head; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        if (j->deadline <= now) {
+            j->rc = OWB_ERR_UNAVAILABLE;
+            j->done = true;
+            continue;
+        }
+        *tail = j;
+        tail = &j->next;
+    }
+    s->q_head = NULL;
+    s->q_tail = &s->q_head;
+    pthread_cond_broadcast(&s->q_cv);
+    return batch;
+}
+
 static enum owb_err write_batched(struct sq_store *s, owb_store_conn_fn fn, void *arg)
 {
-    struct wjob job = {fn, arg, OWB_OK, false, NULL};
+    struct wjob job = {fn, arg, OWB_OK, false, NULL, owb_store_deadline(&s->core.base)};
+    bool taken = false; /* by a batch, when its deadline passed */
 
     pthread_mutex_lock(&s->q_mu);
     *s->q_tail = &job;
     s->q_tail = &job.next;
     while (!job.done) {
         if (s->q_leader) {
-            pthread_cond_wait(&s->q_cv, &s->q_mu);
+            /* Past its deadline a job still queued leaves; one a batch
+             * has taken is answered within the batch's deadline. */
+            if (owb_store_cond_wait(&s->q_cv, &s->q_mu, taken ? 0 : job.deadline))
+                continue;
+            if (unqueue(s, &job)) {
+                job.rc = OWB_ERR_UNAVAILABLE;
+                job.done = true;
+            }
+            taken = true;
             continue;
         }
-        struct wjob *batch = s->q_head, *next;
-        s->q_head = NULL;
-        s->q_tail = &s->q_head;
+        struct wjob *batch = take_batch(s), *next;
         s->q_leader = true;
         pthread_mutex_unlock(&s->q_mu);
-        run_batch(s, batch);
+        if (batch)
+            run_batch(s, batch);
         pthread_mutex_lock(&s->q_mu);
         s->q_leader = false;
         /* A waiter returns (and its job goes away) once done is set. */
@@ -394,7 +479,7 @@ static enum owb_err sq_import_batch(void *conn, const struct owb_import_item *it
 
 static void *sq_lend(struct owb_store *base)
 {
-    return acquire_writer(S(base));
+    return acquire_writer(S(base), 0);
 }
 
 static void sq_give_back(struct owb_store *base, void *conn)
@@ -407,9 +492,10 @@ static void sq_give_back(struct owb_store *base, void *conn)
  * busy timeout that is what to say, not that the service is unavailable. */
 static enum owb_err sq_import_open(struct owb_store *base, void *conn)
 {
-    enum owb_err rc = sq_begin(conn);
+    enum owb_err rc;
 
-    (void)base;
+    wait_until(conn, owb_store_deadline(base));
+    rc = sq_begin(conn);
     return rc == OWB_ERR_UNAVAILABLE ? OWB_ERR_BUSY : rc;
 }
 
@@ -445,7 +531,7 @@ static enum owb_err sq_prune_begin(void *conn)
 static bool wal_copied(struct sq_store *s)
 {
     const struct timespec pause = {0, 20 * 1000 * 1000};
-    struct conn *c = owb_store_pool_acquire(&s->core.pool);
+    struct conn *c = owb_store_pool_acquire(&s->core.pool, 0);
     int log = 0, done = 0, r = SQLITE_BUSY;
 
     for (int i = 0; i < PASSIVE_TRIES; i++) {
@@ -472,7 +558,7 @@ static void sq_prune_done(struct owb_store *base)
 
     if (!wal_copied(s))
         return;
-    c = acquire_writer(s);
+    c = acquire_writer(s, 0);
     sqlite3_busy_timeout(c->db, TRUNCATE_WAIT_MS);
     r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     sqlite3_busy_timeout(c->db, c->busy_ms);
@@ -578,6 +664,20 @@ static enum owb_err sq_checkin(struct owb_store *base, const char *id, uint64_t 
     return write_batched(S(base), checkin_job, &ci);
 }
 
+static enum owb_err ping_job(void *c, void *arg)
+{
+    (void)c;
+    (void)arg;
+    return OWB_OK;
+}
+
+/* Ready when a write would go through: an empty job through the group
+ * commit, which takes the write lock (and writes nothing). */
+static enum owb_err sq_ping(struct owb_store *base)
+{
+    return write_batched(S(base), ping_job, NULL);
+}
+
 /* --- opening and closing --- */
 
 static void close_conn(struct conn *c)
@@ -614,7 +714,7 @@ static void sq_close(struct owb_store *base)
 }
 
 static const struct owb_store_ops sqlite_ops =
-    OWB_STORE_OPS("sqlite", sq_close, sq_issue, sq_checkin);
+    OWB_STORE_OPS("sqlite", sq_close, sq_issue, sq_checkin, sq_ping);
 
 static enum owb_err exec_sql(sqlite3 *db, const char *sql, char *diag)
 {
@@ -792,7 +892,7 @@ static enum owb_err sq_start(void *store, const struct owb_store_config *cfg, ch
 
     pthread_mutex_init(&s->write_mu, NULL);
     pthread_mutex_init(&s->q_mu, NULL);
-    pthread_cond_init(&s->q_cv, NULL);
+    owb_store_cond_init(&s->q_cv);
     s->q_tail = &s->q_head;
     pthread_mutex_init(&s->ckpt_mu, NULL);
     pthread_cond_init(&s->ckpt_cv, NULL);

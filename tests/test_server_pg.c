@@ -144,12 +144,67 @@ static void test_pg_connection_loss(void **state)
     snprintf(u, sizeof u, "%s/healthz", base);
     t_http("GET", u, NULL, NULL, 0, &r);
     t_expect(&r, 200, NULL);
+    assert_int_equal(t_readyz(base), 503); /* alive, but not ready */
 
     t_pg_resume(&F.pg);
     s = (struct t_slow_setup){base, 0, 0};
     t_slow_setup_run(&s);
     print_message("database back: setup answered %ld after %.0f ms\n", s.status, s.ms);
     assert_int_equal(s.status, 200);
+    assert_int_equal(t_stop(&p, SIGTERM), 0);
+    char *log = t_log(&p);
+    assert_null(strstr(log, " 500 "));
+    free(log);
+}
+
+/* A setup of dev-0 through base, asked until it is answered 200 (at most
+ * 50 times, each bounded): the number of tries. */
+static int setup_until_ok(const char *base)
+{
+    struct t_slow_setup s = {base, 0, 0};
+    int tries = 0;
+
+    while (s.status != 200 && tries < 50) {
+        s = (struct t_slow_setup){base, 0, 0};
+        t_slow_setup_run(&s);
+        tries++;
+        assert_true(s.status == 200 || s.status == 503);
+    }
+    assert_int_equal(s.status, 200);
+    return tries;
+}
+
+/* PostgreSQL frozen (every process of it stopped, as a hung host would
+ * be: the kernel still accepts and ACKs, nothing answers) under more
+ * clients than worker threads, with an idle timeout shorter than the busy
+ * timeout: every request is answered within the busy timeout and a margin
+ * of its own arrival, 503 with Retry-After, /readyz 503; once it
+ * continues, the server reconnects and answers 200 again. */
+static void test_pg_frozen(void **state)
+{
+    (void)state;
+    struct t_bound b;
+    struct t_proc p;
+    char base[64];
+
+    t_serve(&p, "pg-frozen", "--metrics-listen", "off", "--rate-limit", "0", "--busy-timeout",
+            "1500", "--timeout", "1", "--threads", "4", "--max-connections", "40", NULL);
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", p.port);
+    assert_int_equal(setup_until_ok(base), 1);
+    assert_int_equal(t_readyz(base), 200);
+
+    t_pg_freeze(&F.pg, true);
+    t_bound_start(&b, base, 30, 1500 + 1500);
+    t_bound_wait(&b, 4);
+    t_bound_stop(&b);
+    t_pg_freeze(&F.pg, false);
+    t_bound_check(&b);
+    assert_true(b.sum.unavailable > 0);
+    assert_true(b.sum.ready_503 > 0);
+    assert_int_equal(b.sum.ready_200, 0);
+
+    print_message("continued: a setup answered 200 at try %d\n", setup_until_ok(base));
+    assert_int_equal(t_readyz(base), 200);
     assert_int_equal(t_stop(&p, SIGTERM), 0);
     char *log = t_log(&p);
     assert_null(strstr(log, " 500 "));
@@ -196,6 +251,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pg_two_instances),
         cmocka_unit_test(test_pg_connection_loss),
+        cmocka_unit_test(test_pg_frozen),
         cmocka_unit_test(test_pg_concurrent_init),
     };
     return T_WORLD_RUN(tests);

@@ -440,6 +440,53 @@ static void test_lock_contention(void **state)
     free(log);
 }
 
+/* The write lock held far past the busy timeout (SQLite: by another
+ * process, as a long `device import` holds it; PostgreSQL: the rows a
+ * setup writes), by more clients than worker threads, with an idle
+ * timeout shorter than the busy timeout and the connection limit near:
+ * every request is answered within the busy timeout and a margin of its
+ * own arrival, a write 503 with Retry-After; /readyz says 503 while
+ * SQLite's lock is held (PostgreSQL's database still answers: 200, but for
+ * a request that waited out its bound for a thread), and 200 and a setup
+ * 200 once it is released. */
+static void test_bound_under_lock(void **state)
+{
+    (void)state;
+    struct t_slow_setup a;
+    struct t_bound b;
+    struct t_proc p;
+    char base[64];
+    struct t_db *db;
+
+    t_serve(&p, "bound", "--metrics-listen", "off", "--rate-limit", "0", "--busy-timeout", "1500",
+            "--timeout", "1", "--threads", "4", "--max-connections", "40", NULL);
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", p.port);
+    assert_int_equal(t_readyz(base), 200);
+    db = t_db_open();
+    t_db_lock(db);
+    t_bound_start(&b, base, 30, 1500 + 1500);
+    t_bound_wait(&b, 4);
+    t_bound_stop(&b);
+    t_db_sql(db, "ROLLBACK");
+    t_db_close(db);
+    t_bound_check(&b);
+    assert_true(b.sum.unavailable > 0);
+#ifdef OWB_TEST_PG
+    assert_true(b.sum.ready_200 > 0); /* the database answers */
+#else
+    assert_true(b.sum.ready_503 > 0);
+    assert_int_equal(b.sum.ready_200, 0);
+#endif
+    assert_int_equal(t_readyz(base), 200);
+    a = (struct t_slow_setup){base, 0, 0};
+    t_slow_setup_run(&a);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(t_stop(&p, SIGTERM), 0);
+    char *log = t_log(&p);
+    assert_null(strstr(log, " 500 "));
+    free(log);
+}
+
 static size_t scanned_files, scanned_bytes;
 static bool pk_public_seen;
 
@@ -533,15 +580,11 @@ static void test_no_secret_in_database(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_http_edges),
-        cmocka_unit_test(test_rate_limit),
-        cmocka_unit_test(test_master_key_refusals),
-        cmocka_unit_test(test_kill_mid_burst),
-        cmocka_unit_test(test_kill_mid_import),
-        cmocka_unit_test(test_slowloris),
-        cmocka_unit_test(test_hostile_requests),
-        cmocka_unit_test(test_lock_contention),
-        cmocka_unit_test(test_no_secret_in_database),
+        cmocka_unit_test(test_http_edges),          cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_master_key_refusals), cmocka_unit_test(test_kill_mid_burst),
+        cmocka_unit_test(test_kill_mid_import),     cmocka_unit_test(test_slowloris),
+        cmocka_unit_test(test_hostile_requests),    cmocka_unit_test(test_lock_contention),
+        cmocka_unit_test(test_bound_under_lock),    cmocka_unit_test(test_no_secret_in_database),
     };
     return T_WORLD_RUN(tests);
 }

@@ -25,6 +25,22 @@ struct conn_slot {
     int fd; /* -1 when free */
     struct timespec opened;
     bool evicted;
+    bool busy; /* its request is being handled: never evicted */
+};
+
+/* Per-connection request state, in MHD's con_cls. */
+struct req_state {
+    char *buf;
+    size_t len, cap;
+    bool responded;
+    struct timespec start;
+    /* With workers: the request waiting for one or being handled (its
+     * connection suspended), then its answer, sent when MHD resumes it. */
+    struct MHD_Connection *conn;
+    const char *url, *method; /* MHD's, kept while the request lasts */
+    struct owb_http_response resp;
+    bool ready;
+    struct req_state *next;
 };
 
 struct owb_httpd {
@@ -34,14 +50,13 @@ struct owb_httpd {
     pthread_mutex_t conn_mu;
     struct conn_slot *conns; /* conn_limit of them, when evicting */
     unsigned n_conns, n_slots;
-};
-
-/* Per-connection request state, in MHD's con_cls. */
-struct req_state {
-    char *buf;
-    size_t len, cap;
-    bool responded;
-    struct timespec start;
+    /* The handler threads (opt.workers) and the requests waiting for them. */
+    pthread_t *workers;
+    unsigned n_workers;
+    pthread_mutex_t q_mu;
+    pthread_cond_t q_cv;
+    struct req_state *q_head, **q_tail;
+    bool q_stop;
 };
 
 static double ms_since(const struct timespec *t0)
@@ -221,11 +236,14 @@ static void fill_request(const struct req_state *st, struct MHD_Connection *c, c
     req->body = st->buf ? st->buf : "";
     req->body_len = st->len;
     req->conn = c;
+    req->arrived = st->start;
     fill_client_addr(c, req->client_addr, sizeof req->client_addr);
 }
 
-static enum MHD_Result finish(struct owb_httpd *d, struct req_state *st, struct MHD_Connection *c,
-                              const char *url, const char *method, struct owb_http_response *resp)
+/* Runs the handler on a whole request (unless resp is already an
+ * answer), and the done callback. */
+static void handle(struct owb_httpd *d, struct req_state *st, struct MHD_Connection *c,
+                   const char *url, const char *method, struct owb_http_response *resp)
 {
     struct owb_http_request req;
     char path[2048];
@@ -237,8 +255,114 @@ static enum MHD_Result finish(struct owb_httpd *d, struct req_state *st, struct 
         owb_http_error(resp, OWB_ERR_INTERNAL, NULL);
     if (d->opt.done)
         d->opt.done(d->opt.ctx, &req, resp, ms_since(&st->start));
+}
+
+/* Marks c's connection as being handled, or not: eviction passes it by. */
+static void set_busy(struct owb_httpd *d, struct MHD_Connection *c, bool busy)
+{
+    const union MHD_ConnectionInfo *ci =
+        d->conns ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+    struct conn_slot *slot = ci ? ci->socket_context : NULL;
+
+    if (!slot)
+        return;
+    pthread_mutex_lock(&d->conn_mu);
+    slot->busy = busy;
+    pthread_mutex_unlock(&d->conn_mu);
+}
+
+/* A request for the workers: its connection waits, suspended (MHD then
+ * neither times it out nor polls it), until a worker has its answer.
+ * False once the workers are stopping: it is answered here. */
+static bool enqueue(struct owb_httpd *d, struct req_state *st, struct MHD_Connection *c,
+                    const char *url, const char *method)
+{
+    bool queued;
+
+    pthread_mutex_lock(&d->q_mu);
+    queued = !d->q_stop;
+    if (queued) {
+        st->conn = c;
+        st->url = url;
+        st->method = method;
+        MHD_suspend_connection(c);
+        *d->q_tail = st;
+        d->q_tail = &st->next;
+        pthread_cond_signal(&d->q_cv);
+    }
+    pthread_mutex_unlock(&d->q_mu);
+    return queued;
+}
+
+static enum MHD_Result finish(struct owb_httpd *d, struct req_state *st, struct MHD_Connection *c,
+                              const char *url, const char *method, struct owb_http_response *resp)
+{
+    set_busy(d, c, true);
+    if (d->opt.workers && resp->status == 0 && enqueue(d, st, c, url, method))
+        return MHD_YES;
+    /* Handled here, the connection's idle time starts again once its
+     * handler is done: setting the timeout from 0 restarts its clock, so
+     * a slow handler's own answer is not cut off as idle. */
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    handle(d, st, c, url, method, resp);
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+                              d->opt.timeout_s ? d->opt.timeout_s : 10u);
     st->responded = true;
     return send_response(c, resp);
+}
+
+static void *worker(void *arg)
+{
+    struct owb_httpd *d = arg;
+    struct req_state *st;
+
+    pthread_mutex_lock(&d->q_mu);
+    for (;;) {
+        while (!d->q_head && !d->q_stop)
+            pthread_cond_wait(&d->q_cv, &d->q_mu);
+        if (!d->q_head)
+            break; /* stopping, and every queued request answered */
+        st = d->q_head;
+        d->q_head = st->next;
+        if (!d->q_head)
+            d->q_tail = &d->q_head;
+        pthread_mutex_unlock(&d->q_mu);
+        handle(d, st, st->conn, st->url, st->method, &st->resp);
+        st->ready = true;
+        MHD_resume_connection(st->conn);
+        pthread_mutex_lock(&d->q_mu);
+    }
+    pthread_mutex_unlock(&d->q_mu);
+    return NULL;
+}
+
+/* Stops the workers once they have answered every queued request. */
+static void workers_stop(struct owb_httpd *d)
+{
+    pthread_mutex_lock(&d->q_mu);
+    d->q_stop = true;
+    pthread_cond_broadcast(&d->q_cv);
+    pthread_mutex_unlock(&d->q_mu);
+    for (unsigned i = 0; i < d->n_workers; i++)
+        pthread_join(d->workers[i], NULL);
+    d->n_workers = 0; /* started and not yet joined */
+    free(d->workers);
+    d->workers = NULL;
+}
+
+static bool workers_start(struct owb_httpd *d, unsigned n)
+{
+    d->q_tail = &d->q_head;
+    d->workers = n ? calloc(n, sizeof *d->workers) : NULL;
+    for (unsigned i = 0; d->workers && i < n; i++) {
+        if (pthread_create(&d->workers[i], NULL, worker, d) != 0)
+            break;
+        d->n_workers++;
+    }
+    if (d->n_workers == n)
+        return true;
+    workers_stop(d);
+    return false;
 }
 
 struct cl_count {
@@ -260,6 +384,46 @@ static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind, 
     return MHD_YES;
 }
 
+/* A head refused before its body is read: true, with resp the answer. */
+static bool head_refused(struct owb_httpd *d, const struct req_state *st, struct MHD_Connection *c,
+                         const char *url, const char *method, struct owb_http_response *resp)
+{
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    /* MHD frames the body by the first Content-Length; a second one that
+     * disagrees is how a request is smuggled past a proxy that reads the
+     * other (RFC 9112, 6.3): refused. */
+    struct cl_count cc = {cl, 0, false};
+
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_content_length, &cc);
+    if (cc.differ) {
+        resp->route = "(framing)";
+        owb_http_error(resp, OWB_ERR_BAD_REQUEST,
+                       "The request has Content-Length headers that disagree.");
+        return true;
+    }
+    if (d->opt.precheck) {
+        struct owb_http_request req;
+        char path[2048];
+        fill_request(st, c, url, method, &req, path, sizeof path);
+        d->opt.precheck(d->opt.ctx, &req, resp);
+        if (resp->status)
+            return true;
+    }
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno || end == cl || n > d->opt.body_max) {
+            /* Answer before reading any of the body. */
+            resp->route = "(too large)";
+            owb_http_error(resp, OWB_ERR_TOO_LARGE, NULL);
+            return true;
+        }
+    }
+    return false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -269,45 +433,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct owb_http_response resp = {0};
     (void)version;
 
+    if (st && st->ready) {
+        /* Resumed: a worker has the answer. */
+        st->ready = false;
+        st->responded = true;
+        return send_response(c, &st->resp);
+    }
     if (!st) {
-        const char *cl;
         st = calloc(1, sizeof *st);
         if (!st)
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         *con_cls = st;
-        cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        /* MHD frames the body by the first Content-Length; a second one that
-         * disagrees is how a request is smuggled past a proxy that reads
-         * the other (RFC 9112, 6.3): refused. */
-        struct cl_count cc = {cl, 0, false};
-        MHD_get_connection_values(c, MHD_HEADER_KIND, count_content_length, &cc);
-        if (cc.differ) {
-            resp.route = "(framing)";
-            owb_http_error(&resp, OWB_ERR_BAD_REQUEST,
-                           "The request has Content-Length headers that disagree.");
-            return finish(d, st, c, url, method, &resp);
-        }
-        if (d->opt.precheck) {
-            struct owb_http_request req;
-            char path[2048];
-            fill_request(st, c, url, method, &req, path, sizeof path);
-            d->opt.precheck(d->opt.ctx, &req, &resp);
-            if (resp.status)
-                return finish(d, st, c, url, method, &resp);
-        }
-        if (cl) {
-            char *end;
-            errno = 0;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || end == cl || n > d->opt.body_max) {
-                /* Answer before reading any of the body. */
-                resp.route = "(too large)";
-                owb_http_error(&resp, OWB_ERR_TOO_LARGE, NULL);
-                return finish(d, st, c, url, method, &resp);
-            }
-        }
-        return MHD_YES;
+        return head_refused(d, st, c, url, method, &resp) ? finish(d, st, c, url, method, &resp)
+                                                          : MHD_YES;
     }
     if (st->responded) {
         *upload_data_size = 0;
@@ -350,11 +489,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct req_state *st = *con_cls;
-    (void)cls;
-    (void)c;
     (void)toe;
     if (!st)
         return;
+    set_busy(cls, c, false);
+    if (st->ready)
+        owb_http_response_release(&st->resp); /* never sent */
     if (st->buf)
         owb_clear_free(st->buf, st->cap);
     free(st);
@@ -487,9 +627,10 @@ static bool earlier(const struct timespec *a, const struct timespec *b)
 }
 
 /* Keeps room for a new client however the slots are spread over client
- * addresses: past evict_at open connections, the one open longest is shut
- * down (MHD then sees its end and closes it). Slow senders, whatever their
- * address, age out; an honest request takes milliseconds. */
+ * addresses: past evict_at open connections, the idle one open longest is
+ * shut down (MHD then sees its end and closes it). Slow senders, whatever
+ * their address, age out; an honest request takes milliseconds, and one
+ * being handled (waiting on the database, say) keeps its connection. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -513,6 +654,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         goto out;
     slot->fd = info->connect_fd;
     slot->evicted = false;
+    slot->busy = false;
     clock_gettime(CLOCK_MONOTONIC, &slot->opened);
     *socket_context = slot;
     d->n_conns++;
@@ -520,7 +662,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         goto out;
     for (unsigned i = 0; i < d->n_slots; i++) {
         struct conn_slot *o = &d->conns[i];
-        if (o->fd >= 0 && o != slot && !o->evicted &&
+        if (o->fd >= 0 && o != slot && !o->evicted && !o->busy &&
             (!oldest || earlier(&o->opened, &oldest->opened)))
             oldest = o;
     }
@@ -530,6 +672,43 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 out:
     pthread_mutex_unlock(&d->conn_mu);
+}
+
+/* What owb_httpd_start made, before MHD runs or after it has stopped. */
+static void httpd_free(struct owb_httpd *d)
+{
+    workers_stop(d);
+    pthread_mutex_destroy(&d->conn_mu);
+    pthread_mutex_destroy(&d->q_mu);
+    pthread_cond_destroy(&d->q_cv);
+    free(d->conns);
+    free(d);
+}
+
+/* The server's state before MHD starts: eviction slots, workers. */
+static enum owb_err httpd_new(const struct owb_httpd_options *opt, struct owb_httpd **out)
+{
+    struct owb_httpd *d = calloc(1, sizeof *d);
+
+    *out = NULL;
+    if (!d)
+        return OWB_ERR_NOMEM;
+    d->opt = *opt;
+    pthread_mutex_init(&d->conn_mu, NULL);
+    pthread_mutex_init(&d->q_mu, NULL);
+    pthread_cond_init(&d->q_cv, NULL);
+    if (opt->evict_at) {
+        d->n_slots = opt->conn_limit ? opt->conn_limit : 256u;
+        d->conns = calloc(d->n_slots, sizeof *d->conns);
+        for (unsigned i = 0; d->conns && i < d->n_slots; i++)
+            d->conns[i].fd = -1;
+    }
+    if ((opt->evict_at && !d->conns) || !workers_start(d, opt->workers)) {
+        httpd_free(d);
+        return OWB_ERR_NOMEM;
+    }
+    *out = d;
+    return OWB_OK;
 }
 
 enum owb_err owb_httpd_start(const struct owb_httpd_options *opt, struct owb_httpd **out)
@@ -545,29 +724,17 @@ enum owb_err owb_httpd_start(const struct owb_httpd_options *opt, struct owb_htt
 
     *out = NULL;
     rc = owb_parse_listen(opt->listen, &ss, &socklen, &v6);
+    if (rc == OWB_OK)
+        rc = httpd_new(opt, &d);
     if (rc != OWB_OK)
         return rc;
-    d = calloc(1, sizeof *d);
-    if (!d)
-        return OWB_ERR_NOMEM;
-    d->opt = *opt;
-    pthread_mutex_init(&d->conn_mu, NULL);
-    if (opt->evict_at) {
-        d->n_slots = opt->conn_limit ? opt->conn_limit : 256u;
-        d->conns = calloc(d->n_slots, sizeof *d->conns);
-        if (!d->conns) {
-            free(d);
-            return OWB_ERR_NOMEM;
-        }
-        for (unsigned i = 0; i < d->n_slots; i++)
-            d->conns[i].fd = -1;
-    }
     if (v6)
         flags |= MHD_USE_IPv6;
+    if (opt->workers)
+        flags |= MHD_ALLOW_SUSPEND_RESUME;
     fd = listen_socket(&ss, socklen, v6, opt->freebind);
     if (fd < 0) {
-        free(d->conns);
-        free(d);
+        httpd_free(d);
         return OWB_ERR_IO;
     }
     d->mhd = MHD_start_daemon(
@@ -580,8 +747,7 @@ enum owb_err owb_httpd_start(const struct owb_httpd_options *opt, struct owb_htt
         opt->evict_at ? on_connection : NULL, d, MHD_OPTION_END);
     if (!d->mhd) {
         close(fd);
-        free(d->conns);
-        free(d);
+        httpd_free(d);
         return OWB_ERR_IO;
     }
     info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -611,8 +777,10 @@ void owb_httpd_stop(struct owb_httpd *d, unsigned grace_ms)
             break;
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     }
+    /* The workers answer what is queued (each answer bounded by its
+     * handler) and resume its connections; MHD then closes what is left. */
+    workers_stop(d);
     MHD_stop_daemon(d->mhd);
-    pthread_mutex_destroy(&d->conn_mu);
-    free(d->conns);
-    free(d);
+    d->mhd = NULL;
+    httpd_free(d);
 }

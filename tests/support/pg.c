@@ -1,6 +1,7 @@
 #include "pg.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -181,6 +182,45 @@ void t_pg_pause(struct t_pg *pg)
 void t_pg_resume(struct t_pg *pg)
 {
     postmaster(pg);
+}
+
+/* The processes whose parent is ppid get sig. */
+static void signal_children(pid_t ppid, int sig)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        char path[300], stat[512], *close;
+        int parent = 0;
+        pid_t pid = (pid_t)atoi(e->d_name);
+        FILE *f;
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        /* pid (comm) state ppid: comm may hold anything but ends at the last ')'. */
+        if (fgets(stat, sizeof stat, f) && (close = strrchr(stat, ')')) != NULL &&
+            sscanf(close + 1, " %*c %d", &parent) == 1 && parent == ppid)
+            kill(pid, sig);
+        fclose(f);
+    }
+    closedir(d);
+}
+
+void t_pg_freeze(struct t_pg *pg, bool freeze)
+{
+    assert_true(pg->pid > 0);
+    if (freeze) {
+        assert_int_equal(kill(pg->pid, SIGSTOP), 0);
+        signal_children(pg->pid, SIGSTOP);
+    } else {
+        signal_children(pg->pid, SIGCONT);
+        assert_int_equal(kill(pg->pid, SIGCONT), 0);
+    }
 }
 
 void t_pg_stop(struct t_pg *pg)

@@ -27,6 +27,11 @@ void t_pg_start(struct t_pg *pg);
 void t_pg_pause(struct t_pg *pg);
 void t_pg_resume(struct t_pg *pg);
 
+/* freeze: stops (SIGSTOP) every process of the cluster, the postmaster
+ * first so that it starts no new one; else continues them (SIGCONT). A
+ * frozen server keeps its sockets: connecting works, nothing answers. */
+void t_pg_freeze(struct t_pg *pg, bool freeze);
+
 /* Stops the server and removes its directory. */
 void t_pg_stop(struct t_pg *pg);
 

@@ -314,6 +314,126 @@ void *t_slow_setup_run(void *arg)
     return NULL;
 }
 
+/* One request of a bound client, timed; false when it had no answer. */
+static bool bound_ask(struct t_bound_client *c, int kind)
+{
+    char u[512], hdr[256], body[512];
+    const char *headers[] = {"Content-Type: application/json", hdr, NULL};
+    uint8_t key[32];
+    struct timespec t0, t1;
+    struct t_resp r;
+    bool answered;
+
+    randombytes_buf(key, sizeof key);
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", F.token);
+    if (kind == 0) {
+        t_server_sealed_body(body, sizeof body, F.dev[0].claim_code, key);
+        snprintf(u, sizeof u, "%s/v1/setup/dev-0", c->base);
+    } else if (kind == 1) {
+        sodium_bin2base64(body, sizeof body, key, sizeof key,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        snprintf(u, sizeof u, "%s/v1/sessions/%s", c->base, body);
+    } else {
+        snprintf(u, sizeof u, "%s/readyz", c->base);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    answered = kind == 0 ? t_http_try("POST", u, headers, body, strlen(body), &r)
+                         : t_http_try("GET", u, NULL, NULL, 0, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    c->sent++;
+    c->worst_ms = ms > c->worst_ms ? ms : c->worst_ms;
+    c->late += ms > c->bound_ms;
+    if (!answered)
+        return false;
+    c->answered++;
+    c->unavailable += r.status == 503;
+    c->no_retry_after += r.status == 503 && !strstr(r.headers, "Retry-After: ");
+    c->ready_503 += kind == 2 && r.status == 503;
+    c->ready_200 += kind == 2 && r.status == 200;
+    t_resp_free(&r);
+    return true;
+}
+
+static void *bound_client(void *arg)
+{
+    struct t_bound_client *c = arg;
+    for (int i = 0; !*c->stop; i++)
+        bound_ask(c, i % 3);
+    return NULL;
+}
+
+void t_bound_start(struct t_bound *b, const char *base, int n, double bound_ms)
+{
+    memset(b, 0, sizeof *b);
+    b->n = n < T_BOUND_CLIENTS ? n : T_BOUND_CLIENTS;
+    for (int i = 0; i < b->n; i++) {
+        b->c[i] = (struct t_bound_client){.base = base, .stop = &b->stop, .bound_ms = bound_ms};
+        assert_int_equal(pthread_create(&b->t[i], NULL, bound_client, &b->c[i]), 0);
+    }
+}
+
+void t_bound_wait(struct t_bound *b, int n)
+{
+    for (int waited = 0, least = 0; least < n; waited += 10) {
+        least = n;
+        for (int i = 0; i < b->n; i++)
+            least = b->c[i].answered < least ? b->c[i].answered : least;
+        if (waited > 60000) {
+            print_message("the clients were not all answered %d times in 60 s\n", n);
+            return; /* t_bound_stop says what went wrong */
+        }
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+}
+
+void t_bound_stop(struct t_bound *b)
+{
+    struct t_bound_client *s = &b->sum;
+
+    b->stop = true;
+    for (int i = 0; i < b->n; i++) {
+        const struct t_bound_client *c = &b->c[i];
+        pthread_join(b->t[i], NULL);
+        s->sent += c->sent;
+        s->answered += c->answered;
+        s->unavailable += c->unavailable;
+        s->no_retry_after += c->no_retry_after;
+        s->late += c->late;
+        s->ready_503 += c->ready_503;
+        s->ready_200 += c->ready_200;
+        s->worst_ms = c->worst_ms > s->worst_ms ? c->worst_ms : s->worst_ms;
+    }
+    print_message("%d clients: %d requests, %d answered (%d of them 503, /readyz %d x 503, "
+                  "%d x 200), %d past %.0f ms, the slowest %.0f ms\n",
+                  b->n, s->sent, s->answered, s->unavailable, s->ready_503, s->ready_200, s->late,
+                  b->c[0].bound_ms, s->worst_ms);
+}
+
+void t_bound_check(const struct t_bound *b)
+{
+    const struct t_bound_client *s = &b->sum;
+
+    assert_int_equal(s->answered, s->sent);
+    assert_int_equal(s->late, 0);
+    assert_int_equal(s->no_retry_after, 0);
+}
+
+long t_readyz(const char *base)
+{
+    char u[512];
+    struct t_resp r;
+
+    snprintf(u, sizeof u, "%s/readyz", base);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    if (r.status == 503)
+        assert_non_null(strstr(r.headers, "Retry-After: "));
+    else
+        t_expect(&r, 200, "\"status\":\"ready\"");
+    t_resp_free(&r);
+    return r.status;
+}
+
 void t_pk_device_add(void)
 {
     struct owb_record rec = {.suite = OWB_SUITE_PK};

@@ -10,6 +10,7 @@
 
 #include "test_support.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -129,6 +130,37 @@ struct t_slow_setup {
     double ms;
 };
 void *t_slow_setup_run(void *arg);
+
+/* Clients that keep asking base while the database is held (its write
+ * lock taken, or PostgreSQL stopped): t_bound_start() starts n threads,
+ * each sending in turn a setup of dev-0, a session read and GET /readyz,
+ * one after another on new connections, each timed from its own start,
+ * until t_bound_stop(), which sums up what they saw in b->sum. Then
+ * t_bound_check() fails the test unless every request got an HTTP answer,
+ * within bound_ms of its own start, and every 503 said Retry-After. */
+enum { T_BOUND_CLIENTS = 32 };
+struct t_bound_client {
+    const char *base;
+    _Atomic bool *stop;
+    _Atomic int answered;
+    int sent, unavailable, no_retry_after, late, ready_503, ready_200;
+    double worst_ms, bound_ms;
+};
+struct t_bound {
+    int n;
+    _Atomic bool stop;
+    pthread_t t[T_BOUND_CLIENTS];
+    struct t_bound_client c[T_BOUND_CLIENTS];
+    struct t_bound_client sum; /* after t_bound_stop */
+};
+void t_bound_start(struct t_bound *b, const char *base, int n, double bound_ms);
+/* Waits until every client has had n answers, or 60 s. */
+void t_bound_wait(struct t_bound *b, int n);
+void t_bound_stop(struct t_bound *b);
+void t_bound_check(const struct t_bound *b);
+
+/* GET base/readyz: its status; a 503 must say Retry-After. */
+long t_readyz(const char *base);
 
 /* Adds pk-0 to the world once: a pk-suite device imported from a record
  * with only its public key (its secrets kept in F) and assigned to "home";

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -38,6 +39,10 @@ struct owb_http_request {
      * harnesses that drive the handlers directly. */
     const char *(*fake_headers)[2];
     size_t n_fake_headers;
+    /* When its head had been read (CLOCK_MONOTONIC; zero for a request
+     * made without a connection): what a bound on answering it counts
+     * from, a wait for a worker included. */
+    struct timespec arrived;
 };
 
 struct owb_http_response {
@@ -76,10 +81,16 @@ struct owb_httpd_options {
     owb_http_done_fn done; /* optional: after each request (log, metrics) */
     void *ctx;
     bool freebind; /* bind even when the address is not (yet) on an interface */
-    /* 0, or: past this many open connections the oldest is closed, so a
-     * new client finds room however the slow ones spread over addresses
-     * (below conn_limit, which MHD enforces). */
+    /* 0, or: past this many open connections the oldest idle one is
+     * closed, so a new client finds room however the slow ones spread over
+     * addresses (below conn_limit, which MHD enforces). A connection whose
+     * request is being handled is never closed, by this or by timeout_s. */
     unsigned evict_at;
+    /* 0: handlers run on the polling threads. Else this many handler
+     * threads: a request read in full waits for one with its connection
+     * suspended, so that a slow handler never holds up reading the others,
+     * and each request's arrival is its own. */
+    unsigned workers;
 };
 
 enum owb_err owb_httpd_start(const struct owb_httpd_options *opt,
