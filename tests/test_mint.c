@@ -17,8 +17,11 @@
 
 #include <sodium.h>
 
+#include "label.h"
+#include "manifest.h"
 #include "mint.h"
 #include "owb/base64.h"
+#include "owb/claim.h"
 #include "owb/kdf.h"
 #include "owb/keyfile.h"
 #include "owb/mem.h"
@@ -540,6 +543,327 @@ static void test_batch_interrupted_leaves_no_records(void **state)
     assert_int_not_equal(access(path, F_OK), 0);
 }
 
+/* The devices of a batch's manifest, read back with the code under test
+ * (its own checks are tested below, on damaged copies). */
+static void read_manifest(const char *batch, struct owb_manifest *m)
+{
+    char path[4096], diag[OWB_DIAG_SIZE];
+    snprintf(path, sizeof path, "%s/manifest.csv", batch);
+    assert_int_equal(owb_manifest_read(path, m, diag), OWB_OK);
+}
+
+/* Each id and both halves of each grouped claim code appear in text. */
+static void assert_ids_and_claims(const struct owb_manifest *m, const char *text)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        char grouped[OWB_CLAIM_GROUPED_SIZE];
+        owb_claim_grouped(m->e[i].claim, grouped);
+        assert_non_null(strstr(text, m->e[i].id));
+        grouped[9] = '\0';
+        assert_non_null(strstr(text, grouped));
+        assert_non_null(strstr(text, grouped + 10));
+    }
+}
+
+/* zbarimg finds every setup URL of m in the picture, and nothing else. */
+static void assert_codes(const struct owb_manifest *m, const char *png, size_t from, size_t to)
+{
+    /* Without -Sbinary: with it zbarimg runs the codes together. */
+    char *argv[] = {"/usr/bin/zbarimg", "-q", "--raw", (char *)png, NULL};
+    char out[16384];
+    size_t lines = 0;
+    assert_int_equal(t_run(argv, NULL, out, sizeof out), 0);
+    for (char *p = out; (p = strchr(p, '\n')); p++)
+        lines++;
+    assert_int_equal(lines, to - from);
+    for (size_t i = from; i < to; i++) {
+        char want[1024];
+        snprintf(want, sizeof want, "%s\n", m->e[i].url);
+        assert_non_null(strstr(out, want));
+    }
+}
+
+/* The PDF's cross-reference table: startxref points at "xref", and every
+ * entry at its own "N 0 obj". */
+static void assert_xref(const char *pdf)
+{
+    size_t len, n = 0, first = 9;
+    char *text = t_read_file(pdf, &len);
+    char *sx = strstr(text, "startxref\n");
+    assert_non_null(sx);
+    long xref = strtol(sx + 10, NULL, 10);
+    assert_true(xref > 0 && (size_t)xref < len);
+    assert_true(strncmp(text + xref, "xref\n0 ", 7) == 0);
+    assert_int_equal(sscanf(text + xref + 7, "%zu", &n), 1);
+    char *entry = strchr(text + xref + 5, '\n') + 1;
+    assert_true(strncmp(entry, "0000000000 65535 f \n", 20) == 0);
+    for (size_t i = 1; i < n; i++) {
+        char want[32];
+        entry += 20; /* every entry is exactly 20 bytes */
+        long off = strtol(entry, NULL, 10);
+        snprintf(want, sizeof want, "%zu 0 obj\n", i);
+        assert_true(off >= (long)first && (size_t)off < len);
+        assert_true(strncmp(text + off, want, strlen(want)) == 0);
+    }
+    assert_true(strncmp(entry + 20, "trailer\n", 8) == 0);
+    assert_non_null(strstr(text + len - 6, "%%EOF\n"));
+    free(text);
+}
+
+static void assert_pdf(const struct owb_manifest *m, const char *pdf, const char *size,
+                       size_t pages, size_t per_page)
+{
+    char out[16384], png[4096], want[64];
+    assert_xref(pdf);
+    char *check[] = {"/usr/bin/qpdf", "--check", (char *)pdf, NULL};
+    assert_int_equal(t_run(check, NULL, out, sizeof out), 0);
+    char *info[] = {"/usr/bin/pdfinfo", (char *)pdf, NULL};
+    assert_int_equal(t_run(info, NULL, out, sizeof out), 0);
+    assert_non_null(strstr(out, size));
+    assert_non_null(strstr(out, "PDF version:     1.4"));
+    snprintf(want, sizeof want, "Pages:           %zu\n", pages);
+    assert_non_null(strstr(out, want));
+    char *text[] = {"/usr/bin/pdftotext", "-layout", (char *)pdf, "-", NULL};
+    assert_int_equal(t_run(text, NULL, out, sizeof out), 0);
+    assert_ids_and_claims(m, out);
+    for (size_t p = 0; p < pages; p++) {
+        char page[16], prefix[4096];
+        snprintf(page, sizeof page, "%zu", p + 1);
+        snprintf(prefix, sizeof prefix, "%s-page", pdf);
+        char *ppm[] = {
+            "/usr/bin/pdftoppm", "-r",   "150", "-png", "-singlefile", "-f", page, "-l", page,
+            (char *)pdf,         prefix, NULL};
+        assert_int_equal(t_run(ppm, NULL, out, sizeof out), 0);
+        snprintf(png, sizeof png, "%s.png", prefix);
+        size_t to = (p + 1) * per_page < m->n ? (p + 1) * per_page : m->n;
+        assert_codes(m, png, p * per_page, to);
+    }
+}
+
+/* Width and height of a PNG, from its IHDR. */
+static void png_size(const char *png, unsigned *w, unsigned *h)
+{
+    size_t len;
+    unsigned char *b = (unsigned char *)t_read_file(png, &len);
+    assert_true(len > 24);
+    *w = (unsigned)b[16] << 24 | (unsigned)b[17] << 16 | (unsigned)b[18] << 8 | b[19];
+    *h = (unsigned)b[20] << 24 | (unsigned)b[21] << 16 | (unsigned)b[22] << 8 | b[23];
+    free(b);
+}
+
+/* An SVG sheet: well-formed, its paper size, every label's id, claim code
+ * and QR code (rendered with rsvg-convert, read with zbarimg). */
+static void assert_svg_sheet(const struct owb_manifest *m, const char *svg, const char *size_attrs,
+                             unsigned w72, unsigned h72, size_t from, size_t to)
+{
+    char out[4096], png[4200];
+    unsigned w, h;
+    char *lint[] = {"/usr/bin/xmllint", "--noout", (char *)svg, NULL};
+    assert_int_equal(t_run(lint, NULL, out, sizeof out), 0);
+    char *text = t_read_file(svg, NULL);
+    assert_non_null(strstr(text, size_attrs));
+    struct owb_manifest part = {.e = m->e + from, .n = to - from};
+    assert_ids_and_claims(&part, text);
+    free(text);
+    snprintf(png, sizeof png, "%s.png", svg);
+    char *at72[] = {"/usr/bin/rsvg-convert", "-d", "72", "-p", "72", (char *)svg, "-o", png, NULL};
+    assert_int_equal(t_run(at72, NULL, out, sizeof out), 0);
+    png_size(png, &w, &h);
+    if (w72) { /* a sheet: its size in points (rounded up), at 72 pixels an inch */
+        assert_int_equal(w, w72);
+        assert_int_equal(h, h72);
+    }
+    char *at150[] = {
+        "/usr/bin/rsvg-convert", "-d", "150", "-p", "150", (char *)svg, "-o", png, NULL};
+    assert_int_equal(t_run(at150, NULL, out, sizeof out), 0);
+    assert_codes(m, png, from, to);
+}
+
+/* owb-mint labels on a small batch: A4 and Letter, PDF and SVG, one page
+ * and several. */
+static void test_labels_sheets(void **state)
+{
+    (void)state;
+    char batch[4096], out[4096], path[4096];
+    struct owb_manifest m;
+    snprintf(batch, sizeof batch, "%s/labels", dir);
+    char *mint[] = {OWB_MINT_BIN, "batch", "--count",  "5",
+                    "--prefix",   "lb-",   "--server", "https://setup.example.com/",
+                    "--out-dir",  batch,   NULL};
+    assert_int_equal(t_run(mint, NULL, out, sizeof out), 0);
+    read_manifest(batch, &m);
+    assert_int_equal(m.n, 5);
+
+    /* Defaults: one A4 PDF of 3 x 8 beside the manifest, mode 0600. */
+    char *a4[] = {OWB_MINT_BIN, "labels", batch, NULL};
+    assert_int_equal(t_run(a4, NULL, out, sizeof out), 0);
+    assert_non_null(strstr(out, "5 labels on 1 A4 sheet(s) of 3 x 8"));
+    snprintf(path, sizeof path, "%s/labels.pdf", batch);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_pdf(&m, path, "Page size:       595.276 x 841.89 pts (A4)", 1, 24);
+
+    /* Letter, 2 x 2: two pages. */
+    snprintf(path, sizeof path, "%s/letter.pdf", batch);
+    char *letter[] = {OWB_MINT_BIN, "labels", batch,   "--paper", "letter",    "--columns", "2",
+                      "--rows",     "2",      "--out", path,      "--outline", NULL};
+    assert_int_equal(t_run(letter, NULL, out, sizeof out), 0);
+    assert_pdf(&m, path, "Page size:       612 x 792 pts (letter)", 2, 4);
+
+    /* SVG: one file a page, numbered. */
+    snprintf(path, sizeof path, "%s/sheet.svg", batch);
+    char *svg[] = {OWB_MINT_BIN, "labels", batch, "--format", "svg", "--out", path, NULL};
+    assert_int_equal(t_run(svg, NULL, out, sizeof out), 0);
+    snprintf(path, sizeof path, "%s/sheet-1.svg", batch);
+    assert_svg_sheet(&m, path, "width=\"210mm\" height=\"297mm\"", 596, 842, 0, 5);
+    snprintf(path, sizeof path, "%s/manifest.csv", batch);
+    char *svg_letter[] = {OWB_MINT_BIN, "labels", path,     "--format", "svg",
+                          "--paper",    "letter", "--rows", "1",        NULL};
+    assert_int_equal(t_run(svg_letter, NULL, out, sizeof out), 0);
+    snprintf(path, sizeof path, "%s/labels-2.svg", batch);
+    assert_svg_sheet(&m, path, "width=\"8.5in\" height=\"11in\"", 612, 792, 3, 5);
+    snprintf(path, sizeof path, "%s/labels-3.svg", batch);
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    /* Each device's own label (batch's SVG) holds its id and claim code too. */
+    for (size_t i = 0; i < m.n; i++) {
+        snprintf(path, sizeof path, "%s/%s.svg", batch, m.e[i].id);
+        assert_svg_sheet(&m, path, "<text", 0, 0, i, i + 1);
+    }
+    owb_manifest_free(&m);
+}
+
+/* Writes text as DIR/bad/manifest.csv and runs labels on it: exit 1 and a
+ * message holding want. */
+static void assert_refused(const char *text, size_t len, const char *want)
+{
+    char bad[4096], path[4200], out[4096];
+    snprintf(bad, sizeof bad, "%s/bad", dir);
+    mkdir(bad, 0700);
+    snprintf(path, sizeof path, "%s/manifest.csv", bad);
+    FILE *f = fopen(path, "w");
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    fclose(f);
+    char *argv[] = {OWB_MINT_BIN, "labels", bad, NULL};
+    assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
+    if (!strstr(out, want))
+        fail_msg("wanted \"%s\" in: %s", want, out);
+    snprintf(path, sizeof path, "%s/labels.pdf", bad);
+    assert_int_not_equal(access(path, F_OK), 0);
+}
+
+/* A damaged manifest is refused, with the line and what is wrong. */
+static void test_labels_damaged_manifest(void **state)
+{
+    (void)state;
+    const char *h = "id,setup_url,ap_ssid,qr_file\n";
+    const char *good = "d1,https://x.example/s/d1#c=ABCDEFGHJKMNPQRS,OWB-d1,d1.svg\n";
+    char text[2048], out[4096];
+
+    /* The good line is accepted; so are CRLF lines, as a spreadsheet saves
+     * them (the error below is on line 3, not 2). */
+    snprintf(text, sizeof text, "%s%s", h, good);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/good.csv", dir);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    char *ok[] = {OWB_MINT_BIN, "labels", path, "--format", "svg", NULL};
+    assert_int_equal(t_run(ok, NULL, out, sizeof out), 0);
+    assert_refused("id,setup_url,ap_ssid,qr_file\r\nd1,https://x.example/s/d1#c=ABCDEFGHJKMNPQRS,"
+                   "OWB-d1,\r\nd2,x\r\n",
+                   strlen("id,setup_url,ap_ssid,qr_file\r\nd1,https://x.example/s/d1#c="
+                          "ABCDEFGHJKMNPQRS,OWB-d1,\r\nd2,x\r\n"),
+                   "line 3: not 4 fields");
+
+    /* Cut short: the last line has no newline. */
+    snprintf(text, sizeof text, "%s%s", h, good);
+    assert_refused(text, strlen(text) - 20, "line 2: ends without a newline");
+    assert_refused(h, strlen(h), "holds no devices");
+    assert_refused("id,url\n", 7, "does not start with the header line");
+    assert_refused("", 0, "does not start with the header line");
+    assert_refused("id,setup_url,ap_ssid,qr_file\n\0\n", 31, "NUL byte");
+    const struct {
+        const char *line, *want;
+    } bad[] = {
+        {"d1,https://x.example/s/d1#c=ABCDEFGHJKMNPQR,OWB-d1,\n", "line 2: the setup URL"},
+        {"d1,https://x.example/s/d1#c=ABCDEFGHJKMNPQRU,OWB-d1,\n", "line 2: the setup URL"},
+        {"d1,https://x.example/s/d2#c=ABCDEFGHJKMNPQRS,OWB-d1,\n", "line 2: the setup URL"},
+        {"d1,ftp://x.example/s/d1#c=ABCDEFGHJKMNPQRS,OWB-d1,\n", "line 2: the setup URL"},
+        {"d1,https://x.example/d1#c=ABCDEFGHJKMNPQRS,OWB-d1,\n", "line 2: the setup URL"},
+        {"d 1,https://x.example/s/d1#c=ABCDEFGHJKMNPQRS,OWB-d1,\n", "is not a device id"},
+        {"d1,https://x.example/s/d1#c=ABCDEFGHJKMNPQRS,OWB-d2,\n", "AP SSID or QR file"},
+        {"d1,https://x.example/s/d1#c=ABCDEFGHJKMNPQRS,OWB-d1,d2.svg\n", "AP SSID or QR file"},
+        {"d1,https://x.example/s/d1#c=ABCDEFGHJKMNPQRS\n", "not 4 fields"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "%s%s", h, bad[i].line);
+        assert_refused(text, strlen(text), bad[i].want);
+    }
+    snprintf(text, sizeof text, "%s%s%s", h, good, good);
+    assert_refused(text, strlen(text), "device d1 appears twice");
+
+    /* Labels too small to read or scan are refused, not printed. */
+    char *tiny[] = {OWB_MINT_BIN, "labels", path, "--columns", "10", "--rows", "40", NULL};
+    assert_int_equal(t_run_err(tiny, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "too small"));
+    /* Usage: no manifest, two, a margin that leaves nothing; one missing. */
+    char *none[] = {OWB_MINT_BIN, "labels", NULL};
+    assert_int_equal(t_run_err(none, NULL, out, sizeof out), 2);
+    char *two[] = {OWB_MINT_BIN, "labels", path, path, NULL};
+    assert_int_equal(t_run_err(two, NULL, out, sizeof out), 2);
+    char *paper[] = {OWB_MINT_BIN, "labels", path, "--paper", "a3", NULL};
+    assert_int_equal(t_run_err(paper, NULL, out, sizeof out), 2);
+    snprintf(path, sizeof path, "%s/missing.csv", dir);
+    char *missing[] = {OWB_MINT_BIN, "labels", path, NULL};
+    assert_int_equal(t_run_err(missing, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "missing.csv"));
+}
+
+/* What a label prints is what a person can type: the grouped claim code,
+ * in lowercase or with spaces, is the same claim for the server
+ * (owb_claim_hash normalises it); and the PNG's own font draws every
+ * character an id or a claim code can hold. */
+static void test_label_text_typed_back(void **state)
+{
+    (void)state;
+    const char *claim = "ABCDEFGHJKMNPQRS";
+    char grouped[OWB_CLAIM_GROUPED_SIZE], lower[OWB_CLAIM_GROUPED_SIZE];
+    uint8_t want[OWB_CLAIM_HASH_BYTES], got[OWB_CLAIM_HASH_BYTES];
+
+    owb_claim_grouped(claim, grouped);
+    assert_string_equal(grouped, "ABCD-EFGH-JKMN-PQRS");
+    assert_int_equal(owb_claim_hash("owb-0123456789", claim, 16, want), OWB_OK);
+    assert_int_equal(owb_claim_hash("owb-0123456789", grouped, strlen(grouped), got), OWB_OK);
+    assert_memory_equal(got, want, sizeof want);
+    for (size_t i = 0; grouped[i]; i++)
+        lower[i] = grouped[i] == '-' ? ' ' : (char)(grouped[i] | 0x20);
+    lower[OWB_CLAIM_GROUPED_SIZE - 1] = '\0';
+    assert_int_equal(owb_claim_hash("owb-0123456789", lower, strlen(lower), got), OWB_OK);
+    assert_memory_equal(got, want, sizeof want);
+
+    assert_true(owb_label_font_covers("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "abcdefghijklmnopqrstuvwxyz._- DEVICE ID CLAIM CODE"));
+    assert_false(owb_label_font_covers("#"));
+
+    /* A device's PNG label: twice as wide as high, the code still reads. */
+    struct owb_qr_opts qo = {OWB_QR_PNG, 'M', 4, 4};
+    const char *url = "https://setup.example.com/s/Ab.c_d-0#c=ABCDEFGHJKMNPQRS";
+    char path[4096], out[1024];
+    unsigned w, h;
+    snprintf(path, sizeof path, "%s/label.png", dir);
+    assert_int_equal(owb_label_write("Ab.c_d-0", claim, url, &qo, path, 0), OWB_OK);
+    png_size(path, &w, &h);
+    assert_int_equal(w, 2 * h);
+    zbar(path, out, sizeof out);
+    assert_string_equal(out, url);
+    /* Nothing it cannot print safely. */
+    assert_int_equal(owb_label_write("a<b", claim, url, &qo, path, 0), OWB_ERR_INVALID_ARG);
+    assert_int_equal(owb_label_write("ab", "ABCDEFGHJKMNPQRU", url, &qo, path, 0),
+                     OWB_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +875,9 @@ int main(void)
         cmocka_unit_test(test_batch_with_qr_codes),
         cmocka_unit_test(test_batch_summary_is_json),
         cmocka_unit_test(test_batch_interrupted_leaves_no_records),
+        cmocka_unit_test(test_labels_sheets),
+        cmocka_unit_test(test_labels_damaged_manifest),
+        cmocka_unit_test(test_label_text_typed_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "commands.h"
+#include "label.h"
 #include "mint_cli.h"
 #include "owb/fileio.h"
 #include "owb/mem.h"
@@ -29,9 +30,10 @@
 
 static const char batch_about[] =
     "Mints N devices (ids P plus 10 random characters, P defaults to \"owb-\";\n"
-    "unique within the batch). Writes DIR/<id>.key (0600) and a QR code per\n"
-    "device (SVG by default), then DIR/manifest.csv (id, setup URL, AP SSID, QR\n"
-    "file) for the label printer, DIR/summary.json, and DIR/records.jsonl for\n"
+    "unique within the batch). Writes DIR/<id>.key (0600) and a label per device\n"
+    "(SVG by default: the QR code of the setup URL, the id and the claim code),\n"
+    "then DIR/manifest.csv (id, setup URL, AP SSID, label file) for the label\n"
+    "printer and 'owb-mint labels', DIR/summary.json, and DIR/records.jsonl for\n"
     "'owb-server device import'. records.jsonl appears only once everything\n"
     "else is on disk. DIR must not hold a records.jsonl or manifest.csv yet.\n"
     "--suite pk: public-key devices, as for 'owb-mint device --suite pk'.\n";
@@ -69,7 +71,7 @@ static const struct owb_opt batch_opts[] = {
     OWB_OPT_UINT_("count", "N", struct batch_opts, count, 1, MAX_COUNT,
                   "how many devices (required)"),
     OWB_OPT_CHOICE_("qr-format", "svg|png|none", struct batch_opts, qr_format,
-                    "a QR code file per device, or none (default svg)"),
+                    "a label file per device, or none (default svg)"),
     OWB_OPT_UINT_("threads", "T", struct batch_opts, threads, 1, 64,
                   "threads minting at once (default 2)"),
 };
@@ -121,7 +123,8 @@ static void *work(void *arg)
         owb_setup_url(kf, url, sizeof url);
         if (b->qr) {
             snprintf(path, sizeof path, "%s/%s.%s", b->dir, s->id, b->qr_ext);
-            if (owb_qr_write(url, &b->qo, path, OWB_WRITE_NO_SYNC) != OWB_OK) {
+            if (owb_label_write(s->id, kf->claim_code, url, &b->qo, path, OWB_WRITE_NO_SYNC) !=
+                OWB_OK) {
                 fail_once(b, "cannot write", path);
                 break;
             }

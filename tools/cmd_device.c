@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "commands.h"
+#include "label.h"
 #include "mint_cli.h"
 #include "owb/fileio.h"
 #include "owb/mem.h"
@@ -20,8 +21,9 @@
 static const char device_about[] =
     "Mints one device: a random 32-byte key and claim code, and an id (P plus\n"
     "10 random Crockford base32 characters; P defaults to \"owb-\"). Writes\n"
-    "DIR/ID.key (mode 0600), DIR/ID.png and DIR/ID.svg (the QR code of the\n"
-    "setup URL <server>/s/<id>#c=<claim>), and appends the server record to\n"
+    "DIR/ID.key (mode 0600), DIR/ID.png and DIR/ID.svg (the label: the QR code\n"
+    "of the setup URL <server>/s/<id>#c=<claim>, and beside it the id and the\n"
+    "claim code to type when no camera can read it), and appends the server record to\n"
     "DIR/records.jsonl, the file 'owb-server device import' reads.\n"
     "An existing key file is never replaced without --force.\n"
     "--suite pk mints for the public-key suite instead (the default stays sym):\n"
@@ -102,8 +104,9 @@ static int parse_options(int argc, char **argv, struct device_opts *o)
     return mint_target_check(PROG, &o->t);
 }
 
-/* The setup URL's QR code, as a PNG and an SVG. */
-static int write_qr_codes(const char *dir, const char *id, const char *url)
+/* The label (the setup URL's QR code, the id and the claim code), as a PNG
+ * and an SVG. */
+static int write_labels(const char *dir, const struct owb_keyfile *kf, const char *url)
 {
     static const enum owb_qr_format formats[] = {OWB_QR_PNG, OWB_QR_SVG};
     static const char *const exts[] = {"png", "svg"};
@@ -112,8 +115,9 @@ static int write_qr_codes(const char *dir, const char *id, const char *url)
 
     for (size_t i = 0; i < 2; i++) {
         qo.format = formats[i];
-        snprintf(path, sizeof path, "%s/%s.%s", dir, id, exts[i]);
-        if (owb_qr_write(url, &qo, path, OWB_WRITE_REPLACE) != OWB_OK)
+        snprintf(path, sizeof path, "%s/%s.%s", dir, kf->device_id, exts[i]);
+        if (owb_label_write(kf->device_id, kf->claim_code, url, &qo, path, OWB_WRITE_REPLACE) !=
+            OWB_OK)
             return owb_cli_fail(PROG, "%s: cannot write: %s", path, strerror(errno));
     }
     return OWB_EXIT_OK;
@@ -131,7 +135,7 @@ static int write_device(const struct device_opts *o, const struct owb_keyfile *k
     if (owb_keyfile_write(path, kf, o->force, diag) != OWB_OK)
         return owb_cli_fail(PROG, "%s", diag);
     owb_setup_url(kf, url, sizeof url);
-    if ((ret = write_qr_codes(o->t.dir, kf->device_id, url)) != OWB_EXIT_OK)
+    if ((ret = write_labels(o->t.dir, kf, url)) != OWB_EXIT_OK)
         return ret;
     ret = OWB_EXIT_FAIL;
     if (owb_mint_record(kf, line, sizeof line, &len) != OWB_OK ||

@@ -7,7 +7,8 @@ set -euo pipefail
 base_pkgs=(build-essential cmake pkg-config libsodium-dev libcjson-dev
            libmicrohttpd-dev libqrencode-dev libcmocka-dev libsqlite3-dev
            libpng-dev libcurl4-openssl-dev curl libpq-dev)
-test_pkgs=(zbar-tools libxml2-utils shellcheck postgresql libubootenv-tool help2man clang-format)
+test_pkgs=(zbar-tools libxml2-utils shellcheck postgresql libubootenv-tool help2man clang-format
+           poppler-utils librsvg2-bin qpdf)
 pkgs=("${base_pkgs[@]}" "${test_pkgs[@]}")
 for group in "$@"; do
     case "$group" in
