@@ -163,7 +163,9 @@ void owb_agent_handle(void *ctx, const struct owb_http_request *req, struct owb_
         resp->route = "/";
         if (owb_http_method_is(req, "GET", resp))
             asset(resp, "handoff.html");
-    } else if (strcmp(req->path, "/handoff.js") == 0 || strcmp(req->path, "/handoff.css") == 0) {
+    } else if (req->path[0] == '/' && strcmp(req->path, "/handoff.html") != 0 &&
+               owb_asset_find(handoff_assets, handoff_assets_count, req->path + 1)) {
+        /* The page's scripts, styles and icon, each at /<name>. */
         resp->route = "/assets";
         if (owb_http_method_is(req, "GET", resp))
             asset(resp, req->path + 1);

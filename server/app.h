@@ -65,6 +65,10 @@ void route_page(struct owb_app *app, const struct owb_http_request *req,
                 struct owb_http_response *resp, const char *id);
 void route_asset(struct owb_app *app, const struct owb_http_request *req,
                  struct owb_http_response *resp, const char *name);
+void route_favicon(struct owb_app *app, const struct owb_http_request *req,
+                   struct owb_http_response *resp, const char *seg);
+void route_setup_state(struct owb_app *app, const struct owb_http_request *req,
+                       struct owb_http_response *resp, const char *id);
 
 /* The routes' shared answers (router.c). owb_route_error is every
  * route's error tail: a 503 asks to retry in a second, and every local

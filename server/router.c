@@ -85,7 +85,8 @@ typedef void (*route_fn)(struct owb_app *app, const struct owb_http_request *req
 
 /* Each route: a path prefix and suffix around one segment (none when both
  * make the whole path), the check that segment must pass, and the error
- * when it does not. Order matters: /s/assets/ before /s/. */
+ * when it does not. Order matters: /s/assets/ before /s/. /setup is the
+ * setup page without a device id, for a code typed by hand. */
 static const struct route {
     const char *method, *prefix, *suffix, *label;
     bool has_segment;
@@ -99,11 +100,16 @@ static const struct route {
      OWB_ERR_UNKNOWN_DEVICE, route_setup},
     {"POST", "/v1/devices/", "/checkin", "/v1/devices/{id}/checkin", true, owb_device_id_valid_str,
      OWB_ERR_UNKNOWN_DEVICE, route_checkin},
+    {"GET", "/v1/devices/", "/setup-state", "/v1/devices/{id}/setup-state", true,
+     owb_device_id_valid_str, OWB_ERR_UNKNOWN_DEVICE, route_setup_state},
     {"GET", "/v1/sessions/", "", "/v1/sessions/{session}", true, token_shape_ok, OWB_ERR_NOT_FOUND,
      route_session},
     {"GET", "/s/assets/", "", "/s/assets/{name}", true, any_segment, OWB_ERR_NOT_FOUND,
      route_asset},
     {"GET", "/s/", "", "/s/{id}", true, owb_device_id_valid_str, OWB_ERR_NOT_FOUND, route_page},
+    {"GET", "/setup", "", "/setup", false, any_segment, OWB_ERR_NOT_FOUND, route_page},
+    {"GET", "/favicon.ico", "", "/favicon.ico", false, any_segment, OWB_ERR_NOT_FOUND,
+     route_favicon},
 };
 
 /* The metrics listener (--metrics-listen) serves GET /metrics and nothing

@@ -1,10 +1,17 @@
-/* GET /s/{id} (the setup page the QR code opens) and its assets, embedded
- * in the binary. A strict Content-Security-Policy: own-origin scripts,
- * styles and fetches only; nothing inline, nothing from elsewhere. */
+/* GET /s/{id} (the setup page the QR code opens), GET /setup (the same
+ * page, for a code typed by hand), their assets and the favicon, all
+ * embedded in the binary, and GET /v1/devices/{id}/setup-state (what the
+ * page says at once on load). A strict Content-Security-Policy: own-origin
+ * scripts, styles and fetches only; nothing inline, nothing from
+ * elsewhere. */
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
 #include "app.h"
 #include "owb/asset.h"
-
-#include <string.h>
+#include "rowmac.h"
 
 extern const struct owb_asset setup_assets[];
 extern const size_t setup_assets_count;
@@ -42,8 +49,55 @@ void route_asset(struct owb_app *app, const struct owb_http_request *req,
     (void)app;
     (void)req;
     if (owb_asset_find(setup_assets, setup_assets_count, name) == NULL ||
-        !strcmp(name, "setup.html"))
+        !strcmp(name, "setup.html") || !strcmp(name, "favicon.ico"))
         owb_route_error(resp, OWB_ERR_NOT_FOUND, NULL);
     else
         serve(resp, owb_asset_find(setup_assets, setup_assets_count, name));
+}
+
+void route_favicon(struct owb_app *app, const struct owb_http_request *req,
+                   struct owb_http_response *resp, const char *seg)
+{
+    (void)app;
+    (void)req;
+    (void)seg;
+    serve(resp, owb_asset_find(setup_assets, setup_assets_count, "favicon.ico"));
+}
+
+/* Tells the page at once what a setup attempt would: whether the server
+ * knows the device, whether it needs a claim code, and until when wrong
+ * claims have slowed it down. Nothing more (not how many wrong claims
+ * were made), it counts nothing, and it spends the same per-address
+ * budget as a setup, so a guesser learns nothing it could not learn from
+ * the setup route itself, no faster. */
+void route_setup_state(struct owb_app *app, const struct owb_http_request *req,
+                       struct owb_http_response *resp, const char *id)
+{
+    struct owb_device_row dev;
+    int64_t now = (int64_t)time(NULL), next_at = 0;
+    unsigned attempts = 0;
+    cJSON *o = NULL;
+    enum owb_err rc;
+
+    if (owb_route_rate_limited(app, app->rl, req->client_addr, resp, NULL))
+        return;
+    rc = owb_row_device_get(app->store, app->master, id, &dev);
+    if (rc == OWB_OK && dev.has_claim && app->cfg.claim_max)
+        rc = app->store->ops->claim_state(app->store, id, now - (int64_t)app->cfg.claim_window_s,
+                                          &attempts, &next_at);
+    if (rc == OWB_OK || rc == OWB_ERR_NOENT)
+        o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "device_id", id);
+        cJSON_AddBoolToObject(o, "known", rc == OWB_OK);
+        if (rc == OWB_OK) {
+            cJSON_AddBoolToObject(o, "claim_required", dev.has_claim);
+            owb_json_add_u64(o, "locked_until", next_at > now ? (uint64_t)next_at : 0);
+        }
+        owb_json_add_u64(o, "now", (uint64_t)now);
+        owb_http_json(resp, 200, o);
+    } else {
+        owb_route_error(resp, rc == OWB_OK || rc == OWB_ERR_NOENT ? OWB_ERR_NOMEM : rc, NULL);
+    }
+    sodium_memzero(&dev, sizeof dev);
 }

@@ -464,6 +464,20 @@ static void test_check_table(void **state)
     snprintf(u, sizeof u, "%s/../etc/passwd", D.base);
     t_http("GET", u, NULL, NULL, 0, &r);
     t_expect(&r, 404, NULL);
+    /* The page's parts at /<name>, the icon browsers ask for; the page
+     * itself only at /. */
+    const struct {
+        const char *path, *type;
+        long status;
+    } parts[] = {{"/favicon.ico", "Content-Type: image/x-icon", 200},
+                 {"/handoff-strings.js", "Content-Type: text/javascript", 200},
+                 {"/handoff.html", "", 404}};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        snprintf(u, sizeof u, "%s%s", D.base, parts[i].path);
+        t_http("GET", u, NULL, NULL, 0, &r);
+        assert_non_null(strstr(r.headers, parts[i].type));
+        t_expect(&r, parts[i].status, NULL);
+    }
 }
 
 static void test_replay_after_restart_and_kill(void **state)

@@ -69,6 +69,11 @@ static void test_http_edges(void **state)
          400, "bad_request"},
         {"GET", "/s/bad%20id", NULL, 404, "not_found"},
         {"GET", "/s/assets/../../etc/passwd", NULL, 404, "not_found"},
+        {"GET", "/s/assets/favicon.ico", NULL, 404, "not_found"},
+        {"GET", "/v1/devices/bad%20id/setup-state", NULL, 404, "unknown_device"},
+        {"POST", "/v1/devices/dev-0/setup-state", "{}", 405, "method_not_allowed"},
+        {"GET", "/v1/devices/nobody/setup-state", NULL, 200, "\"known\":false"},
+        {"GET", "/v1/devices/dev-0/setup-state", NULL, 200, "\"known\":true"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         t_url(u, cases[i].path);
@@ -101,6 +106,14 @@ static void test_http_edges(void **state)
     t_http("GET", u, NULL, NULL, 0, &r);
     t_expect(&r, 200, NULL);
     assert_non_null(strstr(r.headers, "text/javascript"));
+    /* The page for a code typed by hand, and the icon every page asks for. */
+    t_url(u, "/setup");
+    t_http("GET", u, NULL, NULL, 0, &r);
+    t_expect(&r, 200, "/s/assets/setup.js");
+    t_url(u, "/favicon.ico");
+    t_http("GET", u, NULL, NULL, 0, &r);
+    t_expect(&r, 200, NULL);
+    assert_non_null(strstr(r.headers, "Content-Type: image/x-icon"));
     /* Not on the public listener; on its own. */
     t_url(u, "/metrics");
     t_http("GET", u, NULL, NULL, 0, &r);
@@ -151,6 +164,11 @@ static void test_rate_limit(void **state)
     t_start_server(&p, "ratelimited", "0.5");
     snprintf(u, sizeof u, "http://127.0.0.1:%u/v1/setup/nobody", p.port);
     expect_burst(u, 3);
+    /* The setup page's look-up spends the setup budget: no faster way to
+     * ask about devices. */
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/v1/devices/dev-0/setup-state", p.port);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    t_expect(&r, 429, "rate_limited");
     /* Check-ins have a budget of their own, per device: a flood of
      * check-ins for one device is slowed down, another device is not. */
     snprintf(u, sizeof u, "http://127.0.0.1:%u/v1/devices/dev-0/checkin", p.port);
@@ -344,11 +362,17 @@ static void test_slowloris(void **state)
 static void test_hostile_requests(void **state)
 {
     (void)state;
-    static const char *const paths[] = {
-        "/v1/setup/{id}",    "/v1/setup/{id}", "/v1/devices/{id}/checkin",
-        "/v1/sessions/{id}", "/s/{id}",        "/s/assets/{id}",
-        "/healthz",          "/metrics",       "/{id}",
-        "/v1/{id}/{id}"};
+    static const char *const paths[] = {"/v1/setup/{id}",
+                                        "/v1/setup/{id}",
+                                        "/v1/devices/{id}/checkin",
+                                        "/v1/sessions/{id}",
+                                        "/s/{id}",
+                                        "/s/assets/{id}",
+                                        "/healthz",
+                                        "/metrics",
+                                        "/{id}",
+                                        "/v1/{id}/{id}",
+                                        "/v1/devices/{id}/setup-state"};
     int n = t_hostile_count();
     uint32_t seed = t_hostile_seed();
     struct t_hostile h;

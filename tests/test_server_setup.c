@@ -203,6 +203,34 @@ static void setup_from(const char *from, const char *base, const char *id, const
     t_http_from = NULL;
 }
 
+/* GET /v1/devices/{id}/setup-state from base: what the setup page says at
+ * once. *locked_for: seconds until the device takes a claim again (0:
+ * now); -1 when the server does not know the device. */
+static void setup_state(const char *base, const char *id, long *locked_for)
+{
+    char u[512];
+    struct t_resp r;
+    cJSON *root = NULL;
+
+    snprintf(u, sizeof u, "%s/v1/devices/%s/setup-state", base, id);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(owb_json_parse(r.body, r.len, &root), OWB_OK);
+    assert_string_equal(owb_json_string(root, "device_id"), id);
+    *locked_for = -1;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "known"))) {
+        const cJSON *until = cJSON_GetObjectItemCaseSensitive(root, "locked_until");
+        const cJSON *now = cJSON_GetObjectItemCaseSensitive(root, "now");
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "claim_required")));
+        assert_true(cJSON_IsNumber(until) && cJSON_IsNumber(now));
+        *locked_for = until->valuedouble ? (long)(until->valuedouble - now->valuedouble) : 0;
+    }
+    /* Nothing a guesser could use beyond what a setup attempt says. */
+    assert_null(strstr(r.body, "attempts"));
+    cJSON_Delete(root);
+    t_resp_free(&r);
+}
+
 /* One of many wrong claims at once; its answer is kept in r. */
 struct guesser {
     const char *base;
@@ -266,11 +294,19 @@ static void test_claim_lockout(void **state)
     const char *ra = strstr(r.headers, "Retry-After: ");
     assert_non_null(ra);
     assert_true(atoi(ra + 13) >= 1 && atoi(ra + 13) <= 2);
+    /* The setup page hears it on load, without a claim, and counts nothing. */
+    long locked_for;
+    setup_state(base, "dev-3", &locked_for);
+    assert_true(locked_for >= 1 && locked_for <= 2);
+    setup_state(base, "nobody-here", &locked_for);
+    assert_int_equal(locked_for, -1);
     assert_int_equal(t_admin(NULL, out, sizeof out, "device", "show", "dev-3", NULL), 0);
     assert_non_null(strstr(out, "4 wrong claim(s) in the window; slowed down: next try after"));
     assert_int_equal(t_admin(NULL, out, sizeof out, "device", "unlock", "dev-3", NULL), 0);
     assert_int_equal(t_admin(NULL, out, sizeof out, "device", "show", "dev-3", NULL), 0);
     assert_non_null(strstr(out, "0 wrong claim(s) in the window; not slowed down"));
+    setup_state(base, "dev-3", &locked_for);
+    assert_int_equal(locked_for, 0);
     setup_from("127.0.0.9", base, "dev-3", right, &r);
     t_expect(&r, 200, NULL);
 
