@@ -728,6 +728,29 @@ static char *make_pk_bundle(const uint8_t server_sk[64], const uint8_t device_pk
     return b64;
 }
 
+/* Writes a pk-suite key file for D.id pinning pk1 and pk2 (pk2 may be
+ * NULL); dev_pk gets the device's public key. The caller frees. */
+static struct owb_keyfile *write_pk_key(const uint8_t pk1[32], const uint8_t *pk2,
+                                        uint8_t dev_pk[32])
+{
+    struct owb_keyfile *kf = owb_keyfile_new();
+    char diag[OWB_DIAG_SIZE];
+    uint8_t raw[16];
+
+    kf->suite = OWB_SUITE_PK;
+    snprintf(kf->device_id, sizeof kf->device_id, "%s", D.id);
+    crypto_sign_keypair(dev_pk, kf->device_sk);
+    memcpy(kf->server_pks[0], pk1, 32);
+    if (pk2)
+        memcpy(kf->server_pks[1], pk2, 32);
+    kf->n_server_pks = pk2 ? 2 : 1;
+    randombytes_buf(raw, sizeof raw);
+    owb_b64_encode(raw, sizeof raw, kf->ap_passphrase, sizeof kf->ap_passphrase);
+    unlink(D.key_file);
+    assert_int_equal(owb_keyfile_write(D.key_file, kf, true, diag), OWB_OK);
+    return kf;
+}
+
 /* A pk-suite key file (two server keys pinned: a rotation under way): a
  * symmetric bundle and one signed by an unpinned key are refused 401; one
  * signed by the second pinned key is applied, and the check-in carries a
@@ -736,10 +759,10 @@ static char *make_pk_bundle(const uint8_t server_sk[64], const uint8_t device_pk
 static void test_pk_suite(void **state)
 {
     (void)state;
-    struct owb_keyfile *kf = owb_keyfile_new();
+    struct owb_keyfile *kf;
     uint8_t old_pk[32], old_sk[64], srv_pk[32], srv_sk[64], rogue_pk[32], rogue_sk[64];
-    uint8_t dev_pk[32], ak[32], raw[16];
-    char diag[OWB_DIAG_SIZE], url[256];
+    uint8_t dev_pk[32], ak[32];
+    char url[256];
     struct checkin_srv cs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, dev_pk, -1};
     struct owb_httpd_options o = {.listen = "127.0.0.1:0",
                                   .body_max = 4096,
@@ -752,16 +775,7 @@ static void test_pk_suite(void **state)
     crypto_sign_keypair(old_pk, old_sk);
     crypto_sign_keypair(srv_pk, srv_sk);
     crypto_sign_keypair(rogue_pk, rogue_sk);
-    kf->suite = OWB_SUITE_PK;
-    snprintf(kf->device_id, sizeof kf->device_id, "%s", D.id);
-    crypto_sign_keypair(dev_pk, kf->device_sk);
-    memcpy(kf->server_pks[0], old_pk, 32);
-    memcpy(kf->server_pks[1], srv_pk, 32);
-    kf->n_server_pks = 2;
-    randombytes_buf(raw, sizeof raw);
-    owb_b64_encode(raw, sizeof raw, kf->ap_passphrase, sizeof kf->ap_passphrase);
-    unlink(D.key_file);
-    assert_int_equal(owb_keyfile_write(D.key_file, kf, true, diag), OWB_OK);
+    kf = write_pk_key(old_pk, srv_pk, dev_pk);
 
     assert_int_equal(owb_httpd_start(&o, &h), OWB_OK);
     snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/devices/dev-under-test/checkin",
@@ -1641,6 +1655,116 @@ static void test_rollout_refused_retried(void **state)
     free(b2);
 }
 
+/* pk suite: heartbeats carry a signature the device's public key
+ * verifies, and a rollout signed by the server is applied. */
+static void test_pk_heartbeat_rollout(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t srv_pk[32], srv_sk[64], dev_pk[32], ak[32], ak2[32];
+    struct t_resp r;
+
+    crypto_sign_keypair(srv_pk, srv_sk);
+    owb_keyfile_free(write_pk_key(srv_pk, NULL, dev_pk));
+    randombytes_buf(ak, 32);
+    randombytes_buf(ak2, 32);
+    fleet_start(&fs, dev_pk);
+    start_agent("pkbeat", "--heartbeat", "1", "--checkin-timeout", "5", NULL);
+    char *b = make_pk_bundle(srv_sk, dev_pk, 1, ak, fs.url);
+    post(b, ak, &r);
+    t_expect(&r, 202, NULL);
+    free(b);
+    wait_provisioned();
+    b = make_pk_bundle(srv_sk, dev_pk, 2, ak2, fs.url);
+    fleet_rollout(&fs, 2, b, ak2);
+    assert_true(fleet_wait_running(&fs, 2, 20) >= 0);
+    pthread_mutex_lock(&fs.mu);
+    assert_int_equal(fs.bad, 0);
+    assert_true(fs.checkin_counter == 2);
+    pthread_mutex_unlock(&fs.mu);
+    t_stop(&D.proc, SIGTERM);
+    fleet_stop(&fs);
+    free(b);
+}
+
+/* Setup mode open (the button): a rollout is left for later and the
+ * phone's bundle wins; the held bundle it makes older is never tried. */
+static void test_setup_mode_wins(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32];
+    struct t_resp r;
+
+    randombytes_buf(ak, 32);
+    randombytes_buf(ak2, 32);
+    fleet_start(&fs, NULL);
+    fleet_provision(&fs, ak, "setupwins");
+    kill(D.proc.pid, SIGUSR1);
+    free(wait_state("setup"));
+    int applies = count_calls("apply");
+    char *b2 = make_bundle(
+        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
+    fleet_rollout(&fs, 2, b2, ak2);
+    assert_true(wait_log("rollout bundle 2 left for later: setup mode is open"));
+    assert_int_equal(count_calls("apply"), applies);
+    char *b3 =
+        make_bundle(&(struct bundle_spec){.counter = 3, .app_key = ak, .checkin_url = fs.url});
+    post(b3, ak, &r);
+    t_expect(&r, 202, NULL);
+    assert_true(fleet_wait_running(&fs, 3, 20) >= 0);
+    /* The rollout, sent again, is older now. */
+    fleet_rollout(&fs, 2, b2, ak2);
+    assert_true(wait_log("rollout bundle 2 refused: replayed"));
+    char *applied = applied_ssid();
+    assert_null(strstr(applied, "Office-2"));
+    free(applied);
+    t_stop(&D.proc, SIGTERM);
+    fleet_stop(&fs);
+    free(b2);
+    free(b3);
+}
+
+/* The current network stops working (heartbeats unanswered twice, the
+ * backend's check says not joined): the held settings are tried at once,
+ * every S/8, not at the next interval S. */
+static void test_network_down_retries_at_once(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32];
+    struct t_resp r;
+
+    randombytes_buf(ak, 32);
+    randombytes_buf(ak2, 32);
+    fleet_start(&fs, NULL);
+    start_agent("netdown", "--heartbeat", "8", "--checkin-timeout", "5", NULL);
+    char *b =
+        make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak, .checkin_url = fs.url});
+    post(b, ak, &r);
+    t_expect(&r, 202, NULL);
+    free(b);
+    wait_provisioned();
+    fake("apply-to-file.check.exit", "11");
+    b = make_bundle(
+        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
+    fleet_rollout(&fs, 2, b, ak2);
+    assert_true(wait_log("rollout bundle 2 failed: wrong_password"));
+    owb_httpd_stop(fs.h, 0);
+    fs.h = NULL;
+    /* Up to 10 s to the next heartbeat, 1 s to the one that confirms. */
+    bool down = false;
+    for (int i = 0; i < 3 && !down; i++)
+        down = wait_log("the network is down");
+    assert_true(down);
+    int base = count_calls("apply");
+    /* At the interval (6 to 10 s) this would take 12 s at least. */
+    assert_true(wait_calls("apply", base + 3, 6));
+    t_stop(&D.proc, SIGTERM);
+    free(fs.answer);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1666,6 +1790,9 @@ int main(void)
         cmocka_unit_test_setup(test_heartbeat_jitter, fresh),
         cmocka_unit_test_setup(test_rollout_applied, fresh),
         cmocka_unit_test_setup(test_rollout_refused_retried, fresh),
+        cmocka_unit_test_setup(test_pk_heartbeat_rollout, fresh),
+        cmocka_unit_test_setup(test_setup_mode_wins, fresh),
+        cmocka_unit_test_setup(test_network_down_retries_at_once, fresh),
     };
     /* OWB_TEST_FILTER=test_rollout* runs some of them. */
     if (getenv("OWB_TEST_FILTER"))
