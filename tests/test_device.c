@@ -1468,12 +1468,17 @@ static char *applied_ssid(void)
     return t_read_file(path, &len);
 }
 
-/* Provisioned by a phone with bundle 1 (check-in URL of fs), heartbeats
- * every second. */
-static void fleet_provision(struct fleet_srv *fs, const uint8_t ak[32], const char *name)
+/* A fleet server started, and the agent provisioned by a phone with bundle
+ * 1 (app key ak) naming its check-in URL, heartbeats every hb seconds; ak2
+ * a fresh key for a rollout. */
+static void fleet_begin(struct fleet_srv *fs, uint8_t ak[32], uint8_t ak2[32], const char *name,
+                        const char *hb)
 {
     struct t_resp r;
-    start_agent(name, "--heartbeat", "1", "--checkin-timeout", "5", NULL);
+    randombytes_buf(ak, 32);
+    randombytes_buf(ak2, 32);
+    fleet_start(fs, NULL);
+    start_agent(name, "--heartbeat", hb, "--checkin-timeout", "5", NULL);
     char *b =
         make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak, .checkin_url = fs->url});
     post(b, ak, &r);
@@ -1494,12 +1499,10 @@ static void test_heartbeat_jitter(void **state)
     (void)state;
     struct fleet_srv fs;
     struct timespec joined;
-    uint8_t ak[32];
+    uint8_t ak[32], ak2[32];
     double lo = 10, hi = 0;
 
-    randombytes_buf(ak, 32);
-    fleet_start(&fs, NULL);
-    fleet_provision(&fs, ak, "beat");
+    fleet_begin(&fs, ak, ak2, "beat", "1");
     clock_gettime(CLOCK_MONOTONIC, &joined);
     assert_true(fleet_wait(&fs, 6, 20));
     pthread_mutex_lock(&fs.mu);
@@ -1542,11 +1545,8 @@ static void test_rollout_applied(void **state)
     uint8_t ak[32], ak2[32], other[32];
     char path[4096];
 
-    randombytes_buf(ak, 32);
-    randombytes_buf(ak2, 32);
     randombytes_buf(other, 32);
-    fleet_start(&fs, NULL);
-    fleet_provision(&fs, ak, "rollout");
+    fleet_begin(&fs, ak, ak2, "rollout", "1");
     char *b2 = make_bundle(
         &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
     fleet_rollout(&fs, 2, b2, ak2);
@@ -1604,10 +1604,7 @@ static void test_rollout_refused_retried(void **state)
     char path[4096];
     struct stat st;
 
-    randombytes_buf(ak, 32);
-    randombytes_buf(ak2, 32);
-    fleet_start(&fs, NULL);
-    fleet_provision(&fs, ak, "refused");
+    fleet_begin(&fs, ak, ak2, "refused", "1");
     fake("apply-to-file.check.exit", "11");
     char *b2 = make_bundle(
         &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
@@ -1695,11 +1692,7 @@ static void test_setup_mode_wins(void **state)
     struct fleet_srv fs;
     uint8_t ak[32], ak2[32];
     struct t_resp r;
-
-    randombytes_buf(ak, 32);
-    randombytes_buf(ak2, 32);
-    fleet_start(&fs, NULL);
-    fleet_provision(&fs, ak, "setupwins");
+    fleet_begin(&fs, ak, ak2, "setupwins", "1");
     kill(D.proc.pid, SIGUSR1);
     free(wait_state("setup"));
     int applies = count_calls("apply");
@@ -1733,20 +1726,10 @@ static void test_network_down_retries_at_once(void **state)
     (void)state;
     struct fleet_srv fs;
     uint8_t ak[32], ak2[32];
-    struct t_resp r;
 
-    randombytes_buf(ak, 32);
-    randombytes_buf(ak2, 32);
-    fleet_start(&fs, NULL);
-    start_agent("netdown", "--heartbeat", "8", "--checkin-timeout", "5", NULL);
-    char *b =
-        make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak, .checkin_url = fs.url});
-    post(b, ak, &r);
-    t_expect(&r, 202, NULL);
-    free(b);
-    wait_provisioned();
+    fleet_begin(&fs, ak, ak2, "netdown", "8");
     fake("apply-to-file.check.exit", "11");
-    b = make_bundle(
+    char *b = make_bundle(
         &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
     fleet_rollout(&fs, 2, b, ak2);
     assert_true(wait_log("rollout bundle 2 failed: wrong_password"));
