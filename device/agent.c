@@ -27,7 +27,8 @@ const char *owb_reason_name(enum owb_fail_reason r)
 
 bool owb_agent_busy(const struct owb_agent *a)
 {
-    return a->state == OWB_STATE_APPLYING || a->state == OWB_STATE_CHECKING_IN || a->job_pending;
+    return a->state == OWB_STATE_APPLYING || a->state == OWB_STATE_CHECKING_IN || a->job_pending ||
+           a->rolling;
 }
 
 enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *cfg, char *diag)
@@ -74,6 +75,7 @@ enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *
     rc = owb_state_load_counter(cfg->state_dir, &a->counter, diag);
     if (rc != OWB_OK)
         return rc;
+    owb_heartbeat_init(a);
     rc = owb_backend_create(cfg->backend, &cfg->backend_cfg, &a->backend, diag);
     if (rc != OWB_OK)
         return rc;

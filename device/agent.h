@@ -53,6 +53,7 @@ struct owb_agent_config {
     unsigned checkin_timeout_s;
     unsigned fail_cap;        /* failed provisions per minute before 429 */
     const char *https_helper; /* program for https check-in URLs */
+    unsigned heartbeat_s;     /* mean heartbeat interval; 0 = no heartbeats */
     bool quiet;
 };
 
@@ -101,6 +102,21 @@ struct owb_agent {
     unsigned port; /* the port the agent listens on (Host checks) */
     pthread_t worker;
     bool worker_started;
+
+    /* Heartbeats and rollouts (heartbeat.c). running: the counter of the
+     * bundle whose settings run (the "provisioned" file); counter above is
+     * "held". hb_reason: why held is not running (held > running). */
+    uint64_t running;
+    enum owb_fail_reason hb_reason;
+    char hb_url[OWB_URL_MAX + 1]; /* "" = no heartbeats (the "server" file) */
+    bool hb_armed;                /* hb_at is set */
+    struct timespec hb_at;        /* CLOCK_REALTIME of the next heartbeat */
+    unsigned hb_interval_s;       /* --heartbeat, or the server's wish */
+    unsigned hb_unreachable;      /* heartbeats in a row that got no answer */
+    bool hb_quick;                /* the next heartbeat comes after S/8 */
+    unsigned hb_sent;             /* heartbeats answered (for /v1/status) */
+    bool has_held;                /* the "held" file holds bundle `counter` */
+    bool rolling;                 /* a rollout is being applied: busy */
 };
 
 /* Loads the key file and the stored counter, creates the backend. The
@@ -153,8 +169,68 @@ void owb_state_clean(const char *dir);
 enum owb_err owb_state_mark_provisioned(const char *dir, const char *hook,
                                         uint64_t counter) OWB_MUST_CHECK;
 
+/* Running counter ("provisioned": the counter of the bundle whose settings
+ * run); OWB_ERR_NOENT when not provisioned. */
+enum owb_err owb_state_load_running(const char *dir, uint64_t *running) OWB_MUST_CHECK;
+/* The heartbeat URL ("server"); "" in url when there is none. */
+enum owb_err owb_state_load_server(const char *dir, char *url, size_t cap) OWB_MUST_CHECK;
+/* Writes url, or removes the file when url is "". */
+enum owb_err owb_state_store_server(const char *dir, const char *hook,
+                                    const char *url) OWB_MUST_CHECK;
+/* The held rollout ("held"): the POST /v1/provision body that carries it,
+ * {"bundle":...,"app_key":...}. load: malloc'd (owb_clear_free), NULL when
+ * there is none. */
+enum owb_err owb_state_load_held(const char *dir, char **body, size_t *len) OWB_MUST_CHECK;
+enum owb_err owb_state_store_held(const char *dir, const char *hook, const char *body,
+                                  size_t len) OWB_MUST_CHECK;
+/* Removes "held" (the hook is told: it saves a file that is gone as gone). */
+enum owb_err owb_state_drop_held(const char *dir, const char *hook) OWB_MUST_CHECK;
+
 /* The worker (worker.c). */
 void *owb_agent_worker(void *arg);
+/* Applies job's settings and waits for the join (the scan in between says
+ * "not found" apart); OWB_REASON_NONE when joined. Rolls nothing back. */
+enum owb_fail_reason owb_worker_apply_join(struct owb_agent *a, const struct owb_job *job,
+                                           const struct timespec *t0);
+/* Sleeps up to ms, waking early when the agent stops; false when stopping. */
+bool owb_agent_nap(struct owb_agent *a, unsigned ms);
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+long owb_since_ms(const struct timespec *t0);
+
+/* The provision check table (provision.c) on a POST /v1/provision body:
+ * the bundle's counter must be above `above`. job gets the settings. */
+enum owb_err owb_provision_check(struct owb_agent *a, const char *body, size_t len, uint64_t above,
+                                 struct owb_job *job) OWB_MUST_CHECK;
+
+/* Heartbeats and rollouts (heartbeat.c). */
+/* The check-in URL with its last segment "checkin" made "heartbeat";
+ * false when it does not end so. */
+bool owb_heartbeat_url(const char *checkin_url, char *out, size_t cap);
+/* Loads running, the server file and the held bundle at start; a damaged
+ * one is logged, never fatal (the replay counter is what protects). */
+void owb_heartbeat_init(struct owb_agent *a);
+struct owb_heartbeat_answer;
+/* One heartbeat; OWB_ERR_UNAVAILABLE when no answer came (or 5xx/429),
+ * another error when the server refused it or its answer is malformed. */
+enum owb_err owb_heartbeat_send(struct owb_agent *a,
+                                struct owb_heartbeat_answer *ans) OWB_MUST_CHECK;
+/* After a phone's bundle joined and checked in: running, the server file,
+ * the first heartbeat an interval from now. Call without the lock. */
+void owb_heartbeat_joined(struct owb_agent *a, const struct owb_job *job);
+/* Arms the next heartbeat s seconds (with jitter) from now; lock held. */
+void owb_heartbeat_arm(struct owb_agent *a, unsigned s);
+/* Whether a heartbeat is due now (lock held). */
+bool owb_heartbeat_due(const struct owb_agent *a);
+/* Sends the heartbeat, acts on its answer, retries held settings (the
+ * worker thread, without the lock; rollout.c). */
+void owb_heartbeat_beat(struct owb_agent *a);
+
+/* One POST of a JSON body (checkin_client.c): plain http by the built-in
+ * client, https through --https-helper (execve, no shell). The HTTP
+ * status, or -1 when no answer came (through the helper: 200 or -1). When
+ * answer is not NULL it gets the body (NUL-terminated, *alen bytes). */
+int owb_post_json(struct owb_agent *a, const char *url, const char *body, char *answer, size_t cap,
+                  size_t *alen);
 
 /* Check-in (checkin_client.c): POSTs the proof until accepted or out of time. */
 enum owb_err owb_checkin_send(struct owb_agent *a, const char *url,

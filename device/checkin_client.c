@@ -49,18 +49,19 @@ static bool split_url(const char *url, char *host, size_t hcap, char *port, size
     return host[0] != '\0';
 }
 
-/* One POST with the built-in client; the HTTP status, or -1. */
-static int post_http(const char *url, const char *body)
+/* Where a built-in POST's answer goes: the whole response is read into
+ * buf (bounded), then the body moved to its start. */
+struct answer {
+    char *buf;
+    size_t cap, len;
+};
+
+static int connect_to(const char *host, const char *port)
 {
-    char host[256], port[16], req[2048], resp[256];
-    const char *path;
     struct addrinfo hints = {0}, *ai = NULL;
     struct timeval tv = {IO_TIMEOUT_S, 0};
-    int fd = -1, status = -1, n;
-    size_t got = 0;
+    int fd = -1;
 
-    if (!split_url(url, host, sizeof host, port, sizeof port, &path))
-        return -1;
     hints.ai_socktype = SOCK_STREAM;
     if (getaddrinfo(host, port, &hints, &ai) != 0)
         return -1;
@@ -76,52 +77,95 @@ static int post_http(const char *url, const char *body)
         fd = -1;
     }
     freeaddrinfo(ai);
-    if (fd < 0)
-        return -1;
-    n = snprintf(req, sizeof req,
-                 "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
-                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                 path, host, port, strlen(body), body);
-    if (n < 0 || (size_t)n >= sizeof req || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
-        goto out;
-    while (got < sizeof resp - 1) {
-        ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+    return fd;
+}
+
+/* Reads the response (Connection: close: until EOF, or only its status
+ * line when nobody wants the body); the status, or -1. */
+static int read_response(int fd, struct answer *ans)
+{
+    char line[256];
+    char *buf = ans->buf ? ans->buf : line;
+    size_t cap = ans->buf ? ans->cap : sizeof line, got = 0;
+    const char *body;
+
+    while (got < cap - 1) {
+        ssize_t r = recv(fd, buf + got, cap - 1 - got, 0);
         if (r <= 0)
             break;
         got += (size_t)r;
-        if (memchr(resp, '\n', got))
+        if (!ans->buf && memchr(buf, '\n', got))
             break;
     }
-    resp[got] = '\0';
-    if (strncmp(resp, "HTTP/1.", 7) == 0 && got >= 12)
-        status = atoi(resp + 9);
+    buf[got] = '\0';
+    if (strncmp(buf, "HTTP/1.", 7) != 0 || got < 12)
+        return -1;
+    int status = atoi(buf + 9);
+    if (!ans->buf)
+        return status;
+    /* A body that filled the buffer may be cut short: no answer. */
+    body = strstr(buf, "\r\n\r\n");
+    if (!body || got >= cap - 1)
+        return -1;
+    body += 4;
+    ans->len = got - (size_t)(body - buf);
+    memmove(buf, body, ans->len + 1);
+    return status;
+}
+
+/* One POST with the built-in client; the HTTP status, or -1. */
+static int post_http(const char *url, const char *body, struct answer *ans)
+{
+    char host[256], port[16], head[1024];
+    const char *path;
+    int fd, status = -1, n;
+
+    if (!split_url(url, host, sizeof host, port, sizeof port, &path))
+        return -1;
+    fd = connect_to(host, port);
+    if (fd < 0)
+        return -1;
+    n = snprintf(head, sizeof head,
+                 "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                 path, host, port, strlen(body));
+    if (n < 0 || (size_t)n >= sizeof head || send(fd, head, (size_t)n, MSG_NOSIGNAL) != n ||
+        send(fd, body, strlen(body), MSG_NOSIGNAL) != (ssize_t)strlen(body))
+        goto out;
+    status = read_response(fd, ans);
 out:
     close(fd);
     return status;
 }
 
-/* One POST through the helper; 200 when it reports success, else -1. */
-static int post_https(struct owb_agent *a, const char *url, const char *body)
+/* One POST through the helper; 200 when it reports success, else -1. Its
+ * standard output is the answer's body, when one is wanted. */
+static int post_https(struct owb_agent *a, const char *url, const char *body, struct answer *ans)
 {
     const char *helper = a->cfg.https_helper ? a->cfg.https_helper : "curl";
+    const char *sink = ans->buf ? "-" : "/dev/null";
     char timeout[16], data[512];
     int code = -1;
-    struct owb_spawn sp = {.tool_dir = a->cfg.backend_cfg.tool_dir};
+    struct owb_spawn sp = {.tool_dir = a->cfg.backend_cfg.tool_dir,
+                           .out = ans->buf,
+                           .out_cap = ans->cap,
+                           .timeout_ms = (IO_TIMEOUT_S + 5) * 1000};
 
     snprintf(timeout, sizeof timeout, "%d", IO_TIMEOUT_S);
     if (strstr(helper, "uclient-fetch")) {
-        snprintf(data, sizeof data, "--post-data=%s", body);
-        char *argv[] = {(char *)(uintptr_t)helper, "-q", "-O", "/dev/null", "-T", timeout, data,
-                        (char *)(uintptr_t)url,    NULL};
+        if ((size_t)snprintf(data, sizeof data, "--post-data=%s", body) >= sizeof data)
+            return -1;
+        char *argv[] = {
+            (char *)(uintptr_t)helper, "-q", "-O", (char *)(uintptr_t)sink, "-T", timeout, data,
+            (char *)(uintptr_t)url,    NULL};
         sp.argv = argv;
-        sp.timeout_ms = (IO_TIMEOUT_S + 5) * 1000;
         if (owb_spawn_run(&sp, &code) != OWB_OK)
             return -1;
     } else {
         char *argv[] = {(char *)(uintptr_t)helper,
                         "-fsS",
                         "-o",
-                        "/dev/null",
+                        (char *)(uintptr_t)sink,
                         "--max-time",
                         timeout,
                         "-H",
@@ -132,11 +176,27 @@ static int post_https(struct owb_agent *a, const char *url, const char *body)
                         NULL};
         sp.argv = argv;
         sp.in = body;
-        sp.timeout_ms = (IO_TIMEOUT_S + 5) * 1000;
         if (owb_spawn_run(&sp, &code) != OWB_OK)
             return -1;
     }
-    return code == 0 ? 200 : -1;
+    if (ans->buf)
+        ans->len = strlen(ans->buf);
+    return code == 0 && (!ans->buf || ans->len + 1 < ans->cap) ? 200 : -1;
+}
+
+int owb_post_json(struct owb_agent *a, const char *url, const char *body, char *answer, size_t cap,
+                  size_t *alen)
+{
+    struct answer ans = {answer, cap, 0};
+    int status;
+
+    if (answer && cap < 2)
+        return -1;
+    status = strncmp(url, "https://", 8) == 0 ? post_https(a, url, body, &ans)
+                                              : post_http(url, body, &ans);
+    if (alen)
+        *alen = ans.len;
+    return status;
 }
 
 enum owb_err owb_checkin_send(struct owb_agent *a, const char *url, uint64_t counter)
@@ -163,7 +223,7 @@ enum owb_err owb_checkin_send(struct owb_agent *a, const char *url, uint64_t cou
             return OWB_ERR_INTERNAL;
         snprintf(body, sizeof body, "{\"counter\":%llu,\"nonce\":\"%s\",\"%s\":\"%s\"}",
                  (unsigned long long)counter, n64, pk ? "signature" : "mac", p64);
-        status = strncmp(url, "https://", 8) == 0 ? post_https(a, url, body) : post_http(url, body);
+        status = owb_post_json(a, url, body, NULL, 0, NULL);
         if (status == 200) {
             fprintf(stderr, "owb-device: checked in (attempt %d)\n", attempt);
             return OWB_OK;

@@ -80,6 +80,9 @@ static const struct owb_opt device_opts[] = {
                  "the DHCP server's config and leases (default /run/owb)"),
     OWB_OPT_STR_("https-helper", "PROG", struct device_opts, cfg.https_helper,
                  "posts https check-ins: curl (default) or uclient-fetch"),
+    OWB_OPT_UINT_("heartbeat", "S", struct device_opts, cfg.heartbeat_s, 0, 86400,
+                  "seconds between heartbeats once provisioned, each wait 0.75 S to 1.25 S "
+                  "(default 900; 0 = none)"),
     OWB_OPT_UINT_("fail-cap", "N", struct device_opts, cfg.fail_cap, 0, 1000000,
                   "failed provisions per minute before 429 (default 20; 0 = no cap)"),
     OWB_OPT_FLAG_("quiet", struct device_opts, cfg.quiet, "no per-request log lines"),
@@ -106,6 +109,7 @@ static int parse_options(int argc, char **argv, struct owb_agent_config *cfg)
                 .join_timeout_s = 60,
                 .setup_window_s = 1800,
                 .checkin_timeout_s = 120,
+                .heartbeat_s = 900,
                 .fail_cap = 20,
                 .backend_cfg = {.ap_iface = "wlan1",
                                 .uci_sta = "sta",

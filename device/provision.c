@@ -59,17 +59,18 @@ static void count_failure(struct owb_agent *a, const char *addr)
         (void)owb_ratelimit_allow(a->fail_rl, addr, &wait);
 }
 
-static enum owb_err check_request(struct owb_agent *a, const struct owb_http_request *req,
-                                  struct prov_work *pw)
+/* The check table from the shape on; the counter must be above `above`
+ * (the stored counter for a phone's bundle). */
+static enum owb_err check_body(struct owb_agent *a, const char *body, size_t len, uint64_t above,
+                               struct prov_work *pw)
 {
     cJSON *root = NULL;
     const char *bundle_b64, *app_key_b64;
     struct owb_bundle_header h;
     size_t bundle_len = 0, p_len = 0, w_len = 0;
-    uint64_t stored;
     enum owb_err rc = OWB_ERR_BAD_REQUEST;
 
-    if (owb_json_parse(req->body, req->body_len, &root) != OWB_OK || !cJSON_IsObject(root))
+    if (owb_json_parse(body, len, &root) != OWB_OK || !cJSON_IsObject(root))
         goto out;
     bundle_b64 = owb_json_string(root, "bundle");
     app_key_b64 = owb_json_string(root, "app_key");
@@ -83,11 +84,8 @@ static enum owb_err check_request(struct owb_agent *a, const struct owb_http_req
     rc = OWB_ERR_WRONG_DEVICE;
     if (strcmp(h.device_id, a->kf->device_id) != 0)
         goto out;
-    pthread_mutex_lock(&a->mu);
-    stored = a->counter;
-    pthread_mutex_unlock(&a->mu);
     rc = OWB_ERR_REPLAYED;
-    if (h.counter <= stored)
+    if (h.counter <= above)
         goto out;
     /* Each suite's open refuses the other suite's bundle (401). */
     if (a->kf->suite == OWB_SUITE_PK)
@@ -119,6 +117,30 @@ static enum owb_err check_request(struct owb_agent *a, const struct owb_http_req
     rc = OWB_OK;
 out:
     owb_json_free_secret(root);
+    return rc;
+}
+
+static enum owb_err check_request(struct owb_agent *a, const struct owb_http_request *req,
+                                  struct prov_work *pw)
+{
+    pthread_mutex_lock(&a->mu);
+    uint64_t stored = a->counter;
+    pthread_mutex_unlock(&a->mu);
+    return check_body(a, req->body, req->body_len, stored, pw);
+}
+
+enum owb_err owb_provision_check(struct owb_agent *a, const char *body, size_t len, uint64_t above,
+                                 struct owb_job *job)
+{
+    struct prov_work *pw = owb_secret_alloc(sizeof *pw);
+    enum owb_err rc;
+
+    if (!pw)
+        return OWB_ERR_NOMEM;
+    rc = check_body(a, body, len, above, pw);
+    if (rc == OWB_OK)
+        memcpy(job, &pw->job, sizeof *job);
+    owb_secret_free(pw);
     return rc;
 }
 
@@ -178,6 +200,10 @@ void owb_agent_provision(struct owb_agent *a, const struct owb_http_request *req
         goto done;
     }
     a->counter = pw->job.counter;
+    /* A held rollout is older than this bundle now: never to be tried. */
+    if (a->has_held && owb_state_drop_held(a->cfg.state_dir, a->cfg.state_hook) != OWB_OK)
+        fprintf(stderr, "owb-device: could not remove the held rollout bundle\n");
+    a->has_held = false;
     memcpy(a->job, &pw->job, sizeof *a->job);
     a->job_pending = true;
     a->state = OWB_STATE_APPLYING;

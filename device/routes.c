@@ -28,6 +28,11 @@ static void status(struct owb_agent *a, struct owb_http_response *resp)
     cJSON_AddStringToObject(o, "device_id", a->kf->device_id);
     cJSON_AddStringToObject(o, "state", owb_state_name(a->state));
     owb_json_add_u64(o, "counter", a->counter);
+    /* owb: what runs (below counter while a rollout is held), and how many
+     * heartbeats the server answered. */
+    if (a->running)
+        owb_json_add_u64(o, "running", a->running);
+    owb_json_add_u64(o, "heartbeats", a->hb_sent);
     if (a->state == OWB_STATE_FAILED)
         cJSON_AddStringToObject(o, "reason", owb_reason_name(a->reason));
     if (a->have_scan && (list = cJSON_AddArrayToObject(o, "visible_networks")) != NULL)

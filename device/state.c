@@ -1,7 +1,9 @@
 /* The state directory: "counter" holds the highest accepted bundle counter
  * in decimal; "provisioned" says a bundle was applied and the device
- * joined. Both mode 0600, both written atomically (temp file, fsync,
- * rename, fsync the directory), so a crash leaves the old value or the new.
+ * joined, and holds that bundle's counter (the one running). "server" the
+ * heartbeat URL; "held" a rollout bundle accepted but not running yet.
+ * All mode 0600, all written atomically (temp file, fsync, rename, fsync
+ * the directory), so a crash leaves the old value or the new.
  * A state hook copies each write to storage that a factory reset keeps (the
  * OpenWRT package's flash partition); a write counts only once it is there. */
 #include <dirent.h>
@@ -83,15 +85,109 @@ static enum owb_err run_hook(const char *hook, const char *dir, const char *name
     return OWB_ERR_IO;
 }
 
-static enum owb_err store(const char *dir, const char *hook, const char *name, uint64_t value)
+static enum owb_err store_text(const char *dir, const char *hook, const char *name,
+                               const char *text, size_t len)
 {
-    char path[4096], text[32];
-    int n = snprintf(text, sizeof text, "%" PRIu64 "\n", value);
+    char path[4096];
     enum owb_err rc;
 
     path_in(path, sizeof path, dir, name);
-    rc = owb_file_write_atomic(path, text, (size_t)n, 0600, OWB_WRITE_REPLACE);
+    rc = owb_file_write_atomic(path, text, len, 0600, OWB_WRITE_REPLACE);
     return rc == OWB_OK && hook ? run_hook(hook, dir, name) : rc;
+}
+
+static enum owb_err store(const char *dir, const char *hook, const char *name, uint64_t value)
+{
+    char text[32];
+    int n = snprintf(text, sizeof text, "%" PRIu64 "\n", value);
+
+    return store_text(dir, hook, name, text, (size_t)n);
+}
+
+/* Removes name (and tells the hook, which copies a missing file as gone). */
+static enum owb_err drop(const char *dir, const char *hook, const char *name)
+{
+    char path[4096];
+
+    path_in(path, sizeof path, dir, name);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return OWB_ERR_IO;
+    return hook ? run_hook(hook, dir, name) : OWB_OK;
+}
+
+enum owb_err owb_state_load_running(const char *dir, uint64_t *running)
+{
+    char path[4096], *text = NULL, *end;
+    size_t len = 0;
+    enum owb_err rc;
+
+    *running = 0;
+    path_in(path, sizeof path, dir, "provisioned");
+    rc = owb_file_read(path, 64, &text, &len);
+    if (rc != OWB_OK)
+        return rc;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    rc = errno || end == text || text[0] < '0' || text[0] > '9' ? OWB_ERR_BAD_FILE : OWB_OK;
+    free(text);
+    *running = rc == OWB_OK ? (uint64_t)v : 0;
+    return rc;
+}
+
+enum owb_err owb_state_load_server(const char *dir, char *url, size_t cap)
+{
+    char path[4096], *text = NULL;
+    size_t len = 0;
+    enum owb_err rc;
+
+    url[0] = '\0';
+    path_in(path, sizeof path, dir, "server");
+    rc = owb_file_read(path, cap, &text, &len);
+    if (rc == OWB_ERR_NOENT)
+        return OWB_OK;
+    if (rc != OWB_OK)
+        return rc;
+    len = strcspn(text, "\n");
+    if (len < cap && memchr(text, '\0', len) == NULL)
+        snprintf(url, cap, "%.*s", (int)len, text);
+    else
+        rc = OWB_ERR_BAD_FILE;
+    free(text);
+    return rc;
+}
+
+enum owb_err owb_state_store_server(const char *dir, const char *hook, const char *url)
+{
+    char text[OWB_URL_MAX + 2];
+    int n = snprintf(text, sizeof text, "%s\n", url);
+
+    if (!url[0])
+        return drop(dir, hook, "server");
+    if (n < 0 || (size_t)n >= sizeof text)
+        return OWB_ERR_INVALID_ARG;
+    return store_text(dir, hook, "server", text, (size_t)n);
+}
+
+enum owb_err owb_state_load_held(const char *dir, char **body, size_t *len)
+{
+    char path[4096];
+    enum owb_err rc;
+
+    *body = NULL;
+    *len = 0;
+    path_in(path, sizeof path, dir, "held");
+    rc = owb_file_read(path, OWB_DEVICE_BODY_MAX, body, len);
+    return rc == OWB_ERR_NOENT ? OWB_OK : rc;
+}
+
+enum owb_err owb_state_store_held(const char *dir, const char *hook, const char *body, size_t len)
+{
+    return store_text(dir, hook, "held", body, len);
+}
+
+enum owb_err owb_state_drop_held(const char *dir, const char *hook)
+{
+    return drop(dir, hook, "held");
 }
 
 enum owb_err owb_state_store_counter(const char *dir, const char *hook, uint64_t counter)
@@ -122,10 +218,13 @@ void owb_state_clean(const char *dir)
     /* Temporary files of a write that a crash or power cut interrupted:
      * the real files are intact (they are only ever replaced by rename). */
     while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "counter.tmp-", 12) == 0 ||
-            strncmp(e->d_name, "provisioned.tmp-", 16) == 0) {
-            path_in(path, sizeof path, dir, e->d_name);
-            unlink(path);
+        static const char *const names[] = {"counter", "provisioned", "server", "held"};
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            size_t n = strlen(names[i]);
+            if (strncmp(e->d_name, names[i], n) == 0 && strncmp(e->d_name + n, ".tmp-", 5) == 0) {
+                path_in(path, sizeof path, dir, e->d_name);
+                unlink(path);
+            }
         }
     }
     closedir(d);

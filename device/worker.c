@@ -54,8 +54,7 @@ static struct timespec deadline_in(unsigned ms)
     return until;
 }
 
-/* Sleeps up to ms, waking early when the agent stops; false when stopping. */
-static bool nap(struct owb_agent *a, unsigned ms)
+bool owb_agent_nap(struct owb_agent *a, unsigned ms)
 {
     struct timespec until = deadline_in(ms);
     bool stopping;
@@ -88,7 +87,7 @@ static enum owb_fail_reason wait_for_join(struct owb_agent *a, const struct owb_
             return OWB_REASON_NONE;
         if (j != OWB_JOIN_PENDING && j != OWB_JOIN_ERROR)
             return reason_of(j);
-        if (time(NULL) >= deadline || !nap(a, JOIN_POLL_MS))
+        if (time(NULL) >= deadline || !owb_agent_nap(a, JOIN_POLL_MS))
             break;
     }
     j = a->backend->ops->check(a->backend, true);
@@ -116,9 +115,8 @@ static void scan(struct owb_agent *a)
     pthread_mutex_unlock(&a->mu);
 }
 
-/* Milliseconds since t0 (CLOCK_MONOTONIC): each log line of a job says
- * where its time went. */
-static long since_ms(const struct timespec *t0)
+/* Each log line of a job says where its time went. */
+long owb_since_ms(const struct timespec *t0)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -142,11 +140,12 @@ static void fail(struct owb_agent *a, enum owb_fail_reason reason, const struct 
     pthread_mutex_lock(&a->mu);
     a->state = OWB_STATE_FAILED;
     a->reason = reason;
+    a->hb_reason = reason; /* the next heartbeat says why held is not running */
     a->setup_open = true;
     a->setup_deadline = a->cfg.setup_window_s ? time(NULL) + a->cfg.setup_window_s : 0;
     pthread_mutex_unlock(&a->mu);
     fprintf(stderr, "owb-device: provisioning failed: %s; previous settings restored (%ld ms)\n",
-            owb_reason_name(reason), since_ms(t0));
+            owb_reason_name(reason), owb_since_ms(t0));
 }
 
 /* Joined: the setup AP goes down LINGER_MS from now, or READ_GRACE_MS after
@@ -164,7 +163,7 @@ static void linger_then_ap_down(struct owb_agent *a)
     read = a->joined_read;
     pthread_mutex_unlock(&a->mu);
     if (read)
-        nap(a, READ_GRACE_MS);
+        owb_agent_nap(a, READ_GRACE_MS);
     pthread_mutex_lock(&a->mu);
     a->ap_linger = false;
     down = a->state == OWB_STATE_JOINED && !a->setup_open;
@@ -197,7 +196,7 @@ static void check_in(struct owb_agent *a, struct owb_job *job, const struct time
 
     if (!keep_ap && a->backend->ops->ap_down(a->backend) != OWB_OK)
         fprintf(stderr, "owb-device: could not take the setup AP down\n");
-    fprintf(stderr, "owb-device: joined \"%s\" (%ld ms)%s\n", job->wifi.ssid, since_ms(t0),
+    fprintf(stderr, "owb-device: joined \"%s\" (%ld ms)%s\n", job->wifi.ssid, owb_since_ms(t0),
             !job->checkin_url[0] ? ""
             : keep_ap            ? "; checking in (setup AP still up)"
                                  : "; checking in");
@@ -211,13 +210,31 @@ static void check_in(struct owb_agent *a, struct owb_job *job, const struct time
     }
     if (owb_state_mark_provisioned(a->cfg.state_dir, a->cfg.state_hook, job->counter) != OWB_OK)
         fprintf(stderr, "owb-device: could not record the provisioned state\n");
+    owb_heartbeat_joined(a, job);
     set_state(a, OWB_STATE_JOINED);
     fprintf(stderr, "owb-device: provisioned with bundle %llu (%ld ms)\n",
-            (unsigned long long)job->counter, since_ms(t0));
+            (unsigned long long)job->counter, owb_since_ms(t0));
     /* The settings are no longer needed while the AP lingers. */
     sodium_memzero(job, sizeof *job);
     if (keep_ap)
         linger_then_ap_down(a);
+}
+
+enum owb_fail_reason owb_worker_apply_join(struct owb_agent *a, const struct owb_job *job,
+                                           const struct timespec *t0)
+{
+    fprintf(stderr, "owb-device: applying bundle %llu (network \"%s\", %s, psk (hidden))\n",
+            (unsigned long long)job->counter, job->wifi.ssid,
+            owb_security_name(job->wifi.security));
+    if (a->backend->ops->apply(a->backend, &job->wifi, job->hostname) != OWB_OK) {
+        scan(a);
+        return OWB_REASON_APPLY_FAILED;
+    }
+    /* Scan before waiting so a failure can tell "not found" apart. */
+    scan(a);
+    fprintf(stderr, "owb-device: applied and scanned (%ld ms, %zu networks seen)\n",
+            owb_since_ms(t0), a->n_visible);
+    return wait_for_join(a, job);
 }
 
 static void run_job(struct owb_agent *a, struct owb_job *job)
@@ -226,19 +243,7 @@ static void run_job(struct owb_agent *a, struct owb_job *job)
     struct timespec t0;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    fprintf(stderr, "owb-device: applying bundle %llu (network \"%s\", %s, psk (hidden))\n",
-            (unsigned long long)job->counter, job->wifi.ssid,
-            owb_security_name(job->wifi.security));
-    if (a->backend->ops->apply(a->backend, &job->wifi, job->hostname) != OWB_OK) {
-        scan(a);
-        fail(a, OWB_REASON_APPLY_FAILED, &t0);
-        return;
-    }
-    /* Scan before waiting so a failure can tell "not found" apart. */
-    scan(a);
-    fprintf(stderr, "owb-device: applied and scanned (%ld ms, %zu networks seen)\n", since_ms(&t0),
-            a->n_visible);
-    reason = wait_for_join(a, job);
+    reason = owb_worker_apply_join(a, job, &t0);
     if (reason != OWB_REASON_NONE) {
         fail(a, reason, &t0);
         return;
@@ -246,25 +251,46 @@ static void run_job(struct owb_agent *a, struct owb_job *job)
     check_in(a, job, &t0);
 }
 
+/* Waits for a job, a heartbeat that is due, or the stop; false on stop.
+ * *beat says a heartbeat is due (no job was taken). */
+static bool next_work(struct owb_agent *a, struct owb_job *job, bool *beat)
+{
+    bool run = true;
+
+    *beat = false;
+    pthread_mutex_lock(&a->mu);
+    while (!a->job_pending && !a->stopping && !owb_heartbeat_due(a)) {
+        if (a->hb_armed)
+            pthread_cond_timedwait(&a->cv, &a->mu, &a->hb_at);
+        else
+            pthread_cond_wait(&a->cv, &a->mu);
+    }
+    if (a->stopping) {
+        run = false;
+    } else if (a->job_pending) {
+        memcpy(job, a->job, sizeof *job);
+        sodium_memzero(a->job, sizeof *a->job);
+        a->job_pending = false;
+    } else {
+        *beat = true;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return run;
+}
+
 void *owb_agent_worker(void *arg)
 {
     struct owb_agent *a = arg;
     struct owb_job *job = owb_secret_alloc(sizeof *job);
+    bool beat;
 
     if (!job)
         return NULL;
-    for (;;) {
-        pthread_mutex_lock(&a->mu);
-        while (!a->job_pending && !a->stopping)
-            pthread_cond_wait(&a->cv, &a->mu);
-        if (a->stopping) {
-            pthread_mutex_unlock(&a->mu);
-            break;
+    while (next_work(a, job, &beat)) {
+        if (beat) {
+            owb_heartbeat_beat(a);
+            continue;
         }
-        memcpy(job, a->job, sizeof *job);
-        sodium_memzero(a->job, sizeof *a->job);
-        a->job_pending = false;
-        pthread_mutex_unlock(&a->mu);
         run_job(a, job);
         sodium_memzero(job, sizeof *job);
     }

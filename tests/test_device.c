@@ -23,6 +23,7 @@
 #include "owb/envelope.h"
 #include "owb/envelope_pk.h"
 #include "owb/fileio.h"
+#include "owb/heartbeat.h"
 #include "owb/httpd.h"
 #include "owb/json.h"
 #include "owb/kdf.h"
@@ -149,10 +150,11 @@ static int fresh(void **state)
     char cmd[8192];
     (void)state;
     t_stop(&D.proc, SIGKILL);
-    snprintf(cmd, sizeof cmd, "%s/counter", D.state_dir);
-    unlink(cmd);
-    snprintf(cmd, sizeof cmd, "%s/provisioned", D.state_dir);
-    unlink(cmd);
+    for (size_t i = 0; i < 4; i++) {
+        static const char *const files[] = {"counter", "provisioned", "server", "held"};
+        snprintf(cmd, sizeof cmd, "%s/%s", D.state_dir, files[i]);
+        unlink(cmd);
+    }
     unlink(D.log);
     t_rmtree(D.fake_dir);
     mkdir(D.fake_dir, 0700);
@@ -740,6 +742,29 @@ static char *make_pk_bundle(const uint8_t server_sk[64], const uint8_t device_pk
     return b64;
 }
 
+/* Writes a pk-suite key file for D.id pinning pk1 and pk2 (pk2 may be
+ * NULL); dev_pk gets the device's public key. The caller frees. */
+static struct owb_keyfile *write_pk_key(const uint8_t pk1[32], const uint8_t *pk2,
+                                        uint8_t dev_pk[32])
+{
+    struct owb_keyfile *kf = owb_keyfile_new();
+    char diag[OWB_DIAG_SIZE];
+    uint8_t raw[16];
+
+    kf->suite = OWB_SUITE_PK;
+    snprintf(kf->device_id, sizeof kf->device_id, "%s", D.id);
+    crypto_sign_keypair(dev_pk, kf->device_sk);
+    memcpy(kf->server_pks[0], pk1, 32);
+    if (pk2)
+        memcpy(kf->server_pks[1], pk2, 32);
+    kf->n_server_pks = pk2 ? 2 : 1;
+    randombytes_buf(raw, sizeof raw);
+    owb_b64_encode(raw, sizeof raw, kf->ap_passphrase, sizeof kf->ap_passphrase);
+    unlink(D.key_file);
+    assert_int_equal(owb_keyfile_write(D.key_file, kf, true, diag), OWB_OK);
+    return kf;
+}
+
 /* A pk-suite key file (two server keys pinned: a rotation under way): a
  * symmetric bundle and one signed by an unpinned key are refused 401; one
  * signed by the second pinned key is applied, and the check-in carries a
@@ -748,10 +773,10 @@ static char *make_pk_bundle(const uint8_t server_sk[64], const uint8_t device_pk
 static void test_pk_suite(void **state)
 {
     (void)state;
-    struct owb_keyfile *kf = owb_keyfile_new();
+    struct owb_keyfile *kf;
     uint8_t old_pk[32], old_sk[64], srv_pk[32], srv_sk[64], rogue_pk[32], rogue_sk[64];
-    uint8_t dev_pk[32], ak[32], raw[16];
-    char diag[OWB_DIAG_SIZE], url[256];
+    uint8_t dev_pk[32], ak[32];
+    char url[256];
     struct checkin_srv cs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, dev_pk, -1};
     struct owb_httpd_options o = {.listen = "127.0.0.1:0",
                                   .body_max = 4096,
@@ -764,16 +789,7 @@ static void test_pk_suite(void **state)
     crypto_sign_keypair(old_pk, old_sk);
     crypto_sign_keypair(srv_pk, srv_sk);
     crypto_sign_keypair(rogue_pk, rogue_sk);
-    kf->suite = OWB_SUITE_PK;
-    snprintf(kf->device_id, sizeof kf->device_id, "%s", D.id);
-    crypto_sign_keypair(dev_pk, kf->device_sk);
-    memcpy(kf->server_pks[0], old_pk, 32);
-    memcpy(kf->server_pks[1], srv_pk, 32);
-    kf->n_server_pks = 2;
-    randombytes_buf(raw, sizeof raw);
-    owb_b64_encode(raw, sizeof raw, kf->ap_passphrase, sizeof kf->ap_passphrase);
-    unlink(D.key_file);
-    assert_int_equal(owb_keyfile_write(D.key_file, kf, true, diag), OWB_OK);
+    kf = write_pk_key(old_pk, srv_pk, dev_pk);
 
     assert_int_equal(owb_httpd_start(&o, &h), OWB_OK);
     snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/devices/dev-under-test/checkin",
@@ -1285,6 +1301,469 @@ static void test_bad_state_refuses_start(void **state)
     assert_int_equal(t_run_err(argv3, NULL, out, sizeof out), 2);
 }
 
+/* A fleet server: accepts check-ins and heartbeats, checks their proofs
+ * with the device's key (its check-in key, or pk its public key), records
+ * each heartbeat and when it came, and answers the next one with the
+ * rollout the test put in `answer`. */
+#define HB_MAX 64
+struct fleet_srv {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const uint8_t *pk;
+    int checkins, bad, n;
+    uint64_t checkin_counter;
+    struct timespec checkin_at;
+    struct owb_heartbeat hb[HB_MAX];
+    struct timespec at[HB_MAX];
+    char *answer;  /* sent once, then "{}" */
+    int answer_at; /* the heartbeat it was sent with (its index), or -1 */
+    struct owb_httpd *h;
+    char url[256];
+};
+
+static bool fleet_checkin(struct fleet_srv *fs, const struct owb_http_request *req)
+{
+    cJSON *root = NULL;
+    uint8_t kc[32], nonce[16], proof[64];
+    uint64_t counter = 0;
+    const char *n, *p;
+    bool ok = false;
+
+    if (owb_json_parse(req->body, req->body_len, &root) == OWB_OK &&
+        owb_json_uint(root, "counter", &counter) == OWB_OK &&
+        (n = owb_json_string(root, "nonce")) &&
+        owb_b64_decode_exact(n, strlen(n), nonce, 16) == 0 &&
+        (p = owb_json_string(root, fs->pk ? "signature" : "mac")) &&
+        owb_b64_decode_exact(p, strlen(p), proof, fs->pk ? 64 : 32) == OWB_OK) {
+        owb_kdf_checkin_key(kc, D.key);
+        ok = fs->pk ? owb_pk_checkin_verify(fs->pk, D.id, counter, nonce, proof) == OWB_OK
+                    : owb_checkin_verify(kc, D.id, counter, nonce, proof) == OWB_OK;
+    }
+    cJSON_Delete(root);
+    pthread_mutex_lock(&fs->mu);
+    if (ok) {
+        fs->checkins++;
+        fs->checkin_counter = counter;
+        clock_gettime(CLOCK_MONOTONIC, &fs->checkin_at);
+    }
+    pthread_mutex_unlock(&fs->mu);
+    return ok;
+}
+
+static void fleet_handler(void *ctx, const struct owb_http_request *req,
+                          struct owb_http_response *resp)
+{
+    struct fleet_srv *fs = ctx;
+    struct owb_heartbeat hb;
+    uint8_t proof[64], kc[32];
+    enum owb_suite suite = fs->pk ? OWB_SUITE_PK : OWB_SUITE_SYM;
+    char *answer = NULL;
+
+    if (strcmp(req->path, "/v1/devices/dev-under-test/checkin") == 0) {
+        if (fleet_checkin(fs, req))
+            owb_http_set_static(resp, 200, "application/json", "{}", 2);
+        else
+            owb_http_error(resp, OWB_ERR_AUTH_FAILED, NULL);
+        return;
+    }
+    owb_kdf_checkin_key(kc, D.key);
+    bool ok = strcmp(req->path, "/v1/devices/dev-under-test/heartbeat") == 0 &&
+              owb_heartbeat_request_parse(req->body, req->body_len, suite, &hb, proof) == OWB_OK &&
+              (fs->pk ? owb_pk_heartbeat_verify(fs->pk, D.id, &hb, proof)
+                      : owb_heartbeat_verify(kc, D.id, &hb, proof)) == OWB_OK;
+    pthread_mutex_lock(&fs->mu);
+    if (!ok) {
+        fs->bad++;
+    } else if (fs->n < HB_MAX) {
+        clock_gettime(CLOCK_MONOTONIC, &fs->at[fs->n]);
+        fs->hb[fs->n] = hb;
+        if (fs->answer) {
+            answer = fs->answer;
+            fs->answer = NULL;
+            fs->answer_at = fs->n;
+        }
+        fs->n++;
+    }
+    pthread_cond_broadcast(&fs->cv);
+    pthread_mutex_unlock(&fs->mu);
+    if (!ok)
+        owb_http_error(resp, OWB_ERR_AUTH_FAILED, NULL);
+    else if (answer)
+        owb_http_set_body(resp, 200, "application/json", answer, strlen(answer));
+    else
+        owb_http_set_static(resp, 200, "application/json", "{}", 2);
+}
+
+static void fleet_start(struct fleet_srv *fs, const uint8_t *pk)
+{
+    struct owb_httpd_options o = {.listen = "127.0.0.1:0",
+                                  .body_max = 4096,
+                                  .threads = 1,
+                                  .handler = fleet_handler,
+                                  .ctx = fs};
+    memset(fs, 0, sizeof *fs);
+    pthread_mutex_init(&fs->mu, NULL);
+    pthread_cond_init(&fs->cv, NULL);
+    fs->pk = pk;
+    fs->answer_at = -1;
+    assert_int_equal(owb_httpd_start(&o, &fs->h), OWB_OK);
+    snprintf(fs->url, sizeof fs->url, "http://127.0.0.1:%u/v1/devices/dev-under-test/checkin",
+             owb_httpd_port(fs->h));
+}
+
+static void fleet_stop(struct fleet_srv *fs)
+{
+    owb_httpd_stop(fs->h, 0);
+    free(fs->answer);
+}
+
+/* The next heartbeat is answered with this rollout (bundle in base64url). */
+static void fleet_rollout(struct fleet_srv *fs, uint64_t counter, const char *b64,
+                          const uint8_t app_key[32])
+{
+    struct owb_heartbeat_answer *a = calloc(1, sizeof *a);
+    char *out = malloc(OWB_HEARTBEAT_ANSWER_MAX);
+    size_t len = 0;
+
+    a->has_rollout = true;
+    a->counter = counter;
+    memcpy(a->app_key, app_key, 32);
+    assert_int_equal(owb_b64_decode(b64, strlen(b64), a->bundle, sizeof a->bundle, &a->bundle_len),
+                     OWB_OK);
+    assert_int_equal(owb_heartbeat_answer_write(a, out, OWB_HEARTBEAT_ANSWER_MAX, &len), OWB_OK);
+    pthread_mutex_lock(&fs->mu);
+    free(fs->answer);
+    fs->answer = out;
+    fs->answer_at = -1;
+    pthread_mutex_unlock(&fs->mu);
+    free(a);
+}
+
+/* Waits (bounded) until the server has n heartbeats; false when not. */
+static bool fleet_wait(struct fleet_srv *fs, int n, int seconds)
+{
+    struct timespec until;
+    bool ok;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += seconds;
+    pthread_mutex_lock(&fs->mu);
+    while (fs->n < n && pthread_cond_timedwait(&fs->cv, &fs->mu, &until) == 0)
+        ;
+    ok = fs->n >= n;
+    pthread_mutex_unlock(&fs->mu);
+    return ok;
+}
+
+/* Waits (bounded) for a heartbeat that says running == want; its index. */
+static int fleet_wait_running(struct fleet_srv *fs, uint64_t want, int seconds)
+{
+    for (int seen = 0; fleet_wait(fs, seen + 1, seconds); seen++) {
+        pthread_mutex_lock(&fs->mu);
+        bool hit = fs->hb[seen].running == want;
+        pthread_mutex_unlock(&fs->mu);
+        if (hit)
+            return seen;
+    }
+    return -1;
+}
+
+static int fleet_count(struct fleet_srv *fs)
+{
+    pthread_mutex_lock(&fs->mu);
+    int n = fs->n;
+    pthread_mutex_unlock(&fs->mu);
+    return n;
+}
+
+static char *applied_ssid(void)
+{
+    char path[4096];
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/applied.json", D.fake_dir);
+    return t_read_file(path, &len);
+}
+
+/* A fleet server started, and the agent provisioned by a phone with bundle
+ * 1 (app key ak) naming its check-in URL, heartbeats every hb seconds; ak2
+ * a fresh key for a rollout. */
+static void fleet_begin(struct fleet_srv *fs, uint8_t ak[32], uint8_t ak2[32], const char *name,
+                        const char *hb)
+{
+    struct t_resp r;
+    randombytes_buf(ak, 32);
+    randombytes_buf(ak2, 32);
+    fleet_start(fs, NULL);
+    start_agent(name, "--heartbeat", hb, "--checkin-timeout", "5", NULL);
+    char *b =
+        make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak, .checkin_url = fs->url});
+    post(b, ak, &r);
+    t_expect(&r, 202, NULL);
+    free(b);
+    wait_provisioned();
+    /* Joined, not checking_in: the button is taken (it is ignored while busy). */
+    free(wait_state("joined"));
+}
+
+static double secs(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* Heartbeats come an interval after the check-in, then every 0.75 to 1.25
+ * intervals (measured, not assumed), with a MAC the device key verifies. */
+static void test_heartbeat_jitter(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32];
+    double lo = 10, hi = 0;
+
+    fleet_begin(&fs, ak, ak2, "beat", "1");
+    assert_true(fleet_wait(&fs, 6, 20));
+    pthread_mutex_lock(&fs.mu);
+    assert_int_equal(fs.bad, 0);
+    assert_int_equal(fs.checkins, 1);
+    /* The first: an interval after the check-in was answered. */
+    assert_true(secs(&fs.checkin_at, &fs.at[0]) >= 0.75);
+    for (int i = 1; i < 6; i++) {
+        double d = secs(&fs.at[i - 1], &fs.at[i]);
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+        assert_true(fs.hb[i].running == 1 && fs.hb[i].held == 1 && fs.hb[i].reason == 0);
+    }
+    pthread_mutex_unlock(&fs.mu);
+    print_message("heartbeat intervals: %.3f s to %.3f s\n", lo, hi);
+    /* A wait starts after the previous heartbeat was answered: never
+     * shorter than 0.75 s; an answer on loopback adds little to 1.25 s. */
+    assert_true(lo >= 0.75);
+    assert_true(hi <= 1.25 + 0.5);
+    assert_true(hi - lo > 0.01); /* drawn, not fixed */
+    /* The status page says what runs and that heartbeats are answered. */
+    char *st = wait_state("joined");
+    assert_non_null(strstr(st, "\"running\":1"));
+    free(st);
+    t_stop(&D.proc, SIGTERM);
+    fleet_stop(&fs);
+}
+
+#define W_NEW "{\"ssid\":\"Office-2\",\"security\":\"wpa2-psk\",\"psk\":\"new-password-1\"}"
+
+/* A rollout to a network the backend joins: applied, checked in over it
+ * (counter 2), running advances; the bundle is not kept. Then bundles that
+ * must not apply: an old one, one for another device, one sealed with
+ * another key. */
+static void test_rollout_applied(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32], other[32];
+    char path[4096];
+
+    randombytes_buf(other, 32);
+    fleet_begin(&fs, ak, ak2, "rollout", "1");
+    char *b2 = make_bundle(
+        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
+    fleet_rollout(&fs, 2, b2, ak2);
+    assert_true(fleet_wait_running(&fs, 2, 20) >= 0);
+    char *applied = applied_ssid();
+    assert_non_null(strstr(applied, "\"OWB_SSID\":\"Office-2\""));
+    assert_non_null(strstr(applied, "\"OWB_PSK\":\"new-password-1\""));
+    free(applied);
+    pthread_mutex_lock(&fs.mu);
+    assert_true(fs.checkin_counter == 2);
+    assert_int_equal(fs.bad, 0);
+    pthread_mutex_unlock(&fs.mu);
+    snprintf(path, sizeof path, "%s/held", D.state_dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    char *st = wait_state("joined");
+    assert_non_null(strstr(st, "\"running\":2"));
+    assert_non_null(strstr(st, "\"counter\":2"));
+    free(st);
+
+    /* Refused, never applied: the phone's old bundle 1 again, bundle 3 for
+     * another device, bundle 3 sealed with another device's key. */
+    int applies = count_calls("apply");
+    char *bad[3] = {
+        make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak, .checkin_url = fs.url}),
+        make_bundle(&(struct bundle_spec){.id = "other-device", .counter = 3, .app_key = ak}),
+        make_bundle(&(struct bundle_spec){.key = other, .counter = 3, .app_key = ak})};
+    const uint64_t counters[3] = {1, 3, 3};
+    for (int i = 0; i < 3; i++) {
+        fleet_rollout(&fs, counters[i], bad[i], ak);
+        int n = fleet_count(&fs);
+        /* Sent with the next heartbeat; the one after shows what came of it. */
+        assert_true(fleet_wait(&fs, n + 2, 10));
+        pthread_mutex_lock(&fs.mu);
+        assert_true(fs.answer_at >= n);
+        assert_true(fs.hb[fs.n - 1].running == 2 && fs.hb[fs.n - 1].held == 2);
+        pthread_mutex_unlock(&fs.mu);
+        free(bad[i]);
+    }
+    assert_int_equal(count_calls("apply"), applies);
+    assert_true(wait_log("rollout bundle 1 refused: replayed"));
+    assert_true(wait_log("rollout bundle 3 refused: auth_failed"));
+    t_stop(&D.proc, SIGTERM);
+    fleet_stop(&fs);
+    free(b2);
+}
+
+/* A rollout the backend refuses (wrong password): rolled back, the next
+ * heartbeat says why, it is tried again at the following heartbeats, kept
+ * across a restart, and applied once the network takes it. */
+static void test_rollout_refused_retried(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32];
+    char path[4096];
+    struct stat st;
+
+    fleet_begin(&fs, ak, ak2, "refused", "1");
+    fake("apply-to-file.check.exit", "11");
+    char *b2 = make_bundle(
+        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
+    fleet_rollout(&fs, 2, b2, ak2);
+    /* The next heartbeat after the try: running 1, held 2, wrong_password. */
+    int n = 0;
+    for (; n < 20 && fleet_wait(&fs, n + 1, 10); n++) {
+        pthread_mutex_lock(&fs.mu);
+        bool hit = fs.hb[n].held == 2;
+        pthread_mutex_unlock(&fs.mu);
+        if (hit)
+            break;
+    }
+    pthread_mutex_lock(&fs.mu);
+    assert_true(n < fs.n && fs.answer_at >= 0 && n == fs.answer_at + 1);
+    assert_true(fs.hb[n].running == 1 && fs.hb[n].reason == OWB_HB_WRONG_PASSWORD);
+    pthread_mutex_unlock(&fs.mu);
+    assert_true(count_calls("rollback") >= 1);
+    /* Tried again at the following heartbeats (apply: the phone's, the
+     * first try, then one per heartbeat). */
+    assert_true(wait_calls("apply", 4, 10));
+    char *applied = applied_ssid();
+    free(applied);
+    /* Durable: the bundle and its app key, mode 0600. */
+    snprintf(path, sizeof path, "%s/held", D.state_dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    t_stop(&D.proc, SIGTERM);
+
+    /* Restarted with the access point changed: the held bundle is tried
+     * and runs. */
+    fake("apply-to-file.check.exit", NULL);
+    start_agent("refused2", "--heartbeat", "1", "--checkin-timeout", "5", NULL);
+    assert_true(fleet_wait_running(&fs, 2, 20) >= 0);
+    applied = applied_ssid();
+    assert_non_null(strstr(applied, "\"OWB_SSID\":\"Office-2\""));
+    free(applied);
+    assert_int_not_equal(access(path, F_OK), 0);
+    pthread_mutex_lock(&fs.mu);
+    assert_true(fs.checkin_counter == 2);
+    assert_int_equal(fs.bad, 0);
+    pthread_mutex_unlock(&fs.mu);
+    t_stop(&D.proc, SIGTERM);
+    fleet_stop(&fs);
+    free(b2);
+}
+
+/* pk suite: heartbeats carry a signature the device's public key
+ * verifies, and a rollout signed by the server is applied. */
+static void test_pk_heartbeat_rollout(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t srv_pk[32], srv_sk[64], dev_pk[32], ak[32], ak2[32];
+    struct t_resp r;
+
+    crypto_sign_keypair(srv_pk, srv_sk);
+    owb_keyfile_free(write_pk_key(srv_pk, NULL, dev_pk));
+    randombytes_buf(ak, 32);
+    randombytes_buf(ak2, 32);
+    fleet_start(&fs, dev_pk);
+    start_agent("pkbeat", "--heartbeat", "1", "--checkin-timeout", "5", NULL);
+    char *b = make_pk_bundle(srv_sk, dev_pk, 1, ak, fs.url);
+    post(b, ak, &r);
+    t_expect(&r, 202, NULL);
+    free(b);
+    wait_provisioned();
+    b = make_pk_bundle(srv_sk, dev_pk, 2, ak2, fs.url);
+    fleet_rollout(&fs, 2, b, ak2);
+    assert_true(fleet_wait_running(&fs, 2, 20) >= 0);
+    pthread_mutex_lock(&fs.mu);
+    assert_int_equal(fs.bad, 0);
+    assert_true(fs.checkin_counter == 2);
+    pthread_mutex_unlock(&fs.mu);
+    t_stop(&D.proc, SIGTERM);
+    fleet_stop(&fs);
+    free(b);
+}
+
+/* Setup mode open (the button): a rollout is left for later and the
+ * phone's bundle wins; the held bundle it makes older is never tried. */
+static void test_setup_mode_wins(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32];
+    struct t_resp r;
+    fleet_begin(&fs, ak, ak2, "setupwins", "1");
+    kill(D.proc.pid, SIGUSR1);
+    free(wait_state("setup"));
+    int applies = count_calls("apply");
+    char *b2 = make_bundle(
+        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
+    fleet_rollout(&fs, 2, b2, ak2);
+    assert_true(wait_log("rollout bundle 2 left for later: setup mode is open"));
+    assert_int_equal(count_calls("apply"), applies);
+    char *b3 =
+        make_bundle(&(struct bundle_spec){.counter = 3, .app_key = ak, .checkin_url = fs.url});
+    post(b3, ak, &r);
+    t_expect(&r, 202, NULL);
+    assert_true(fleet_wait_running(&fs, 3, 20) >= 0);
+    /* The rollout, sent again, is older now. */
+    fleet_rollout(&fs, 2, b2, ak2);
+    assert_true(wait_log("rollout bundle 2 refused: replayed"));
+    char *applied = applied_ssid();
+    assert_null(strstr(applied, "Office-2"));
+    free(applied);
+    t_stop(&D.proc, SIGTERM);
+    fleet_stop(&fs);
+    free(b2);
+    free(b3);
+}
+
+/* The current network stops working (heartbeats unanswered twice, the
+ * backend's check says not joined): the held settings are tried at once,
+ * every S/8, not at the next interval S. */
+static void test_network_down_retries_at_once(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32];
+
+    fleet_begin(&fs, ak, ak2, "netdown", "4");
+    fake("apply-to-file.check.exit", "11");
+    char *b = make_bundle(
+        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
+    fleet_rollout(&fs, 2, b, ak2);
+    assert_true(wait_log("rollout bundle 2 failed: wrong_password"));
+    owb_httpd_stop(fs.h, 0);
+    fs.h = NULL;
+    /* Up to 5 s to the next heartbeat, 1 s to the one that confirms. */
+    bool down = false;
+    for (int i = 0; i < 3 && !down; i++)
+        down = wait_log("the network is down");
+    assert_true(down);
+    int base = count_calls("apply");
+    /* Every S/8 (1 s here); at the interval (3 to 5 s) this would take
+     * 6 s at least. */
+    assert_true(wait_calls("apply", base + 3, 5));
+    t_stop(&D.proc, SIGTERM);
+    free(fs.answer);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1307,6 +1786,15 @@ int main(void)
         cmocka_unit_test_setup(test_state_hook, fresh),
         cmocka_unit_test_setup(test_bad_state_refuses_start, fresh),
         cmocka_unit_test_setup(test_gates_before_size, fresh),
+        cmocka_unit_test_setup(test_heartbeat_jitter, fresh),
+        cmocka_unit_test_setup(test_rollout_applied, fresh),
+        cmocka_unit_test_setup(test_rollout_refused_retried, fresh),
+        cmocka_unit_test_setup(test_pk_heartbeat_rollout, fresh),
+        cmocka_unit_test_setup(test_setup_mode_wins, fresh),
+        cmocka_unit_test_setup(test_network_down_retries_at_once, fresh),
     };
+    /* OWB_TEST_FILTER=test_rollout* runs some of them. */
+    if (getenv("OWB_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("OWB_TEST_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }
