@@ -24,7 +24,7 @@ cmake --build --preset release -j"$(nproc)" >/dev/null
 rel=$PWD/build/release
 S=$rel/server/owb-server P=$rel/bench/owb-bench-prep
 work=$(mktemp -d)
-spid= wpid=
+spid='' wpid=''
 cleanup() {
     for p in $wpid $spid; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true

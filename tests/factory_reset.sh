@@ -88,7 +88,7 @@ printf '#!/bin/sh\nexit 0\n' >"$tmp/bin/logger"
 chmod 755 "$tmp/bin/fw_setenv" "$tmp/bin/logger"
 export PATH="$tmp/bin:$PATH" OWB_ROOT=$root
 envcfg=$tmp/fw_env.config
-printf '%s 0x0 0x1000 0x10000 1\n%s 0x10000 0x1000 0x10000 1\n' "$flash" "$flash" >"$envcfg"
+printf '%s 0x0 0x4000 0x10000 1\n%s 0x10000 0x4000 0x10000 1\n' "$flash" "$flash" >"$envcfg"
 
 # The factory: a minted key, written to the device (docs/device.md).
 "$mint_bin" device --server https://setup.example.com --out-dir "$tmp/factory" >/dev/null
