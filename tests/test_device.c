@@ -882,6 +882,8 @@ static void test_setup_window_and_sigusr1(void **state)
             nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
     }
     assert_true(closed);
+    /* The state says closed before the AP's call is logged: wait for it. */
+    assert_true(wait_calls("ap-down", 1, 10));
     assert_int_equal(count_calls("ap-down"), 1);
     char *b = make_bundle(&(struct bundle_spec){.counter = 1, .app_key = ak});
     post(b, ak, &r);
