@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Sizes of the static binaries and owb-device's peak RSS while it serves a
-# provision, on the host (static x86_64) and on the emulated Omega2 (qemu
-# -cpu 24KEc: the figure includes qemu's own memory, an upper bound).
-# Needs the release, static and omega2 builds; prints a Markdown table.
+# Sizes of the static binaries, what the Omega2 owb-device's bytes are made of
+# (per part: owb, libsodium, libmicrohttpd, cJSON, musl, compiler-rt), and
+# owb-device's peak RSS while it serves a provision, on the host (static
+# x86_64) and on the emulated Omega2 (qemu -cpu 24KEc: the figure includes
+# qemu's own memory, an upper bound).
+# Needs the release, static and omega2 builds (the parts also llvm-dwarfdump,
+# Debian's llvm package); prints Markdown tables.
 #   bash bench/device-footprint.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +33,28 @@ for b in build/static/server/owb-server build/static/tools/owb-mint build/static
     s=$(strip_size "$b")
     echo "| $(basename "$b") | $(basename "$(dirname "$(dirname "$b")")") | $s bytes ($((s / 1024)) KiB) |"
 done
+
+# The parts: the omega2 link relinked without -s, so that its DWARF says which
+# source file each byte of code comes from (after LTO's inlining: the line
+# table's file, not the calling function's) and which file defines each named
+# object; what neither covers (ELF headers, the GOT, padding) is left over.
+omega2_parts() {
+    local dir=build/omega2/device link
+    link=$(sed 's/ -s / /' "$dir/CMakeFiles/owb-device.dir/link.txt")
+    (cd "$dir" && eval "$link -o '$work/owb-device.debug'") # the last -o wins
+    {
+        readelf -SW "$work/owb-device.debug" | sed 's/^/S /'
+        llvm-dwarfdump --debug-info "$work/owb-device.debug" | sed 's/^/I /'
+        llvm-dwarfdump --debug-line "$work/owb-device.debug" | sed 's/^/L /'
+        readelf -sW "$work/owb-device.debug" | sed 's/^/Y /'
+    } | awk -v root="$PWD" -v total="$(stat -c %s "$dir/owb-device")" -f bench/footprint-parts.awk
+}
+if [ -f build/omega2/device/owb-device ] && command -v llvm-dwarfdump >/dev/null; then
+    echo
+    echo "| part of the omega2 owb-device | code | data | total |"
+    echo "|---|---|---|---|"
+    omega2_parts
+fi
 
 export OWB_DB="$work/owb.db" OWB_MASTER_KEY_FILE="$work/master.key"
 $rel/server/owb-server init >/dev/null

@@ -5,7 +5,8 @@
 #   omega2       mipsel, musl, soft-float (MIPS 24KEc, no FPU), with zig cc
 # into a per-target prefix that later runs reuse:
 #   ${OWB_DEPS_CACHE:-$HOME/.cache/owb-deps}/<target>
-# Each package is rebuilt only when its recipe version below changes, so a
+# Each package is rebuilt only when its recipe changes (its version below, or
+# the target's compiler flags or the package's configure options), so a
 # complete prefix takes no time the second time. Prints the prefix last.
 set -euo pipefail
 target=${1:?usage: build-deps.sh host-static|omega2}
@@ -13,17 +14,47 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${OWB_DEPS_CACHE:-$HOME/.cache/owb-deps}
 prefix=$cache/$target
 jobs=$(nproc)
-# Recipe versions: bump one to rebuild that package everywhere.
+# Recipe versions: bump one to rebuild that package everywhere after a change
+# that the flags and options below do not show (a build step, a patch).
 declare -A recipe=([libsodium]=2 [libmicrohttpd]=2 [cjson]=2 [qrencode]=2 [cmocka]=3)
 
+# libmicrohttpd: the device and server need neither TLS nor auth helpers.
+mhd_opts=(--disable-https --without-gnutls --disable-doc --disable-examples --disable-curl
+    --disable-dauth --disable-bauth --disable-postprocessor --disable-httpupgrade --disable-cookie)
 case "$target" in
-host-static) pkgs=(libsodium libmicrohttpd cjson qrencode) ;;
-omega2) pkgs=(libsodium libmicrohttpd cjson cmocka) ;;
+host-static)
+    pkgs=(libsodium libmicrohttpd cjson qrencode)
+    cflags="-O2 -ffunction-sections -fdata-sections"
+    test_cflags=$cflags
+    ;;
+omega2)
+    pkgs=(libsodium libmicrohttpd cjson cmocka)
+    # owb-device's size budget is 512 KiB: sections per function and no
+    # unwind tables, so the linker can drop what it does not call, and -flto,
+    # so that its link optimises these libraries together with owb and musl
+    # (cmake/toolchains/omega2.cmake). cmocka is for the tests only: it also
+    # builds a shared library, which LTO cannot give as PIC code here.
+    test_cflags="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"
+    cflags="$test_cflags -flto"
+    # owb never asks libmicrohttpd for its error log (MHD_USE_ERROR_LOG):
+    # without its messages the device carries none of their text.
+    mhd_opts+=(--disable-messages)
+    ;;
 *) echo "build-deps: unknown target '$target'" >&2; exit 2 ;;
 esac
+# A package's stamp: its recipe version and a digest of how it is built here,
+# so a prefix built with other flags or options is rebuilt, not reused.
+stamp() {
+    local how="$cflags"
+    case "$1" in
+    libmicrohttpd) how+=" ${mhd_opts[*]}" ;;
+    cmocka) how=$test_cflags ;;
+    esac
+    echo "${recipe[$1]} $(printf '%s' "$how" | sha256sum | cut -c1-16)"
+}
 todo=()
 for pkg in "${pkgs[@]}"; do
-    [ "$(cat "$prefix/.done-$pkg" 2>/dev/null)" = "${recipe[$pkg]}" ] || todo+=("$pkg")
+    [ "$(cat "$prefix/.done-$pkg" 2>/dev/null)" = "$(stamp "$pkg")" ] || todo+=("$pkg")
 done
 if [ ${#todo[@]} -eq 0 ]; then
     echo "$prefix"
@@ -62,16 +93,15 @@ if [ "$target" = omega2 ]; then
     export ZIG_LOCAL_CACHE_DIR=$cache/zig-cache
     cc="$here/cmake/toolchains/zig-cc-mipsel"
     export CC="$cc" AR="$here/cmake/toolchains/zig-ar" RANLIB="$here/cmake/toolchains/zig-ranlib"
-    # Sections per function and no unwind tables: the linker can then drop
-    # what owb-device does not call (its size budget is 512 KiB).
-    export CFLAGS="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables" PKG_CONFIG=false
+    export PKG_CONFIG=false
     host=mipsel-linux-musl
     cmake_tc=(-DCMAKE_TOOLCHAIN_FILE="$here/cmake/toolchains/omega2.cmake")
 else
-    export CC=gcc CFLAGS="-O2 -ffunction-sections -fdata-sections"
+    export CC=gcc
     host=x86_64-linux-gnu
     cmake_tc=()
 fi
+export CFLAGS=$cflags
 build=x86_64-linux-gnu
 
 src=$cache/src
@@ -106,10 +136,7 @@ for pkg in "${todo[@]}"; do
             make -j"$jobs" >&2 && make install >&2)
         ;;
     libmicrohttpd)
-        # The device and server need neither TLS nor auth helpers: smaller.
-        (cd "$d" && ./configure "${conf[@]}" --disable-https --without-gnutls --disable-doc \
-            --disable-examples --disable-curl --disable-dauth --disable-bauth \
-            --disable-postprocessor --disable-httpupgrade --disable-cookie >&2 &&
+        (cd "$d" && ./configure "${conf[@]}" "${mhd_opts[@]}" >&2 &&
             make -j"$jobs" >&2 && make install >&2)
         ;;
     cjson)
@@ -127,7 +154,7 @@ for pkg in "${todo[@]}"; do
         ;;
     cmocka)
         cmake -S "$d" -B "$d/b" "${cmake_tc[@]}" -DCMAKE_BUILD_TYPE=MinSizeRel \
-            -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib -DWITH_STATIC_LIB=ON \
+            -DCMAKE_C_FLAGS="$test_cflags" -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib -DWITH_STATIC_LIB=ON \
             -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF >&2
         cmake --build "$d/b" -j"$jobs" >&2 && cmake --install "$d/b" >&2
         # cmocka 1.1 installs its archive as libcmocka-static.a next to a
@@ -136,7 +163,7 @@ for pkg in "${todo[@]}"; do
         rm -f "$prefix"/lib/libcmocka.so*
         ;;
     esac
-    echo "${recipe[$pkg]}" >"$prefix/.done-$pkg"
+    stamp "$pkg" >"$prefix/.done-$pkg"
 done
 rm -rf "$work"
 echo "$prefix"
