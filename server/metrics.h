@@ -4,6 +4,7 @@
 #define OWB_SERVER_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum owb_counter {
     OWB_M_BUNDLES_SERVER_SEALED,
@@ -13,6 +14,9 @@ enum owb_counter {
     OWB_M_CLAIM_REJECTED,
     OWB_M_CLAIM_LOCKED,
     OWB_M_RATE_LIMITED,
+    OWB_M_HEARTBEATS_OK,
+    OWB_M_HEARTBEATS_REJECTED,
+    OWB_M_BUNDLES_ROLLOUT,
     OWB_M__COUNT
 };
 
@@ -23,6 +27,9 @@ void owb_metrics_free(struct owb_metrics *m);
 /* route must be a string that lives as long as m (a literal). */
 void owb_metrics_request(struct owb_metrics *m, const char *route, int status, double millis);
 void owb_metrics_inc(struct owb_metrics *m, enum owb_counter c);
+/* The fleet's devices by their last heartbeat (gauges, read from the store
+ * at each scrape). */
+void owb_metrics_set_fleet(struct owb_metrics *m, uint64_t online, uint64_t stale, uint64_t never);
 /* The exposition text in a new heap string (free()), or NULL. */
 char *owb_metrics_render(struct owb_metrics *m, size_t *len);
 

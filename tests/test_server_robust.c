@@ -344,11 +344,17 @@ static void test_slowloris(void **state)
 static void test_hostile_requests(void **state)
 {
     (void)state;
-    static const char *const paths[] = {
-        "/v1/setup/{id}",    "/v1/setup/{id}", "/v1/devices/{id}/checkin",
-        "/v1/sessions/{id}", "/s/{id}",        "/s/assets/{id}",
-        "/healthz",          "/metrics",       "/{id}",
-        "/v1/{id}/{id}"};
+    static const char *const paths[] = {"/v1/setup/{id}",
+                                        "/v1/setup/{id}",
+                                        "/v1/devices/{id}/checkin",
+                                        "/v1/sessions/{id}",
+                                        "/s/{id}",
+                                        "/s/assets/{id}",
+                                        "/healthz",
+                                        "/metrics",
+                                        "/{id}",
+                                        "/v1/{id}/{id}",
+                                        "/v1/devices/{id}/heartbeat"};
     int n = t_hostile_count();
     uint32_t seed = t_hostile_seed();
     struct t_hostile h;
