@@ -78,7 +78,8 @@ static enum owb_err collect(struct owb_srv *srv, const char *network, const char
             return rc;
         add_member(ms, &d);
     }
-    qsort(ms->m, ms->n, sizeof *ms->m, cmp_member);
+    if (ms->n)
+        qsort(ms->m, ms->n, sizeof *ms->m, cmp_member);
     return ms->rc;
 }
 
