@@ -30,6 +30,7 @@ struct owb_app_config {
     double checkin_rate, checkin_burst; /* check-ins per second per device; 0 = off */
     unsigned claim_max;                 /* wrong claims before a device locks */
     unsigned claim_window_s;            /* how long failures count */
+    unsigned heartbeat_s;               /* the heartbeat interval devices are asked for */
     bool quiet;                         /* no per-request log lines */
 };
 
@@ -59,6 +60,8 @@ void route_setup(struct owb_app *app, const struct owb_http_request *req,
                  struct owb_http_response *resp, const char *id);
 void route_checkin(struct owb_app *app, const struct owb_http_request *req,
                    struct owb_http_response *resp, const char *id);
+void route_heartbeat(struct owb_app *app, const struct owb_http_request *req,
+                     struct owb_http_response *resp, const char *id);
 void route_session(struct owb_app *app, const struct owb_http_request *req,
                    struct owb_http_response *resp, const char *token);
 void route_page(struct owb_app *app, const struct owb_http_request *req,
@@ -80,5 +83,8 @@ void owb_route_error(struct owb_http_response *resp, enum owb_err rc, const char
 void owb_route_retry_after(struct owb_http_response *resp, unsigned secs);
 bool owb_route_rate_limited(struct owb_app *app, struct owb_ratelimit *rl, const char *key,
                             struct owb_http_response *resp, const char *why);
+/* A device heard at or after this time is online: two heartbeat
+ * intervals, so that one lost heartbeat does not make it stale. */
+int64_t owb_app_online_since(const struct owb_app *app);
 
 #endif

@@ -231,3 +231,33 @@ enum owb_err cli_read_secret(const char *path, const char *prompt, char *out, si
     fclose(f);
     return rc;
 }
+
+int64_t cli_online_since(struct owb_srv *srv)
+{
+    uint8_t text[24];
+    size_t len = 0;
+    unsigned long s = OWB_HEARTBEAT_DEFAULT_S;
+
+    if (srv->store->ops->meta_get(srv->store, OWB_META_HEARTBEAT, text, sizeof text - 1, &len) ==
+            OWB_OK &&
+        len > 0) {
+        text[len] = '\0';
+        s = strtoul((const char *)text, NULL, 10);
+    }
+    return cli_now() - 2 * (int64_t)(s ? s : OWB_HEARTBEAT_DEFAULT_S);
+}
+
+bool cli_grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+    size_t want = *cap ? *cap * 2 : 64;
+    void *grown;
+
+    if (n < *cap)
+        return true;
+    grown = realloc(*arr, want * size);
+    if (!grown)
+        return false;
+    *arr = grown;
+    *cap = want;
+    return true;
+}

@@ -80,4 +80,12 @@ enum owb_err cli_read_secret(const char *path, const char *prompt, char *out, si
 
 int64_t cli_now(void);
 
+/* Room for one more element of size bytes in *arr (n used of *cap),
+ * doubling it; false when out of memory (*arr unchanged). */
+bool cli_grow(void **arr, size_t *cap, size_t n, size_t size);
+
+/* A device heard at or after this time is online: two of the intervals
+ * 'serve --heartbeat' stored in the meta table (OWB_META_HEARTBEAT). */
+int64_t cli_online_since(struct owb_srv *srv);
+
 #endif

@@ -13,6 +13,7 @@
 #include "owb/keyfile.h"
 #include "owb/mem.h"
 #include "owb/record.h"
+#include "rollout.h"
 #include "rowmac.h"
 
 #define PROG "owb-server device"
@@ -20,8 +21,9 @@
 struct device_cmd {
     struct cli_admin a;
     const char *network;
-    unsigned suite, state; /* indexes into the choices below; 0: any */
+    unsigned suite, state, heard; /* indexes into the choices below; 0: any */
     bool locked, json;
+    struct rollout_opts ro;
 };
 
 #define SUITE_CHOICES "any|sym|pk"
@@ -29,6 +31,8 @@ struct device_cmd {
 /* --state's choices as the store names them: never set up is "new". */
 static const char *const state_names[] = {NULL, "new", "issued", "online"};
 static const char *const suite_names[] = {NULL, "sym", "pk"};
+#define HEARD_CHOICES "any|online|stale|never"
+static const char *const heard_names[] = {NULL, "online", "stale", "never"};
 /* The sessions show lists. */
 #define SHOW_SESSIONS 5
 
@@ -39,6 +43,9 @@ static const char device_about[] =
     "assign --network '' clears the assignment. unlock forgets the claim\n"
     "attempts counted for a device, so it takes claims at once again (show says\n"
     "whether it is slowed down).\n"
+    "assign --network on devices already set up starts a rollout: each gets\n"
+    "the new network in the answer to its next heartbeat (see 'owb-server\n"
+    "rollout').\n"
     "list takes filters (all of them apply together) and reads the devices a\n"
     "page at a time, so a fleet of any size is listed in bounded memory. With\n"
     "--json, list writes one JSON object a line (JSON Lines: jq -s makes an\n"
@@ -56,7 +63,11 @@ static const struct owb_opt device_opts[] = {
     OWB_OPT_FLAG_("locked", struct device_cmd, locked,
                   "list: only the devices whose claims are slowed down now by wrong claims "
                   "('device unlock' lifts it)"),
+    OWB_OPT_CHOICE_("heard", HEARD_CHOICES, struct device_cmd, heard,
+                    "list: only the devices whose last heartbeat is within two intervals "
+                    "(online), older (stale), or that never sent one (never)"),
     OWB_OPT_FLAG_("json", struct device_cmd, json, "list and show: JSON (list: one object a line)"),
+    OWB_ROLLOUT_OPTS(struct device_cmd, ro, "assign"),
 };
 
 #define IMPORT_BATCH 1024
@@ -81,8 +92,27 @@ static void json_time(cJSON *o, const char *key, int64_t t)
         cJSON_AddNullToObject(o, key);
 }
 
+/* online, stale or never, by the last heartbeat. */
+static const char *heard_word(const struct owb_device_row *d, int64_t since)
+{
+    return !d->heard_at ? "never" : d->heard_at >= since ? "online" : "stale";
+}
+
+static void heartbeat_json(cJSON *o, const struct owb_device_row *d, int64_t since)
+{
+    cJSON_AddStringToObject(o, "heard", heard_word(d, since));
+    json_time(o, "heard_at", d->heard_at);
+    if (d->heard_at) {
+        cJSON_AddStringToObject(o, "heard_from", d->heard_from);
+        cJSON_AddNumberToObject(o, "running", (double)d->running);
+        cJSON_AddNumberToObject(o, "held", (double)d->held);
+        if (d->reason[0])
+            cJSON_AddStringToObject(o, "reason", d->reason);
+    }
+}
+
 /* What list --json writes for a device, and show --json starts from. */
-static cJSON *device_json(const struct owb_device_row *d)
+static cJSON *device_json(const struct owb_device_row *d, int64_t since)
 {
     cJSON *o = cJSON_CreateObject();
 
@@ -99,6 +129,7 @@ static cJSON *device_json(const struct owb_device_row *d)
     json_time(o, "created_at", d->created_at);
     json_time(o, "updated_at", d->updated_at);
     json_time(o, "online_at", d->online_at);
+    heartbeat_json(o, d, since);
     return o;
 }
 
@@ -121,6 +152,7 @@ static bool json_line(cJSON *o)
 /* A listing under way: each device is written as it comes. */
 struct list_out {
     bool json, failed;
+    int64_t since; /* heard at or after: online */
 };
 
 static void print_device_line(void *ctx, const struct owb_device_row *d)
@@ -128,12 +160,12 @@ static void print_device_line(void *ctx, const struct owb_device_row *d)
     struct list_out *lo = ctx;
 
     if (lo->json) {
-        lo->failed |= !json_line(device_json(d));
+        lo->failed |= !json_line(device_json(d, lo->since));
         return;
     }
-    printf("%-32s counter=%-6llu state=%-7s network=%s suite=%s\n", d->id,
+    printf("%-32s counter=%-6llu state=%-7s network=%s suite=%s heard=%s\n", d->id,
            (unsigned long long)d->counter, d->state, d->network[0] ? d->network : "-",
-           owb_suite_name(d->suite));
+           owb_suite_name(d->suite), heard_word(d, lo->since));
 }
 
 /* The claim guard: wrong claims in the current window, and until when the
@@ -189,6 +221,20 @@ static void print_device_full(const struct owb_master *m, const struct owb_devic
            d->network[0] ? d->network : "-", d->has_claim ? "set (stored as a hash)" : "none",
            d->suite == OWB_SUITE_PK ? "public key only" : "(hidden)", created, updated, online,
            row_verdict(m, d));
+}
+
+static void print_heartbeat(const struct owb_device_row *d, int64_t since)
+{
+    char heard[32];
+
+    fmt_time(heard, sizeof heard, d->heard_at);
+    if (!d->heard_at) {
+        printf("heartbeat:  never\n");
+        return;
+    }
+    printf("heartbeat:  %s, last %s from %s\nrunning:    %llu\nheld:       %llu%s%s\n",
+           heard_word(d, since), heard, d->heard_from, (unsigned long long)d->running,
+           (unsigned long long)d->held, d->reason[0] ? ", not running: " : "", d->reason);
 }
 
 /* A device's latest sessions, newest first. */
@@ -255,9 +301,9 @@ static cJSON *sessions_json(const struct recent *r)
 /* show --json: the row (never its key), whether it matches its MAC, the
  * claim guard and the latest sessions. */
 static bool show_json(const struct owb_master *m, const struct owb_device_row *d,
-                      const struct claims *c, const struct recent *r)
+                      const struct claims *c, const struct recent *r, int64_t since)
 {
-    cJSON *o = device_json(d);
+    cJSON *o = device_json(d, since);
     const char *verdict = row_verdict(m, d);
 
     if (o) {
@@ -420,25 +466,46 @@ out:
 
 /* Each device's row MAC is computed anew with its new network, from the
  * row as it is now, which must itself be authentic: assign never vouches
- * for a row someone else changed. */
-static int device_assign(struct owb_srv *srv, const char *const *ids, size_t n, const char *network)
+ * for a row someone else changed. moved[] gets the ids whose network
+ * changes (*n_moved of them). */
+static enum owb_err assign_macs(struct owb_srv *srv, const char *const *ids, size_t n,
+                                const char *network, uint8_t (*macs)[OWB_ROW_MAC_BYTES],
+                                const char **moved, size_t *n_moved, char *missing,
+                                size_t missing_cap, const char **why)
 {
-    uint8_t(*macs)[OWB_ROW_MAC_BYTES] = calloc(n, sizeof *macs);
     struct owb_device_row d;
-    char missing[OWB_DEVICE_ID_SIZE + OWB_NETWORK_NAME_MAX];
-    const char *why = NULL;
-    enum owb_err rc = macs ? OWB_OK : OWB_ERR_NOMEM;
+    enum owb_err rc = OWB_OK;
 
+    *n_moved = 0;
     for (size_t i = 0; rc == OWB_OK && i < n; i++) {
         rc = srv->store->ops->device_get(srv->store, ids[i], &d);
         if (rc == OWB_OK)
-            rc = owb_row_check_device(srv->master, &d, &why);
-        snprintf(missing, sizeof missing, "%s", ids[i]);
-        if (rc == OWB_OK) {
-            snprintf(d.network, sizeof d.network, "%s", network);
-            owb_row_mac_device(srv->master, &d, macs[i]);
-        }
+            rc = owb_row_check_device(srv->master, &d, why);
+        snprintf(missing, missing_cap, "%s", ids[i]);
+        if (rc != OWB_OK)
+            break;
+        if (strcmp(d.network, network) != 0)
+            moved[(*n_moved)++] = ids[i];
+        snprintf(d.network, sizeof d.network, "%s", network);
+        owb_row_mac_device(srv->master, &d, macs[i]);
     }
+    return rc;
+}
+
+/* Devices already set up that move to another network start a rollout. */
+static int device_assign(struct owb_srv *srv, const char *const *ids, size_t n, const char *network,
+                         const struct rollout_opts *ro)
+{
+    uint8_t(*macs)[OWB_ROW_MAC_BYTES] = calloc(n, sizeof *macs);
+    const char **moved = calloc(n, sizeof *moved);
+    char missing[OWB_DEVICE_ID_SIZE + OWB_NETWORK_NAME_MAX];
+    const char *why = NULL;
+    size_t n_moved = 0;
+    enum owb_err rc = macs && moved ? OWB_OK : OWB_ERR_NOMEM;
+
+    if (rc == OWB_OK)
+        rc =
+            assign_macs(srv, ids, n, network, macs, moved, &n_moved, missing, sizeof missing, &why);
     if (rc == OWB_OK)
         rc = srv->store->ops->device_assign(srv->store, ids, n, network[0] ? network : NULL,
                                             (const uint8_t(*)[OWB_ROW_MAC_BYTES])macs, missing);
@@ -446,8 +513,12 @@ static int device_assign(struct owb_srv *srv, const char *const *ids, size_t n, 
     if (rc == OWB_OK) {
         printf("%zu device(s) %s %s\n", n, network[0] ? "assigned to" : "cleared of",
                network[0] ? network : "their network");
-        return 0;
+        if (network[0] && n_moved)
+            rc = rollout_start(srv, "assign", network, moved, n_moved, ro);
+        free(moved);
+        return rc == OWB_OK ? 0 : owb_cli_fail(PROG " assign", "rollout: %s", owb_strerror(rc));
     }
+    free(moved);
     if (rc == OWB_ERR_NOENT || rc == OWB_ERR_TAMPERED)
         fprintf(stderr, "owb-server device assign: %s: %s; nothing changed\n", missing,
                 rc == OWB_ERR_NOENT ? "no such device or network" : why);
@@ -486,13 +557,15 @@ static int verb_list(void *ctx, int argc, char **argv)
                                   .suite = suite_names[d->suite],
                                   .state = state_names[d->state],
                                   .locked = d->locked,
-                                  .now = cli_now()};
+                                  .now = cli_now(),
+                                  .heard = heard_names[d->heard]};
     struct list_out lo = {.json = d->json};
     enum owb_err rc;
 
     (void)argc, (void)argv;
     if (!cli_admin_open(&d->a))
         return OWB_EXIT_FAIL;
+    lo.since = f.heard_since = cli_online_since(&d->a.srv);
     rc = d->a.srv.store->ops->device_find(d->a.srv.store, &f, print_device_line, &lo);
     if (rc == OWB_OK && lo.failed)
         rc = OWB_ERR_NOMEM;
@@ -528,8 +601,11 @@ static int verb_show(void *ctx, int argc, char **argv)
     recent.read = d->a.srv.store->ops->session_list(d->a.srv.store, row.id, SHOW_SESSIONS,
                                                     keep_session, &recent) == OWB_OK;
     if (d->json)
-        return show_json(d->a.srv.master, &row, &claims, &recent) ? OWB_EXIT_OK : OWB_EXIT_FAIL;
+        return show_json(d->a.srv.master, &row, &claims, &recent, cli_online_since(&d->a.srv))
+                   ? OWB_EXIT_OK
+                   : OWB_EXIT_FAIL;
     print_device_full(d->a.srv.master, &row);
+    print_heartbeat(&row, cli_online_since(&d->a.srv));
     print_claim_state(&claims);
     print_sessions(&recent);
     return OWB_EXIT_OK;
@@ -573,21 +649,24 @@ static int verb_assign(void *ctx, int argc, char **argv)
 
     if (!d->network)
         return owb_cli_usage_error(PROG, "assign needs ID... and --network NAME");
+    if (d->ro.batch && d->ro.percent)
+        return owb_cli_usage_error(PROG, "--batch and --percent do not go together");
     if ((ret = open_for_ids(d, argc, argv)) != OWB_CLI_RUN)
         return ret;
-    return device_assign(&d->a.srv, (const char *const *)argv, (size_t)argc, d->network);
+    return device_assign(&d->a.srv, (const char *const *)argv, (size_t)argc, d->network, &d->ro);
 }
 
 static const struct owb_verb device_verbs[] = {
     {"import", "FILE", verb_import, "add the devices of a records file from owb-mint"},
     {"list", "", verb_list,
      "one line a device (--json: one JSON object a line); filters --network, --suite, --state, "
-     "--locked"},
+     "--heard, --locked"},
     {"show", "ID", verb_show,
      "a device's row (never its key), its claim attempts and latest sessions (--json)"},
     {"remove", "ID", verb_remove, "forget a device"},
     {"unlock", "ID", verb_unlock, "forget a device's wrong claim attempts"},
-    {"assign", "ID...", verb_assign, "give devices a network (needs --network NAME)"},
+    {"assign", "ID...", verb_assign,
+     "give devices a network (needs --network NAME); those set up get it by a rollout"},
 };
 
 static const struct cli_admin_cmd device_spec = {.prog = PROG,

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "owb/keyfile.h"
+#include "rollout.h"
 #include "rowmac.h"
 
 #define PROG "owb-server network"
@@ -16,20 +17,28 @@
 struct network_cmd {
     struct cli_admin a;
     const char *ssid, *security, *psk_file;
-    bool hidden;
+    bool hidden, visible;
+    struct rollout_opts ro;
 };
 
 static const char network_about[] =
     "The PSK is read from --psk-file, or from standard input when that option\n"
-    "is absent or '-' (first line); it is never taken from the command line.\n";
+    "is absent or '-' (first line); it is never taken from the command line.\n"
+    "update changes what is given (--psk-file '-' reads a new PSK from standard\n"
+    "input; without it the PSK stays) and starts a rollout: every device set up\n"
+    "on the network gets the new settings in the answer to its next heartbeat\n"
+    "(see 'owb-server rollout').\n";
 
 static const struct owb_opt network_opts[] = {
-    OWB_OPT_STR_("ssid", "SSID", struct network_cmd, ssid, "add: the network's SSID"),
+    OWB_OPT_STR_("ssid", "SSID", struct network_cmd, ssid, "add, update: the network's SSID"),
     OWB_OPT_STR_("security", "wpa2-psk|wpa3-sae|open", struct network_cmd, security,
-                 "add: how the network is secured"),
+                 "add, update: how the network is secured"),
     OWB_OPT_STR_("psk-file", "FILE", struct network_cmd, psk_file,
-                 "add: the file whose first line is the PSK ('-' or absent: standard input)"),
-    OWB_OPT_FLAG_("hidden", struct network_cmd, hidden, "add: the network hides its SSID"),
+                 "add, update: the file whose first line is the PSK ('-': standard input; add "
+                 "reads it there when absent)"),
+    OWB_OPT_FLAG_("hidden", struct network_cmd, hidden, "add, update: the network hides its SSID"),
+    OWB_OPT_FLAG_("visible", struct network_cmd, visible, "update: the network shows its SSID"),
+    OWB_ROLLOUT_OPTS(struct network_cmd, ro, "update"),
 };
 
 static bool name_ok(const char *n)
@@ -54,23 +63,32 @@ static void print_network(void *ctx, const struct owb_network_row *n)
            n->sealed_psk.len ? "(hidden)" : "-");
 }
 
+/* The row for w: its PSK sealed, its MAC made. */
+static enum owb_err make_row(struct owb_srv *srv, const char *name, const struct owb_wifi *w,
+                             int64_t created_at, struct owb_network_row *row)
+{
+    enum owb_err rc = OWB_OK;
+
+    memset(row, 0, sizeof *row);
+    snprintf(row->name, sizeof row->name, "%s", name);
+    memcpy(row->ssid, w->ssid, w->ssid_len + 1);
+    row->security = w->security;
+    row->hidden = w->hidden;
+    row->created_at = created_at;
+    if (w->security != OWB_SEC_OPEN)
+        rc = owb_atrest_seal(srv->master, "networks", name, (const uint8_t *)w->psk, strlen(w->psk),
+                             &row->sealed_psk);
+    owb_row_mac_network(srv->master, row, row->row_mac);
+    return rc;
+}
+
 static int network_add(struct owb_srv *srv, const char *name, struct owb_wifi *w)
 {
-    struct owb_network_row row = {0};
-    enum owb_err rc;
+    struct owb_network_row row;
+    enum owb_err rc = make_row(srv, name, w, cli_now(), &row);
 
-    snprintf(row.name, sizeof row.name, "%s", name);
-    memcpy(row.ssid, w->ssid, w->ssid_len + 1);
-    row.security = w->security;
-    row.hidden = w->hidden;
-    row.created_at = cli_now();
-    if (w->security != OWB_SEC_OPEN) {
-        rc = owb_atrest_seal(srv->master, "networks", name, (const uint8_t *)w->psk, strlen(w->psk),
-                             &row.sealed_psk);
-        if (rc != OWB_OK)
-            return owb_cli_fail(PROG, "%s", owb_strerror(rc));
-    }
-    owb_row_mac_network(srv->master, &row, row.row_mac);
+    if (rc != OWB_OK)
+        return owb_cli_fail(PROG, "%s", owb_strerror(rc));
     rc = srv->store->ops->network_add(srv->store, &row);
     if (rc == OWB_ERR_EXISTS)
         return owb_cli_fail(PROG, "a network named '%s' exists (remove it first)", name);
@@ -159,8 +177,99 @@ static int verb_remove(void *ctx, int argc, char **argv)
     return OWB_EXIT_OK;
 }
 
+/* The network's settings as they are, the old PSK opened. */
+static int current_wifi(struct owb_srv *srv, const struct owb_network_row *row, struct owb_wifi *w)
+{
+    size_t len = 0;
+
+    snprintf(w->ssid, sizeof w->ssid, "%s", row->ssid);
+    w->ssid_len = strlen(w->ssid);
+    w->security = row->security;
+    w->hidden = row->hidden;
+    if (row->security != OWB_SEC_OPEN &&
+        owb_atrest_open(srv->master, "networks", row->name, &row->sealed_psk, (uint8_t *)w->psk,
+                        sizeof w->psk - 1, &len) != OWB_OK)
+        return owb_cli_fail(PROG, "%s: the stored PSK does not open", row->name);
+    w->psk[len] = '\0';
+    return OWB_CLI_RUN;
+}
+
+/* What update changes, over the settings as they are. */
+static int apply_changes(const struct network_cmd *n, struct owb_wifi *w)
+{
+    char diag[OWB_DIAG_SIZE];
+    bool was_open = w->security == OWB_SEC_OPEN;
+
+    if (n->ssid && strlen(n->ssid) > OWB_SSID_MAX)
+        return owb_cli_usage_error(PROG, "--ssid is longer than 32 bytes");
+    if (n->ssid) {
+        snprintf(w->ssid, sizeof w->ssid, "%s", n->ssid);
+        w->ssid_len = strlen(w->ssid);
+    }
+    if (n->security && owb_security_parse(n->security, &w->security) != OWB_OK)
+        return owb_cli_usage_error(PROG, "--security must be wpa2-psk, wpa3-sae or open");
+    w->hidden = n->hidden ? true : n->visible ? false : w->hidden;
+    if (w->security == OWB_SEC_OPEN && n->psk_file)
+        return owb_cli_usage_error(PROG, "an open network takes no PSK");
+    if (w->security == OWB_SEC_OPEN)
+        sodium_memzero(w->psk, sizeof w->psk);
+    else if (n->psk_file &&
+             cli_read_secret(n->psk_file, "PSK", w->psk, sizeof w->psk, diag) != OWB_OK)
+        return owb_cli_fail(PROG, "PSK: %s", diag);
+    else if (was_open && !n->psk_file)
+        return owb_cli_usage_error(PROG, "a network that was open needs --psk-file");
+    const char *why = owb_wifi_rule_broken(w);
+    return why ? owb_cli_fail(PROG, "%s", why) : OWB_CLI_RUN;
+}
+
+static int network_update(struct network_cmd *n, const char *name, struct owb_wifi *w)
+{
+    struct owb_srv *srv = &n->a.srv;
+    struct owb_network_row row;
+    enum owb_err rc = owb_row_network_get(srv->store, srv->master, name, &row);
+    int ret;
+
+    if (rc != OWB_OK)
+        return owb_cli_fail(PROG, "%s: %s", name,
+                            rc == OWB_ERR_NOENT ? "no such network" : owb_strerror(rc));
+    if ((ret = current_wifi(srv, &row, w)) != OWB_CLI_RUN ||
+        (ret = apply_changes(n, w)) != OWB_CLI_RUN)
+        return ret;
+    rc = make_row(srv, name, w, row.created_at, &row);
+    if (rc == OWB_OK)
+        rc = srv->store->ops->network_update(srv->store, &row);
+    if (rc != OWB_OK)
+        return owb_cli_fail(PROG, "%s: %s", name, owb_strerror(rc));
+    printf("network %s updated (ssid \"%s\", %s)\n", name, w->ssid, owb_security_name(w->security));
+    rc = rollout_start(srv, "network", name, NULL, 0, &n->ro);
+    return rc == OWB_OK ? OWB_EXIT_OK : owb_cli_fail(PROG, "rollout: %s", owb_strerror(rc));
+}
+
+static int verb_update(void *ctx, int argc, char **argv)
+{
+    struct network_cmd *n = ctx;
+    struct owb_wifi w = {0};
+    int ret = name_check(argv[0]);
+
+    (void)argc;
+    if (ret != OWB_CLI_RUN)
+        return ret;
+    if (!n->ssid && !n->security && !n->psk_file && !n->hidden && !n->visible)
+        return owb_cli_usage_error(PROG, "update needs --ssid, --security, --psk-file, --hidden "
+                                         "or --visible");
+    if (n->hidden && n->visible)
+        return owb_cli_usage_error(PROG, "--hidden and --visible do not go together");
+    if (n->ro.batch && n->ro.percent)
+        return owb_cli_usage_error(PROG, "--batch and --percent do not go together");
+    ret = cli_admin_open(&n->a) ? network_update(n, argv[0], &w) : OWB_EXIT_FAIL;
+    owb_wifi_wipe(&w);
+    return ret;
+}
+
 static const struct owb_verb network_verbs[] = {
     {"add", "NAME", verb_add, "add a network (needs --ssid and --security)"},
+    {"update", "NAME", verb_update,
+     "change a network's settings and roll them out to the devices set up on it"},
     {"list", "", verb_list, "one line a network (never its PSK)"},
     {"remove", "NAME", verb_remove, "forget a network"},
 };

@@ -65,6 +65,9 @@ static const struct owb_opt serve_opts[] = {
                  "how long sessions and check-in nonces are kept: " OWB_RETENTION_FORMS
                  "; pruned in the background (default " OWB_RETENTION_DEFAULT
                  "; 0 = never); each device's newest session stays"),
+    OWB_OPT_UINT_("heartbeat", "S", struct serve_opts, cfg.heartbeat_s, 1, 86400,
+                  "the heartbeat interval devices are asked for (default 900); a device heard "
+                  "within two of them is online. Stored in the database for 'device list'"),
     OWB_OPT_CHOICE_("sync", "full|normal", struct serve_opts, sync,
                     "SQLite synchronous setting (default full)"),
     OWB_OPT_FLAG_("quiet", struct serve_opts, cfg.quiet, "no per-request log lines"),
@@ -94,7 +97,8 @@ static int parse_options(int argc, char **argv, struct serve_opts *so, struct cl
                                       .checkin_rate = 1,
                                       .checkin_burst = 5,
                                       .claim_max = 10,
-                                      .claim_window_s = 3600},
+                                      .claim_window_s = 3600,
+                                      .heartbeat_s = 900},
                               .metrics_listen = "127.0.0.1:9464",
                               .retention = OWB_RETENTION_DEFAULT};
     if ((ret = owb_cli_parse_no_args(&cli, argc, argv)) != OWB_CLI_RUN)
@@ -140,6 +144,21 @@ static bool load_signing(struct cli_db *o, struct owb_app *app)
     }
     if (rc != OWB_OK)
         fprintf(stderr, "owb-server: signing key: %s\n", diag);
+    return rc == OWB_OK;
+}
+
+/* The admin commands ('device list', 'rollout status') tell online from
+ * stale by the interval the server asks for: it is kept in the meta
+ * table, the last started instance's. */
+static bool store_heartbeat(struct owb_app *app)
+{
+    char text[24];
+    int n = snprintf(text, sizeof text, "%u", app->cfg.heartbeat_s);
+    enum owb_err rc =
+        app->store->ops->meta_put(app->store, OWB_META_HEARTBEAT, (const uint8_t *)text, (size_t)n);
+
+    if (rc != OWB_OK)
+        fprintf(stderr, "owb-server: cannot store the heartbeat interval: %s\n", owb_strerror(rc));
     return rc == OWB_OK;
 }
 
@@ -305,8 +324,8 @@ int cmd_serve_main(int argc, char **argv)
         return OWB_EXIT_FAIL;
     app.store = srv.store;
     app.master = srv.master;
-    if (!load_signing(&o, &app) || !make_limits(&app) || !start_public(&app, &httpd) ||
-        !start_metrics(&app, so.metrics_listen, &metrics_httpd))
+    if (!store_heartbeat(&app) || !load_signing(&o, &app) || !make_limits(&app) ||
+        !start_public(&app, &httpd) || !start_metrics(&app, so.metrics_listen, &metrics_httpd))
         goto out;
     if (so.retention_s > 0 &&
         owb_retention_start(app.store, app.metrics, so.retention_s, &retention) != OWB_OK) {

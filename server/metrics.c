@@ -1,6 +1,7 @@
 #include "metrics.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +32,11 @@ static const struct {
                                "Rows removed by pruning (--retention), by table.",
                                "{table=\"sessions\"}"},
     [OWB_M_PRUNED_NONCES] = {"owb_pruned_rows_total", NULL, "{table=\"checkin_nonces\"}"},
+    [OWB_M_HEARTBEATS_OK] = {"owb_heartbeats_total", "Device heartbeats, by result.",
+                             "{result=\"accepted\"}"},
+    [OWB_M_HEARTBEATS_REJECTED] = {"owb_heartbeats_total", NULL, "{result=\"refused\"}"},
+    [OWB_M_BUNDLES_ROLLOUT] = {"owb_rollout_bundles_total",
+                               "Bundles sent in heartbeat answers for rollouts.", ""},
 };
 
 struct series {
@@ -47,6 +53,8 @@ struct owb_metrics {
     double latency_sum_ms;
     uint64_t latency_count;
     uint64_t counters[OWB_M__COUNT];
+    uint64_t fleet[3]; /* online, stale, never heard */
+    bool has_fleet;
 };
 
 struct owb_metrics *owb_metrics_new(void)
@@ -97,6 +105,16 @@ void owb_metrics_add(struct owb_metrics *m, enum owb_counter c, uint64_t n)
 {
     pthread_mutex_lock(&m->mu);
     m->counters[c] += n;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void owb_metrics_set_fleet(struct owb_metrics *m, uint64_t online, uint64_t stale, uint64_t never)
+{
+    pthread_mutex_lock(&m->mu);
+    m->fleet[0] = online;
+    m->fleet[1] = stale;
+    m->fleet[2] = never;
+    m->has_fleet = true;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -171,6 +189,13 @@ char *owb_metrics_render(struct owb_metrics *m, size_t *len)
         add(&b, "%s%s %llu\n", counter_info[c].name, counter_info[c].labels,
             (unsigned long long)m->counters[c]);
     }
+    if (m->has_fleet)
+        add(&b,
+            "# HELP owb_devices Devices by their last heartbeat (online: within two intervals).\n"
+            "# TYPE owb_devices gauge\nowb_devices{heard=\"online\"} %llu\n"
+            "owb_devices{heard=\"stale\"} %llu\nowb_devices{heard=\"never\"} %llu\n",
+            (unsigned long long)m->fleet[0], (unsigned long long)m->fleet[1],
+            (unsigned long long)m->fleet[2]);
     pthread_mutex_unlock(&m->mu);
     if (b.failed) {
         free(b.p);

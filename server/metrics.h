@@ -16,6 +16,9 @@ enum owb_counter {
     OWB_M_RATE_LIMITED,
     OWB_M_PRUNED_SESSIONS,
     OWB_M_PRUNED_NONCES,
+    OWB_M_HEARTBEATS_OK,
+    OWB_M_HEARTBEATS_REJECTED,
+    OWB_M_BUNDLES_ROLLOUT,
     OWB_M__COUNT
 };
 
@@ -27,6 +30,9 @@ void owb_metrics_free(struct owb_metrics *m);
 void owb_metrics_request(struct owb_metrics *m, const char *route, int status, double millis);
 void owb_metrics_inc(struct owb_metrics *m, enum owb_counter c);
 void owb_metrics_add(struct owb_metrics *m, enum owb_counter c, uint64_t n);
+/* The fleet's devices by their last heartbeat (gauges, read from the store
+ * at each scrape). */
+void owb_metrics_set_fleet(struct owb_metrics *m, uint64_t online, uint64_t stale, uint64_t never);
 /* The exposition text in a new heap string (free()), or NULL. */
 char *owb_metrics_render(struct owb_metrics *m, size_t *len);
 

@@ -1,6 +1,7 @@
 /* Routes a request to its handler; unknown paths 404, wrong methods 405. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "owb/base64.h"
@@ -71,9 +72,15 @@ static void route_metrics(struct owb_app *app, const struct owb_http_request *re
                           struct owb_http_response *resp, const char *seg)
 {
     size_t len = 0;
-    char *text = owb_metrics_render(app->metrics, &len);
+    uint64_t online, stale, never;
+    char *text;
     (void)req;
     (void)seg;
+    /* The fleet's counts are read at each scrape: a gauge, not a counter. */
+    if (app->store->ops->fleet_counts(app->store, owb_app_online_since(app), &online, &stale,
+                                      &never) == OWB_OK)
+        owb_metrics_set_fleet(app->metrics, online, stale, never);
+    text = owb_metrics_render(app->metrics, &len);
     if (text)
         owb_http_set_body(resp, 200, "text/plain; version=0.0.4", text, len);
     else
@@ -102,6 +109,8 @@ static const struct route {
      OWB_ERR_UNKNOWN_DEVICE, route_checkin},
     {"GET", "/v1/devices/", "/setup-state", "/v1/devices/{id}/setup-state", true,
      owb_device_id_valid_str, OWB_ERR_UNKNOWN_DEVICE, route_setup_state},
+    {"POST", "/v1/devices/", "/heartbeat", "/v1/devices/{id}/heartbeat", true,
+     owb_device_id_valid_str, OWB_ERR_UNKNOWN_DEVICE, route_heartbeat},
     {"GET", "/v1/sessions/", "", "/v1/sessions/{session}", true, token_shape_ok, OWB_ERR_NOT_FOUND,
      route_session},
     {"GET", "/s/assets/", "", "/s/assets/{name}", true, any_segment, OWB_ERR_NOT_FOUND,
@@ -205,4 +214,9 @@ bool owb_route_rate_limited(struct owb_app *app, struct owb_ratelimit *rl, const
     owb_http_error(resp, OWB_ERR_RATE_LIMITED, why);
     owb_metrics_inc(app->metrics, OWB_M_RATE_LIMITED);
     return true;
+}
+
+int64_t owb_app_online_since(const struct owb_app *app)
+{
+    return (int64_t)time(NULL) - 2 * (int64_t)app->cfg.heartbeat_s;
 }

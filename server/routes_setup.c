@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "rowmac.h"
+#include "setup.h"
 #include "owb/base64.h"
 #include "owb/envelope.h"
 #include "owb/envelope_pk.h"
@@ -20,36 +21,10 @@
 #include "owb/payload.h"
 #include "owb/wifi.h"
 
-struct setup_secrets {
-    uint8_t device_key[OWB_DEVICE_KEY_BYTES];
-    uint8_t bundle_key[OWB_BUNDLE_KEY_BYTES];
-    uint8_t app_key[OWB_APP_KEY_BYTES];
-    struct owb_wifi wifi;
-    char wifi_json[OWB_WIFI_JSON_MAX];
-    uint8_t psk[OWB_PSK_MAX + 1];
-    char ap_pass[OWB_AP_PASSPHRASE_SIZE];
-};
-
 /* The request's fields, pointing into its parsed body. */
 struct setup_request {
     const char *claim, *app_key_b64, *wifi_b64;
     bool server_sealed;
-};
-
-struct setup_work {
-    const char *id; /* validated by the router */
-    bool pk;
-    struct owb_device_row dev;
-    struct owb_payload payload;
-    char p_json[OWB_PAYLOAD_MAX + 6];
-    size_t p_len;
-    uint64_t counter;
-    uint8_t bundle[OWB_BUNDLE_MAX];
-    char bundle_b64[OWB_B64_ENCODED_SIZE(OWB_BUNDLE_MAX)];
-    char session[OWB_SESSION_SIZE];
-    /* Both layers' nonces from one getrandom call: a system call per
-     * nonce was a fifth of a bundle's cost (bench/bench_envelope.c). */
-    uint8_t nonces[2 * OWB_NONCE_BYTES];
 };
 
 /* Device-wide, claim attempts beyond --claim-max-failures in a window
@@ -131,20 +106,26 @@ static enum owb_err check_installer(struct owb_app *app, const struct owb_http_r
     return app->store->ops->token_check(app->store, hash);
 }
 
-/* Server-sealed: W from the assigned network, sealed with the phone's app key. */
+/* Server-sealed: the phone's app key. */
 static enum owb_err seal_server_side(struct owb_app *app, const char *app_key_b64,
                                      struct setup_work *w, struct setup_secrets *s,
                                      const char **why)
 {
-    struct owb_network_row net;
-    size_t psk_len = 0, json_len = 0;
-    enum owb_err rc;
-
     if (!app_key_b64 || owb_b64_decode_exact(app_key_b64, strlen(app_key_b64), s->app_key,
                                              sizeof s->app_key) != OWB_OK) {
         *why = "app_key must be 32 bytes of base64url.";
         return OWB_ERR_BAD_REQUEST;
     }
+    return owb_setup_wifi(app, w, s, why);
+}
+
+enum owb_err owb_setup_wifi(struct owb_app *app, struct setup_work *w, struct setup_secrets *s,
+                            const char **why)
+{
+    struct owb_network_row net;
+    size_t psk_len = 0, json_len = 0;
+    enum owb_err rc;
+
     if (!w->dev.network[0]) {
         *why = "No network is assigned to this device; ask the administrator to assign one.";
         return OWB_ERR_CONFLICT;
@@ -261,7 +242,7 @@ static enum owb_err authorize(struct owb_app *app, const struct owb_http_request
  * passphrase was minted and is stored sealed; symmetric, both the bundle
  * key and the AP passphrase come from the device key. Then the payload
  * the bundle carries. */
-static enum owb_err derive(struct owb_app *app, struct setup_work *w, struct setup_secrets *s)
+enum owb_err owb_setup_derive(struct owb_app *app, struct setup_work *w, struct setup_secrets *s)
 {
     enum owb_err rc;
     int n;
@@ -294,30 +275,35 @@ static enum owb_err derive(struct owb_app *app, struct setup_work *w, struct set
     return OWB_OK;
 }
 
-/* Seal: the counter is taken (and the session recorded) before sealing,
- * so a bundle is only ever handed out under a counter the database
- * holds. */
-static enum owb_err seal(struct owb_app *app, const char *mode, struct setup_work *w,
-                         const struct setup_secrets *s)
+/* The counter is taken (and the session recorded) before sealing, so a
+ * bundle is only ever handed out under a counter the database holds. */
+enum owb_err owb_setup_issue(struct owb_app *app, const char *mode, struct setup_work *w)
 {
     uint8_t session_hash[OWB_HASH_BYTES];
-    size_t bundle_len = 0;
     enum owb_err rc;
 
     owb_session_new(w->session, session_hash);
     rc = app->store->ops->issue(app->store, w->id, session_hash, mode, w->payload.issued_at,
                                 &w->counter);
-    if (rc != OWB_OK)
-        return rc == OWB_ERR_NOENT ? OWB_ERR_UNKNOWN_DEVICE : rc;
+    return rc == OWB_ERR_NOENT ? OWB_ERR_UNKNOWN_DEVICE : rc;
+}
+
+enum owb_err owb_setup_seal(struct owb_app *app, struct setup_work *w,
+                            const struct setup_secrets *s)
+{
+    enum owb_err rc;
+
     if (w->pk)
-        rc = owb_pk_bundle_seal(
-            app->signing->sk, w->dev.public_key, w->id, w->counter, (const uint8_t *)w->p_json,
-            w->p_len, NULL, w->nonces + OWB_NONCE_BYTES, w->bundle, sizeof w->bundle, &bundle_len);
+        rc = owb_pk_bundle_seal(app->signing->sk, w->dev.public_key, w->id, w->counter,
+                                (const uint8_t *)w->p_json, w->p_len, NULL,
+                                w->nonces + OWB_NONCE_BYTES, w->bundle, sizeof w->bundle,
+                                &w->bundle_len);
     else
         rc = owb_bundle_seal(s->bundle_key, w->id, w->counter, (const uint8_t *)w->p_json, w->p_len,
-                             w->nonces + OWB_NONCE_BYTES, w->bundle, sizeof w->bundle, &bundle_len);
+                             w->nonces + OWB_NONCE_BYTES, w->bundle, sizeof w->bundle,
+                             &w->bundle_len);
     if (rc == OWB_OK)
-        rc = owb_b64_encode(w->bundle, bundle_len, w->bundle_b64, sizeof w->bundle_b64);
+        rc = owb_b64_encode(w->bundle, w->bundle_len, w->bundle_b64, sizeof w->bundle_b64);
     return rc == OWB_OK ? OWB_OK : OWB_ERR_INTERNAL;
 }
 
@@ -342,9 +328,11 @@ void route_setup(struct owb_app *app, const struct owb_http_request *req,
         rc = authorize(app, req, &r, w, s, resp, &why);
     w->pk = w->dev.suite == OWB_SUITE_PK;
     if (rc == OWB_OK)
-        rc = derive(app, w, s);
+        rc = owb_setup_derive(app, w, s);
     if (rc == OWB_OK)
-        rc = seal(app, r.server_sealed ? "server-sealed" : "app-sealed", w, s);
+        rc = owb_setup_issue(app, r.server_sealed ? "server-sealed" : "app-sealed", w);
+    if (rc == OWB_OK)
+        rc = owb_setup_seal(app, w, s);
     if (rc != OWB_OK)
         goto out;
     answer = build_answer(app, w, w->counter, s);

@@ -38,6 +38,12 @@
 #define OWB_HASH_BYTES 32
 #define OWB_FP_BYTES 16
 #define OWB_ROW_MAC_BYTES 32
+#define OWB_ADDR_MAX 63   /* a client address as the HTTP layer gives it */
+#define OWB_REASON_MAX 31 /* a heartbeat's reason name */
+/* The meta key of the heartbeat interval 'serve --heartbeat' asks for, in
+ * seconds as decimal text; 900 when absent. */
+#define OWB_META_HEARTBEAT "heartbeat_s"
+#define OWB_HEARTBEAT_DEFAULT_S 900
 
 struct owb_sealed {
     uint8_t bytes[OWB_SEALED_MAX];
@@ -77,6 +83,12 @@ struct owb_device_row {
     int64_t created_at, updated_at, online_at; /* online_at 0 when never */
     bool has_mac; /* false for a row from before row MACs, until seal-rows */
     uint8_t row_mac[OWB_ROW_MAC_BYTES];
+    /* The last heartbeat (docs/protocol.md, "After setup"): heard_at 0
+     * when never; the client address it came from, as the server saw it. */
+    int64_t heard_at;
+    char heard_from[OWB_ADDR_MAX + 1];
+    uint64_t running, held;
+    char reason[OWB_REASON_MAX + 1]; /* "" when the held bundle runs */
 };
 
 struct owb_network_row {
@@ -112,6 +124,57 @@ struct owb_device_filter {
     const char *state;   /* NULL: any; "new" (never set up), "issued", "online" */
     bool locked;         /* only those whose claims wait out a delay at now */
     int64_t now;
+    /* NULL: any; "online" (heard at or after heard_since), "stale" (heard
+     * before it) or "never" (no heartbeat yet). */
+    const char *heard;
+    int64_t heard_since;
+};
+
+/* A heartbeat the route has checked (its proof holds), to record. */
+struct owb_hb_in {
+    const char *id;
+    uint64_t running, held;
+    const char *reason;   /* "" when none */
+    const uint8_t *nonce; /* 16 bytes */
+    const char *from;     /* the client address */
+    int64_t now;
+    /* A bundle sent for the device's rollout whose counter it does not hold
+     * is sent again only when it was issued at or before this time: the
+     * device may not have had the answer yet. */
+    int64_t resend_before;
+};
+
+/* What the device's rollout asks for after a heartbeat: a bundle, when
+ * rollout_id is not 0; expected is the counter the rollout row holds now
+ * (0: none sent yet), for rollout_claim. */
+struct owb_rollout_due {
+    int64_t rollout_id;
+    uint64_t expected;
+};
+
+/* A rollout (docs/server.md, "Rollouts"). */
+struct owb_rollout_row {
+    int64_t id;
+    char kind[16];                          /* network | assign */
+    char network[OWB_NETWORK_NAME_MAX + 1]; /* the network the devices get */
+    char state[16];                         /* running | paused | aborted */
+    int64_t wave, waves, batch;             /* the wave released (0-based), of waves */
+    int64_t created_at, updated_at;
+};
+
+/* A device in a rollout, with what its last heartbeat said. state:
+ * pending, applied, failed (held, not running: reason says why), person
+ * (set up app-sealed: the server cannot make its bundle), superseded (a
+ * newer rollout took it over). */
+struct owb_rollout_member {
+    char device_id[OWB_DEVICE_ID_SIZE];
+    int64_t wave;
+    char state[16];
+    uint64_t counter; /* the bundle sent for it; 0 when none yet */
+    char reason[OWB_REASON_MAX + 1];
+    int64_t issued_at, updated_at;
+    int64_t heard_at; /* the device's */
+    uint64_t running, held;
 };
 
 /* What one pruning pass removed (prune below). */
@@ -128,6 +191,8 @@ typedef void (*owb_device_cb)(void *ctx, const struct owb_device_row *row);
 typedef void (*owb_network_cb)(void *ctx, const struct owb_network_row *row);
 typedef void (*owb_token_cb)(void *ctx, const struct owb_token_row *row);
 typedef void (*owb_session_cb)(void *ctx, const struct owb_session_row *row);
+typedef void (*owb_rollout_cb)(void *ctx, const struct owb_rollout_row *row);
+typedef void (*owb_member_cb)(void *ctx, const struct owb_rollout_member *row);
 
 struct owb_store_ops {
     const char *name;
@@ -230,6 +295,42 @@ struct owb_store_ops {
      * write now (SQLite: its write lock within the wait; PostgreSQL: the
      * database answers a statement), else OWB_ERR_UNAVAILABLE. */
     enum owb_err (*ping)(struct owb_store *s);
+
+    /* --- heartbeats and rollouts --- */
+
+    /* One transaction: OWB_ERR_NOENT for no such device, OWB_ERR_CONFLICT
+     * when running or held is above the highest counter issued to it,
+     * OWB_ERR_REPLAYED when its nonce was seen; else records the nonce and
+     * the heartbeat, moves the device's rollout on by what it says
+     * (applied, failed, the next wave) and fills *due. */
+    enum owb_err (*heartbeat)(struct owb_store *s, const struct owb_hb_in *hb,
+                              struct owb_rollout_due *due);
+    /* Compare-and-set: the rollout row of the device goes from expected to
+     * counter (issued by `issue` just before) while the rollout runs;
+     * OWB_ERR_CONFLICT when another request got there first or the rollout
+     * was paused or aborted meanwhile: that bundle is not sent. */
+    enum owb_err (*rollout_claim)(struct owb_store *s, int64_t rollout_id, const char *device_id,
+                                  uint64_t expected, uint64_t counter, int64_t now);
+    /* One transaction: the rollout (ro->id set on return) and its members;
+     * the members' rows in older rollouts that are not applied become
+     * superseded. */
+    enum owb_err (*rollout_create)(struct owb_store *s, struct owb_rollout_row *ro,
+                                   const struct owb_rollout_member *members, size_t n);
+    enum owb_err (*rollout_get)(struct owb_store *s, int64_t id, struct owb_rollout_row *row);
+    /* Every rollout, newest first. */
+    enum owb_err (*rollout_list)(struct owb_store *s, owb_rollout_cb cb, void *ctx);
+    /* A rollout's devices in id order, with their last heartbeat. */
+    enum owb_err (*rollout_members)(struct owb_store *s, int64_t id, owb_member_cb cb, void *ctx);
+    /* Sets the state of a rollout that is in one of the states from
+     * ("running,paused": comma-separated); OWB_ERR_CONFLICT when it is in
+     * none, OWB_ERR_NOENT when there is none. */
+    enum owb_err (*rollout_set_state)(struct owb_store *s, int64_t id, const char *from,
+                                      const char *state, int64_t now);
+    /* Devices heard at or after since, heard before it, never heard. */
+    enum owb_err (*fleet_counts)(struct owb_store *s, int64_t since, uint64_t *online,
+                                 uint64_t *stale, uint64_t *never);
+    /* Replaces a network's settings and row MAC (OWB_ERR_NOENT: none). */
+    enum owb_err (*network_update)(struct owb_store *s, const struct owb_network_row *row);
 };
 
 struct owb_store {

@@ -75,6 +75,22 @@ enum owb_stmt {
     OWB_ST_PRUNE_SESSIONS,
     OWB_ST_PRUNE_NONCES_END,
     OWB_ST_PRUNE_NONCES,
+    OWB_ST_HB_COUNTER,
+    OWB_ST_HB_NONCE,
+    OWB_ST_HB_DEVICE,
+    OWB_ST_RO_FIND,
+    OWB_ST_RO_MARK,
+    OWB_ST_RO_ADVANCE,
+    OWB_ST_RO_CLAIM,
+    OWB_ST_RO_INSERT,
+    OWB_ST_RO_SUPERSEDE,
+    OWB_ST_RO_MEMBER,
+    OWB_ST_RO_GET,
+    OWB_ST_RO_LIST,
+    OWB_ST_RO_MEMBERS,
+    OWB_ST_RO_SET_STATE,
+    OWB_ST_FLEET_COUNTS,
+    OWB_ST_NET_UPDATE,
     OWB_ST__SHARED
 };
 
@@ -89,16 +105,20 @@ extern const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED];
 /* The columns the decoders below read, in their order. */
 #define OWB_DEVICE_COLS                                                                            \
     "id, sealed_key, claim_hash, counter, network, state, created_at, updated_at, online_at, "     \
-    "suite, public_key, sealed_ap, row_mac"
+    "suite, public_key, sealed_ap, row_mac, heard_at, heard_from, hb_running, hb_held, hb_reason"
 #define OWB_NETWORK_COLS "name, ssid, security, sealed_psk, hidden, created_at, row_mac"
 #define OWB_SESSION_COLS "device_id, counter, mode, state, created_at, online_at"
 #define OWB_TOKEN_COLS "id, label, created_at, revoked_at"
+#define OWB_ROLLOUT_COLS "id, kind, network, state, wave, waves, batch, created_at, updated_at"
+#define OWB_MEMBER_COLS                                                                            \
+    "rd.device_id, rd.wave, rd.state, rd.counter, rd.reason, rd.issued_at, rd.updated_at, "        \
+    "d.heard_at, d.hb_running, d.hb_held"
 /* What an import writes, in the order of the insert's parameters. */
 #define OWB_IMPORT_COLS "id, sealed_key, key_fp, claim_hash, suite, public_key, sealed_ap, row_mac"
 
 /* --- parameters --- */
 
-#define OWB_ARGS_MAX 8
+#define OWB_ARGS_MAX 10
 
 enum owb_arg_kind { OWB_ARG_NULL, OWB_ARG_TEXT, OWB_ARG_BLOB, OWB_ARG_I64, OWB_ARG_BOOL };
 
@@ -120,6 +140,8 @@ void owb_arg_bool(struct owb_store_args *a, bool v);
 void owb_arg_null(struct owb_store_args *a);
 /* The values an import item is inserted with, in OWB_IMPORT_COLS order. */
 void owb_store_import_args(const struct owb_import_item *it, struct owb_store_args *a);
+/* A network row's values in OWB_NETWORK_COLS order (insert and update). */
+void owb_store_network_args(const struct owb_network_row *row, struct owb_store_args *a);
 
 /* --- result columns --- */
 
@@ -149,6 +171,10 @@ enum owb_err owb_store_read_session(const struct owb_store_cols *c, void *res,
                                     struct owb_session_row *row) OWB_MUST_CHECK;
 enum owb_err owb_store_read_token(const struct owb_store_cols *c, void *res,
                                   struct owb_token_row *row) OWB_MUST_CHECK;
+enum owb_err owb_store_read_rollout(const struct owb_store_cols *c, void *res,
+                                    struct owb_rollout_row *row) OWB_MUST_CHECK;
+enum owb_err owb_store_read_member(const struct owb_store_cols *c, void *res,
+                                   struct owb_rollout_member *row) OWB_MUST_CHECK;
 
 /* --- the connection pool --- */
 
@@ -294,6 +320,22 @@ enum owb_err owb_store_session_list(struct owb_store *s, const char *device_id, 
                                     owb_session_cb cb, void *ctx);
 enum owb_err owb_store_prune(struct owb_store *s, int64_t cutoff, unsigned batch,
                              struct owb_prune_result *res);
+/* Heartbeats and rollouts (store_fleet.c). */
+enum owb_err owb_store_heartbeat(struct owb_store *s, const struct owb_hb_in *hb,
+                                 struct owb_rollout_due *due);
+enum owb_err owb_store_rollout_claim(struct owb_store *s, int64_t rollout_id, const char *device_id,
+                                     uint64_t expected, uint64_t counter, int64_t now);
+enum owb_err owb_store_rollout_create(struct owb_store *s, struct owb_rollout_row *ro,
+                                      const struct owb_rollout_member *members, size_t n);
+enum owb_err owb_store_rollout_get(struct owb_store *s, int64_t id, struct owb_rollout_row *row);
+enum owb_err owb_store_rollout_list(struct owb_store *s, owb_rollout_cb cb, void *ctx);
+enum owb_err owb_store_rollout_members(struct owb_store *s, int64_t id, owb_member_cb cb,
+                                       void *ctx);
+enum owb_err owb_store_rollout_set_state(struct owb_store *s, int64_t id, const char *from,
+                                         const char *state, int64_t now);
+enum owb_err owb_store_fleet_counts(struct owb_store *s, int64_t since, uint64_t *online,
+                                    uint64_t *stale, uint64_t *never);
+enum owb_err owb_store_network_update(struct owb_store *s, const struct owb_network_row *row);
 
 /* A backend's owb_store_ops: the operations above, and its own name,
  * close, issue, check-in and ping. */
@@ -312,7 +354,12 @@ enum owb_err owb_store_prune(struct owb_store *s, int64_t cutoff, unsigned batch
         .claim_reset = owb_store_claim_reset, .claim_state = owb_store_claim_state,                \
         .issue = issue_, .session_get = owb_store_session_get, .checkin = checkin_,                \
         .device_find = owb_store_device_find, .session_list = owb_store_session_list,              \
-        .prune = owb_store_prune, .ping = ping_,                                                   \
+        .prune = owb_store_prune, .ping = ping_, .heartbeat = owb_store_heartbeat,                 \
+        .rollout_claim = owb_store_rollout_claim, .rollout_create = owb_store_rollout_create,      \
+        .rollout_get = owb_store_rollout_get, .rollout_list = owb_store_rollout_list,              \
+        .rollout_members = owb_store_rollout_members,                                              \
+        .rollout_set_state = owb_store_rollout_set_state, .fleet_counts = owb_store_fleet_counts,  \
+        .network_update = owb_store_network_update,                                                \
     }
 
 #endif

@@ -364,6 +364,8 @@ static enum owb_err device_page(struct owb_store *s, const struct owb_device_fil
     owb_arg_bool(&a, f->locked);
     owb_arg_i64(&a, f->now);
     owb_arg_i64(&a, DEVICE_PAGE);
+    owb_arg_text(&a, f->heard);
+    owb_arg_i64(&a, f->heard_since);
     p->rows = 0;
     return owb_store_exec(s, false, OWB_ST_DEV_LIST, &a, page_row, p, NULL);
 }
@@ -512,18 +514,9 @@ enum owb_err owb_store_row_mac_put(struct owb_store *s, const char *table, const
 
 enum owb_err owb_store_network_add(struct owb_store *s, const struct owb_network_row *row)
 {
-    struct owb_store_args a = {0};
+    struct owb_store_args a;
 
-    owb_arg_text(&a, row->name);
-    owb_arg_text(&a, row->ssid);
-    owb_arg_text(&a, owb_security_name(row->security));
-    if (row->sealed_psk.len)
-        owb_arg_blob(&a, row->sealed_psk.bytes, row->sealed_psk.len);
-    else
-        owb_arg_null(&a);
-    owb_arg_bool(&a, row->hidden);
-    owb_arg_i64(&a, row->created_at);
-    owb_arg_blob(&a, row->row_mac, OWB_ROW_MAC_BYTES);
+    owb_store_network_args(row, &a);
     return owb_store_exec(s, true, OWB_ST_NET_INSERT, &a, NULL, NULL, NULL);
 }
 

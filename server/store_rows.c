@@ -69,6 +69,21 @@ void owb_store_import_args(const struct owb_import_item *it, struct owb_store_ar
     owb_arg_blob(a, it->row_mac, OWB_ROW_MAC_BYTES);
 }
 
+void owb_store_network_args(const struct owb_network_row *row, struct owb_store_args *a)
+{
+    a->n = 0;
+    owb_arg_text(a, row->name);
+    owb_arg_text(a, row->ssid);
+    owb_arg_text(a, owb_security_name(row->security));
+    if (row->sealed_psk.len)
+        owb_arg_blob(a, row->sealed_psk.bytes, row->sealed_psk.len);
+    else
+        owb_arg_null(a);
+    owb_arg_bool(a, row->hidden);
+    owb_arg_i64(a, row->created_at);
+    owb_arg_blob(a, row->row_mac, OWB_ROW_MAC_BYTES);
+}
+
 /* One row being read; bad names the first column that held what this
  * server never writes. */
 struct rd {
@@ -176,6 +191,11 @@ enum owb_err owb_store_read_device(const struct owb_store_cols *c, void *res,
     rd_blob(&r, 11, "sealed_ap", row->sealed_ap.bytes, sizeof row->sealed_ap.bytes,
             &row->sealed_ap.len);
     row->has_mac = rd_exact(&r, 12, row->row_mac, OWB_ROW_MAC_BYTES);
+    row->heard_at = c->i64(res, 13);
+    rd_text(&r, 14, "heard_from", row->heard_from, sizeof row->heard_from);
+    row->running = (uint64_t)c->i64(res, 15);
+    row->held = (uint64_t)c->i64(res, 16);
+    rd_text(&r, 17, "hb_reason", row->reason, sizeof row->reason);
     return rd_end(&r, "devices", row->id, row, sizeof *row);
 }
 
@@ -221,4 +241,41 @@ enum owb_err owb_store_read_token(const struct owb_store_cols *c, void *res,
     row->created_at = c->i64(res, 2);
     row->revoked_at = c->i64(res, 3);
     return rd_end(&r, "tokens", row->label, row, sizeof *row);
+}
+
+enum owb_err owb_store_read_rollout(const struct owb_store_cols *c, void *res,
+                                    struct owb_rollout_row *row)
+{
+    struct rd r = rd_start(c, res, row, sizeof *row);
+    char key[24];
+
+    row->id = c->i64(res, 0);
+    rd_text(&r, 1, "kind", row->kind, sizeof row->kind);
+    rd_text(&r, 2, "network", row->network, sizeof row->network);
+    rd_text(&r, 3, "state", row->state, sizeof row->state);
+    row->wave = c->i64(res, 4);
+    row->waves = c->i64(res, 5);
+    row->batch = c->i64(res, 6);
+    row->created_at = c->i64(res, 7);
+    row->updated_at = c->i64(res, 8);
+    snprintf(key, sizeof key, "%lld", (long long)row->id);
+    return rd_end(&r, "rollouts", key, row, sizeof *row);
+}
+
+enum owb_err owb_store_read_member(const struct owb_store_cols *c, void *res,
+                                   struct owb_rollout_member *row)
+{
+    struct rd r = rd_start(c, res, row, sizeof *row);
+
+    rd_text(&r, 0, "device_id", row->device_id, sizeof row->device_id);
+    row->wave = c->i64(res, 1);
+    rd_text(&r, 2, "state", row->state, sizeof row->state);
+    row->counter = (uint64_t)c->i64(res, 3);
+    rd_text(&r, 4, "reason", row->reason, sizeof row->reason);
+    row->issued_at = c->i64(res, 5);
+    row->updated_at = c->i64(res, 6);
+    row->heard_at = c->i64(res, 7);
+    row->running = (uint64_t)c->i64(res, 8);
+    row->held = (uint64_t)c->i64(res, 9);
+    return rd_end(&r, "rollout_devices", row->device_id, row, sizeof *row);
 }

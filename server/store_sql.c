@@ -63,6 +63,28 @@ static const char *const migrations[] = {
      * prune), a page at a time. */
     ("CREATE INDEX sessions_created ON sessions(created_at);"
      "CREATE INDEX checkin_nonces_at ON checkin_nonces(at);"),
+    /* 7: heartbeats and rollouts. The last heartbeat of each device on its
+     * row; heartbeat nonces apart from check-in ones, by age (heartbeat_at)
+     * for pruning; a rollout, and one row per device in it with the
+     * counter last sent for it (the compare-and-set of rollout_claim). */
+    ("ALTER TABLE devices ADD COLUMN heard_at {int};"
+     "ALTER TABLE devices ADD COLUMN heard_from TEXT;"
+     "ALTER TABLE devices ADD COLUMN hb_running {int};"
+     "ALTER TABLE devices ADD COLUMN hb_held {int};"
+     "ALTER TABLE devices ADD COLUMN hb_reason TEXT;"
+     "CREATE INDEX devices_heard ON devices(heard_at);"
+     "CREATE TABLE heartbeat_nonces (device_id TEXT NOT NULL REFERENCES devices(id) "
+     "  ON DELETE CASCADE, nonce {blob} NOT NULL, at {int} NOT NULL,"
+     "  PRIMARY KEY (device_id, nonce)){norowid};"
+     "CREATE INDEX heartbeat_nonces_at ON heartbeat_nonces(at);"
+     "CREATE TABLE rollouts (id {serial}, kind TEXT NOT NULL, network TEXT NOT NULL,"
+     "  state TEXT NOT NULL, wave {int} NOT NULL, waves {int} NOT NULL, batch {int} NOT NULL,"
+     "  created_at {int} NOT NULL, updated_at {int} NOT NULL);"
+     "CREATE TABLE rollout_devices (rollout_id {int} NOT NULL REFERENCES rollouts(id) "
+     "  ON DELETE CASCADE, device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+     "  wave {int} NOT NULL, state TEXT NOT NULL, counter {int} NOT NULL DEFAULT 0, reason TEXT,"
+     "  issued_at {int}, updated_at {int} NOT NULL, PRIMARY KEY (rollout_id, device_id));"
+     "CREATE INDEX rollout_devices_device ON rollout_devices(device_id, rollout_id);"),
 };
 
 size_t owb_store_migrations(void)
@@ -89,8 +111,11 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
                          "AND ($3 IS NULL OR suite = $3) AND ($4 IS NULL OR state = $4) "
                          "AND (NOT $5 OR EXISTS (SELECT 1 FROM claim_guard g "
                          "  WHERE g.device_id = devices.id AND g.next_at > $6)) "
+                         "AND ($8 IS NULL OR ($8 = 'never' AND heard_at IS NULL) "
+                         "  OR ($8 = 'online' AND heard_at >= $9) "
+                         "  OR ($8 = 'stale' AND heard_at < $9)) "
                          "ORDER BY id LIMIT $7",
-                         "ttttoii"},
+                         "ttttoiiti"},
     [OWB_ST_DEV_REMOVE] = {"DELETE FROM devices WHERE id = $1", "t"},
     [OWB_ST_DEV_ASSIGN] = {"UPDATE devices SET network = $2, updated_at = $3, row_mac = $4 "
                            "WHERE id = $1",
@@ -158,6 +183,64 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
                              "AND n.at <= $2 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE "
                              "s.device_id = n.device_id AND s.counter = n.counter) LIMIT $3)",
                              "iii"},
+    /* Heartbeats (store_fleet.c). */
+    [OWB_ST_HB_COUNTER] = {"SELECT counter FROM devices WHERE id = $1", "t"},
+    [OWB_ST_HB_NONCE] = {"INSERT INTO heartbeat_nonces(device_id, nonce, at) VALUES($1, $2, $3)",
+                         "tbi"},
+    [OWB_ST_HB_DEVICE] = {"UPDATE devices SET heard_at = $2, heard_from = $3, hb_running = $4, "
+                          "hb_held = $5, hb_reason = $6 WHERE id = $1",
+                          "titiit"},
+    /* The device's rollout: its newest row that no later one superseded. */
+    [OWB_ST_RO_FIND] = {"SELECT rd.rollout_id, rd.wave, rd.state, rd.counter, "
+                        "coalesce(rd.issued_at, 0), coalesce(rd.reason, ''), r.state, r.wave "
+                        "FROM rollout_devices rd JOIN rollouts r ON r.id = rd.rollout_id "
+                        "WHERE rd.device_id = $1 AND rd.state <> 'superseded' "
+                        "ORDER BY rd.rollout_id DESC LIMIT 1",
+                        "t"},
+    [OWB_ST_RO_MARK] = {"UPDATE rollout_devices SET state = $3, reason = $4, updated_at = $5 "
+                        "WHERE rollout_id = $1 AND device_id = $2",
+                        "ittti"},
+    /* The next wave, once no device of this one is still pending. */
+    [OWB_ST_RO_ADVANCE] = {"UPDATE rollouts SET wave = wave + 1, updated_at = $3 WHERE id = $1 "
+                           "AND state = 'running' AND wave = $2 AND wave + 1 < waves "
+                           "AND NOT EXISTS (SELECT 1 FROM rollout_devices WHERE rollout_id = $1 "
+                           "  AND wave = $2 AND state = 'pending')",
+                           "iii"},
+    [OWB_ST_RO_CLAIM] = {"UPDATE rollout_devices SET counter = $4, issued_at = $5, "
+                         "updated_at = $5 WHERE rollout_id = $1 AND device_id = $2 "
+                         "AND counter = $3 AND state = 'pending' AND EXISTS (SELECT 1 FROM "
+                         "rollouts r WHERE r.id = $1 AND r.state = 'running' AND "
+                         "rollout_devices.wave <= r.wave)",
+                         "itiii"},
+    [OWB_ST_RO_INSERT] = {"INSERT INTO rollouts(kind, network, state, wave, waves, batch, "
+                          "created_at, updated_at) VALUES($1, $2, 'running', 0, $3, $4, $5, $5) "
+                          "RETURNING id",
+                          "ttiii"},
+    [OWB_ST_RO_SUPERSEDE] = {"UPDATE rollout_devices SET state = 'superseded', updated_at = $2 "
+                             "WHERE device_id = $1 AND state <> 'applied' "
+                             "AND state <> 'superseded'",
+                             "ti"},
+    [OWB_ST_RO_MEMBER] = {"INSERT INTO rollout_devices(rollout_id, device_id, wave, state, "
+                          "updated_at) VALUES($1, $2, $3, $4, $5)",
+                          "ititi"},
+    [OWB_ST_RO_GET] = {"SELECT " OWB_ROLLOUT_COLS " FROM rollouts WHERE id = $1", "i"},
+    [OWB_ST_RO_LIST] = {"SELECT " OWB_ROLLOUT_COLS " FROM rollouts ORDER BY id DESC", ""},
+    [OWB_ST_RO_MEMBERS] = {"SELECT " OWB_MEMBER_COLS " FROM rollout_devices rd "
+                           "JOIN devices d ON d.id = rd.device_id WHERE rd.rollout_id = $1 "
+                           "ORDER BY rd.device_id",
+                           "i"},
+    /* $2: the states it may leave, comma-separated. */
+    [OWB_ST_RO_SET_STATE] = {"UPDATE rollouts SET state = $3, updated_at = $4 WHERE id = $1 "
+                             "AND (',' || $2 || ',') LIKE ('%,' || state || ',%')",
+                             "itti"},
+    [OWB_ST_FLEET_COUNTS] = {"SELECT count(CASE WHEN heard_at >= $1 THEN 1 END), "
+                             "count(CASE WHEN heard_at < $1 THEN 1 END), "
+                             "count(CASE WHEN heard_at IS NULL THEN 1 END) FROM devices",
+                             "i"},
+    /* The parameters of NET_INSERT; created_at ($6) stays. */
+    [OWB_ST_NET_UPDATE] = {"UPDATE networks SET ssid = $2, security = $3, sealed_psk = $4, "
+                           "hidden = $5, row_mac = $7 WHERE name = $1 AND created_at = $6",
+                           "tttboib"},
 };
 
 /* Writes the expansion to out (when not NULL); returns its length. */

@@ -372,7 +372,8 @@ static void test_hostile_requests(void **state)
                                         "/metrics",
                                         "/{id}",
                                         "/v1/{id}/{id}",
-                                        "/v1/devices/{id}/setup-state"};
+                                        "/v1/devices/{id}/setup-state",
+                                        "/v1/devices/{id}/heartbeat"};
     int n = t_hostile_count();
     uint32_t seed = t_hostile_seed();
     struct t_hostile h;

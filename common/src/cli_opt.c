@@ -174,18 +174,21 @@ int owb_cli_parse_no_args(const struct owb_cli *c, int argc, char **argv)
     return ret;
 }
 
-/* How many arguments args names: *min, and *max (SIZE_MAX after "..."). */
+/* How many arguments args names: *min, and *max (SIZE_MAX after "...");
+ * a word in brackets ("[ID]") may be left out. */
 static void verb_arity(const char *args, size_t *min, size_t *max)
 {
-    size_t words = 0;
+    size_t words = 0, optional = 0;
     bool more = false;
     for (const char *p = args; *p; p++) {
-        if (*p != ' ' && (p == args || p[-1] == ' '))
+        if (*p != ' ' && (p == args || p[-1] == ' ')) {
             words++;
+            optional += *p == '[';
+        }
         if (strncmp(p, "...", 3) == 0)
             more = true;
     }
-    *min = words;
+    *min = words - optional;
     *max = more ? SIZE_MAX : words;
 }
 

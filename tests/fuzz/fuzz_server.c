@@ -2,7 +2,7 @@
  * is "METHOD PATH\n" [ "Authorization: VALUE\n" ] then the body. A real
  * SQLite store in a temporary directory holds one device (the first vector
  * case's key and a known claim code), a network assigned to it and an
- * installer token, so setup and check-in requests can get deep. */
+ * installer token, so setup, check-in and heartbeat requests can get deep. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

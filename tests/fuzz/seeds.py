@@ -58,6 +58,9 @@ for i, c in enumerate(pk):
 hb = json.load(open(os.path.join(vectors, 'heartbeat-v1.json')))['cases']
 for i, c in enumerate(hb):
     put('heartbeat', f'req-{i}', c['request'])
+    # The server's route: the fuzzed server holds Omega-2231 with this key.
+    if c['device_id'] == 'Omega-2231':
+        put('server', f'heartbeat-{i}', 'POST /v1/devices/Omega-2231/heartbeat\n' + c['request'])
 put('heartbeat', 'answer-empty', '{}')
 put('heartbeat', 'answer-rollout', json.dumps({'heartbeat_s': 900, 'rollout': {
     'counter': 1, 'bundle': cases[0]['bundle'],

@@ -1,0 +1,417 @@
+/* owb-server's fleet on the shared fixture (tests/support/
+ * server_fixture.h): heartbeats (docs/protocol.md, "After setup"), the
+ * fleet's states in 'device list' and /metrics, and rollouts of new
+ * network settings, staged, paused and aborted, with the device side
+ * simulated here with the common library. Built twice: against SQLite
+ * (test_server_fleet) and PostgreSQL (test_server_fleet_pg, which also
+ * runs two instances on one database). */
+#include "server_fixture.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "owb/base64.h"
+#include "owb/envelope_pk.h"
+#include "owb/heartbeat.h"
+#include "owb/json.h"
+#include "owb/kdf.h"
+#include "owb/wifi.h"
+
+#define NEW_PSK "a new password 2026"
+
+/* What each simulated device runs and holds: dev-0..dev-3, then pk-0. */
+enum { PK = T_N_DEV, N_SIM = T_N_DEV + 1 };
+static uint64_t sim_running[N_SIM], sim_held[N_SIM];
+
+static const char *sim_id(int d)
+{
+    return d == PK ? "pk-0" : F.dev[d].device_id;
+}
+
+enum tamper { T_NONE, T_PROOF, T_OTHER_SUITE };
+
+/* A heartbeat body for device d (its suite's proof, or the other's). */
+static void hb_body(int d, const struct owb_heartbeat *hb, enum tamper t, char *out, size_t cap)
+{
+    uint8_t proof[64] = {0}, kc[32];
+    enum owb_suite suite = d == PK ? OWB_SUITE_PK : OWB_SUITE_SYM;
+    size_t len;
+
+    if (d == PK) {
+        assert_int_equal(owb_pk_heartbeat_sign(F.pk_sk, "pk-0", hb, proof), OWB_OK);
+    } else {
+        owb_kdf_checkin_key(kc, F.dev[d].device_key);
+        assert_int_equal(owb_heartbeat_mac(kc, sim_id(d), hb, proof), OWB_OK);
+    }
+    if (t == T_PROOF)
+        proof[3] ^= 0x10;
+    if (t == T_OTHER_SUITE)
+        suite = suite == OWB_SUITE_PK ? OWB_SUITE_SYM : OWB_SUITE_PK;
+    assert_int_equal(owb_heartbeat_request_write(suite, hb, proof, out, cap, &len), OWB_OK);
+}
+
+/* Posts body as d's heartbeat to base; a 200 answer is parsed into *a
+ * (NULL: not kept). */
+static void hb_post(const char *base, int d, const char *body, long want, const char *text,
+                    struct owb_heartbeat_answer *a)
+{
+    char u[512];
+    struct t_resp r;
+
+    snprintf(u, sizeof u, "%s/v1/devices/%s/heartbeat", base ? base : F.base, sim_id(d));
+    t_http("POST", u, NULL, body, strlen(body), &r);
+    if (r.status == 200 && a)
+        assert_int_equal(owb_heartbeat_answer_parse(r.body, r.len, sim_id(d), a), OWB_OK);
+    t_expect(&r, want, text);
+}
+
+/* Device d's heartbeat as it is now: 200 expected; the answer in *a. */
+static void beat(int d, struct owb_heartbeat_answer *a)
+{
+    struct owb_heartbeat hb = {.running = sim_running[d], .held = sim_held[d]};
+    char body[1024];
+
+    if (hb.held > hb.running)
+        hb.reason = OWB_HB_NETWORK_NOT_FOUND;
+    randombytes_buf(hb.nonce, sizeof hb.nonce);
+    hb_body(d, &hb, T_NONE, body, sizeof body);
+    memset(a, 0, sizeof *a);
+    hb_post(NULL, d, body, 200, "\"heartbeat_s\":", a);
+}
+
+/* The device side of a rollout: the bundle opened with d's key, as the
+ * device would; its W's PSK into psk. Returns the counter. */
+static uint64_t open_rollout(int d, const struct owb_heartbeat_answer *a, char *psk, size_t cap)
+{
+    uint8_t kb[32], p[OWB_PAYLOAD_MAX], w[OWB_WIFI_JSON_MAX];
+    size_t plen, wlen;
+    struct owb_bundle_header h;
+    struct owb_payload pl;
+    struct owb_wifi wifi;
+
+    assert_true(a->has_rollout);
+    assert_int_equal(owb_bundle_header_parse(a->bundle, a->bundle_len, &h), OWB_OK);
+    assert_true(h.counter == a->counter);
+    if (d == PK) {
+        assert_int_equal(owb_pk_bundle_open(F.pk_sk, (const uint8_t(*)[32])F.srv_pk, 1, &h,
+                                            a->bundle, a->bundle_len, p, sizeof p, &plen),
+                         OWB_OK);
+    } else {
+        owb_kdf_bundle_key(kb, F.dev[d].device_key);
+        assert_int_equal(owb_bundle_open(kb, &h, a->bundle, a->bundle_len, p, sizeof p, &plen),
+                         OWB_OK);
+    }
+    assert_int_equal(owb_payload_parse((const char *)p, plen, &pl), OWB_OK);
+    assert_int_equal(owb_wifi_blob_open(a->app_key, sim_id(d), pl.wifi_blob, pl.wifi_blob_len, w,
+                                        sizeof w, &wlen),
+                     OWB_OK);
+    assert_int_equal(owb_wifi_parse((const char *)w, wlen, &wifi), OWB_OK);
+    snprintf(psk, cap, "%s", wifi.psk);
+    return a->counter;
+}
+
+/* pk-0 set up server-sealed: its counter. */
+static uint64_t pk_setup(void)
+{
+    uint8_t app_key[32];
+    char body[512];
+    struct t_resp r;
+    cJSON *root = NULL;
+    uint64_t counter = 0;
+
+    t_pk_device_add();
+    randombytes_buf(app_key, sizeof app_key);
+    t_server_sealed_body(body, sizeof body, F.pk_claim, app_key);
+    t_setup_req("pk-0", body, F.token, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(owb_json_parse(r.body, r.len, &root), OWB_OK);
+    assert_int_equal(owb_json_uint(root, "counter", &counter), OWB_OK);
+    cJSON_Delete(root);
+    t_resp_free(&r);
+    return counter;
+}
+
+/* Every device set up, running what it was given: dev-3's last setup
+ * marked app-sealed (the server never had that password). */
+static void setup_fleet(void)
+{
+    struct t_opened o;
+    struct t_db *db;
+
+    for (int d = 0; d < T_N_DEV; d++)
+        if (d != 2) /* on no network: never set up */
+            sim_running[d] = sim_held[d] = t_issue_one(sim_id(d), F.dev[d].claim_code, &o);
+    sim_running[PK] = sim_held[PK] = pk_setup();
+    db = t_db_open();
+    t_db_sql(db, "UPDATE sessions SET mode = 'app-sealed' WHERE device_id = 'dev-3'");
+    t_db_close(db);
+}
+
+static bool listed(const char *out, const char *id)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "%s ", id);
+    return strstr(out, needle) != NULL;
+}
+
+/* Each check of the protocol's order, on both suites; then what the fleet
+ * looks like in 'device list', 'device show' and /metrics. */
+static void test_heartbeat_checks(void **state)
+{
+    (void)state;
+    struct owb_heartbeat_answer a;
+    struct owb_heartbeat hb = {0};
+    char body[1024], out[16384];
+
+    setup_fleet();
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "list", "--heard", "never", NULL), 0);
+    assert_true(listed(out, "dev-0") && listed(out, "pk-0"));
+
+    hb.running = hb.held = sim_running[0];
+    randombytes_buf(hb.nonce, sizeof hb.nonce);
+    hb_body(0, &hb, T_PROOF, body, sizeof body);
+    hb_post(NULL, 0, body, 401, "\"auth_failed\"", NULL);
+    hb_body(0, &hb, T_OTHER_SUITE, body, sizeof body);
+    hb_post(NULL, 0, body, 400, "\"bad_request\"", NULL);
+    hb_body(0, &hb, T_NONE, body, sizeof body);
+    hb_post(NULL, 0, body, 200, "\"heartbeat_s\":900", &a);
+    assert_false(a.has_rollout);
+    hb_post(NULL, 0, body, 409, "\"replayed\"", NULL);
+    hb_post(NULL, 2, "{\"running\":1}", 400, NULL, NULL);
+    /* Not this device's key: dev-1's MAC sent as dev-0's. */
+    randombytes_buf(hb.nonce, sizeof hb.nonce);
+    hb_body(1, &hb, T_NONE, body, sizeof body);
+    hb_post(NULL, 0, body, 401, NULL, NULL);
+    hb.held = hb.running + 1000;
+    hb.reason = OWB_HB_WRONG_PASSWORD;
+    hb_body(0, &hb, T_NONE, body, sizeof body);
+    hb_post(NULL, 0, body, 409, "\"conflict\"", NULL);
+
+    hb = (struct owb_heartbeat){.running = sim_running[PK], .held = sim_running[PK]};
+    randombytes_buf(hb.nonce, sizeof hb.nonce);
+    hb_body(PK, &hb, T_PROOF, body, sizeof body);
+    hb_post(NULL, PK, body, 401, "\"auth_failed\"", NULL);
+    hb_body(PK, &hb, T_OTHER_SUITE, body, sizeof body);
+    hb_post(NULL, PK, body, 400, NULL, NULL);
+    hb_body(PK, &hb, T_NONE, body, sizeof body);
+    hb_post(NULL, PK, body, 200, NULL, &a);
+    hb_post(NULL, PK, body, 409, "\"replayed\"", NULL);
+    {
+        char u[512];
+        struct t_resp r;
+        t_url(u, "/v1/devices/nobody/heartbeat");
+        t_http("POST", u, NULL, body, strlen(body), &r);
+        t_expect(&r, 404, "\"unknown_device\"");
+    }
+}
+
+static void test_fleet_states(void **state)
+{
+    (void)state;
+    char out[16384];
+    struct t_db *db;
+    struct t_resp r;
+    char u[512], *slog;
+
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "list", "--heard", "online", NULL),
+                     0);
+    assert_true(listed(out, "dev-0") && listed(out, "pk-0") && !listed(out, "dev-1"));
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "show", "dev-0", NULL), 0);
+    assert_non_null(strstr(out, "heartbeat:  online, last"));
+    assert_non_null(strstr(out, "from 127.0.0.1"));
+    db = t_db_open();
+    t_db_sql(db, "UPDATE devices SET heard_at = 1 WHERE id = 'pk-0'");
+    t_db_close(db);
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "list", "--heard", "stale", NULL), 0);
+    assert_true(listed(out, "pk-0") && !listed(out, "dev-0") && !listed(out, "dev-1"));
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "list", "--json", NULL), 0);
+    assert_non_null(strstr(out, "\"heard\":\"stale\""));
+
+    slog = t_log(&F.srv);
+    const char *mp = strstr(slog, "(metrics port ");
+    assert_non_null(mp);
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/metrics", (unsigned)atoi(mp + 14));
+    free(slog);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    assert_non_null(strstr(r.body, "owb_devices{heard=\"online\"} 1"));
+    assert_non_null(strstr(r.body, "owb_devices{heard=\"stale\"} 1"));
+    assert_non_null(strstr(r.body, "owb_heartbeats_total{result=\"refused\"}"));
+    t_expect(&r, 200, "owb_heartbeats_total{result=\"accepted\"} 2");
+}
+
+/* Device d takes the rollout in a: holds it, then runs it (applied) or
+ * not (failed, the network not found). */
+static void take(int d, const struct owb_heartbeat_answer *a, bool works)
+{
+    char psk[80];
+    uint64_t c = open_rollout(d, a, psk, sizeof psk);
+
+    assert_string_equal(psk, NEW_PSK);
+    sim_held[d] = c;
+    if (works)
+        sim_running[d] = c;
+}
+
+static void status(const char *id, char *out, size_t cap)
+{
+    assert_int_equal(t_admin(NULL, out, cap, "rollout", "status", id, NULL), 0);
+}
+
+/* network update: the server-sealed devices on "home" get the new PSK
+ * at their next heartbeat, in both suites; dev-3 (app-sealed) needs a
+ * person; applied and failed reports show in status. */
+static void test_network_update_rollout(void **state)
+{
+    (void)state;
+    struct owb_heartbeat_answer a;
+    char out[16384];
+
+    assert_int_equal(t_admin(NEW_PSK "\n", out, sizeof out, "network", "update", "home",
+                             "--psk-file", "-", NULL),
+                     0);
+    assert_non_null(strstr(out, "rollout 1 started: 3 device(s) in 1 wave(s)"));
+    assert_non_null(strstr(out, "1 device(s) need a person"));
+    status("1", out, sizeof out);
+    assert_non_null(strstr(out, "not heard from")); /* pk-0: its last heartbeat is old */
+    beat(3, &a);
+    assert_false(a.has_rollout);
+    beat(2, &a); /* not on "home" */
+    assert_false(a.has_rollout);
+    beat(0, &a);
+    take(0, &a, true);
+    beat(1, &a);
+    take(1, &a, false);
+    beat(PK, &a);
+    take(PK, &a, true);
+    status("1", out, sizeof out);
+    assert_non_null(strstr(out, "pending=3")); /* sent; none has said it runs it yet */
+    for (int d = 0; d < N_SIM; d++)
+        if (d != 2 && d != 3) {
+            beat(d, &a);
+            assert_false(a.has_rollout);
+        }
+    status("1", out, sizeof out);
+    assert_non_null(strstr(out, "applied=2 failed=1 needs_person=1"));
+    assert_non_null(strstr(out, "failed: network_not_found (retrying)"));
+    assert_non_null(strstr(out, "needs a person"));
+    assert_int_equal(t_admin(NULL, out, sizeof out, "rollout", "status", "1", "--json", NULL), 0);
+    assert_non_null(strstr(out, "\"applied\":2"));
+    /* dev-1 finds the network at last. */
+    sim_running[1] = sim_held[1];
+    beat(1, &a);
+    status("1", out, sizeof out);
+    assert_non_null(strstr(out, "applied=3 needs_person=1"));
+}
+
+/* device assign --batch 1: one device a wave, the next once the one
+ * before applied; pause holds everything back; abort halfway sends
+ * nothing more. */
+static void test_waves_pause_abort(void **state)
+{
+    (void)state;
+    struct owb_heartbeat_answer a;
+    char out[16384];
+
+    assert_int_equal(t_admin(NEW_PSK "\n", out, sizeof out, "network", "add", "office", "--ssid",
+                             "Office", "--security", "wpa2-psk", "--psk-file", "-", NULL),
+                     0);
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "assign", "pk-0", "dev-1", "dev-0",
+                             "--network", "office", "--batch", "1", NULL),
+                     0);
+    assert_non_null(strstr(out, "rollout 2 started: 3 device(s) in 3 wave(s) of up to 1"));
+    beat(1, &a);
+    assert_false(a.has_rollout); /* wave 2 */
+    assert_int_equal(t_admin(NULL, out, sizeof out, "rollout", "pause", "2", NULL), 0);
+    beat(0, &a);
+    assert_false(a.has_rollout);
+    status("2", out, sizeof out);
+    assert_non_null(strstr(out, "paused"));
+    assert_int_equal(t_admin(NULL, out, sizeof out, "rollout", "resume", "2", NULL), 0);
+    beat(0, &a);
+    take(0, &a, true);
+    beat(0, &a); /* applied: wave 2 released */
+    beat(1, &a);
+    take(1, &a, false);
+    assert_int_equal(t_admin(NULL, out, sizeof out, "rollout", "abort", "2", NULL), 0);
+    assert_int_equal(t_admin(NULL, out, sizeof out, "rollout", "resume", "2", NULL), 1);
+    beat(1, &a); /* failed: wave 3 would be next, but the rollout is aborted */
+    beat(PK, &a);
+    assert_false(a.has_rollout);
+    status("2", out, sizeof out);
+    assert_non_null(strstr(out, "aborted"));
+    assert_non_null(strstr(out, "applied=1 failed=1 aborted=1"));
+    assert_int_equal(t_admin(NULL, out, sizeof out, "rollout", "status", NULL), 0);
+    assert_non_null(strstr(out, "rollout 1: network home"));
+}
+
+#ifdef OWB_TEST_PG
+struct racer {
+    pthread_barrier_t *go;
+    const char *base;
+    int d;
+    char body[1024];
+    struct owb_heartbeat_answer a;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    pthread_barrier_wait(r->go);
+    hb_post(r->base, r->d, r->body, 200, NULL, &r->a);
+    return NULL;
+}
+
+/* Two instances answer the same devices' heartbeats at once: each device
+ * gets one bundle for the step, never two. */
+static void test_pg_two_instances(void **state)
+{
+    (void)state;
+    struct t_proc b;
+    char base_b[64], out[4096];
+    struct racer r[2];
+    pthread_t t[2];
+    pthread_barrier_t go;
+
+    t_start_server(&b, "fleet-b", "0");
+    snprintf(base_b, sizeof base_b, "http://127.0.0.1:%u", b.port);
+    assert_int_equal(t_admin("third password 33\n", out, sizeof out, "network", "update", "office",
+                             "--psk-file", "-", NULL),
+                     0);
+    pthread_barrier_init(&go, NULL, 2);
+    for (int d = 0; d < 2; d++) {
+        int got = 0;
+        for (int i = 0; i < 2; i++) {
+            struct owb_heartbeat hb = {.running = sim_running[d], .held = sim_held[d]};
+            hb.reason = hb.held > hb.running ? OWB_HB_NETWORK_NOT_FOUND : OWB_HB_RUNNING;
+            randombytes_buf(hb.nonce, sizeof hb.nonce);
+            r[i] = (struct racer){.go = &go, .base = i ? base_b : F.base, .d = d};
+            hb_body(d, &hb, T_NONE, r[i].body, sizeof r[i].body);
+            pthread_create(&t[i], NULL, race, &r[i]);
+        }
+        for (int i = 0; i < 2; i++) {
+            pthread_join(t[i], NULL);
+            got += r[i].a.has_rollout;
+        }
+        assert_int_equal(got, 1);
+    }
+    pthread_barrier_destroy(&go);
+    t_stop(&b, SIGTERM);
+}
+#endif
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heartbeat_checks),       cmocka_unit_test(test_fleet_states),
+        cmocka_unit_test(test_network_update_rollout), cmocka_unit_test(test_waves_pause_abort),
+#ifdef OWB_TEST_PG
+        cmocka_unit_test(test_pg_two_instances),
+#endif
+    };
+    return T_WORLD_RUN(tests);
+}
