@@ -27,7 +27,9 @@ for t in hostapd wpa_supplicant iw udhcpc udhcpd NetworkManager dbus-daemon; do
     command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] || [ -x "/sbin/$t" ] ||
         skip "$t not installed (tools/install-deps.sh wifi)"
 done
-[ -x /bin/busybox ] && /bin/busybox --list | grep -qx switch_root ||
+# Not grep -q: it would leave at the first match and, under pipefail, the
+# SIGPIPE busybox then gets would read as "not installed".
+[ -x /bin/busybox ] && /bin/busybox --list | grep -x switch_root >/dev/null ||
     skip "busybox-static not installed (tools/install-deps.sh wifi)"
 
 # --- the kernel, its modules and the initramfs, cached per kernel version
@@ -93,7 +95,7 @@ trap cleanup EXIT
 accel=tcg,thread=multi
 if [ "${OWB_WIFI_KVM:-0}" = 1 ] && [ -w /dev/kvm ]; then accel=kvm; fi
 scen=$(IFS=,; echo "$*")
-budget=${OWB_WIFI_TIMEOUT:-900}
+budget=${OWB_WIFI_TIMEOUT:-1500}
 echo "vm.sh: kernel $KVER, accel $accel, scenarios: $*" >&2
 start=$(date +%s)
 timeout -k 10 "$budget" qemu-system-x86_64 \
