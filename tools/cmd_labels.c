@@ -222,7 +222,7 @@ int cmd_labels_main(int argc, char **argv)
     struct labels_opts o;
     struct owb_manifest m = {0};
     struct sheet s;
-    const char *arg;
+    const char *arg = NULL;
     char manifest[4096], out[4096], first[4200], last[4200], diag[OWB_DIAG_SIZE];
     int ret;
 
