@@ -141,13 +141,20 @@ static bool gate(struct owb_agent *a, const struct owb_http_request *req,
         owb_http_error(resp, rc, NULL);
         return false;
     }
-    return owb_agent_provision_gate(a, req, resp);
+    return true;
 }
 
+/* The provision gate runs here, from the headers, and again in
+ * owb_agent_provision once the body is in (setup may have closed, or the
+ * budget been spent, meanwhile); the handler's own pass does not add a
+ * third. */
 void owb_agent_precheck(void *ctx, const struct owb_http_request *req,
                         struct owb_http_response *resp)
 {
-    (void)gate(ctx, req, resp);
+    struct owb_agent *a = ctx;
+
+    if (gate(a, req, resp) && resp->route && strcmp(resp->route, "/v1/provision") == 0)
+        (void)owb_agent_provision_gate(a, req, resp);
 }
 
 void owb_agent_handle(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp)
