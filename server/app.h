@@ -50,6 +50,10 @@ struct owb_app {
 
 /* The router: owb_http_handler_fn and owb_http_done_fn for owb_httpd. */
 void owb_app_handle(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp);
+/* The head-only hook of the public listener: answers the routes that never
+ * wait on the reading thread (see owb_httpd_options.precheck). */
+void owb_app_precheck(void *ctx, const struct owb_http_request *req,
+                      struct owb_http_response *resp);
 void owb_app_handle_metrics(void *ctx, const struct owb_http_request *req,
                             struct owb_http_response *resp);
 void owb_app_done(void *ctx, const struct owb_http_request *req,

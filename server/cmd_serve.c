@@ -192,6 +192,7 @@ static bool start_public(struct owb_app *app, struct owb_httpd **httpd)
     /* --threads handle requests; a few threads read and write sockets,
      * never held up by a handler that waits for the database. */
     hopt.workers = app->cfg.threads;
+    hopt.precheck = owb_app_precheck;
     hopt.threads = app->cfg.threads < 4 ? app->cfg.threads : 4;
     hopt.conn_limit = app->cfg.conn_limit;
     /* One address cannot hold every slot; several cannot either: past 7/8

@@ -94,31 +94,36 @@ typedef void (*route_fn)(struct owb_app *app, const struct owb_http_request *req
  * make the whole path), the check that segment must pass, and the error
  * when it does not. Order matters: /s/assets/ before /s/. /setup is the
  * setup page without a device id, for a code typed by hand. */
+/* `inline` marks a route whose answer never waits (no store, no crypto):
+ * it is answered on the thread that read it, without the hand-over to a
+ * handler thread and back, which would cost more than the answer. */
 static const struct route {
     const char *method, *prefix, *suffix, *label;
     bool has_segment;
     bool (*valid)(const char *seg);
     enum owb_err invalid_err;
     route_fn fn;
+    bool inline_ok;
 } routes[] = {
-    {"GET", "/healthz", "", "/healthz", false, any_segment, OWB_ERR_NOT_FOUND, route_healthz},
-    {"GET", "/readyz", "", "/readyz", false, any_segment, OWB_ERR_NOT_FOUND, route_readyz},
+    {"GET", "/healthz", "", "/healthz", false, any_segment, OWB_ERR_NOT_FOUND, route_healthz, true},
+    {"GET", "/readyz", "", "/readyz", false, any_segment, OWB_ERR_NOT_FOUND, route_readyz, false},
     {"POST", "/v1/setup/", "", "/v1/setup/{id}", true, owb_device_id_valid_str,
-     OWB_ERR_UNKNOWN_DEVICE, route_setup},
+     OWB_ERR_UNKNOWN_DEVICE, route_setup, false},
     {"POST", "/v1/devices/", "/checkin", "/v1/devices/{id}/checkin", true, owb_device_id_valid_str,
-     OWB_ERR_UNKNOWN_DEVICE, route_checkin},
+     OWB_ERR_UNKNOWN_DEVICE, route_checkin, false},
     {"GET", "/v1/devices/", "/setup-state", "/v1/devices/{id}/setup-state", true,
-     owb_device_id_valid_str, OWB_ERR_UNKNOWN_DEVICE, route_setup_state},
+     owb_device_id_valid_str, OWB_ERR_UNKNOWN_DEVICE, route_setup_state, false},
     {"POST", "/v1/devices/", "/heartbeat", "/v1/devices/{id}/heartbeat", true,
-     owb_device_id_valid_str, OWB_ERR_UNKNOWN_DEVICE, route_heartbeat},
+     owb_device_id_valid_str, OWB_ERR_UNKNOWN_DEVICE, route_heartbeat, false},
     {"GET", "/v1/sessions/", "", "/v1/sessions/{session}", true, token_shape_ok, OWB_ERR_NOT_FOUND,
-     route_session},
-    {"GET", "/s/assets/", "", "/s/assets/{name}", true, any_segment, OWB_ERR_NOT_FOUND,
-     route_asset},
-    {"GET", "/s/", "", "/s/{id}", true, owb_device_id_valid_str, OWB_ERR_NOT_FOUND, route_page},
-    {"GET", "/setup", "", "/setup", false, any_segment, OWB_ERR_NOT_FOUND, route_page},
+     route_session, false},
+    {"GET", "/s/assets/", "", "/s/assets/{name}", true, any_segment, OWB_ERR_NOT_FOUND, route_asset,
+     true},
+    {"GET", "/s/", "", "/s/{id}", true, owb_device_id_valid_str, OWB_ERR_NOT_FOUND, route_page,
+     true},
+    {"GET", "/setup", "", "/setup", false, any_segment, OWB_ERR_NOT_FOUND, route_page, true},
     {"GET", "/favicon.ico", "", "/favicon.ico", false, any_segment, OWB_ERR_NOT_FOUND,
-     route_favicon},
+     route_favicon, true},
 };
 
 /* The metrics listener (--metrics-listen) serves GET /metrics and nothing
@@ -135,27 +140,53 @@ void owb_app_handle_metrics(void *ctx, const struct owb_http_request *req,
         route_metrics(ctx, req, resp, "");
 }
 
+/* The route for a path (NULL: none), its segment copied into seg. */
+static const struct route *find_route(const char *path, char *seg, size_t seg_size)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *r = &routes[i];
+        if (r->has_segment ? match(path, r->prefix, r->suffix, seg, seg_size)
+                           : strcmp(path, r->prefix) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+static void dispatch_to(struct owb_app *app, const struct route *r, const char *seg,
+                        const struct owb_http_request *req, struct owb_http_response *resp)
+{
+    if (!r) {
+        resp->route = "(unknown)";
+        owb_http_error(resp, OWB_ERR_NOT_FOUND, NULL);
+        return;
+    }
+    resp->route = r->label;
+    if (owb_http_method_is(req, r->method, resp)) {
+        if (r->valid(seg))
+            r->fn(app, req, resp, seg);
+        else
+            owb_http_error(resp, r->invalid_err, NULL);
+    }
+}
+
 static void dispatch(struct owb_app *app, const struct owb_http_request *req,
                      struct owb_http_response *resp)
 {
     char seg[128] = "";
 
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        const struct route *r = &routes[i];
-        if (r->has_segment ? !match(req->path, r->prefix, r->suffix, seg, sizeof seg)
-                           : strcmp(req->path, r->prefix) != 0)
-            continue;
-        resp->route = r->label;
-        if (owb_http_method_is(req, r->method, resp)) {
-            if (r->valid(seg))
-                r->fn(app, req, resp, seg);
-            else
-                owb_http_error(resp, r->invalid_err, NULL);
-        }
-        return;
-    }
-    resp->route = "(unknown)";
-    owb_http_error(resp, OWB_ERR_NOT_FOUND, NULL);
+    dispatch_to(app, find_route(req->path, seg, sizeof seg), seg, req, resp);
+}
+
+/* Called with the head only, on the thread that read it: answers what
+ * never waits (liveness, the page and its assets, an unknown path or a
+ * wrong method) there; everything else goes on to a handler thread. */
+void owb_app_precheck(void *ctx, const struct owb_http_request *req, struct owb_http_response *resp)
+{
+    char seg[128] = "";
+    const struct route *r = find_route(req->path, seg, sizeof seg);
+
+    if (!r || r->inline_ok || strcmp(req->method, r->method) != 0)
+        dispatch_to(ctx, r, seg, req, resp);
 }
 
 /* Every store call of a request is bounded from its arrival: the busy

@@ -512,6 +512,45 @@ static void test_bound_under_lock(void **state)
     free(log);
 }
 
+/* Liveness and the page never wait behind the database: with the only
+ * handler thread held by a setup that waits for a locked store, /healthz
+ * and the setup page are answered while that setup is still waiting
+ * (before, they queued behind it until its bound ran out). */
+static void test_inline_routes(void **state)
+{
+    (void)state;
+    struct t_slow_setup a;
+    struct t_proc p;
+    struct t_resp r;
+    pthread_t th;
+    char base[64], u[128];
+    struct t_db *db;
+
+    t_serve(&p, "inline", "--metrics-listen", "off", "--rate-limit", "0", "--busy-timeout", "20000",
+            "--threads", "1", NULL);
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", p.port);
+    db = t_db_open();
+    t_db_lock(db);
+    a = (struct t_slow_setup){base, 0, 0};
+    assert_int_equal(pthread_create(&th, NULL, t_slow_setup_run, &a), 0);
+    snprintf(u, sizeof u, "%s/healthz", base);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    t_expect(&r, 200, "\"status\":\"ok\"");
+    snprintf(u, sizeof u, "%s/s/dev-0", base);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    t_expect(&r, 200, "<html");
+    snprintf(u, sizeof u, "%s/nowhere", base);
+    t_http("GET", u, NULL, NULL, 0, &r);
+    t_expect(&r, 404, "not_found");
+    /* The setup is still waiting for the store: nothing above queued behind it. */
+    assert_int_equal(__atomic_load_n(&a.status, __ATOMIC_SEQ_CST), 0);
+    t_db_sql(db, "ROLLBACK");
+    t_db_close(db);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(t_stop(&p, SIGTERM), 0);
+}
+
 static size_t scanned_files, scanned_bytes;
 static bool pk_public_seen;
 
@@ -605,11 +644,17 @@ static void test_no_secret_in_database(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_http_edges),          cmocka_unit_test(test_rate_limit),
-        cmocka_unit_test(test_master_key_refusals), cmocka_unit_test(test_kill_mid_burst),
-        cmocka_unit_test(test_kill_mid_import),     cmocka_unit_test(test_slowloris),
-        cmocka_unit_test(test_hostile_requests),    cmocka_unit_test(test_lock_contention),
-        cmocka_unit_test(test_bound_under_lock),    cmocka_unit_test(test_no_secret_in_database),
+        cmocka_unit_test(test_http_edges),
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_master_key_refusals),
+        cmocka_unit_test(test_kill_mid_burst),
+        cmocka_unit_test(test_kill_mid_import),
+        cmocka_unit_test(test_slowloris),
+        cmocka_unit_test(test_hostile_requests),
+        cmocka_unit_test(test_lock_contention),
+        cmocka_unit_test(test_bound_under_lock),
+        cmocka_unit_test(test_inline_routes),
+        cmocka_unit_test(test_no_secret_in_database),
     };
     return T_WORLD_RUN(tests);
 }
