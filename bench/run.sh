@@ -8,6 +8,8 @@
 #
 #   bash bench/run.sh            RUNS=3, 10 s loads, fleets of 1 000 and 1 000 000
 #   bash bench/run.sh --quick    one run, 3 s loads, 100 000 instead of 1 000 000
+#   bash bench/run.sh --server   [--quick] the server only (sections 1, 2, 5),
+#                                its tables printed and docs/performance.md left alone
 #
 # Needs wrk (Debian package wrk; tools/install-deps.sh bench installs it).
 # Not part of CI: it takes about 20 minutes and its figures are the machine's.
@@ -15,7 +17,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=3 DUR=10 BIG=1000000 SOAK=60 SAMPLE=2000
-if [ "${1:-}" = --quick ]; then RUNS=1 DUR=3 BIG=100000 SOAK=10; fi
+ONLY_SERVER=
+for a in "$@"; do
+    case $a in
+    --quick) RUNS=1 DUR=3 BIG=100000 SOAK=10 ;;
+    --server) ONLY_SERVER=1 ;;
+    *) echo "usage: bash bench/run.sh [--quick] [--server]" >&2; exit 2 ;;
+    esac
+done
 command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk, or bash tools/install-deps.sh bench)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
 
@@ -25,6 +34,7 @@ cmake --build --preset release -j"$(nproc)" >/dev/null
 # The static and Omega2 builds too when their dependencies were built
 # (tools/build-deps.sh host-static | omega2): the device figures that ship.
 for preset in static omega2; do
+    [ -z "$ONLY_SERVER" ] || break
     if [ -d "$HOME/.cache/owb-deps/$preset" ] || [ -d "$HOME/.cache/owb-deps/host-$preset" ]; then
         echo "bench: building the $preset preset" >&2
         cmake --preset "$preset" >/dev/null && cmake --build --preset "$preset" -j"$(nproc)" >/dev/null
@@ -68,9 +78,50 @@ wrk_run() { # mode url dir -> notes srv_<fleet>_<mode>_{rps,p50,p99}
         wrk -t2 -c32 -d"${DUR}s" -s bench/wrk/owb.lua "$url" | grep '^wrk_result')
     read -ra kvs <<<"$line"
     for kv in "${kvs[@]:1}"; do note "srv_${fleet}_${mode}_${kv%%=*}" "${kv#*=}"; done
-    case $mode in setup-*) [ "$(echo "$line" | grep -o 'non2xx=[0-9]*')" = non2xx=0 ] ||
+    case $mode in setup-* | checkin) [ "$(echo "$line" | grep -o 'non2xx=[0-9]*')" = non2xx=0 ] ||
         { say "$mode: answers other than 2xx: $line"; exit 1; } ;;
     esac
+}
+
+# wrk_pair tag mode dir url1 url2: two wrk processes (-t1 -c16 each) at
+# once, one at each URL (the same URL twice for one instance), so one
+# instance and two are loaded alike: notes <tag>_<mode>_rps (the sum) and
+# _p99_ms (the higher of the two).
+wrk_pair() {
+    local tag=$1 mode=$2 dir=$3 u i
+    local -a wp
+    shift 3
+    i=0
+    for u in "$@"; do
+        i=$((i + 1))
+        OWB_BENCH_MODE=$mode OWB_BENCH_DIR=$dir OWB_BENCH_TOKEN=$token OWB_BENCH_THREADS=1 \
+            wrk -t1 -c16 -d"${DUR}s" -s bench/wrk/owb.lua "$u" | grep '^wrk_result' >"$dir/pair$i.txt" &
+        wp+=($!)
+    done
+    wait "${wp[@]}"
+    note "${tag}_${mode}_rps" "$(cat "$dir"/pair[12].txt | grep -o 'rps=[0-9.]*' | cut -d= -f2 | awk '{t += $1} END {print t}')"
+    note "${tag}_${mode}_p99_ms" "$(cat "$dir"/pair[12].txt | grep -o 'p99_ms=[0-9.]*' | cut -d= -f2 | sort -g | tail -1)"
+    cat "$dir"/pair[12].txt | grep -c 'non2xx=0 ' | grep -qx 2 ||
+        { say "$mode on $tag: answers other than 2xx: $(cat "$dir"/pair[12].txt)"; exit 1; }
+}
+
+# PostgreSQL, several instances: a second owb-server on the same database,
+# and the same load spread over both against all of it on one.
+two_instances() { # dir url
+    local d=$1 url=$2 spid2 url2
+    "$S" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --rate-limit 0 --quiet 2>"$d/server2.log" &
+    spid2=$!
+    pids+=("$spid2")
+    url2="http://127.0.0.1:$(port_of "$d/server2.log")"
+    for run in $(seq "$RUNS"); do
+        say "PostgreSQL: one instance against two, run $run of $RUNS"
+        for m in setup-server setup-app; do
+            wrk_pair srv_pg_one "$m" "$d" "$url" "$url"
+            wrk_pair srv_pg_two "$m" "$d" "$url" "$url2"
+        done
+    done
+    kill "$spid2"
+    wait "$spid2" || true
 }
 
 fleet_bench() { # fleet size [pg]: the key prefix is srv_<n> or srv_pg<n>
@@ -107,6 +158,7 @@ fleet_bench() { # fleet size [pg]: the key prefix is srv_<n> or srv_pg<n>
         wrk_run checkin "$url" "$d" "$tag"
     done
     note "srv_${tag}_peak_rss_kib" "$(kib "$spid" VmHWM)"
+    [ "$tag" = pg1000 ] && two_instances "$d" "$url"
     if [ "$tag" = 1000 ]; then
         say "soak: $SOAK s of server-sealed setups"
         local rss0 rss1 max=0 r
@@ -155,6 +207,7 @@ else
     say "PostgreSQL is not installed: its figures are left out"
 fi
 
+if [ -z "$ONLY_SERVER" ]; then
 # --- 3. factory -------------------------------------------------------------
 for run in $(seq "$RUNS"); do
     say "factory: batch of 100 000 and its import, run $run of $RUNS"
@@ -220,6 +273,7 @@ for preset in static omega2; do
         esac
     fi
 done
+fi
 
 # --- the tables -----------------------------------------------------------------
 row() { # label key [unit] [scale]
@@ -267,11 +321,24 @@ table() {
             echo "| $m | ${s[0]} | ${s[1]} | ${s[2]} | $(med "srv_${n}_${m}_p50_ms") | $(med "srv_${n}_${m}_p99_ms") |"
         done
         echo
-        echo "setup-server / healthz: $(ratio "srv_${n}_setup-server_rps" "srv_${n}_healthz_rps") (target >= 0.40);" \
-            "setup-app / healthz: $(ratio "srv_${n}_setup-app_rps" "srv_${n}_healthz_rps"). Import of the fleet: $(med "import_fleet_$n") s." \
-            "Server peak RSS: $(med "srv_${n}_peak_rss_kib") KiB."
+        echo "Against /healthz in the same run (target >= 0.30, and p99 under 15 ms):" \
+            "setup-server $(ratio "srv_${n}_setup-server_rps" "srv_${n}_healthz_rps")," \
+            "setup-app $(ratio "srv_${n}_setup-app_rps" "srv_${n}_healthz_rps")," \
+            "checkin $(ratio "srv_${n}_checkin_rps" "srv_${n}_healthz_rps")." \
+            "Import of the fleet: $(med "import_fleet_$n") s. Server peak RSS: $(med "srv_${n}_peak_rss_kib") KiB."
         echo
     done
+    if [ -n "$(med srv_pg_one_setup-app_rps)" ]; then
+        echo "### 2. owb-server on PostgreSQL: one instance against two (fleet of 1000, two wrk -t1 -c16 at once)"
+        echo
+        echo "| request | one instance req/s | two instances req/s | two / one | p99 ms one | p99 ms two |"
+        echo "|---|---|---|---|---|---|"
+        for m in setup-server setup-app; do
+            echo "| $m | $(med "srv_pg_one_${m}_rps") | $(med "srv_pg_two_${m}_rps") | $(ratio "srv_pg_two_${m}_rps" "srv_pg_one_${m}_rps") |" \
+                "$(med "srv_pg_one_${m}_p99_ms") | $(med "srv_pg_two_${m}_p99_ms") |"
+        done
+        echo
+    fi
     echo "Flatness (setup-server req/s, fleet $BIG / fleet 1000, target >= 0.80): SQLite $(ratio "srv_${BIG}_setup-server_rps" srv_1000_setup-server_rps)" \
         "(app-sealed $(ratio "srv_${BIG}_setup-app_rps" srv_1000_setup-app_rps)); PostgreSQL $(ratio "srv_pg${BIG}_setup-server_rps" srv_pg1000_setup-server_rps)" \
         "(app-sealed $(ratio "srv_pg${BIG}_setup-app_rps" srv_pg1000_setup-app_rps))."
@@ -313,6 +380,10 @@ table() {
     return 0
 }
 table >"$work/table.md"
+if [ -n "$ONLY_SERVER" ]; then
+    cat "$work/table.md"
+    exit 0
+fi
 doc=docs/performance.md
 awk -v t="$work/table.md" '
     /<!-- bench:begin -->/ {print; while ((getline l < t) > 0) print l; skip = 1; next}

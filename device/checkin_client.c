@@ -16,38 +16,12 @@
 #include <sodium.h>
 
 #include "agent.h"
+#include "http_answer.h"
 #include "owb/base64.h"
 #include "owb/checkin.h"
 #include "spawn.h"
 
 #define IO_TIMEOUT_S 10
-
-/* Splits http://host[:port]/path. */
-static bool split_url(const char *url, char *host, size_t hcap, char *port, size_t pcap,
-                      const char **path)
-{
-    const char *h = url + 7, *end, *colon;
-
-    if (strncmp(url, "http://", 7) != 0)
-        return false;
-    end = h + strcspn(h, "/?#");
-    *path = *end == '/' ? end : "/";
-    if (*h == '[') {
-        const char *rb = memchr(h, ']', (size_t)(end - h));
-        if (!rb)
-            return false;
-        snprintf(host, hcap, "%.*s", (int)(rb - h - 1), h + 1);
-        colon = rb[1] == ':' ? rb + 1 : NULL;
-    } else {
-        colon = memchr(h, ':', (size_t)(end - h));
-        snprintf(host, hcap, "%.*s", (int)((colon ? colon : end) - h), h);
-    }
-    if (colon)
-        snprintf(port, pcap, "%.*s", (int)(end - colon - 1), colon + 1);
-    else
-        snprintf(port, pcap, "80");
-    return host[0] != '\0';
-}
 
 /* Where a built-in POST's answer goes: the whole response is read into
  * buf (bounded), then the body moved to its start. */
@@ -87,7 +61,6 @@ static int read_response(int fd, struct answer *ans)
     char line[256];
     char *buf = ans->buf ? ans->buf : line;
     size_t cap = ans->buf ? ans->cap : sizeof line, got = 0;
-    const char *body;
 
     while (got < cap - 1) {
         ssize_t r = recv(fd, buf + got, cap - 1 - got, 0);
@@ -98,19 +71,9 @@ static int read_response(int fd, struct answer *ans)
             break;
     }
     buf[got] = '\0';
-    if (strncmp(buf, "HTTP/1.", 7) != 0 || got < 12)
-        return -1;
-    int status = atoi(buf + 9);
     if (!ans->buf)
-        return status;
-    /* A body that filled the buffer may be cut short: no answer. */
-    body = strstr(buf, "\r\n\r\n");
-    if (!body || got >= cap - 1)
-        return -1;
-    body += 4;
-    ans->len = got - (size_t)(body - buf);
-    memmove(buf, body, ans->len + 1);
-    return status;
+        return owb_http_answer_status(buf, got);
+    return owb_http_answer_parse(buf, got, cap, &ans->len);
 }
 
 /* One POST with the built-in client; the HTTP status, or -1. */
@@ -120,7 +83,7 @@ static int post_http(const char *url, const char *body, struct answer *ans)
     const char *path;
     int fd, status = -1, n;
 
-    if (!split_url(url, host, sizeof host, port, sizeof port, &path))
+    if (!owb_http_url_split(url, host, sizeof host, port, sizeof port, &path))
         return -1;
     fd = connect_to(host, port);
     if (fd < 0)

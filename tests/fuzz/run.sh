@@ -11,7 +11,8 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j"$(nproc)" >/dev/null
 out=build/fuzz
 python3 tests/fuzz/seeds.py tests/vectors "$out/seeds"
-for h in bundle wifi files json heartbeat provision server; do
+harnesses=(bundle wifi files json heartbeat provision http_answer server)
+for h in "${harnesses[@]}"; do
     mkdir -p "$out/corpus/$h" "$out/findings/$h"
     cp -n "$out/seeds/$h"/* "$out/corpus/$h/" 2>/dev/null || true
     echo "== fuzz_$h for ${secs}s"
@@ -23,4 +24,4 @@ for h in bundle wifi files json heartbeat provision server; do
         exit 1
     fi
 done
-echo "7 passed, 0 failed"
+echo "${#harnesses[@]} passed, 0 failed"

@@ -65,3 +65,10 @@ put('heartbeat', 'answer-empty', '{}')
 put('heartbeat', 'answer-rollout', json.dumps({'heartbeat_s': 900, 'rollout': {
     'counter': 1, 'bundle': cases[0]['bundle'],
     'app_key': base64.urlsafe_b64encode(bytes.fromhex(cases[0]['app_key'])).decode().rstrip('=')}}))
+
+# The device's HTTP client: answers as owb-server sends them, and URLs.
+put('http_answer', 'answer-200', 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 19\r\n\r\n{"heartbeat_s":900}')
+put('http_answer', 'answer-409', 'HTTP/1.1 409 Conflict\r\nContent-Length: 20\r\n\r\n{"error":"replayed"}')
+put('http_answer', 'answer-chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n')
+put('http_answer', 'url', 'http://192.168.50.1:8080/v1/devices/Omega-2231/heartbeat')
+put('http_answer', 'url-v6', 'http://[fd00::1]:8080/v1/devices/Omega-2231/checkin')
