@@ -154,7 +154,7 @@ fleet_bench() { # fleet size [pg]: the key prefix is srv_<n> or srv_pg<n>
         wrk_run healthz "$url" "$d" "$tag"
         wrk_run setup-server "$url" "$d" "$tag"
         wrk_run setup-app "$url" "$d" "$tag"
-        "$P" checkins "$url" "$token" "$d" 150000
+        "$P" checkins "$url" "$token" "$d" $((DUR * 80000)) # more than wrk can send
         wrk_run checkin "$url" "$d" "$tag"
     done
     note "srv_${tag}_peak_rss_kib" "$(kib "$spid" VmHWM)"
