@@ -80,35 +80,22 @@ static void describe(enum bucket b, const struct owb_rollout_member *m, char *ou
         snprintf(out, cap, "%s", bucket_names[b]);
 }
 
-/* A rollout's devices, read whole. */
+/* A rollout's devices are never held in memory together (a rollout may
+ * move a million): one pass counts them for the header, a second prints
+ * each as it is read. A device that changes between the passes may be
+ * counted in one bucket and listed in another. */
 struct roster {
-    struct owb_rollout_member *m;
-    size_t n, cap;
-    bool failed;
+    const struct owb_rollout_row *ro;
     size_t counts[B__COUNT];
+    size_t printed;
+    bool json, failed;
 };
 
-static void keep_member(void *ctx, const struct owb_rollout_member *row)
+static void count_member(void *ctx, const struct owb_rollout_member *m)
 {
     struct roster *r = ctx;
 
-    if (!cli_grow((void **)&r->m, &r->cap, r->n, sizeof *r->m)) {
-        r->failed = true;
-        return;
-    }
-    r->m[r->n++] = *row;
-}
-
-static enum owb_err read_roster(struct owb_srv *srv, const struct owb_rollout_row *ro,
-                                struct roster *r)
-{
-    enum owb_err rc = srv->store->ops->rollout_members(srv->store, ro->id, keep_member, r);
-
-    if (rc == OWB_OK && r->failed)
-        rc = OWB_ERR_NOMEM;
-    for (size_t i = 0; rc == OWB_OK && i < r->n; i++)
-        r->counts[bucket_of(ro, &r->m[i])]++;
-    return rc;
+    r->counts[bucket_of(r->ro, m)]++;
 }
 
 static void print_counts(const struct roster *r)
@@ -125,19 +112,6 @@ static void print_header(const struct owb_rollout_row *ro, const struct roster *
            ro->kind, ro->network, ro->state, (long long)ro->wave + 1, (long long)ro->waves,
            (long long)ro->batch);
     print_counts(r);
-}
-
-static void print_members(const struct owb_rollout_row *ro, const struct roster *r)
-{
-    char what[64];
-
-    for (size_t i = 0; i < r->n; i++) {
-        const struct owb_rollout_member *m = &r->m[i];
-        describe(bucket_of(ro, m), m, what, sizeof what);
-        printf("  %-32s wave=%-3lld counter=%-6llu running=%-6llu held=%-6llu %s\n", m->device_id,
-               (long long)m->wave + 1, (unsigned long long)m->counter,
-               (unsigned long long)m->running, (unsigned long long)m->held, what);
-    }
 }
 
 static cJSON *member_json(const struct owb_rollout_row *ro, const struct owb_rollout_member *m)
@@ -162,9 +136,34 @@ static cJSON *member_json(const struct owb_rollout_row *ro, const struct owb_rol
     return o;
 }
 
-static bool status_json(const struct owb_rollout_row *ro, const struct roster *r)
+static void print_member(void *ctx, const struct owb_rollout_member *m)
 {
-    cJSON *o = cJSON_CreateObject(), *counts, *devs;
+    struct roster *r = ctx;
+    char what[64], *text;
+    cJSON *o;
+
+    if (!r->json) {
+        describe(bucket_of(r->ro, m), m, what, sizeof what);
+        printf("  %-32s wave=%-3lld counter=%-6llu running=%-6llu held=%-6llu %s\n", m->device_id,
+               (long long)m->wave + 1, (unsigned long long)m->counter,
+               (unsigned long long)m->running, (unsigned long long)m->held, what);
+        return;
+    }
+    o = member_json(r->ro, m);
+    text = o ? cJSON_PrintUnformatted(o) : NULL;
+    if (text)
+        printf("%s%s", r->printed++ ? "," : "", text);
+    else
+        r->failed = true;
+    cJSON_free(text);
+    cJSON_Delete(o);
+}
+
+/* The JSON object without its devices, its closing brace left off so that
+ * the devices can follow as they are read. */
+static bool json_head(const struct owb_rollout_row *ro, const struct roster *r)
+{
+    cJSON *o = cJSON_CreateObject(), *counts;
     char *text;
     bool ok;
 
@@ -181,13 +180,10 @@ static bool status_json(const struct owb_rollout_row *ro, const struct roster *r
     counts = cJSON_AddObjectToObject(o, "counts");
     for (int b = 0; counts && b < B__COUNT; b++)
         cJSON_AddNumberToObject(counts, bucket_names[b], (double)r->counts[b]);
-    devs = cJSON_AddArrayToObject(o, "devices");
-    for (size_t i = 0; devs && i < r->n; i++)
-        cJSON_AddItemToArray(devs, member_json(ro, &r->m[i]));
     text = cJSON_PrintUnformatted(o);
-    ok = text != NULL;
+    ok = text != NULL && counts != NULL;
     if (ok)
-        printf("%s\n", text);
+        printf("%.*s,\"devices\":[", (int)strlen(text) - 1, text);
     cJSON_free(text);
     cJSON_Delete(o);
     return ok;
@@ -196,20 +192,28 @@ static bool status_json(const struct owb_rollout_row *ro, const struct roster *r
 /* One rollout: its header, counts and devices (or JSON). */
 static int show_one(struct rollout_cmd *c, const struct owb_rollout_row *ro, bool members)
 {
-    struct roster r = {0};
-    enum owb_err rc = read_roster(&c->a.srv, ro, &r);
-    bool ok = rc == OWB_OK;
+    struct owb_store *st = c->a.srv.store;
+    struct roster r = {.ro = ro, .json = c->json};
+    enum owb_err rc = st->ops->rollout_members(st, ro->id, count_member, &r);
+    bool head = false;
 
-    if (ok && c->json)
-        ok = status_json(ro, &r);
-    else if (ok)
+    if (rc == OWB_OK && c->json) {
+        head = json_head(ro, &r);
+        rc = head ? OWB_OK : OWB_ERR_NOMEM;
+    } else if (rc == OWB_OK) {
         print_header(ro, &r);
-    if (ok && members && !c->json)
-        print_members(ro, &r);
-    free(r.m);
+    }
+    /* JSON always lists the devices; text only for one rollout. */
+    if (rc == OWB_OK && (members || c->json))
+        rc = st->ops->rollout_members(st, ro->id, print_member, &r);
+    if (rc == OWB_OK && r.failed)
+        rc = OWB_ERR_NOMEM;
+    if (head)
+        printf("]}\n");
     if (rc != OWB_OK)
-        owb_cli_fail(PROG " status", "rollout %lld: %s", (long long)ro->id, owb_strerror(rc));
-    return ok ? OWB_EXIT_OK : OWB_EXIT_FAIL;
+        return owb_cli_fail(PROG " status", "rollout %lld: %s", (long long)ro->id,
+                            owb_strerror(rc));
+    return OWB_EXIT_OK;
 }
 
 /* argv[0] as a rollout id; 0 when it is not one. */

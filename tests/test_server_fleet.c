@@ -301,6 +301,15 @@ static void test_network_update_rollout(void **state)
     assert_non_null(strstr(out, "needs a person"));
     assert_int_equal(t_admin(NULL, out, sizeof out, "rollout", "status", "1", "--json", NULL), 0);
     assert_non_null(strstr(out, "\"applied\":2"));
+    /* Printed as its devices are read, and still one JSON document. */
+    cJSON *doc = cJSON_Parse(out);
+    assert_non_null(doc);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "devices")), 4);
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "devices"), 0), "status")
+            ->valuestring,
+        "applied");
+    cJSON_Delete(doc);
     /* dev-1 finds the network at last. */
     sim_running[1] = sim_held[1];
     beat(1, &a);
