@@ -81,11 +81,14 @@ static void fill(struct owb_agent *a, struct owb_heartbeat *hb, char *url, size_
     pthread_mutex_lock(&a->mu);
     hb->running = a->running;
     hb->held = a->counter;
-    /* A reason lost to a restart, for settings that cannot be tried again
-     * (a phone's bundle that failed): the most general one. */
+    /* The reason of the last failed try, a phone's bundle's as a
+     * rollout's. None after a restart for settings that cannot be tried
+     * again (a phone's bundle that failed is not kept, and its reason was
+     * in memory only), or after a stop while applying: said as such, not
+     * guessed. */
     hb->reason = hb->held == hb->running ? OWB_HB_RUNNING
                  : a->hb_reason          ? (enum owb_hb_reason)a->hb_reason
-                                         : OWB_HB_APPLY_FAILED;
+                                         : OWB_HB_NOT_RECORDED;
     memcpy(hb->challenge, a->hb_challenge, sizeof hb->challenge);
     snprintf(url, cap, "%s", a->hb_url);
     pthread_mutex_unlock(&a->mu);

@@ -1771,6 +1771,18 @@ static void test_pk_heartbeat_rollout(void **state)
     free(b);
 }
 
+/* The fleet begun, setup mode opened by the button, and bundle 2 (the new
+ * network, app key ak2) made for a phone or a rollout. */
+static char *fleet_begin_setup(struct fleet_srv *fs, uint8_t ak[32], uint8_t ak2[32],
+                               const char *name)
+{
+    fleet_begin(fs, ak, ak2, name, "1");
+    kill(D.proc.pid, SIGUSR1);
+    free(wait_state("setup"));
+    return make_bundle(
+        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs->url});
+}
+
 /* Setup mode open (the button): a rollout is left for later and the
  * phone's bundle wins; the held bundle it makes older is never tried. */
 static void test_setup_mode_wins(void **state)
@@ -1779,12 +1791,8 @@ static void test_setup_mode_wins(void **state)
     struct fleet_srv fs;
     uint8_t ak[32], ak2[32];
     struct t_resp r;
-    fleet_begin(&fs, ak, ak2, "setupwins", "1");
-    kill(D.proc.pid, SIGUSR1);
-    free(wait_state("setup"));
+    char *b2 = fleet_begin_setup(&fs, ak, ak2, "setupwins");
     int applies = count_calls("apply");
-    char *b2 = make_bundle(
-        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
     fleet_rollout(&fs, 2, b2, ak2);
     assert_true(wait_log("rollout bundle 2 left for later: setup mode is open"));
     assert_int_equal(count_calls("apply"), applies);
@@ -1803,6 +1811,47 @@ static void test_setup_mode_wins(void **state)
     fleet_stop(&fs);
     free(b2);
     free(b3);
+}
+
+/* The reason of the next heartbeat, which must say running 1, held 2. */
+static enum owb_hb_reason next_reason(struct fleet_srv *fs)
+{
+    int n = fleet_count(fs);
+    enum owb_hb_reason reason;
+
+    assert_true(fleet_wait(fs, n + 1, 10));
+    pthread_mutex_lock(&fs->mu);
+    assert_true(fs->hb[n].running == 1 && fs->hb[n].held == 2);
+    reason = fs->hb[n].reason;
+    pthread_mutex_unlock(&fs->mu);
+    return reason;
+}
+
+/* A phone's bundle that fails leaves held above running: the heartbeats
+ * say the reason the agent recorded, and after a restart (that reason
+ * was in memory only) not_recorded, never a reason made up. */
+static void test_phone_failure_reason(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32];
+    struct t_resp r;
+
+    char *b2 = fleet_begin_setup(&fs, ak, ak2, "phonefail");
+
+    fake("apply-to-file.check.exit", "11");
+    post(b2, ak2, &r);
+    t_expect(&r, 202, NULL);
+    free(wait_state("failed"));
+    assert_int_equal(next_reason(&fs), OWB_HB_WRONG_PASSWORD);
+    t_stop(&D.proc, SIGTERM);
+
+    fake("apply-to-file.check.exit", NULL);
+    start_agent("phonefail2", "--heartbeat", "1", "--checkin-timeout", "5", NULL);
+    assert_int_equal(next_reason(&fs), OWB_HB_NOT_RECORDED);
+    t_stop(&D.proc, SIGTERM);
+    fleet_stop(&fs);
+    free(b2);
 }
 
 /* The current network stops working (heartbeats unanswered twice, the
@@ -1860,6 +1909,7 @@ int main(void)
         cmocka_unit_test_setup(test_gates_before_size, fresh),
         cmocka_unit_test_setup(test_heartbeat_jitter, fresh),
         cmocka_unit_test_setup(test_heartbeat_challenge, fresh),
+        cmocka_unit_test_setup(test_phone_failure_reason, fresh),
         cmocka_unit_test_setup(test_rollout_applied, fresh),
         cmocka_unit_test_setup(test_rollout_refused_retried, fresh),
         cmocka_unit_test_setup(test_pk_heartbeat_rollout, fresh),

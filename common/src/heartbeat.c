@@ -13,8 +13,13 @@
 
 #define COUNTER_LIMIT (UINT64_C(1) << 53)
 
-static const char *const reason_names[] = {"",      "wrong_password",     "network_not_found",
-                                           "no_ip", "server_unreachable", "apply_failed"};
+static const char *const reason_names[] = {"",
+                                           "wrong_password",
+                                           "network_not_found",
+                                           "no_ip",
+                                           "server_unreachable",
+                                           "apply_failed",
+                                           "not_recorded"};
 
 const char *owb_hb_reason_name(enum owb_hb_reason r)
 {
@@ -38,7 +43,7 @@ enum owb_err owb_heartbeat_check(const struct owb_heartbeat *hb)
         return OWB_ERR_BAD_REQUEST;
     if ((hb->held == hb->running) != (hb->reason == OWB_HB_RUNNING))
         return OWB_ERR_BAD_REQUEST;
-    if ((unsigned)hb->reason > OWB_HB_APPLY_FAILED)
+    if ((unsigned)hb->reason > OWB_HB_NOT_RECORDED)
         return OWB_ERR_BAD_REQUEST;
     return OWB_OK;
 }

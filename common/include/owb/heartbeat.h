@@ -48,6 +48,10 @@ enum owb_hb_reason {
     OWB_HB_NO_IP = 3,
     OWB_HB_SERVER_UNREACHABLE = 4,
     OWB_HB_APPLY_FAILED = 5,
+    /* held > running for a reason the device did not record: it restarted
+     * since (a phone's bundle that failed is not kept, nor its reason,
+     * which lives in memory only), or it stopped while applying. */
+    OWB_HB_NOT_RECORDED = 6,
 };
 
 /* "wrong_password", ... (the device's failure reasons); "" for RUNNING. */
