@@ -1,8 +1,9 @@
 /* Heartbeats and rollouts in the store, written once over a backend's
  * driver (store_i.h), like store_ops.c: a heartbeat is one transaction
- * that takes the device's challenge by a compare-and-set; a rollout's bundle is claimed by a
- * compare-and-set on its row, so that several instances answering one device agree on which counter
- * it was sent. */
+ * that takes the device's challenge by a compare-and-set; a rollout's
+ * bundle is claimed by a compare-and-set on its row, so that several
+ * instances answering one device agree on which challenge it answered
+ * and which counter it was sent. */
 #include "store_i.h"
 
 #include <stdio.h>
@@ -163,6 +164,8 @@ static enum owb_err hb_record(void *conn, struct hb_tx *t)
     owb_arg_blob(&a, hb->next, OWB_HB_CHALLENGE_BYTES);
     if (rc == OWB_OK)
         rc = t->drv->run(conn, OWB_ST_HB_CHALLENGE, &a, read_challenge, t->current, &n);
+    if (rc == OWB_OK && n == 0)
+        return OWB_ERR_NOENT;
     return rc == OWB_OK ? OWB_ERR_STALE_CHALLENGE : rc;
 }
 
