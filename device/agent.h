@@ -115,8 +115,12 @@ struct owb_agent {
     unsigned hb_unreachable;      /* heartbeats in a row that got no answer */
     bool hb_quick;                /* the next heartbeat comes after S/8 */
     unsigned hb_sent;             /* heartbeats answered (for /v1/status) */
-    bool has_held;                /* the "held" file holds bundle `counter` */
-    bool rolling;                 /* a rollout is being applied: busy */
+    /* The server's last challenge, in memory only: after a restart (all
+     * zero) the first heartbeat costs one more round trip, never a flash
+     * write per heartbeat. */
+    uint8_t hb_challenge[16];
+    bool has_held; /* the "held" file holds bundle `counter` */
+    bool rolling;  /* a rollout is being applied: busy */
 };
 
 /* Loads the key file and the stored counter, creates the backend. The

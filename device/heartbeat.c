@@ -1,9 +1,10 @@
 /* Heartbeats (docs/protocol.md, "After setup: heartbeats and rollouts"): a
  * provisioned agent whose bundle named a check-in URL tells that server,
  * every --heartbeat S seconds (each wait drawn from 0.75 S to 1.25 S),
- * which bundle's settings it runs and which newer one it holds. The answer
- * may carry a rollout (rollout.c). Runs on the worker thread, so a
- * heartbeat never overlaps a phone's job. */
+ * which bundle's settings it runs and which newer one it holds, with the
+ * challenge of the server's last answer. The answer carries the next
+ * challenge and may carry a rollout (rollout.c). Runs on the worker
+ * thread, so a heartbeat never overlaps a phone's job. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ _Static_assert((int)OWB_REASON_WRONG_PASSWORD == (int)OWB_HB_WRONG_PASSWORD &&
                    (int)OWB_REASON_SERVER_UNREACHABLE == (int)OWB_HB_SERVER_UNREACHABLE &&
                    (int)OWB_REASON_APPLY_FAILED == (int)OWB_HB_APPLY_FAILED,
                "failure reasons and heartbeat reasons differ");
+_Static_assert(sizeof((struct owb_agent *)0)->hb_challenge == OWB_HEARTBEAT_CHALLENGE_BYTES,
+               "challenge sizes differ");
 
 /* The whole HTTP answer: a rollout's bundle in base64url, headers around it. */
 #define ANSWER_CAP (OWB_HEARTBEAT_ANSWER_MAX + 2048)
@@ -78,14 +81,24 @@ static void fill(struct owb_agent *a, struct owb_heartbeat *hb, char *url, size_
     pthread_mutex_lock(&a->mu);
     hb->running = a->running;
     hb->held = a->counter;
-    /* A reason lost to a restart, for settings that cannot be tried again
-     * (a phone's bundle that failed): the most general one. */
+    /* The reason of the last failed try, a phone's bundle's as a
+     * rollout's. None after a restart for settings that cannot be tried
+     * again (a phone's bundle that failed is not kept, and its reason was
+     * in memory only), or after a stop while applying: said as such, not
+     * guessed. */
     hb->reason = hb->held == hb->running ? OWB_HB_RUNNING
                  : a->hb_reason          ? (enum owb_hb_reason)a->hb_reason
-                                         : OWB_HB_APPLY_FAILED;
+                                         : OWB_HB_NOT_RECORDED;
+    memcpy(hb->challenge, a->hb_challenge, sizeof hb->challenge);
     snprintf(url, cap, "%s", a->hb_url);
     pthread_mutex_unlock(&a->mu);
-    randombytes_buf(hb->nonce, sizeof hb->nonce);
+}
+
+static void set_challenge(struct owb_agent *a, const uint8_t *c)
+{
+    pthread_mutex_lock(&a->mu);
+    memcpy(a->hb_challenge, c, sizeof a->hb_challenge);
+    pthread_mutex_unlock(&a->mu);
 }
 
 /* The request body, proven with the check-in key (symmetric) or the
@@ -105,23 +118,46 @@ static enum owb_err request(struct owb_agent *a, const struct owb_heartbeat *hb,
     return rc;
 }
 
+/* One heartbeat posted with the challenge the agent holds: the HTTP
+ * status (negative: no answer), the answer in buf. */
+static int post_once(struct owb_agent *a, struct owb_heartbeat *hb, char *buf, size_t *len)
+{
+    char url[OWB_URL_MAX + 1], body[OWB_HEARTBEAT_REQUEST_MAX];
+
+    *len = 0;
+    fill(a, hb, url, sizeof url);
+    if (request(a, hb, body, sizeof body) != OWB_OK)
+        return -1;
+    return owb_post_json(a, url, body, buf, ANSWER_CAP, len);
+}
+
+/* A 409 stale_challenge (the agent restarted, or lost the server's last
+ * answer) is sent again once, at once, with the challenge it carries. */
+static int post(struct owb_agent *a, struct owb_heartbeat *hb, char *buf, size_t *len)
+{
+    uint8_t c[OWB_HEARTBEAT_CHALLENGE_BYTES];
+    int status = post_once(a, hb, buf, len);
+
+    if (status == 409 && owb_heartbeat_stale_parse(buf, *len, c) == OWB_OK) {
+        fprintf(stderr, "owb-device: heartbeat challenge stale; sending again\n");
+        set_challenge(a, c);
+        status = post_once(a, hb, buf, len);
+    }
+    return status;
+}
+
 enum owb_err owb_heartbeat_send(struct owb_agent *a, struct owb_heartbeat_answer *ans)
 {
-    struct owb_heartbeat hb;
-    char url[OWB_URL_MAX + 1], body[OWB_HEARTBEAT_REQUEST_MAX];
+    struct owb_heartbeat hb = {0};
     char *buf = owb_secret_alloc(ANSWER_CAP);
     size_t len = 0;
-    int status;
+    int status = -1;
     enum owb_err rc = OWB_ERR_NOMEM;
 
     owb_heartbeat_answer_wipe(ans);
     if (!buf)
         goto out;
-    fill(a, &hb, url, sizeof url);
-    rc = request(a, &hb, body, sizeof body);
-    if (rc != OWB_OK)
-        goto out;
-    status = owb_post_json(a, url, body, buf, ANSWER_CAP, &len);
+    status = post(a, &hb, buf, &len);
     rc = status < 0 || status >= 500 || status == 429 ? OWB_ERR_UNAVAILABLE
          : status != 200                              ? OWB_ERR_AUTH_FAILED
                                                       : OWB_OK;
@@ -134,6 +170,7 @@ enum owb_err owb_heartbeat_send(struct owb_agent *a, struct owb_heartbeat_answer
     if (rc != OWB_OK)
         goto out;
     pthread_mutex_lock(&a->mu);
+    memcpy(a->hb_challenge, ans->challenge, sizeof a->hb_challenge);
     a->hb_sent++;
     if (ans->heartbeat_s)
         a->hb_interval_s = ans->heartbeat_s;

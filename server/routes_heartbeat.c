@@ -2,10 +2,13 @@
  * heartbeats and rollouts"). The checks in the order the protocol gives:
  * the body (400), the device (404), the proof (401; nothing is stored
  * before it holds), counters above the highest issued (409 conflict), a
- * nonce seen before (409 replayed). The answer asks for the interval and,
- * when the device's rollout has a bundle due, carries one made exactly
- * like a server-sealed setup bundle (setup.h) with a fresh app key. */
+ * challenge that is not the device's current one (409 stale_challenge,
+ * with the current one). The answer carries the next challenge, asks for
+ * the interval and, when the device's rollout has a bundle due, carries
+ * one made exactly like a server-sealed setup bundle (setup.h) with a
+ * fresh app key. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -60,7 +63,8 @@ static enum owb_err check_request(struct owb_app *app, const struct owb_http_req
     enum owb_err rc;
 
     if (!body_well_formed(req)) {
-        *why = "Send running, held, reason (when held > running), nonce and mac (or signature).";
+        *why = "Send running, held, reason (when held > running), challenge and mac (or "
+               "signature).";
         return OWB_ERR_BAD_REQUEST;
     }
     rc = owb_row_device_get(app->store, app->master, id, dev);
@@ -135,7 +139,9 @@ out:
  * that cannot be made leaves the heartbeat answered without one (it is
  * recorded already; the next heartbeat tries again). */
 static enum owb_err answer(struct owb_app *app, const struct owb_device_row *dev,
-                           const struct owb_rollout_due *due, struct owb_http_response *resp)
+                           const struct owb_rollout_due *due,
+                           const uint8_t challenge[static OWB_HB_CHALLENGE_BYTES],
+                           struct owb_http_response *resp)
 {
     /* Not the thread's secret scratch: make_rollout takes that. */
     struct owb_heartbeat_answer *a = calloc(1, sizeof *a);
@@ -146,6 +152,7 @@ static enum owb_err answer(struct owb_app *app, const struct owb_device_row *dev
     if (rc != OWB_OK)
         goto out;
     a->heartbeat_s = app->cfg.heartbeat_s;
+    memcpy(a->challenge, challenge, sizeof a->challenge);
     if (due->rollout_id && make_rollout(app, dev, due, a) == OWB_OK)
         owb_metrics_inc(app->metrics, OWB_M_BUNDLES_ROLLOUT);
     rc = owb_heartbeat_answer_write(a, out, OWB_HEARTBEAT_ANSWER_MAX, &len);
@@ -161,49 +168,90 @@ out:
     return rc;
 }
 
+/* 409 stale_challenge, with the device's current challenge: the device
+ * sends its heartbeat again at once with it. */
+static void stale(struct owb_http_response *resp,
+                  const uint8_t challenge[static OWB_HB_CHALLENGE_BYTES])
+{
+    size_t cap = 256, len = 0;
+    char *out = malloc(cap);
+
+    if (out && owb_heartbeat_stale_write(challenge, NULL, out, cap, &len) == OWB_OK) {
+        owb_http_set_body(resp, 409, "application/json", out, len);
+        out = NULL;
+    } else {
+        owb_route_error(resp, OWB_ERR_NOMEM, NULL);
+    }
+    free(out);
+}
+
+/* The next challenge: random, and never all zero (what a device without
+ * one sends). */
+static void draw_challenge(uint8_t c[static OWB_HB_CHALLENGE_BYTES])
+{
+    do
+        randombytes_buf(c, OWB_HB_CHALLENGE_BYTES);
+    while (owb_heartbeat_challenge_none(c));
+}
+
+/* The checked heartbeat recorded; current gets the next challenge, or the
+ * device's current one when it sent another. */
+static enum owb_err record(struct owb_app *app, const struct owb_http_request *req, const char *id,
+                           const struct owb_heartbeat *hb, uint8_t *current,
+                           struct owb_rollout_due *due)
+{
+    uint8_t next[OWB_HB_CHALLENGE_BYTES];
+    int64_t now = (int64_t)time(NULL);
+
+    draw_challenge(next);
+    const struct owb_hb_in in = {
+        .id = id,
+        .running = hb->running,
+        .held = hb->held,
+        .reason = owb_hb_reason_name(hb->reason),
+        .challenge = hb->challenge,
+        .next = next,
+        .from = req->client_addr,
+        .now = now,
+        /* One interval: a device that got the bundle says so in its
+         * next heartbeat; one still without it then lost the answer. */
+        .resend_before = now - (int64_t)app->cfg.heartbeat_s,
+    };
+    return app->store->ops->heartbeat(app->store, &in, current, due);
+}
+
 void route_heartbeat(struct owb_app *app, const struct owb_http_request *req,
                      struct owb_http_response *resp, const char *id)
 {
     struct owb_device_row dev;
     struct owb_heartbeat hb;
     struct owb_rollout_due due = {0};
+    uint8_t current[OWB_HB_CHALLENGE_BYTES] = {0};
     const char *why = NULL;
-    int64_t now = (int64_t)time(NULL);
     enum owb_err rc;
 
+    _Static_assert(OWB_HB_CHALLENGE_BYTES == OWB_HEARTBEAT_CHALLENGE_BYTES, "challenge sizes");
     /* Check-ins and heartbeats share the per-device limit: a device sends
      * few of either. */
     if (owb_route_rate_limited(app, app->checkin_rl, id, resp,
                                "Too many heartbeats for this device; slow down."))
         return;
     rc = check_request(app, req, id, &dev, &hb, &why);
-    if (rc == OWB_OK) {
-        const struct owb_hb_in in = {
-            .id = id,
-            .running = hb.running,
-            .held = hb.held,
-            .reason = owb_hb_reason_name(hb.reason),
-            .nonce = hb.nonce,
-            .from = req->client_addr,
-            .now = now,
-            /* One interval: a device that got the bundle says so in its
-             * next heartbeat; one still without it then lost the answer. */
-            .resend_before = now - (int64_t)app->cfg.heartbeat_s,
-        };
-        rc = app->store->ops->heartbeat(app->store, &in, &due);
-    }
+    if (rc == OWB_OK)
+        rc = record(app, req, id, &hb, current, &due);
     if (rc == OWB_ERR_CONFLICT)
         why = "running or held is above every counter issued to this device.";
-    else if (rc == OWB_ERR_REPLAYED)
-        why = "This heartbeat nonce was already used.";
     else if (rc == OWB_ERR_NOENT)
         rc = OWB_ERR_UNKNOWN_DEVICE;
     if (rc == OWB_OK)
-        rc = answer(app, &dev, &due, resp);
+        rc = answer(app, &dev, &due, current, resp);
     if (rc == OWB_OK) {
         owb_metrics_inc(app->metrics, OWB_M_HEARTBEATS_OK);
         return;
     }
     owb_metrics_inc(app->metrics, OWB_M_HEARTBEATS_REJECTED);
-    owb_route_error(resp, rc, why);
+    if (rc == OWB_ERR_STALE_CHALLENGE)
+        stale(resp, current);
+    else
+        owb_route_error(resp, rc, why);
 }

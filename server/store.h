@@ -130,13 +130,17 @@ struct owb_device_filter {
     int64_t heard_since;
 };
 
+/* A heartbeat's challenge (docs/protocol.md, "After setup"). */
+#define OWB_HB_CHALLENGE_BYTES 16
+
 /* A heartbeat the route has checked (its proof holds), to record. */
 struct owb_hb_in {
     const char *id;
     uint64_t running, held;
-    const char *reason;   /* "" when none */
-    const uint8_t *nonce; /* 16 bytes */
-    const char *from;     /* the client address */
+    const char *reason;       /* "" when none */
+    const uint8_t *challenge; /* the one the heartbeat carries */
+    const uint8_t *next;      /* the one to issue when it is accepted (never all zero) */
+    const char *from;         /* the client address */
     int64_t now;
     /* A bundle sent for the device's rollout whose counter it does not hold
      * is sent again only when it was issued at or before this time: the
@@ -300,10 +304,15 @@ struct owb_store_ops {
 
     /* One transaction: OWB_ERR_NOENT for no such device, OWB_ERR_CONFLICT
      * when running or held is above the highest counter issued to it,
-     * OWB_ERR_REPLAYED when its nonce was seen; else records the nonce and
-     * the heartbeat, moves the device's rollout on by what it says
-     * (applied, failed, the next wave) and fills *due. */
+     * OWB_ERR_STALE_CHALLENGE when its challenge is not the device's
+     * current one (current gets that one, made from hb->next when the
+     * device had none; nothing else is written). Else the challenge is
+     * taken by a compare-and-set, so that no two heartbeats (two
+     * instances) accept one challenge; hb->next replaces it (in current),
+     * the heartbeat is recorded, the device's rollout moved on by what it
+     * says (applied, failed, the next wave) and *due filled. */
     enum owb_err (*heartbeat)(struct owb_store *s, const struct owb_hb_in *hb,
+                              uint8_t current[static OWB_HB_CHALLENGE_BYTES],
                               struct owb_rollout_due *due);
     /* Compare-and-set: the rollout row of the device goes from expected to
      * counter (issued by `issue` just before) while the rollout runs;

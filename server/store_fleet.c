@@ -1,13 +1,16 @@
 /* Heartbeats and rollouts in the store, written once over a backend's
- * driver (store_i.h), like store_ops.c: a heartbeat is one plain
- * transaction; a rollout's bundle is claimed by a compare-and-set on its
- * row, so that several instances answering one device agree on which
- * counter it was sent. */
+ * driver (store_i.h), like store_ops.c: a heartbeat is one transaction
+ * that takes the device's challenge by a compare-and-set; a rollout's
+ * bundle is claimed by a compare-and-set on its row, so that several
+ * instances answering one device agree on which challenge it answered
+ * and which counter it was sent. */
 #include "store_i.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #define DRV(s) (((struct owb_store_core *)(s))->drv)
 
@@ -46,6 +49,7 @@ static enum owb_err read_find(void *ctx, const struct owb_store_cols *c, void *r
 struct hb_tx {
     const struct owb_store_driver *drv;
     const struct owb_hb_in *hb;
+    uint8_t *current;
     struct owb_rollout_due *due;
 };
 
@@ -101,8 +105,40 @@ static enum owb_err hb_rollout(void *conn, struct hb_tx *t)
     return rc;
 }
 
+static enum owb_err read_challenge(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    size_t len = 0;
+    const uint8_t *b = c->blob(res, 0, &len);
+
+    if (!b || len != OWB_HB_CHALLENGE_BYTES)
+        return OWB_ERR_TAMPERED;
+    memcpy(ctx, b, OWB_HB_CHALLENGE_BYTES);
+    return OWB_OK;
+}
+
+/* The heartbeat recorded when its challenge is the device's current one,
+ * which the next replaces in the same statement. */
+static enum owb_err hb_take(void *conn, struct hb_tx *t, size_t *n)
+{
+    const struct owb_hb_in *hb = t->hb;
+    struct owb_store_args a = {0};
+
+    owb_arg_text(&a, hb->id);
+    owb_arg_i64(&a, hb->now);
+    owb_arg_text(&a, hb->from);
+    owb_arg_i64(&a, (int64_t)hb->running);
+    owb_arg_i64(&a, (int64_t)hb->held);
+    owb_arg_text(&a, hb->reason[0] ? hb->reason : NULL);
+    owb_arg_blob(&a, hb->challenge, OWB_HB_CHALLENGE_BYTES);
+    owb_arg_blob(&a, hb->next, OWB_HB_CHALLENGE_BYTES);
+    return t->drv->run(conn, OWB_ST_HB_DEVICE, &a, NULL, NULL, n);
+}
+
 /* The checks in the order docs/protocol.md gives them after the proof:
- * counters above the highest issued, then the nonce. */
+ * counters above the highest issued, then the challenge. A stale one is
+ * answered with the current one (made now for a device that has none),
+ * which a failed attempt never changes: a replayed heartbeat cannot make
+ * the device's next one stale. */
 static enum owb_err hb_record(void *conn, struct hb_tx *t)
 {
     const struct owb_hb_in *hb = t->hb;
@@ -117,44 +153,56 @@ static enum owb_err hb_record(void *conn, struct hb_tx *t)
         return OWB_ERR_NOENT;
     if (rc == OWB_OK && (hb->running > (uint64_t)issued || hb->held > (uint64_t)issued))
         return OWB_ERR_CONFLICT;
-    owb_arg_blob(&a, hb->nonce, 16);
-    owb_arg_i64(&a, hb->now);
+    n = 0;
+    /* All zero is never issued: such a heartbeat only asks for one. */
+    if (rc == OWB_OK && !sodium_is_zero(hb->challenge, OWB_HB_CHALLENGE_BYTES))
+        rc = hb_take(conn, t, &n);
+    if (rc == OWB_OK && n == 1) {
+        memcpy(t->current, hb->next, OWB_HB_CHALLENGE_BYTES);
+        return OWB_OK;
+    }
+    owb_arg_blob(&a, hb->next, OWB_HB_CHALLENGE_BYTES);
     if (rc == OWB_OK)
-        rc = t->drv->run(conn, OWB_ST_HB_NONCE, &a, NULL, NULL, NULL);
-    if (rc == OWB_ERR_EXISTS)
-        return OWB_ERR_REPLAYED;
-    a.n = 1;
-    owb_arg_i64(&a, hb->now);
-    owb_arg_text(&a, hb->from);
-    owb_arg_i64(&a, (int64_t)hb->running);
-    owb_arg_i64(&a, (int64_t)hb->held);
-    owb_arg_text(&a, hb->reason[0] ? hb->reason : NULL);
-    if (rc == OWB_OK)
-        rc = t->drv->run(conn, OWB_ST_HB_DEVICE, &a, NULL, NULL, NULL);
-    return rc;
+        rc = t->drv->run(conn, OWB_ST_HB_CHALLENGE, &a, read_challenge, t->current, &n);
+    if (rc == OWB_OK && n == 0)
+        return OWB_ERR_NOENT;
+    return rc == OWB_OK ? OWB_ERR_STALE_CHALLENGE : rc;
 }
 
 static enum owb_err hb_fn(void *conn, void *arg)
 {
     struct hb_tx *t = arg;
     enum owb_err rc = t->drv->begin(conn);
+    bool stale;
 
     memset(t->due, 0, sizeof *t->due);
     if (rc == OWB_OK)
         rc = hb_record(conn, t);
     if (rc == OWB_OK)
         rc = hb_rollout(conn, t);
-    rc = t->drv->end(conn, rc);
+    /* A stale challenge commits the one it answers with, when it was made
+     * now; nothing else was written. */
+    stale = rc == OWB_ERR_STALE_CHALLENGE;
+    rc = t->drv->end(conn, stale ? OWB_OK : rc);
+    if (rc == OWB_OK && stale)
+        rc = OWB_ERR_STALE_CHALLENGE;
     if (rc != OWB_OK)
         memset(t->due, 0, sizeof *t->due);
     return rc;
 }
 
 enum owb_err owb_store_heartbeat(struct owb_store *s, const struct owb_hb_in *hb,
+                                 uint8_t current[static OWB_HB_CHALLENGE_BYTES],
                                  struct owb_rollout_due *due)
 {
-    struct hb_tx t = {DRV(s), hb, due};
-    return DRV(s)->call(s, true, hb_fn, &t);
+    struct hb_tx t = {DRV(s), hb, current, due};
+    enum owb_err rc;
+
+    memset(current, 0, OWB_HB_CHALLENGE_BYTES);
+    rc = DRV(s)->call(s, true, hb_fn, &t);
+    if (rc != OWB_OK && rc != OWB_ERR_STALE_CHALLENGE)
+        memset(current, 0, OWB_HB_CHALLENGE_BYTES);
+    return rc;
 }
 
 enum owb_err owb_store_rollout_claim(struct owb_store *s, int64_t rollout_id, const char *device_id,

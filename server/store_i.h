@@ -76,7 +76,7 @@ enum owb_stmt {
     OWB_ST_PRUNE_NONCES_END,
     OWB_ST_PRUNE_NONCES,
     OWB_ST_HB_COUNTER,
-    OWB_ST_HB_NONCE,
+    OWB_ST_HB_CHALLENGE,
     OWB_ST_HB_DEVICE,
     OWB_ST_RO_FIND,
     OWB_ST_RO_MARK,
@@ -322,6 +322,7 @@ enum owb_err owb_store_prune(struct owb_store *s, int64_t cutoff, unsigned batch
                              struct owb_prune_result *res);
 /* Heartbeats and rollouts (store_fleet.c). */
 enum owb_err owb_store_heartbeat(struct owb_store *s, const struct owb_hb_in *hb,
+                                 uint8_t current[static OWB_HB_CHALLENGE_BYTES],
                                  struct owb_rollout_due *due);
 enum owb_err owb_store_rollout_claim(struct owb_store *s, int64_t rollout_id, const char *device_id,
                                      uint64_t expected, uint64_t counter, int64_t now);

@@ -85,6 +85,11 @@ static const char *const migrations[] = {
      "  wave {int} NOT NULL, state TEXT NOT NULL, counter {int} NOT NULL DEFAULT 0, reason TEXT,"
      "  issued_at {int}, updated_at {int} NOT NULL, PRIMARY KEY (rollout_id, device_id));"
      "CREATE INDEX rollout_devices_device ON rollout_devices(device_id, rollout_id);"),
+    /* 8: heartbeats proven fresh by the server's challenge instead of
+     * nonces kept forever: each device's one current challenge on its
+     * row (NULL until its first heartbeat asks for one). */
+    ("ALTER TABLE devices ADD COLUMN hb_challenge {blob};"
+     "DROP TABLE heartbeat_nonces;"),
 };
 
 size_t owb_store_migrations(void)
@@ -185,11 +190,17 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
                              "iii"},
     /* Heartbeats (store_fleet.c). */
     [OWB_ST_HB_COUNTER] = {"SELECT counter FROM devices WHERE id = $1", "t"},
-    [OWB_ST_HB_NONCE] = {"INSERT INTO heartbeat_nonces(device_id, nonce, at) VALUES($1, $2, $3)",
-                         "tbi"},
+    /* The device's current challenge; $2 becomes it when it has none. */
+    [OWB_ST_HB_CHALLENGE] = {"UPDATE devices SET hb_challenge = coalesce(hb_challenge, $2) "
+                             "WHERE id = $1 RETURNING hb_challenge",
+                             "tb"},
+    /* The compare-and-set on the challenge ($7 the one sent, $8 the next):
+     * no row changed when another heartbeat took it first (on PostgreSQL
+     * the second waits for the first's row lock, then finds $7 gone). */
     [OWB_ST_HB_DEVICE] = {"UPDATE devices SET heard_at = $2, heard_from = $3, hb_running = $4, "
-                          "hb_held = $5, hb_reason = $6 WHERE id = $1",
-                          "titiit"},
+                          "hb_held = $5, hb_reason = $6, hb_challenge = $8 "
+                          "WHERE id = $1 AND hb_challenge = $7",
+                          "titiitbb"},
     /* The device's rollout: its newest row that no later one superseded. */
     [OWB_ST_RO_FIND] = {"SELECT rd.rollout_id, rd.wave, rd.state, rd.counter, "
                         "coalesce(rd.issued_at, 0), coalesce(rd.reason, ''), r.state, r.wave "

@@ -1304,9 +1304,12 @@ static void test_bad_state_refuses_start(void **state)
 }
 
 /* A fleet server: accepts check-ins and heartbeats, checks their proofs
- * with the device's key (its check-in key, or pk its public key), records
- * each heartbeat and when it came, and answers the next one with the
- * rollout the test put in `answer`. */
+ * with the device's key (its check-in key, or pk its public key) and their
+ * challenge as owb-server does (409 stale_challenge with the current one;
+ * each 200 carries the next), records each heartbeat accepted and when it
+ * came, and answers the next one with the rollout the test put in
+ * `answer`. With `lose_next`, the next heartbeat is accepted but answered
+ * 503, as if the answer were lost on the way. */
 #define HB_MAX 64
 struct fleet_srv {
     pthread_mutex_t mu;
@@ -1317,8 +1320,11 @@ struct fleet_srv {
     struct timespec checkin_at;
     struct owb_heartbeat hb[HB_MAX];
     struct timespec at[HB_MAX];
-    char *answer;  /* sent once, then "{}" */
-    int answer_at; /* the heartbeat it was sent with (its index), or -1 */
+    int posts, stale; /* heartbeat requests with a good proof; of them, stale */
+    bool lose_next;
+    uint8_t challenge[16];               /* the current one; zero until the first stale answer */
+    struct owb_heartbeat_answer *answer; /* sent once, then none */
+    int answer_at;                       /* the heartbeat it was sent with (its index), or -1 */
     struct owb_httpd *h;
     char url[256];
 };
@@ -1352,6 +1358,45 @@ static bool fleet_checkin(struct fleet_srv *fs, const struct owb_http_request *r
     return ok;
 }
 
+/* The answer to a heartbeat with a good proof, under fs->mu: stale, lost
+ * or accepted (recorded, the challenge rotated). */
+static char *fleet_answer(struct fleet_srv *fs, const struct owb_heartbeat *hb, int *status,
+                          size_t *len)
+{
+    struct owb_heartbeat_answer *a = fs->answer ? fs->answer : calloc(1, sizeof *a);
+    char *out = malloc(OWB_HEARTBEAT_ANSWER_MAX);
+
+    fs->posts++;
+    *status = 200;
+    if (sodium_is_zero(fs->challenge, 16) || sodium_memcmp(hb->challenge, fs->challenge, 16)) {
+        fs->stale++;
+        if (sodium_is_zero(fs->challenge, 16))
+            randombytes_buf(fs->challenge, 16);
+        *status = 409;
+        assert_int_equal(owb_heartbeat_stale_write(fs->challenge, NULL, out, 1024, len), OWB_OK);
+        if (!fs->answer)
+            free(a);
+        return out;
+    }
+    if (fs->n < HB_MAX) {
+        clock_gettime(CLOCK_MONOTONIC, &fs->at[fs->n]);
+        fs->hb[fs->n] = *hb;
+        if (fs->answer)
+            fs->answer_at = fs->n;
+        fs->n++;
+    }
+    randombytes_buf(fs->challenge, 16);
+    memcpy(a->challenge, fs->challenge, 16);
+    assert_int_equal(owb_heartbeat_answer_write(a, out, OWB_HEARTBEAT_ANSWER_MAX, len), OWB_OK);
+    free(a);
+    fs->answer = NULL;
+    if (fs->lose_next) {
+        fs->lose_next = false;
+        *status = 503;
+    }
+    return out;
+}
+
 static void fleet_handler(void *ctx, const struct owb_http_request *req,
                           struct owb_http_response *resp)
 {
@@ -1360,6 +1405,8 @@ static void fleet_handler(void *ctx, const struct owb_http_request *req,
     uint8_t proof[64], kc[32];
     enum owb_suite suite = fs->pk ? OWB_SUITE_PK : OWB_SUITE_SYM;
     char *answer = NULL;
+    size_t len = 0;
+    int status = 0;
 
     if (strcmp(req->path, "/v1/devices/dev-under-test/checkin") == 0) {
         if (fleet_checkin(fs, req))
@@ -1374,26 +1421,16 @@ static void fleet_handler(void *ctx, const struct owb_http_request *req,
               (fs->pk ? owb_pk_heartbeat_verify(fs->pk, D.id, &hb, proof)
                       : owb_heartbeat_verify(kc, D.id, &hb, proof)) == OWB_OK;
     pthread_mutex_lock(&fs->mu);
-    if (!ok) {
+    if (!ok)
         fs->bad++;
-    } else if (fs->n < HB_MAX) {
-        clock_gettime(CLOCK_MONOTONIC, &fs->at[fs->n]);
-        fs->hb[fs->n] = hb;
-        if (fs->answer) {
-            answer = fs->answer;
-            fs->answer = NULL;
-            fs->answer_at = fs->n;
-        }
-        fs->n++;
-    }
+    else
+        answer = fleet_answer(fs, &hb, &status, &len);
     pthread_cond_broadcast(&fs->cv);
     pthread_mutex_unlock(&fs->mu);
     if (!ok)
         owb_http_error(resp, OWB_ERR_AUTH_FAILED, NULL);
-    else if (answer)
-        owb_http_set_body(resp, 200, "application/json", answer, strlen(answer));
     else
-        owb_http_set_static(resp, 200, "application/json", "{}", 2);
+        owb_http_set_body(resp, status, "application/json", answer, len);
 }
 
 static void fleet_start(struct fleet_srv *fs, const uint8_t *pk)
@@ -1424,21 +1461,17 @@ static void fleet_rollout(struct fleet_srv *fs, uint64_t counter, const char *b6
                           const uint8_t app_key[32])
 {
     struct owb_heartbeat_answer *a = calloc(1, sizeof *a);
-    char *out = malloc(OWB_HEARTBEAT_ANSWER_MAX);
-    size_t len = 0;
 
     a->has_rollout = true;
     a->counter = counter;
     memcpy(a->app_key, app_key, 32);
     assert_int_equal(owb_b64_decode(b64, strlen(b64), a->bundle, sizeof a->bundle, &a->bundle_len),
                      OWB_OK);
-    assert_int_equal(owb_heartbeat_answer_write(a, out, OWB_HEARTBEAT_ANSWER_MAX, &len), OWB_OK);
     pthread_mutex_lock(&fs->mu);
     free(fs->answer);
-    fs->answer = out;
+    fs->answer = a;
     fs->answer_at = -1;
     pthread_mutex_unlock(&fs->mu);
-    free(a);
 }
 
 /* Waits (bounded) until the server has n heartbeats; false when not. */
@@ -1510,6 +1543,43 @@ static void fleet_begin(struct fleet_srv *fs, uint8_t ak[32], uint8_t ak2[32], c
 static double secs(const struct timespec *a, const struct timespec *b)
 {
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* The challenge: the agent starts with none, is answered 409
+ * stale_challenge and sends the heartbeat again at once with the answered
+ * one (exactly two requests); an accepted heartbeat whose answer it never
+ * got leaves it with a stale challenge, and the next heartbeat recovers
+ * the same way. */
+static void test_heartbeat_challenge(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32];
+
+    fleet_begin(&fs, ak, ak2, "challenge", "1");
+    assert_true(fleet_wait(&fs, 1, 10));
+    pthread_mutex_lock(&fs.mu);
+    assert_int_equal(fs.posts, 2);
+    assert_int_equal(fs.stale, 1);
+    assert_int_equal(fs.bad, 0);
+    fs.lose_next = true;
+    pthread_mutex_unlock(&fs.mu);
+    /* The lost one (accepted), then the stale one and its retry. */
+    assert_true(fleet_wait(&fs, 3, 15));
+    pthread_mutex_lock(&fs.mu);
+    assert_int_equal(fs.posts, 5);
+    assert_int_equal(fs.stale, 2);
+    assert_true(fs.hb[2].running == 1 && fs.hb[2].held == 1);
+    pthread_mutex_unlock(&fs.mu);
+    /* From there each heartbeat is accepted at the first try. */
+    assert_true(fleet_wait(&fs, 5, 15));
+    pthread_mutex_lock(&fs.mu);
+    assert_int_equal(fs.stale, 2);
+    pthread_mutex_unlock(&fs.mu);
+    char *st = wait_state("joined");
+    assert_non_null(strstr(st, "\"heartbeats\":"));
+    free(st);
+    fleet_stop(&fs);
 }
 
 /* Heartbeats come an interval after the check-in, then every 0.75 to 1.25
@@ -1701,6 +1771,18 @@ static void test_pk_heartbeat_rollout(void **state)
     free(b);
 }
 
+/* The fleet begun, setup mode opened by the button, and bundle 2 (the new
+ * network, app key ak2) made for a phone or a rollout. */
+static char *fleet_begin_setup(struct fleet_srv *fs, uint8_t ak[32], uint8_t ak2[32],
+                               const char *name)
+{
+    fleet_begin(fs, ak, ak2, name, "1");
+    kill(D.proc.pid, SIGUSR1);
+    free(wait_state("setup"));
+    return make_bundle(
+        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs->url});
+}
+
 /* Setup mode open (the button): a rollout is left for later and the
  * phone's bundle wins; the held bundle it makes older is never tried. */
 static void test_setup_mode_wins(void **state)
@@ -1709,12 +1791,8 @@ static void test_setup_mode_wins(void **state)
     struct fleet_srv fs;
     uint8_t ak[32], ak2[32];
     struct t_resp r;
-    fleet_begin(&fs, ak, ak2, "setupwins", "1");
-    kill(D.proc.pid, SIGUSR1);
-    free(wait_state("setup"));
+    char *b2 = fleet_begin_setup(&fs, ak, ak2, "setupwins");
     int applies = count_calls("apply");
-    char *b2 = make_bundle(
-        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
     fleet_rollout(&fs, 2, b2, ak2);
     assert_true(wait_log("rollout bundle 2 left for later: setup mode is open"));
     assert_int_equal(count_calls("apply"), applies);
@@ -1733,6 +1811,47 @@ static void test_setup_mode_wins(void **state)
     fleet_stop(&fs);
     free(b2);
     free(b3);
+}
+
+/* The reason of the next heartbeat, which must say running 1, held 2. */
+static enum owb_hb_reason next_reason(struct fleet_srv *fs)
+{
+    int n = fleet_count(fs);
+    enum owb_hb_reason reason;
+
+    assert_true(fleet_wait(fs, n + 1, 10));
+    pthread_mutex_lock(&fs->mu);
+    assert_true(fs->hb[n].running == 1 && fs->hb[n].held == 2);
+    reason = fs->hb[n].reason;
+    pthread_mutex_unlock(&fs->mu);
+    return reason;
+}
+
+/* A phone's bundle that fails leaves held above running: the heartbeats
+ * say the reason the agent recorded, and after a restart (that reason
+ * was in memory only) not_recorded, never a reason made up. */
+static void test_phone_failure_reason(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32];
+    struct t_resp r;
+
+    char *b2 = fleet_begin_setup(&fs, ak, ak2, "phonefail");
+
+    fake("apply-to-file.check.exit", "11");
+    post(b2, ak2, &r);
+    t_expect(&r, 202, NULL);
+    free(wait_state("failed"));
+    assert_int_equal(next_reason(&fs), OWB_HB_WRONG_PASSWORD);
+    t_stop(&D.proc, SIGTERM);
+
+    fake("apply-to-file.check.exit", NULL);
+    start_agent("phonefail2", "--heartbeat", "1", "--checkin-timeout", "5", NULL);
+    assert_int_equal(next_reason(&fs), OWB_HB_NOT_RECORDED);
+    t_stop(&D.proc, SIGTERM);
+    fleet_stop(&fs);
+    free(b2);
 }
 
 /* The current network stops working (heartbeats unanswered twice, the
@@ -1789,6 +1908,8 @@ int main(void)
         cmocka_unit_test_setup(test_bad_state_refuses_start, fresh),
         cmocka_unit_test_setup(test_gates_before_size, fresh),
         cmocka_unit_test_setup(test_heartbeat_jitter, fresh),
+        cmocka_unit_test_setup(test_heartbeat_challenge, fresh),
+        cmocka_unit_test_setup(test_phone_failure_reason, fresh),
         cmocka_unit_test_setup(test_rollout_applied, fresh),
         cmocka_unit_test_setup(test_rollout_refused_retried, fresh),
         cmocka_unit_test_setup(test_pk_heartbeat_rollout, fresh),

@@ -33,7 +33,7 @@ static void case_fields(const cJSON *c, struct owb_heartbeat *hb)
     hb->held = strtoull(t_str(c, "held"), NULL, 10);
     if (t_str(c, "reason")[0])
         assert_int_equal(owb_hb_reason_parse(t_str(c, "reason"), &hb->reason), OWB_OK);
-    t_hex(t_str(c, "nonce"), hb->nonce, sizeof hb->nonce);
+    t_hex(t_str(c, "challenge"), hb->challenge, sizeof hb->challenge);
 }
 
 /* Every value of every case, from the library alone. */
@@ -88,6 +88,31 @@ static void test_vectors(void **state)
         n++;
     }
     assert_int_equal(n, 3);
+    n = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "answers"))
+    {
+        uint8_t want[16], got[16];
+        const char *text = t_str(c, "answer");
+        struct owb_heartbeat_answer a;
+
+        t_hex(t_str(c, "challenge"), want, sizeof want);
+        if (cJSON_GetObjectItem(c, "status")->valueint == 409) {
+            assert_int_equal(owb_heartbeat_stale_parse(text, strlen(text), got), OWB_OK);
+            assert_memory_equal(got, want, 16);
+            assert_non_null(strstr(text, "\"error\":\"stale_challenge\""));
+            assert_int_equal(owb_heartbeat_answer_parse(text, strlen(text), "Omega-2231", &a),
+                             OWB_OK); /* a challenge it has; the status tells the two apart */
+        } else {
+            assert_int_equal(owb_heartbeat_answer_parse(text, strlen(text), "Omega-2231", &a),
+                             OWB_OK);
+            assert_memory_equal(a.challenge, want, 16);
+            assert_false(a.has_rollout);
+            assert_int_equal(owb_heartbeat_stale_parse(text, strlen(text), got),
+                             OWB_ERR_BAD_REQUEST);
+        }
+        n++;
+    }
+    assert_int_equal(n, 3);
     cJSON_Delete(root);
 }
 
@@ -100,7 +125,7 @@ static void test_proofs_refused(void **state)
     struct owb_heartbeat hb = {3, 3, OWB_HB_RUNNING, {0}};
 
     randombytes_buf(key, sizeof key);
-    randombytes_buf(hb.nonce, sizeof hb.nonce);
+    randombytes_buf(hb.challenge, sizeof hb.challenge);
     owb_kdf_checkin_key(kc, key);
     assert_int_equal(owb_heartbeat_mac(kc, "dev-1", &hb, mac), OWB_OK);
     assert_int_equal(owb_heartbeat_verify(kc, "dev-2", &hb, mac), OWB_ERR_AUTH_FAILED);
@@ -111,7 +136,7 @@ static void test_proofs_refused(void **state)
     hb.reason = OWB_HB_RUNNING;
     mac[7] ^= 1;
     assert_int_equal(owb_heartbeat_verify(kc, "dev-1", &hb, mac), OWB_ERR_AUTH_FAILED);
-    assert_int_equal(owb_checkin_mac(kc, "dev-1", 3, hb.nonce, cmac), OWB_OK);
+    assert_int_equal(owb_checkin_mac(kc, "dev-1", 3, hb.challenge, cmac), OWB_OK);
     assert_int_equal(owb_heartbeat_verify(kc, "dev-1", &hb, cmac), OWB_ERR_AUTH_FAILED);
 
     crypto_sign_keypair(pk, sk);
@@ -129,32 +154,32 @@ static void test_rules(void **state)
     uint8_t proof[64];
     static const char *const bad[] = {
         /* held below running */
-        "{\"running\":5,\"held\":4,\"reason\":\"no_ip\",\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA\","
+        "{\"running\":5,\"held\":4,\"reason\":\"no_ip\",\"challenge\":\"AAAAAAAAAAAAAAAAAAAAAA\","
         "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
         /* a reason while running the held bundle */
-        "{\"running\":5,\"held\":5,\"reason\":\"no_ip\",\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA\","
+        "{\"running\":5,\"held\":5,\"reason\":\"no_ip\",\"challenge\":\"AAAAAAAAAAAAAAAAAAAAAA\","
         "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
         /* no reason for a held bundle not running */
-        "{\"running\":5,\"held\":6,\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA\","
+        "{\"running\":5,\"held\":6,\"challenge\":\"AAAAAAAAAAAAAAAAAAAAAA\","
         "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
         /* an unknown reason */
-        "{\"running\":5,\"held\":6,\"reason\":\"tired\",\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA\","
+        "{\"running\":5,\"held\":6,\"reason\":\"tired\",\"challenge\":\"AAAAAAAAAAAAAAAAAAAAAA\","
         "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
         /* a counter at 2^53 */
-        "{\"running\":9007199254740992,\"held\":9007199254740992,\"nonce\":"
+        "{\"running\":9007199254740992,\"held\":9007199254740992,\"challenge\":"
         "\"AAAAAAAAAAAAAAAAAAAAAA\",\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
-        /* a short nonce */
-        "{\"running\":5,\"held\":5,\"nonce\":\"AAAAAAAAAAAAAAAAAAAA\","
+        /* a short challenge */
+        "{\"running\":5,\"held\":5,\"challenge\":\"AAAAAAAAAAAAAAAAAAAA\","
         "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
         /* the pk suite's proof field on a symmetric device */
-        "{\"running\":5,\"held\":5,\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"signature\":"
+        "{\"running\":5,\"held\":5,\"challenge\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"signature\":"
         "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\""
         "}",
         /* both */
-        "{\"running\":5,\"held\":5,\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA\","
+        "{\"running\":5,\"held\":5,\"challenge\":\"AAAAAAAAAAAAAAAAAAAAAA\","
         "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"signature\":\"AA\"}",
         /* duplicate key */
-        "{\"running\":5,\"held\":5,\"held\":6,\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA\","
+        "{\"running\":5,\"held\":5,\"held\":6,\"challenge\":\"AAAAAAAAAAAAAAAAAAAAAA\","
         "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
         "[]",
         "",
@@ -164,13 +189,18 @@ static void test_rules(void **state)
             OWB_ERR_BAD_REQUEST)
             fail_msg("accepted: %s", bad[i]);
     }
-    const char *ok = "{\"running\":5,\"held\":6,\"reason\":\"network_not_found\",\"nonce\":"
+    const char *ok = "{\"running\":5,\"held\":6,\"reason\":\"network_not_found\",\"challenge\":"
                      "\"AAAAAAAAAAAAAAAAAAAAAA\",\"mac\":"
                      "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"future\":1}";
     assert_int_equal(owb_heartbeat_request_parse(ok, strlen(ok), OWB_SUITE_SYM, &hb, proof),
                      OWB_OK);
     assert_int_equal(hb.reason, OWB_HB_NETWORK_NOT_FOUND);
     assert_int_equal(owb_heartbeat_request_parse(ok, strlen(ok), OWB_SUITE_PK, &hb, proof),
+                     OWB_ERR_BAD_REQUEST);
+    /* The old member name is not read as the challenge. */
+    const char *old = "{\"running\":5,\"held\":5,\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA\","
+                      "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
+    assert_int_equal(owb_heartbeat_request_parse(old, strlen(old), OWB_SUITE_SYM, &hb, proof),
                      OWB_ERR_BAD_REQUEST);
 }
 
@@ -186,10 +216,28 @@ static void test_answer(void **state)
     size_t len;
     const char *b64 = t_str(c, "bundle");
 
+    /* No challenge: neither written nor read (the server never issues
+     * all zero; every answer carries one). */
+    assert_int_equal(owb_heartbeat_answer_write(&a, text, sizeof text, &len), OWB_ERR_INVALID_ARG);
+    assert_int_equal(owb_heartbeat_answer_parse("{}", 2, "Omega-2231", &b), OWB_ERR_BAD_REQUEST);
+    const char *zero = "{\"challenge\":\"AAAAAAAAAAAAAAAAAAAAAA\"}";
+    assert_int_equal(owb_heartbeat_answer_parse(zero, strlen(zero), "Omega-2231", &b),
+                     OWB_ERR_BAD_REQUEST);
+    memset(a.challenge, 0xc5, sizeof a.challenge);
     assert_int_equal(owb_heartbeat_answer_write(&a, text, sizeof text, &len), OWB_OK);
-    assert_string_equal(text, "{}");
+    assert_string_equal(text, "{\"challenge\":\"xcXFxcXFxcXFxcXFxcXFxQ\"}");
     assert_int_equal(owb_heartbeat_answer_parse(text, len, "Omega-2231", &b), OWB_OK);
     assert_false(b.has_rollout);
+    assert_memory_equal(b.challenge, a.challenge, 16);
+    /* A stale answer: only with the error's code and a challenge. */
+    uint8_t cur[16];
+    const char *other = "{\"error\":\"conflict\",\"challenge\":\"xcXFxcXFxcXFxcXFxcXFxQ\"}";
+    assert_int_equal(owb_heartbeat_stale_parse(other, strlen(other), cur), OWB_ERR_BAD_REQUEST);
+    const char *bare = "{\"error\":\"stale_challenge\"}";
+    assert_int_equal(owb_heartbeat_stale_parse(bare, strlen(bare), cur), OWB_ERR_BAD_REQUEST);
+    assert_int_equal(owb_heartbeat_stale_write(a.challenge, "m", text, sizeof text, &len), OWB_OK);
+    assert_int_equal(owb_heartbeat_stale_parse(text, len, cur), OWB_OK);
+    assert_memory_equal(cur, a.challenge, 16);
 
     a.heartbeat_s = 900;
     a.has_rollout = true;
@@ -198,7 +246,8 @@ static void test_answer(void **state)
                      OWB_OK);
     t_hex(t_str(c, "app_key"), a.app_key, 32);
     assert_int_equal(owb_heartbeat_answer_write(&a, text, sizeof text, &len), OWB_OK);
-    assert_non_null(strstr(text, "{\"heartbeat_s\":900,\"rollout\":{\"counter\":1,\"bundle\":\""));
+    assert_non_null(strstr(text, "{\"heartbeat_s\":900,\"challenge\":\"xcXFxcXFxcXFxcXFxcXFxQ\","
+                                 "\"rollout\":{\"counter\":1,\"bundle\":\""));
     assert_int_equal(owb_heartbeat_answer_parse(text, len, "Omega-2231", &b), OWB_OK);
     assert_true(b.has_rollout);
     assert_int_equal(b.heartbeat_s, 900);

@@ -260,6 +260,7 @@ static void test_errors(void **state)
         {OWB_ERR_CLAIM_REJECTED, 403, "claim_rejected"},
         {OWB_ERR_LOCKED, 429, "locked"},
         {OWB_ERR_UNKNOWN_DEVICE, 404, "unknown_device"},
+        {OWB_ERR_STALE_CHALLENGE, 409, "stale_challenge"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         assert_int_equal(owb_err_http_status(table[i].e), table[i].status);

@@ -1,5 +1,6 @@
 /* owb-server's fleet on the shared fixture (tests/support/
- * server_fixture.h): heartbeats (docs/protocol.md, "After setup"), the
+ * server_fixture.h): heartbeats (docs/protocol.md, "After setup") and
+ * their challenges, the
  * fleet's states in 'device list' and /metrics, and rollouts of new
  * network settings, staged, paused and aborted, with the device side
  * simulated here with the common library. Built twice: against SQLite
@@ -27,6 +28,9 @@
 /* What each simulated device runs and holds: dev-0..dev-3, then pk-0. */
 enum { PK = T_N_DEV, N_SIM = T_N_DEV + 1 };
 static uint64_t sim_running[N_SIM], sim_held[N_SIM];
+/* Each simulated device's challenge, as the agent keeps it; and the one
+ * the last 200 or 409 stale_challenge answer carried. */
+static uint8_t sim_challenge[N_SIM][16], answered[16];
 
 static const char *sim_id(int d)
 {
@@ -56,32 +60,58 @@ static void hb_body(int d, const struct owb_heartbeat *hb, enum tamper t, char *
 }
 
 /* Posts body as d's heartbeat to base; a 200 answer is parsed into *a
- * (NULL: not kept). */
+ * (NULL: not kept); the challenge of a 200 or a stale answer into
+ * `answered` (zero for others). The status. */
+static long hb_send(const char *base, int d, const char *body, struct owb_heartbeat_answer *a,
+                    struct t_resp *r)
+{
+    char u[512];
+    struct owb_heartbeat_answer tmp;
+
+    snprintf(u, sizeof u, "%s/v1/devices/%s/heartbeat", base ? base : F.base, sim_id(d));
+    t_http("POST", u, NULL, body, strlen(body), r);
+    memset(answered, 0, sizeof answered);
+    if (r->status == 200) {
+        assert_int_equal(owb_heartbeat_answer_parse(r->body, r->len, sim_id(d), a ? a : &tmp),
+                         OWB_OK);
+        memcpy(answered, (a ? a : &tmp)->challenge, sizeof answered);
+    } else if (r->status == 409 && strstr(r->body, "\"stale_challenge\"")) {
+        assert_int_equal(owb_heartbeat_stale_parse(r->body, r->len, answered), OWB_OK);
+    }
+    return r->status;
+}
+
 static void hb_post(const char *base, int d, const char *body, long want, const char *text,
                     struct owb_heartbeat_answer *a)
 {
-    char u[512];
     struct t_resp r;
 
-    snprintf(u, sizeof u, "%s/v1/devices/%s/heartbeat", base ? base : F.base, sim_id(d));
-    t_http("POST", u, NULL, body, strlen(body), &r);
-    if (r.status == 200 && a)
-        assert_int_equal(owb_heartbeat_answer_parse(r.body, r.len, sim_id(d), a), OWB_OK);
+    hb_send(base, d, body, a, &r);
     t_expect(&r, want, text);
 }
 
-/* Device d's heartbeat as it is now: 200 expected; the answer in *a. */
+/* Device d's heartbeat as the agent sends it: with its challenge, sent
+ * again once with the answered one when that is stale; 200 expected, the
+ * answer in *a. */
 static void beat(int d, struct owb_heartbeat_answer *a)
 {
     struct owb_heartbeat hb = {.running = sim_running[d], .held = sim_held[d]};
     char body[1024];
+    struct t_resp r;
 
     if (hb.held > hb.running)
         hb.reason = OWB_HB_NETWORK_NOT_FOUND;
-    randombytes_buf(hb.nonce, sizeof hb.nonce);
-    hb_body(d, &hb, T_NONE, body, sizeof body);
     memset(a, 0, sizeof *a);
-    hb_post(NULL, d, body, 200, "\"heartbeat_s\":", a);
+    memcpy(hb.challenge, sim_challenge[d], sizeof hb.challenge);
+    hb_body(d, &hb, T_NONE, body, sizeof body);
+    if (hb_send(NULL, d, body, a, &r) == 409) {
+        t_resp_free(&r);
+        memcpy(hb.challenge, answered, sizeof hb.challenge);
+        hb_body(d, &hb, T_NONE, body, sizeof body);
+        hb_send(NULL, d, body, a, &r);
+    }
+    t_expect(&r, 200, "\"heartbeat_s\":");
+    memcpy(sim_challenge[d], a->challenge, sizeof sim_challenge[d]);
 }
 
 /* The device side of a rollout: the bundle opened with d's key, as the
@@ -159,48 +189,73 @@ static bool listed(const char *out, const char *id)
     return strstr(out, needle) != NULL;
 }
 
+static bool heard(const char *which, const char *id)
+{
+    char out[16384];
+
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "list", "--heard", which, NULL), 0);
+    return listed(out, id);
+}
+
+/* One device's checks in the protocol's order: proof, suite, a first
+ * heartbeat without a challenge (409 stale_challenge with one, nothing
+ * recorded, asked again: the same one), that one accepted, then the same
+ * heartbeat again refused with the next, which a refusal never rotates. */
+static void checks_of(int d)
+{
+    struct owb_heartbeat_answer a;
+    struct owb_heartbeat hb = {.running = sim_running[d], .held = sim_running[d]};
+    uint8_t first[16];
+    char body[1024];
+
+    hb_body(d, &hb, T_PROOF, body, sizeof body);
+    hb_post(NULL, d, body, 401, "\"auth_failed\"", NULL);
+    hb_body(d, &hb, T_OTHER_SUITE, body, sizeof body);
+    hb_post(NULL, d, body, 400, "\"bad_request\"", NULL);
+    hb_body(d, &hb, T_NONE, body, sizeof body);
+    hb_post(NULL, d, body, 409, "\"stale_challenge\"", NULL);
+    assert_true(heard("never", sim_id(d)));
+    memcpy(first, answered, sizeof first);
+    assert_false(sodium_is_zero(first, sizeof first));
+    hb_post(NULL, d, body, 409, "\"challenge\":", NULL);
+    assert_memory_equal(answered, first, sizeof first);
+
+    memcpy(hb.challenge, first, sizeof hb.challenge);
+    hb_body(d, &hb, T_NONE, body, sizeof body);
+    hb_post(NULL, d, body, 200, "\"heartbeat_s\":900", &a);
+    assert_false(a.has_rollout);
+    assert_memory_not_equal(a.challenge, first, sizeof first);
+    memcpy(sim_challenge[d], a.challenge, sizeof sim_challenge[d]);
+    for (int i = 0; i < 2; i++) {
+        hb_post(NULL, d, body, 409, "\"stale_challenge\"", NULL);
+        assert_memory_equal(answered, sim_challenge[d], sizeof answered);
+    }
+}
+
 /* Each check of the protocol's order, on both suites; then what the fleet
  * looks like in 'device list', 'device show' and /metrics. */
 static void test_heartbeat_checks(void **state)
 {
     (void)state;
-    struct owb_heartbeat_answer a;
     struct owb_heartbeat hb = {0};
-    char body[1024], out[16384];
+    char body[1024];
 
     setup_fleet();
-    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "list", "--heard", "never", NULL), 0);
-    assert_true(listed(out, "dev-0") && listed(out, "pk-0"));
-
-    hb.running = hb.held = sim_running[0];
-    randombytes_buf(hb.nonce, sizeof hb.nonce);
-    hb_body(0, &hb, T_PROOF, body, sizeof body);
-    hb_post(NULL, 0, body, 401, "\"auth_failed\"", NULL);
-    hb_body(0, &hb, T_OTHER_SUITE, body, sizeof body);
-    hb_post(NULL, 0, body, 400, "\"bad_request\"", NULL);
-    hb_body(0, &hb, T_NONE, body, sizeof body);
-    hb_post(NULL, 0, body, 200, "\"heartbeat_s\":900", &a);
-    assert_false(a.has_rollout);
-    hb_post(NULL, 0, body, 409, "\"replayed\"", NULL);
+    assert_true(heard("never", "dev-0") && heard("never", "pk-0"));
+    checks_of(0);
+    checks_of(PK);
     hb_post(NULL, 2, "{\"running\":1}", 400, NULL, NULL);
     /* Not this device's key: dev-1's MAC sent as dev-0's. */
-    randombytes_buf(hb.nonce, sizeof hb.nonce);
+    hb.running = hb.held = sim_running[0];
+    memcpy(hb.challenge, sim_challenge[0], sizeof hb.challenge);
     hb_body(1, &hb, T_NONE, body, sizeof body);
     hb_post(NULL, 0, body, 401, NULL, NULL);
+    /* Counters come before the challenge. */
     hb.held = hb.running + 1000;
     hb.reason = OWB_HB_WRONG_PASSWORD;
+    memset(hb.challenge, 0, sizeof hb.challenge);
     hb_body(0, &hb, T_NONE, body, sizeof body);
     hb_post(NULL, 0, body, 409, "\"conflict\"", NULL);
-
-    hb = (struct owb_heartbeat){.running = sim_running[PK], .held = sim_running[PK]};
-    randombytes_buf(hb.nonce, sizeof hb.nonce);
-    hb_body(PK, &hb, T_PROOF, body, sizeof body);
-    hb_post(NULL, PK, body, 401, "\"auth_failed\"", NULL);
-    hb_body(PK, &hb, T_OTHER_SUITE, body, sizeof body);
-    hb_post(NULL, PK, body, 400, NULL, NULL);
-    hb_body(PK, &hb, T_NONE, body, sizeof body);
-    hb_post(NULL, PK, body, 200, NULL, &a);
-    hb_post(NULL, PK, body, 409, "\"replayed\"", NULL);
     {
         char u[512];
         struct t_resp r;
@@ -242,6 +297,99 @@ static void test_fleet_states(void **state)
     assert_non_null(strstr(r.body, "owb_devices{heard=\"stale\"} 1"));
     assert_non_null(strstr(r.body, "owb_heartbeats_total{result=\"refused\"}"));
     t_expect(&r, 200, "owb_heartbeats_total{result=\"accepted\"} 2");
+}
+
+/* A heartbeat replayed long after (when a nonce table would have been
+ * pruned) is refused all the same, and records nothing: the device stays
+ * stale. The device's own next heartbeat is not disturbed by it. */
+static void test_replay_any_age(void **state)
+{
+    (void)state;
+    struct owb_heartbeat_answer a;
+    struct owb_heartbeat hb = {.running = sim_running[0], .held = sim_running[0]};
+    char body[1024];
+    struct t_db *db;
+
+    memcpy(hb.challenge, sim_challenge[0], sizeof hb.challenge);
+    hb_body(0, &hb, T_NONE, body, sizeof body);
+    hb_post(NULL, 0, body, 200, NULL, &a);
+    memcpy(sim_challenge[0], a.challenge, sizeof sim_challenge[0]);
+    beat(0, &a);
+    db = t_db_open();
+    t_db_sql(db, "UPDATE devices SET heard_at = 1 WHERE id = 'dev-0'");
+    t_db_close(db);
+    hb_post(NULL, 0, body, 409, "\"stale_challenge\"", NULL);
+    assert_memory_equal(answered, sim_challenge[0], sizeof answered);
+    assert_true(heard("stale", "dev-0"));
+    beat(0, &a);
+    assert_true(heard("online", "dev-0"));
+}
+
+struct racer {
+    pthread_barrier_t *go;
+    const char *base;
+    int d;
+    char body[1024];
+    long status;
+    struct owb_heartbeat_answer a;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    struct t_resp resp;
+
+    pthread_barrier_wait(r->go);
+    r->status = hb_send(r->base, r->d, r->body, &r->a, &resp);
+    t_resp_free(&resp);
+    return NULL;
+}
+
+/* Device d's heartbeat with its one challenge, posted at once to bases[0]
+ * and bases[1]: one is accepted, the other is 409 stale_challenge; the
+ * device's challenge becomes the winner's. How many carried a rollout. */
+static int race_one_challenge(int d, const char *bases[2])
+{
+    struct owb_heartbeat hb = {.running = sim_running[d], .held = sim_held[d]};
+    struct racer r[2];
+    pthread_t t[2];
+    pthread_barrier_t go;
+    int ok = 0, stale = 0, rollouts = 0;
+
+    hb.reason = hb.held > hb.running ? OWB_HB_NETWORK_NOT_FOUND : OWB_HB_RUNNING;
+    memcpy(hb.challenge, sim_challenge[d], sizeof hb.challenge);
+    pthread_barrier_init(&go, NULL, 2);
+    for (int i = 0; i < 2; i++) {
+        r[i] = (struct racer){.go = &go, .base = bases[i], .d = d};
+        hb_body(d, &hb, T_NONE, r[i].body, sizeof r[i].body);
+        pthread_create(&t[i], NULL, race, &r[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        ok += r[i].status == 200;
+        stale += r[i].status == 409;
+        if (r[i].status == 200) {
+            memcpy(sim_challenge[d], r[i].a.challenge, sizeof sim_challenge[d]);
+            rollouts += r[i].a.has_rollout;
+        }
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(ok, 1);
+    assert_int_equal(stale, 1);
+    return rollouts;
+}
+
+/* Two heartbeats at once with one challenge: one wins. */
+static void test_concurrent_one_challenge(void **state)
+{
+    (void)state;
+    struct owb_heartbeat_answer a;
+    const char *bases[2] = {F.base, F.base};
+
+    beat(1, &a);
+    for (int i = 0; i < 5; i++)
+        race_one_challenge(1, bases);
+    beat(1, &a);
 }
 
 /* Device d takes the rollout in a: holds it, then runs it (applied) or
@@ -359,56 +507,25 @@ static void test_waves_pause_abort(void **state)
 }
 
 #ifdef OWB_TEST_PG
-struct racer {
-    pthread_barrier_t *go;
-    const char *base;
-    int d;
-    char body[1024];
-    struct owb_heartbeat_answer a;
-};
-
-static void *race(void *arg)
-{
-    struct racer *r = arg;
-    pthread_barrier_wait(r->go);
-    hb_post(r->base, r->d, r->body, 200, NULL, &r->a);
-    return NULL;
-}
-
-/* Two instances answer the same devices' heartbeats at once: each device
- * gets one bundle for the step, never two. */
+/* Two instances answer the same devices' heartbeats at once: each
+ * heartbeat is accepted by one instance only, and each device gets one
+ * bundle for the step, never two. */
 static void test_pg_two_instances(void **state)
 {
     (void)state;
     struct t_proc b;
     char base_b[64], out[4096];
-    struct racer r[2];
-    pthread_t t[2];
-    pthread_barrier_t go;
+    const char *bases[2] = {F.base, base_b};
 
     t_start_server(&b, "fleet-b", "0");
     snprintf(base_b, sizeof base_b, "http://127.0.0.1:%u", b.port);
     assert_int_equal(t_admin("third password 33\n", out, sizeof out, "network", "update", "office",
                              "--psk-file", "-", NULL),
                      0);
-    pthread_barrier_init(&go, NULL, 2);
-    for (int d = 0; d < 2; d++) {
-        int got = 0;
-        for (int i = 0; i < 2; i++) {
-            struct owb_heartbeat hb = {.running = sim_running[d], .held = sim_held[d]};
-            hb.reason = hb.held > hb.running ? OWB_HB_NETWORK_NOT_FOUND : OWB_HB_RUNNING;
-            randombytes_buf(hb.nonce, sizeof hb.nonce);
-            r[i] = (struct racer){.go = &go, .base = i ? base_b : F.base, .d = d};
-            hb_body(d, &hb, T_NONE, r[i].body, sizeof r[i].body);
-            pthread_create(&t[i], NULL, race, &r[i]);
-        }
-        for (int i = 0; i < 2; i++) {
-            pthread_join(t[i], NULL);
-            got += r[i].a.has_rollout;
-        }
-        assert_int_equal(got, 1);
-    }
-    pthread_barrier_destroy(&go);
+    for (int d = 0; d < 2; d++)
+        assert_int_equal(race_one_challenge(d, bases), 1);
+    for (int i = 0; i < 5; i++)
+        race_one_challenge(PK, bases);
     t_stop(&b, SIGTERM);
 }
 #endif
@@ -416,8 +533,12 @@ static void test_pg_two_instances(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_heartbeat_checks),       cmocka_unit_test(test_fleet_states),
-        cmocka_unit_test(test_network_update_rollout), cmocka_unit_test(test_waves_pause_abort),
+        cmocka_unit_test(test_heartbeat_checks),
+        cmocka_unit_test(test_fleet_states),
+        cmocka_unit_test(test_replay_any_age),
+        cmocka_unit_test(test_concurrent_one_challenge),
+        cmocka_unit_test(test_network_update_rollout),
+        cmocka_unit_test(test_waves_pause_abort),
 #ifdef OWB_TEST_PG
         cmocka_unit_test(test_pg_two_instances),
 #endif

@@ -507,6 +507,55 @@ static void test_token_label_migration(void **state)
     assert_int_equal(OPS->token_add(F.s, h[0], "dup", 100, &id[0]), OWB_ERR_EXISTS);
 }
 
+/* A heartbeat of dev-a with challenge c, next n: the store's answer, and
+ * the challenge it gives back in cur. */
+static enum owb_err hb_at(uint8_t c, uint8_t n, int64_t now, uint8_t cur[16])
+{
+    uint8_t sent[16], next[16];
+    struct owb_rollout_due due;
+    const struct owb_hb_in in = {.id = "dev-a",
+                                 .reason = "",
+                                 .challenge = memset(sent, c, sizeof sent),
+                                 .next = memset(next, n, sizeof next),
+                                 .from = "127.0.0.1",
+                                 .now = now};
+
+    return OPS->heartbeat(F.s, &in, cur, &due);
+}
+
+/* hb_at answers want, and gives back a challenge of bytes `current`. */
+static void hb_expect(uint8_t c, uint8_t n, int64_t now, enum owb_err want, uint8_t current)
+{
+    uint8_t cur[16], expect[16];
+
+    assert_int_equal(hb_at(c, n, now, cur), want);
+    assert_memory_equal(cur, memset(expect, current, sizeof expect), sizeof expect);
+}
+
+/* One challenge per device: a device without one (every device after
+ * migration 8) is given one and nothing is recorded; a failed attempt
+ * never rotates it; the current one is taken once. The nonce table is
+ * gone (made again here, which fails while it exists). */
+static void test_heartbeat_challenge(void **state)
+{
+    struct owb_import_item it = item("dev-a", OWB_SUITE_SYM, 1);
+    struct owb_device_row row;
+
+    (void)state;
+    import_ok(&it, 1);
+    hb_expect(0, 1, 100, OWB_ERR_STALE_CHALLENGE, 1);
+    hb_expect(0, 2, 101, OWB_ERR_STALE_CHALLENGE, 1);
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &row), OWB_OK);
+    assert_int_equal(row.heard_at, 0);
+    hb_expect(1, 3, 102, OWB_OK, 3);
+    hb_expect(1, 4, 103, OWB_ERR_STALE_CHALLENGE, 3);
+    hb_expect(9, 5, 104, OWB_ERR_STALE_CHALLENGE, 3);
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &row), OWB_OK);
+    assert_int_equal(row.heard_at, 102);
+    hb_expect(3, 6, 105, OWB_OK, 6);
+    raw_sql("CREATE TABLE heartbeat_nonces (x INTEGER)");
+}
+
 /* A wrong claim at now: its outcome, the count and the retry time. */
 static enum owb_err claim(int64_t now, unsigned *attempts, int64_t *retry_at)
 {
@@ -964,6 +1013,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_label_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_label_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat_challenge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_find, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune, setup, teardown),

@@ -40,6 +40,9 @@ static const struct err_info err_table[OWB_ERR__COUNT] = {
     [OWB_ERR_WRONG_HOST] =
         {421, "wrong_host",
          "This request names another host; open the device's page at its own address."},
+    [OWB_ERR_STALE_CHALLENGE] = {409, "stale_challenge",
+                                 "This heartbeat's challenge is not the current one; send it "
+                                 "again with the challenge given."},
     [OWB_ERR_INVALID_ARG] = {500, "internal", "Invalid argument."},
     [OWB_ERR_NOMEM] = {500, "internal", "Out of memory."},
     [OWB_ERR_IO] = {500, "internal", "Input/output error."},

@@ -13,8 +13,13 @@
 
 #define COUNTER_LIMIT (UINT64_C(1) << 53)
 
-static const char *const reason_names[] = {"",      "wrong_password",     "network_not_found",
-                                           "no_ip", "server_unreachable", "apply_failed"};
+static const char *const reason_names[] = {"",
+                                           "wrong_password",
+                                           "network_not_found",
+                                           "no_ip",
+                                           "server_unreachable",
+                                           "apply_failed",
+                                           "not_recorded"};
 
 const char *owb_hb_reason_name(enum owb_hb_reason r)
 {
@@ -38,7 +43,7 @@ enum owb_err owb_heartbeat_check(const struct owb_heartbeat *hb)
         return OWB_ERR_BAD_REQUEST;
     if ((hb->held == hb->running) != (hb->reason == OWB_HB_RUNNING))
         return OWB_ERR_BAD_REQUEST;
-    if ((unsigned)hb->reason > OWB_HB_APPLY_FAILED)
+    if ((unsigned)hb->reason > OWB_HB_NOT_RECORDED)
         return OWB_ERR_BAD_REQUEST;
     return OWB_OK;
 }
@@ -56,13 +61,13 @@ enum owb_err owb_heartbeat_message(enum owb_suite suite, const char *device_id,
         rc = owb_prefix_write(suite, 'H', device_id, msg, cap, &n);
     if (rc != OWB_OK)
         return rc;
-    if (cap - n < 8 + 8 + 1 + OWB_HEARTBEAT_NONCE_BYTES)
+    if (cap - n < 8 + 8 + 1 + OWB_HEARTBEAT_CHALLENGE_BYTES)
         return OWB_ERR_SPACE;
     owb_store_be64(msg + n, hb->running);
     owb_store_be64(msg + n + 8, hb->held);
     msg[n + 16] = (uint8_t)hb->reason;
-    memcpy(msg + n + 17, hb->nonce, OWB_HEARTBEAT_NONCE_BYTES);
-    *len = n + 17 + OWB_HEARTBEAT_NONCE_BYTES;
+    memcpy(msg + n + 17, hb->challenge, OWB_HEARTBEAT_CHALLENGE_BYTES);
+    *len = n + 17 + OWB_HEARTBEAT_CHALLENGE_BYTES;
     return OWB_OK;
 }
 
@@ -143,7 +148,7 @@ enum owb_err owb_heartbeat_request_write(enum owb_suite suite, const struct owb_
         owb_jw_raw(&w, ",\"reason\":");
         owb_jw_string(&w, owb_hb_reason_name(hb->reason), strlen(owb_hb_reason_name(hb->reason)));
     }
-    put_b64(&w, ",\"nonce\":", hb->nonce, OWB_HEARTBEAT_NONCE_BYTES);
+    put_b64(&w, ",\"challenge\":", hb->challenge, OWB_HEARTBEAT_CHALLENGE_BYTES);
     put_b64(&w, suite == OWB_SUITE_PK ? ",\"signature\":" : ",\"mac\":", proof, proof_len(suite));
     owb_jw_raw(&w, "}");
     return owb_jw_finish(&w, len);
@@ -176,7 +181,7 @@ enum owb_err owb_heartbeat_request_parse(const char *body, size_t len, enum owb_
     if (cJSON_HasObjectItem(root, "reason") &&
         (!reason || owb_hb_reason_parse(reason, &hb->reason) != OWB_OK))
         goto out;
-    if (get_b64(root, "nonce", hb->nonce, OWB_HEARTBEAT_NONCE_BYTES) != OWB_OK ||
+    if (get_b64(root, "challenge", hb->challenge, OWB_HEARTBEAT_CHALLENGE_BYTES) != OWB_OK ||
         get_b64(root, suite == OWB_SUITE_PK ? "signature" : "mac", proof, proof_len(suite)) !=
             OWB_OK)
         goto out;
@@ -192,29 +197,46 @@ enum owb_err owb_heartbeat_answer_write(const struct owb_heartbeat_answer *a, ch
                                         size_t *len)
 {
     struct owb_jw w;
-    const char *sep = "{";
+    enum owb_err rc;
 
     *len = 0;
+    /* The parser refuses what the server never issues. */
+    if (owb_heartbeat_challenge_none(a->challenge))
+        return OWB_ERR_INVALID_ARG;
     owb_jw_init(&w, out, cap);
+    owb_jw_raw(&w, "{");
     if (a->heartbeat_s) {
-        owb_jw_raw(&w, "{\"heartbeat_s\":");
+        owb_jw_raw(&w, "\"heartbeat_s\":");
         owb_jw_int(&w, (int64_t)a->heartbeat_s);
-        sep = ",";
+        owb_jw_raw(&w, ",");
     }
+    put_b64(&w, "\"challenge\":", a->challenge, OWB_HEARTBEAT_CHALLENGE_BYTES);
     if (a->has_rollout) {
-        owb_jw_raw(&w, sep);
-        owb_jw_raw(&w, "\"rollout\":{\"counter\":");
+        owb_jw_raw(&w, ",\"rollout\":{\"counter\":");
         owb_jw_int(&w, (int64_t)a->counter);
         put_b64(&w, ",\"bundle\":", a->bundle, a->bundle_len);
         put_b64(&w, ",\"app_key\":", a->app_key, OWB_APP_KEY_BYTES);
         owb_jw_raw(&w, "}");
-        sep = ",";
     }
-    owb_jw_raw(&w, sep[0] == '{' ? "{}" : "}");
-    enum owb_err rc = owb_jw_finish(&w, len);
+    owb_jw_raw(&w, "}");
+    rc = owb_jw_finish(&w, len);
     if (rc != OWB_OK)
         sodium_memzero(out, cap); /* a cut-off app key is still a secret */
     return rc;
+}
+
+bool owb_heartbeat_challenge_none(const uint8_t c[static OWB_HEARTBEAT_CHALLENGE_BYTES])
+{
+    return sodium_is_zero(c, OWB_HEARTBEAT_CHALLENGE_BYTES);
+}
+
+/* "challenge": 16 bytes, not all zero (the value no server issues). */
+static enum owb_err get_challenge(const cJSON *o, uint8_t c[static OWB_HEARTBEAT_CHALLENGE_BYTES])
+{
+    if (get_b64(o, "challenge", c, OWB_HEARTBEAT_CHALLENGE_BYTES) != OWB_OK ||
+        owb_heartbeat_challenge_none(c))
+        return OWB_ERR_BAD_REQUEST;
+    return OWB_OK;
 }
 
 static enum owb_err parse_rollout(const cJSON *r, const char *device_id,
@@ -253,6 +275,8 @@ enum owb_err owb_heartbeat_answer_parse(const char *body, size_t len, const char
             goto out;
         a->heartbeat_s = (unsigned)s;
     }
+    if (get_challenge(root, a->challenge) != OWB_OK)
+        goto out;
     r = cJSON_GetObjectItemCaseSensitive(root, "rollout");
     rc = r ? parse_rollout(r, device_id, a) : OWB_OK;
 out:
@@ -265,4 +289,47 @@ out:
 void owb_heartbeat_answer_wipe(struct owb_heartbeat_answer *a)
 {
     sodium_memzero(a, sizeof *a);
+}
+
+enum owb_err
+owb_heartbeat_stale_write(const uint8_t challenge[static OWB_HEARTBEAT_CHALLENGE_BYTES],
+                          const char *message, char *out, size_t cap, size_t *len)
+{
+    const char *m = message ? message : owb_strerror(OWB_ERR_STALE_CHALLENGE);
+    struct owb_jw w;
+
+    *len = 0;
+    if (owb_heartbeat_challenge_none(challenge))
+        return OWB_ERR_INVALID_ARG;
+    owb_jw_init(&w, out, cap);
+    owb_jw_raw(&w, "{\"error\":");
+    owb_jw_string(&w, owb_err_code(OWB_ERR_STALE_CHALLENGE),
+                  strlen(owb_err_code(OWB_ERR_STALE_CHALLENGE)));
+    owb_jw_raw(&w, ",\"message\":");
+    owb_jw_string(&w, m, strlen(m));
+    put_b64(&w, ",\"challenge\":", challenge, OWB_HEARTBEAT_CHALLENGE_BYTES);
+    owb_jw_raw(&w, "}");
+    return owb_jw_finish(&w, len);
+}
+
+enum owb_err owb_heartbeat_stale_parse(const char *body, size_t len,
+                                       uint8_t challenge[static OWB_HEARTBEAT_CHALLENGE_BYTES])
+{
+    cJSON *root = NULL;
+    const char *err;
+    enum owb_err rc = OWB_ERR_BAD_REQUEST;
+
+    memset(challenge, 0, OWB_HEARTBEAT_CHALLENGE_BYTES);
+    if (len > OWB_HEARTBEAT_REQUEST_MAX || owb_json_parse(body, len, &root) != OWB_OK ||
+        !cJSON_IsObject(root))
+        goto out;
+    err = owb_json_string(root, "error");
+    if (!err || strcmp(err, owb_err_code(OWB_ERR_STALE_CHALLENGE)) != 0)
+        goto out;
+    rc = get_challenge(root, challenge);
+out:
+    cJSON_Delete(root);
+    if (rc != OWB_OK)
+        memset(challenge, 0, OWB_HEARTBEAT_CHALLENGE_BYTES);
+    return rc;
 }

@@ -54,15 +54,20 @@ for i, c in enumerate(pk):
                                              'device_public_key': b64(c['device_sign_pk']),
                                              'ap_passphrase': 'AAAAAAAAAAAAAAAAAAAAAA'}) + '\n')
 
-# The heartbeat: requests of both suites, and an answer with a rollout.
-hb = json.load(open(os.path.join(vectors, 'heartbeat-v1.json')))['cases']
+# The heartbeat: requests of both suites, the answers of the vectors (with
+# a challenge, and the 409 stale_challenge), and an answer with a rollout.
+hbv = json.load(open(os.path.join(vectors, 'heartbeat-v1.json')))
+hb = hbv['cases']
+for i, a in enumerate(hbv['answers']):
+    put('heartbeat', f'answer-{i}', a['answer'])
 for i, c in enumerate(hb):
     put('heartbeat', f'req-{i}', c['request'])
     # The server's route: the fuzzed server holds Omega-2231 with this key.
     if c['device_id'] == 'Omega-2231':
         put('server', f'heartbeat-{i}', 'POST /v1/devices/Omega-2231/heartbeat\n' + c['request'])
 put('heartbeat', 'answer-empty', '{}')
-put('heartbeat', 'answer-rollout', json.dumps({'heartbeat_s': 900, 'rollout': {
+put('heartbeat', 'answer-rollout', json.dumps({'heartbeat_s': 900,
+    'challenge': 'UFFSU1RVVldYWVpbXF1eXw', 'rollout': {
     'counter': 1, 'bundle': cases[0]['bundle'],
     'app_key': base64.urlsafe_b64encode(bytes.fromhex(cases[0]['app_key'])).decode().rstrip('=')}}))
 

@@ -31,6 +31,8 @@ enum owb_err {
     OWB_ERR_SETUP_CLOSED,   /* 403 setup_closed: the device is not in setup mode */
     OWB_ERR_MEDIA_TYPE,     /* 415 unsupported_media_type: a body that is not application/json */
     OWB_ERR_WRONG_HOST,     /* 421 wrong_host: a Host or Origin not naming the agent itself */
+    /* Heartbeats. */
+    OWB_ERR_STALE_CHALLENGE, /* 409 stale_challenge */
     /* Local errors. */
     OWB_ERR_INVALID_ARG, /* a caller passed something out of range */
     OWB_ERR_NOMEM,
