@@ -18,3 +18,11 @@ set(OWB_POSTGRESQL AUTO CACHE STRING "PostgreSQL backend for owb-server: AUTO, O
 # A folder with static libraries built by tools/build-deps.sh; searched first.
 set(OWB_DEPS_PREFIX "" CACHE PATH "Prefix of the static dependency builds")
 option(OWB_FUZZ "Build the libFuzzer harnesses (needs clang)" OFF)
+# Test hooks (a clock the tests can step, store.h owb_store_test_clock_skew):
+# on in debug builds, which the test suite runs; never in a release build.
+if(CMAKE_BUILD_TYPE STREQUAL "Debug")
+  set(OWB_TEST_HOOKS_DEFAULT ON)
+else()
+  set(OWB_TEST_HOOKS_DEFAULT OFF)
+endif()
+option(OWB_TEST_HOOKS "Build test-only hooks into owb-server (debug builds)" ${OWB_TEST_HOOKS_DEFAULT})

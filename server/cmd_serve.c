@@ -17,7 +17,7 @@ struct serve_opts {
     struct owb_app_config cfg;
     const char *public_url, *metrics_listen, *retention;
     int64_t retention_s;
-    unsigned sync; /* index in "full|normal" */
+    unsigned sync; /* index in "normal|full" */
 };
 
 static const struct owb_opt serve_opts[] = {
@@ -68,8 +68,9 @@ static const struct owb_opt serve_opts[] = {
     OWB_OPT_UINT_("heartbeat", "S", struct serve_opts, cfg.heartbeat_s, 1, 86400,
                   "the heartbeat interval devices are asked for (default 900); a device heard "
                   "within two of them is online. Stored in the database for 'device list'"),
-    OWB_OPT_CHOICE_("sync", "full|normal", struct serve_opts, sync,
-                    "SQLite synchronous setting (default full)"),
+    OWB_OPT_CHOICE_("sync", "normal|full", struct serve_opts, sync,
+                    "SQLite: normal (default) waits for the disk only to reserve counters "
+                    "ahead, a few seconds at a time; full waits at every commit"),
     OWB_OPT_FLAG_("quiet", struct serve_opts, cfg.quiet, "no per-request log lines"),
 };
 
@@ -321,7 +322,7 @@ int cmd_serve_main(int argc, char **argv)
     app.cfg = so.cfg;
     block_signals(&set);
     o.serving = true;
-    if (cli_open(&o, false, app.cfg.threads + 1, so.sync == 0, &srv) != OWB_OK)
+    if (cli_open(&o, false, app.cfg.threads + 1, so.sync == 1, &srv) != OWB_OK)
         return OWB_EXIT_FAIL;
     app.store = srv.store;
     app.master = srv.master;

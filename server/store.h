@@ -262,8 +262,12 @@ struct owb_store_ops {
     enum owb_err (*claim_state)(struct owb_store *s, const char *id, int64_t since,
                                 unsigned *attempts, int64_t *next_at);
 
-    /* One transaction: the device's counter goes up by one and a session
-     * row records the new value. */
+    /* One transaction: the device's counter goes up and a session row
+     * records the new value. The counter is max(last + 1, the clock in
+     * microseconds, the floor), always below the durable mark and so below
+     * 2^53 (docs/protocol.md, "Counters"; docs/threat-model.md): it never
+     * repeats for a device across crashes, power cuts and a clock stepped
+     * back, though the transaction itself is not waited to disk. */
     enum owb_err (*issue)(struct owb_store *s, const char *id,
                           const uint8_t session_hash[OWB_HASH_BYTES], const char *mode, int64_t now,
                           uint64_t *counter);
@@ -271,7 +275,11 @@ struct owb_store_ops {
                                 struct owb_session_row *row);
     /* One transaction: OWB_ERR_CONFLICT when no session was issued with this
      * counter, OWB_ERR_REPLAYED when the nonce was seen for this device;
-     * else records the nonce and marks the session and device online. */
+     * else records the nonce and marks the session and device online. A
+     * counter without a session that is above the device's and below the
+     * durable mark may have been issued and its row lost in a power cut:
+     * the caller has checked the device's proof over it, so its session is
+     * recorded again (mode "recovered") and the check-in goes on. */
     enum owb_err (*checkin)(struct owb_store *s, const char *id, uint64_t counter,
                             const uint8_t nonce[16], int64_t now);
 
@@ -350,9 +358,11 @@ struct owb_store_config {
     const char *path;     /* database file */
     unsigned connections; /* pool size (one per HTTP thread) */
     unsigned busy_ms;     /* bounded wait on a locked database */
-    bool sync_full;       /* synchronous=FULL (else NORMAL) */
-    bool create;          /* create the file if missing (init) */
-    bool serving;         /* a long-running server: checkpoint in the background */
+    /* SQLite: every commit waits for the disk (synchronous=FULL); else
+     * (NORMAL) only counter reservations do. */
+    bool sync_full;
+    bool create;  /* create the file if missing (init) */
+    bool serving; /* a long-running server: checkpoint in the background */
 };
 
 /* The bound on one request's store calls. Between bound_begin and
@@ -365,6 +375,19 @@ struct owb_store_config {
 void owb_store_bound_begin(struct owb_store *s, int64_t arrived_ms);
 void owb_store_bound_end(void);
 int64_t owb_store_clock_ms(void);
+
+/* Counters (docs/protocol.md, "Counters"): none is issued at or above
+ * 2^53, where a JSON number stops being exact. A reservation moves the
+ * durable mark this far past the clock, with one wait for the disk. */
+#define OWB_COUNTER_LIMIT 9007199254740992LL
+#define OWB_COUNTER_AHEAD_US 5000000LL
+
+#ifdef OWB_TEST_HOOKS
+/* Test builds only (OWB_TEST_HOOKS, never in a release build): the clock
+ * counters are drawn from runs skew_us off the real one (PostgreSQL: the
+ * database's clock, shifted by as much). */
+void owb_store_test_clock_skew(int64_t skew_us);
+#endif
 
 /* True for a PostgreSQL connection URI (postgresql:// or postgres://):
  * --db takes a file name or one of these. */

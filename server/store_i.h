@@ -24,11 +24,11 @@
 /* --- SQL dialects --- */
 
 /* What tells the two SQL dialects apart, as substitutions into one text:
- * {blob} {int} {bool} {false} {serial} {norowid} {least}, and "$N"
- * parameters (SQLite numbers them "?N"). */
+ * {blob} {int} {bool} {false} {serial} {norowid} {least} {unlogged}, and
+ * "$N" parameters (SQLite numbers them "?N"). */
 struct owb_store_dialect {
     char param;
-    const char *blob, *bigint, *boolean, *false_lit, *serial_pk, *no_rowid, *least;
+    const char *blob, *bigint, *boolean, *false_lit, *serial_pk, *no_rowid, *least, *unlogged;
 };
 
 extern const struct owb_store_dialect owb_dialect_sqlite;
@@ -91,6 +91,11 @@ enum owb_stmt {
     OWB_ST_RO_SET_STATE,
     OWB_ST_FLEET_COUNTS,
     OWB_ST_NET_UPDATE,
+    OWB_ST_DEV_COUNTER,
+    OWB_ST_MARK_GET,
+    OWB_ST_MARK_RAISE,
+    OWB_ST_RECOVER_DEVICE,
+    OWB_ST_RECOVER_SESSION,
     OWB_ST__SHARED
 };
 
@@ -337,6 +342,23 @@ enum owb_err owb_store_rollout_set_state(struct owb_store *s, int64_t id, const 
 enum owb_err owb_store_fleet_counts(struct owb_store *s, int64_t since, uint64_t *online,
                                     uint64_t *stale, uint64_t *never);
 enum owb_err owb_store_network_update(struct owb_store *s, const struct owb_network_row *row);
+
+/* --- counters (store.h issue) --- */
+
+/* The clock counters are drawn from, in microseconds since 1970 (test
+ * builds: shifted by owb_store_test_clock_skew), and that shift alone (0
+ * outside test builds), for a backend that reads another clock. */
+int64_t owb_store_now_us(void);
+int64_t owb_store_clock_skew_us(void);
+/* Where a reservation moves the mark: OWB_COUNTER_AHEAD_US past the later
+ * of the mark and the clock, never past OWB_COUNTER_LIMIT. */
+int64_t owb_store_mark_next(int64_t mark, int64_t now_us);
+/* In the caller's transaction on conn: the session of a check-in whose
+ * proof holds and whose counter has none, recorded again when the counter
+ * lies above the device's and below the durable mark (store.h checkin);
+ * OWB_ERR_CONFLICT when it does not. */
+enum owb_err owb_store_recover(const struct owb_store_driver *drv, void *conn, const char *id,
+                               uint64_t counter, int64_t now);
 
 /* A backend's owb_store_ops: the operations above, and its own name,
  * close, issue, check-in and ping. */

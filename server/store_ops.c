@@ -3,10 +3,13 @@
  * its own way (import, issue, check-in) stays in its file. */
 #include "store_i.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sodium.h>
 
 #define DRV(s) (((struct owb_store_core *)(s))->drv)
 
@@ -748,5 +751,70 @@ enum owb_err owb_store_prune(struct owb_store *s, int64_t cutoff, unsigned batch
     }
     if (rc == OWB_OK && res->sessions + res->nonces > 0 && DRV(s)->prune_done)
         DRV(s)->prune_done(s);
+    return rc;
+}
+
+/* --- counters --- */
+
+#ifdef OWB_TEST_HOOKS
+static _Atomic int64_t clock_skew_us;
+
+void owb_store_test_clock_skew(int64_t skew_us)
+{
+    atomic_store(&clock_skew_us, skew_us);
+}
+#endif
+
+int64_t owb_store_clock_skew_us(void)
+{
+#ifdef OWB_TEST_HOOKS
+    return atomic_load(&clock_skew_us);
+#else
+    return 0;
+#endif
+}
+
+int64_t owb_store_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 + owb_store_clock_skew_us();
+}
+
+int64_t owb_store_mark_next(int64_t mark, int64_t now_us)
+{
+    int64_t from = mark > now_us ? mark : now_us;
+
+    return from >= OWB_COUNTER_LIMIT - OWB_COUNTER_AHEAD_US ? OWB_COUNTER_LIMIT
+                                                            : from + OWB_COUNTER_AHEAD_US;
+}
+
+/* The recovered session gets a token hash nobody holds a token for: the
+ * phone's token went with the lost row, and no page may be opened by a
+ * value anyone could compute. */
+enum owb_err owb_store_recover(const struct owb_store_driver *drv, void *conn, const char *id,
+                               uint64_t counter, int64_t now)
+{
+    struct owb_store_args a = {0};
+    uint8_t hash[OWB_HASH_BYTES];
+    size_t n = 0;
+    enum owb_err rc;
+
+    owb_arg_text(&a, id);
+    owb_arg_i64(&a, (int64_t)counter);
+    rc = drv->run(conn, OWB_ST_RECOVER_DEVICE, &a, NULL, NULL, &n);
+    if (rc == OWB_OK && n == 0)
+        rc = OWB_ERR_CONFLICT;
+    if (rc != OWB_OK)
+        goto out;
+    randombytes_buf(hash, sizeof hash);
+    a.n = 0;
+    owb_arg_blob(&a, hash, sizeof hash);
+    owb_arg_text(&a, id);
+    owb_arg_i64(&a, (int64_t)counter);
+    owb_arg_i64(&a, now);
+    rc = drv->run(conn, OWB_ST_RECOVER_SESSION, &a, NULL, NULL, NULL);
+out:
     return rc;
 }

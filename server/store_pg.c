@@ -18,8 +18,13 @@
  *     server (the connection kept) before this side gives up;
  *   - the counter bump and the session row are one statement (UPDATE ...
  *     RETURNING inside the INSERT), so the row lock orders concurrent
- *     bundles for a device on any instance; a check-in is one statement
- *     too, its nonce refused by the primary key (ON CONFLICT DO NOTHING);
+ *     bundles for a device on any instance; the counter comes from the
+ *     database's clock, so instances need not agree on theirs; a check-in
+ *     is one statement too, its nonce refused by the primary key (ON
+ *     CONFLICT DO NOTHING);
+ *   - a serving instance commits without waiting for the WAL to reach the
+ *     disk (synchronous_commit off for its sessions); only a counter
+ *     reservation waits (SET LOCAL synchronous_commit = on);
  *   - migrations run under an advisory lock, so instances starting at once
  *     apply each one exactly once;
  *   - an import copies each batch into a temporary table (COPY) and
@@ -48,8 +53,15 @@ enum pg_stmt {
     P_IMPORT_CONFLICT,
     P_IMPORT_INSERT,
     P_PRUNE_LOCK,
+    P_FLOOR_SET,
+    P_MARK_MOVE,
     P__COUNT
 };
+
+/* The database's clock in microseconds, shifted by $5 (0 outside test
+ * builds: owb_store_clock_skew_us). */
+#define DB_NOW_US(skew)                                                                            \
+    "(CAST(extract(epoch FROM statement_timestamp()) * 1000000 AS BIGINT) + " skew ")"
 
 #define OWN(id) [(id)-OWB_ST__SHARED]
 
@@ -58,13 +70,22 @@ enum pg_stmt {
 #define PRUNE_LOCK "1870029362"
 
 static const struct owb_stmt_def own_stmts[P__COUNT - OWB_ST__SHARED] = {
-    /* $1 token_hash, $2 device_id, $3 mode, $4 now: the sessions row's order. */
-    OWN(P_ISSUE) = {"WITH d AS (UPDATE devices SET counter = counter + 1, state = CASE state WHEN "
-                    "'online' THEN state ELSE 'issued' END, updated_at = $4 WHERE id = $2 "
-                    "RETURNING counter) "
-                    "INSERT INTO sessions(token_hash, device_id, counter, mode, created_at) "
-                    "SELECT $1, $2, counter, $3, $4 FROM d RETURNING counter",
-                    "btti"},
+    /* $1 token_hash, $2 device_id, $3 mode, $4 now: the sessions row's order;
+     * $5 the clock's skew. No row when the device is not there, when the
+     * counter would reach the durable mark, or when crash recovery emptied
+     * counter_floor: then reserve first (pg_issue). */
+    OWN(P_ISSUE) = {"WITH d AS (UPDATE devices SET counter = GREATEST(counter + 1, " DB_NOW_US(
+                        "$5") ", f.low), state = CASE state WHEN 'online' THEN state ELSE "
+                              "'issued' END, updated_at = $4 "
+                              "FROM (SELECT max(floor_mark) AS low FROM counter_floor) f, "
+                              "counter_mark m WHERE id = $2 AND f.low IS NOT NULL AND "
+                              "GREATEST(counter + 1, " DB_NOW_US(
+                                  "$5") ", f.low) < m.mark "
+                                        "RETURNING counter) "
+                                        "INSERT INTO sessions(token_hash, device_id, counter, "
+                                        "mode, created_at) "
+                                        "SELECT $1, $2, counter, $3, $4 FROM d RETURNING counter",
+                    "bttii"},
     OWN(P_CHECKIN) = {"WITH s AS (SELECT 1 FROM sessions WHERE device_id = $1 AND counter = $2), "
                       "n AS (INSERT INTO checkin_nonces(device_id, nonce, counter, at) "
                       "  SELECT $1, $3, $2, $4 WHERE EXISTS (SELECT 1 FROM s) "
@@ -88,6 +109,15 @@ static const struct owb_stmt_def own_stmts[P__COUNT - OWB_ST__SHARED] = {
                             "i"},
     /* Held to the end of a pruning batch's transaction; never waited for. */
     OWN(P_PRUNE_LOCK) = {"SELECT pg_try_advisory_xact_lock(" PRUNE_LOCK ")", ""},
+    /* After crash recovery emptied it: the durable mark, which every
+     * counter issued before the crash lies below, is the new floor. */
+    OWN(P_FLOOR_SET) = {"INSERT INTO counter_floor(floor_mark) SELECT mark FROM counter_mark "
+                        "WHERE NOT EXISTS (SELECT 1 FROM counter_floor)",
+                        ""},
+    /* $1 the clock's skew, $2 how far ahead, $3 the limit (2^53). */
+    OWN(P_MARK_MOVE) = {"UPDATE counter_mark SET mark = LEAST(GREATEST(mark, " DB_NOW_US(
+                            "$1") ") + $2, $3)",
+                        "iii"},
 };
 
 /* And for imports, one at a time: "owbi". */
@@ -104,6 +134,7 @@ struct pconn {
 struct pg_store {
     struct owb_store_core core;
     char *dsn;
+    bool async; /* serving: commits do not wait for the WAL (reservations do) */
 };
 
 /* What is kept of a request's bound for the server's own answer to reach
@@ -113,9 +144,9 @@ struct pg_store {
 #define PG(x) ((struct pg_store *)(x))
 /* A connection to dsn: made at once (blocking, bounded by connect_timeout)
  * or only started, for connect_by. */
-static PGconn *connect_pg(const char *dsn, unsigned busy_ms, bool blocking)
+static PGconn *connect_pg(const char *dsn, unsigned busy_ms, bool async, bool blocking)
 {
-    char options[160];
+    char options[200];
     /* Our defaults first; the DSN (dbname, expanded) comes last and wins. */
     const char *keys[] = {"connect_timeout",  "keepalives",
                           "keepalives_idle",  "keepalives_interval",
@@ -126,8 +157,8 @@ static PGconn *connect_pg(const char *dsn, unsigned busy_ms, bool blocking)
 
     snprintf(options, sizeof options,
              "-c statement_timeout=%u -c lock_timeout=%u -c idle_in_transaction_session_timeout="
-             "60000 -c client_min_messages=warning",
-             busy_ms * 2, busy_ms);
+             "60000 -c client_min_messages=warning%s",
+             busy_ms * 2, busy_ms, async ? " -c synchronous_commit=off" : "");
     return blocking ? PQconnectdbParams(keys, vals, 1) : PQconnectStartParams(keys, vals, 1);
 }
 
@@ -175,12 +206,12 @@ static void abandon(struct pconn *c)
 /* Connects c anew by deadline, PQconnectPoll over the socket: a server
  * that accepts and never answers holds a blocking connect for whole
  * seconds of connect_timeout. Its statements must be prepared anew. */
-static bool connect_by(struct pconn *c, const char *dsn, int64_t deadline)
+static bool connect_by(struct pconn *c, const char *dsn, bool async, int64_t deadline)
 {
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
     PQfinish(c->pg);
-    c->pg = connect_pg(dsn, c->busy_ms, false);
+    c->pg = connect_pg(dsn, c->busy_ms, async, false);
     memset(c->prepared, 0, sizeof c->prepared);
     c->timeout_ms = UINT_MAX;
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD)
@@ -203,7 +234,7 @@ static bool connect_by(struct pconn *c, const char *dsn, int64_t deadline)
 /* Re-establishes a lost connection, by the call's deadline. */
 static bool reconnect(struct pg_store *s, struct pconn *c)
 {
-    return conn_ok(c) || connect_by(c, s->dsn, wait_deadline(c));
+    return conn_ok(c) || connect_by(c, s->dsn, s->async, wait_deadline(c));
 }
 
 /* What a failed result means. A lost connection is UNAVAILABLE (and the
@@ -687,11 +718,35 @@ static const struct owb_store_driver pg_driver = {
 
 /* --- issue and check-in, one statement each --- */
 
+/* Moves the durable mark ahead of the database's clock, and sets the
+ * floor when crash recovery emptied it, in one transaction that waits for
+ * the WAL to reach the disk. Instances reserving at once queue on the
+ * mark's row. */
+static enum owb_err reserve_fn(void *conn, void *arg)
+{
+    struct owb_store_args a = {0};
+    enum owb_err rc = pg_begin(conn);
+
+    (void)arg;
+    owb_arg_i64(&a, owb_store_clock_skew_us());
+    owb_arg_i64(&a, OWB_COUNTER_AHEAD_US);
+    owb_arg_i64(&a, OWB_COUNTER_LIMIT);
+    if (rc == OWB_OK)
+        rc = exec_sql(conn, "SET LOCAL synchronous_commit = on");
+    if (rc == OWB_OK)
+        rc = pg_run(conn, P_FLOOR_SET, NULL, NULL, NULL, NULL);
+    if (rc == OWB_OK)
+        rc = pg_run(conn, P_MARK_MOVE, &a, NULL, NULL, NULL);
+    return pg_end(conn, rc);
+}
+
+/* No row: no device, or a reservation first (P_ISSUE), tried twice; a
+ * mark that cannot move any more (2^53) ends it. */
 static enum owb_err pg_issue(struct owb_store *base, const char *id,
                              const uint8_t session_hash[OWB_HASH_BYTES], const char *mode,
                              int64_t now, uint64_t *counter)
 {
-    struct owb_store_args a = {0};
+    struct owb_store_args a = {0}, d = {0};
     int64_t value = 0;
     size_t n = 0;
     enum owb_err rc;
@@ -700,9 +755,22 @@ static enum owb_err pg_issue(struct owb_store *base, const char *id,
     owb_arg_text(&a, id);
     owb_arg_text(&a, mode);
     owb_arg_i64(&a, now);
-    rc = owb_store_exec(base, true, P_ISSUE, &a, owb_store_read_i64, &value, &n);
-    if (rc == OWB_OK && n == 0)
-        rc = OWB_ERR_NOENT;
+    owb_arg_i64(&a, owb_store_clock_skew_us());
+    owb_arg_text(&d, id);
+    for (int i = 0; i < 3; i++) {
+        rc = owb_store_exec(base, true, P_ISSUE, &a, owb_store_read_i64, &value, &n);
+        if (rc != OWB_OK || n != 0)
+            break;
+        rc = owb_store_exec(base, false, OWB_ST_DEV_COUNTER, &d, NULL, NULL, &n);
+        if (rc == OWB_OK)
+            rc = n == 0  ? OWB_ERR_NOENT
+                 : i < 2 ? pg_call(base, true, reserve_fn, NULL)
+                         : OWB_ERR_INTERNAL;
+        if (rc != OWB_OK)
+            break;
+    }
+    if (rc == OWB_ERR_INTERNAL)
+        fprintf(stderr, "owb-server: %s: no counter below 2^53 is left\n", id);
     *counter = rc == OWB_OK ? (uint64_t)value : 0;
     return rc;
 }
@@ -716,6 +784,24 @@ static enum owb_err read_checkin(void *ctx, const struct owb_store_cols *c, void
     return OWB_OK;
 }
 
+struct recover_args {
+    const char *id;
+    uint64_t counter;
+    int64_t now;
+};
+
+/* A session lost in a crash (store.h checkin), recorded again; the
+ * check-in then runs as for any other. */
+static enum owb_err recover_fn(void *conn, void *arg)
+{
+    const struct recover_args *ra = arg;
+    enum owb_err rc = pg_begin(conn);
+
+    if (rc == OWB_OK)
+        rc = owb_store_recover(&pg_driver, conn, ra->id, ra->counter, ra->now);
+    return pg_end(conn, rc);
+}
+
 static enum owb_err pg_checkin(struct owb_store *base, const char *id, uint64_t counter,
                                const uint8_t nonce[16], int64_t now)
 {
@@ -727,6 +813,13 @@ static enum owb_err pg_checkin(struct owb_store *base, const char *id, uint64_t 
     owb_arg_blob(&a, nonce, 16);
     owb_arg_i64(&a, now);
     rc = owb_store_exec(base, true, P_CHECKIN, &a, read_checkin, &outcome, NULL);
+    if (rc == OWB_OK && outcome == OWB_ERR_CONFLICT) {
+        struct recover_args ra = {id, counter, now};
+        rc = pg_call(base, true, recover_fn, &ra);
+        /* Not recovered here: another check-in may just have done it. */
+        if (rc == OWB_OK || rc == OWB_ERR_CONFLICT)
+            rc = owb_store_exec(base, true, P_CHECKIN, &a, read_checkin, &outcome, NULL);
+    }
     return rc == OWB_OK ? outcome : rc;
 }
 
@@ -829,12 +922,13 @@ static enum owb_err pg_start(void *store, const struct owb_store_config *cfg, ch
     enum owb_err rc;
 
     s->dsn = strdup(cfg->path);
+    s->async = cfg->serving;
     rc = s->dsn ? OWB_OK : OWB_ERR_NOMEM;
     for (unsigned i = 0; rc == OWB_OK && i < s->core.pool.n; i++) {
         struct pconn *c = owb_store_pool_slot(&s->core.pool, i);
         c->busy_ms = s->core.busy_ms;
         c->timeout_ms = UINT_MAX;
-        c->pg = connect_pg(s->dsn, c->busy_ms, true);
+        c->pg = connect_pg(s->dsn, c->busy_ms, s->async, true);
         if (!conn_ok(c) || PQsetnonblocking(c->pg, 1) != 0) {
             /* The connection string may hold a password: not repeated. */
             owb_diagf(diag, "cannot connect: %s", c->pg ? PQerrorMessage(c->pg) : "no memory");

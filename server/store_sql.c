@@ -10,9 +10,9 @@
  * integer, boolean, false, auto-numbered key, the nonce table's suffix
  * (SQLite: no rowid, it is looked up only by its key), least of two. */
 const struct owb_store_dialect owb_dialect_sqlite = {
-    '?', "BLOB", "INTEGER", "INTEGER", "0", "INTEGER PRIMARY KEY", " WITHOUT ROWID", "min"};
+    '?', "BLOB", "INTEGER", "INTEGER", "0", "INTEGER PRIMARY KEY", " WITHOUT ROWID", "min", ""};
 const struct owb_store_dialect owb_dialect_pg = {
-    '$', "BYTEA", "BIGINT", "BOOLEAN", "false", "BIGSERIAL PRIMARY KEY", "", "LEAST"};
+    '$', "BYTEA", "BIGINT", "BOOLEAN", "false", "BIGSERIAL PRIMARY KEY", "", "LEAST", "UNLOGGED"};
 
 /* Schema migrations, applied in order, each in its own transaction. */
 static const char *const migrations[] = {
@@ -90,6 +90,15 @@ static const char *const migrations[] = {
      * row (NULL until its first heartbeat asks for one). */
     ("ALTER TABLE devices ADD COLUMN hb_challenge {blob};"
      "DROP TABLE heartbeat_nonces;"),
+    /* 9: counters from the clock (store.h issue). counter_mark holds the
+     * durable mark every counter issued so far lies below; it starts above
+     * the counters already there. counter_floor (PostgreSQL: unlogged, so
+     * crash recovery empties it) holds the mark read back after the last
+     * crash, below which nothing is issued any more; SQLite keeps that in
+     * memory from its open. */
+    ("CREATE TABLE counter_mark (mark {int} NOT NULL);"
+     "INSERT INTO counter_mark SELECT coalesce(max(counter), 0) + 1 FROM devices;"
+     "CREATE {unlogged} TABLE counter_floor (floor_mark {int} NOT NULL);"),
 };
 
 size_t owb_store_migrations(void)
@@ -252,6 +261,18 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
     [OWB_ST_NET_UPDATE] = {"UPDATE networks SET ssid = $2, security = $3, sealed_psk = $4, "
                            "hidden = $5, row_mac = $7 WHERE name = $1 AND created_at = $6",
                            "tttboib"},
+    /* Counters (store.h issue, checkin). */
+    [OWB_ST_DEV_COUNTER] = {"SELECT counter FROM devices WHERE id = $1", "t"},
+    [OWB_ST_MARK_GET] = {"SELECT mark FROM counter_mark", ""},
+    [OWB_ST_MARK_RAISE] = {"UPDATE counter_mark SET mark = $1 WHERE mark < $1", "i"},
+    /* A counter the server may have issued: above the device's (the rows
+     * of a lost transaction are lost together), below the durable mark. */
+    [OWB_ST_RECOVER_DEVICE] = {"UPDATE devices SET counter = $2 WHERE id = $1 AND counter < $2 "
+                               "AND $2 < (SELECT mark FROM counter_mark)",
+                               "ti"},
+    [OWB_ST_RECOVER_SESSION] = {"INSERT INTO sessions(token_hash, device_id, counter, mode, "
+                                "created_at) VALUES($1, $2, $3, 'recovered', $4)",
+                                "btii"},
 };
 
 /* Writes the expansion to out (when not NULL); returns its length. */
@@ -260,9 +281,9 @@ static size_t expand(const struct owb_store_dialect *d, const char *t, char *out
     const struct {
         const char *token, *word;
     } words[] = {
-        {"{blob}", d->blob},       {"{int}", d->bigint},       {"{bool}", d->boolean},
-        {"{false}", d->false_lit}, {"{serial}", d->serial_pk}, {"{norowid}", d->no_rowid},
-        {"{least}", d->least},
+        {"{blob}", d->blob},       {"{int}", d->bigint},        {"{bool}", d->boolean},
+        {"{false}", d->false_lit}, {"{serial}", d->serial_pk},  {"{norowid}", d->no_rowid},
+        {"{least}", d->least},     {"{unlogged}", d->unlogged},
     };
     size_t o = 0;
 

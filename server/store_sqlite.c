@@ -54,9 +54,11 @@ static const char *const own_sql[ST__COUNT - OWB_ST__SHARED] = {
     OWN(ST_DEV_FP) = "SELECT key_fp FROM devices WHERE id = $1",
     /* Issue and check-in as several statements under one savepoint of a
      * group-committed batch (write_batched). */
-    OWN(ST_ISSUE_BUMP) = "UPDATE devices SET counter = counter + 1, state = CASE state WHEN "
-                         "'online' THEN state ELSE 'issued' END, updated_at = $2 WHERE id = $1 "
-                         "RETURNING counter",
+    /* $3 the clock in microseconds, $4 the floor, $5 the durable mark: no
+     * row when the counter would reach the mark (reserve first). */
+    OWN(ST_ISSUE_BUMP) = "UPDATE devices SET counter = max(counter + 1, $3, $4), state = CASE "
+                         "state WHEN 'online' THEN state ELSE 'issued' END, updated_at = $2 "
+                         "WHERE id = $1 AND max(counter + 1, $3, $4) < $5 RETURNING counter",
     OWN(ST_ISSUE_SESSION) = "INSERT INTO sessions(token_hash, device_id, counter, mode, "
                             "created_at) VALUES($1, $2, $3, $4, $5)",
     OWN(ST_CHECKIN_SESSION) = "SELECT 1 FROM sessions WHERE device_id = $1 AND counter = $2",
@@ -114,6 +116,12 @@ struct sq_store {
     int wal_frames;
     pthread_mutex_t ckpt_mu;
     pthread_cond_t ckpt_cv;
+    /* Counters (store.h issue), the writer's alone: the durable mark as
+     * this process last made or read it (every counter it issues lies
+     * below), and the floor, the mark read back at open: whatever the
+     * process before issued and a power cut lost lies below that. */
+    int64_t mark, floor;
+    bool sync_full; /* every commit waits for the disk, not only reservations */
 };
 
 #define S(x) ((struct sq_store *)(x))
@@ -575,6 +583,7 @@ static const struct owb_store_driver sq_driver = {
 /* --- issue and check-in, group-committed --- */
 
 struct issue_args {
+    struct sq_store *s;
     const char *id;
     const uint8_t *session_hash;
     const char *mode;
@@ -582,18 +591,27 @@ struct issue_args {
     int64_t counter;
 };
 
+/* OWB_ERR_SPACE when the counter would reach the durable mark: the
+ * caller reserves, then asks again. */
 static enum owb_err issue_job(void *c, void *arg)
 {
     struct issue_args *is = arg;
     struct owb_store_args a = {0};
+    int64_t last = 0;
     size_t n = 0;
     enum owb_err rc;
 
     owb_arg_text(&a, is->id);
     owb_arg_i64(&a, is->now);
+    owb_arg_i64(&a, owb_store_now_us());
+    owb_arg_i64(&a, is->s->floor);
+    owb_arg_i64(&a, is->s->mark);
     rc = sq_run(c, ST_ISSUE_BUMP, &a, owb_store_read_i64, &is->counter, &n);
-    if (rc == OWB_OK && n == 0)
-        rc = OWB_ERR_NOENT;
+    if (rc == OWB_OK && n == 0) {
+        a.n = 1;
+        rc = sq_run(c, OWB_ST_DEV_COUNTER, &a, owb_store_read_i64, &last, &n);
+        rc = rc != OWB_OK ? rc : n == 0 ? OWB_ERR_NOENT : OWB_ERR_SPACE;
+    }
     if (rc != OWB_OK)
         return rc;
     a.n = 0;
@@ -605,13 +623,63 @@ static enum owb_err issue_job(void *c, void *arg)
     return sq_run(c, ST_ISSUE_SESSION, &a, NULL, NULL, NULL);
 }
 
+static enum owb_err set_sync(struct conn *c, bool full)
+{
+    return map_rc(
+        c->db, sqlite3_exec(c->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                            NULL, NULL, NULL));
+}
+
+/* Moves the durable mark ahead of the clock in one transaction that waits
+ * for the disk (synchronous=FULL syncs the WAL, and with it every commit
+ * before). Another process may have moved it further: the later wins. */
+static enum owb_err reserve(struct sq_store *s)
+{
+    int64_t deadline = owb_store_deadline(&s->core.base), mark = 0, next;
+    struct owb_store_args a = {0};
+    struct conn *c = acquire_writer(s, deadline);
+    enum owb_err rc = c ? OWB_OK : OWB_ERR_UNAVAILABLE;
+
+    if (!c)
+        goto out;
+    wait_until(c, deadline);
+    rc = set_sync(c, true);
+    if (rc == OWB_OK)
+        rc = sq_begin(c);
+    if (rc == OWB_OK)
+        rc = sq_run(c, OWB_ST_MARK_GET, NULL, owb_store_read_i64, &mark, NULL);
+    next = owb_store_mark_next(mark > s->mark ? mark : s->mark, owb_store_now_us());
+    owb_arg_i64(&a, next);
+    if (rc == OWB_OK)
+        rc = sq_run(c, OWB_ST_MARK_RAISE, &a, NULL, NULL, NULL);
+    rc = sq_end(c, rc);
+    if (rc == OWB_OK)
+        s->mark = next;
+    if (!s->sync_full && set_sync(c, false) != OWB_OK && rc == OWB_OK)
+        rc = OWB_ERR_IO;
+    release_writer(s);
+out:
+    return rc;
+}
+
+/* Tried again after a reservation; a mark that cannot move any more
+ * (2^53) ends it: no counter is issued there. */
 static enum owb_err sq_issue(struct owb_store *base, const char *id,
                              const uint8_t session_hash[OWB_HASH_BYTES], const char *mode,
                              int64_t now, uint64_t *counter)
 {
-    struct issue_args is = {id, session_hash, mode, now, 0};
+    struct issue_args is = {S(base), id, session_hash, mode, now, 0};
     enum owb_err rc = write_batched(S(base), issue_job, &is);
 
+    for (int i = 0; rc == OWB_ERR_SPACE && i < 2; i++) {
+        rc = reserve(S(base));
+        if (rc == OWB_OK)
+            rc = write_batched(S(base), issue_job, &is);
+    }
+    if (rc == OWB_ERR_SPACE) {
+        fprintf(stderr, "owb-server: %s: no counter below 2^53 is left\n", id);
+        rc = OWB_ERR_INTERNAL;
+    }
     *counter = rc == OWB_OK ? (uint64_t)is.counter : 0;
     return rc;
 }
@@ -634,7 +702,7 @@ static enum owb_err checkin_job(void *c, void *arg)
     owb_arg_i64(&a, (int64_t)ci->counter);
     rc = sq_run(c, ST_CHECKIN_SESSION, &a, NULL, NULL, &n);
     if (rc == OWB_OK && n == 0)
-        rc = OWB_ERR_CONFLICT;
+        rc = owb_store_recover(&sq_driver, c, ci->id, ci->counter, ci->now);
     /* The primary key (device_id, nonce) refuses a repeat atomically, in
      * the same batch too. */
     a.n = 1;
@@ -897,9 +965,13 @@ static enum owb_err sq_start(void *store, const struct owb_store_config *cfg, ch
     pthread_mutex_init(&s->ckpt_mu, NULL);
     pthread_cond_init(&s->ckpt_cv, NULL);
     s->writer.busy_ms = (int)(cfg->busy_ms ? cfg->busy_ms : 5000);
+    s->sync_full = cfg->sync_full;
     rc = open_conn(cfg, cfg->create, &s->writer.db, diag);
     if (rc == OWB_OK)
         rc = migrate(s->writer.db, diag);
+    if (rc == OWB_OK)
+        rc = sq_run(&s->writer, OWB_ST_MARK_GET, NULL, owb_store_read_i64, &s->mark, NULL);
+    s->floor = s->mark;
     /* The pool's connections read. */
     for (unsigned i = 0; rc == OWB_OK && i < s->core.pool.n; i++)
         rc = open_conn(cfg, false, &((struct conn *)owb_store_pool_slot(&s->core.pool, i))->db,

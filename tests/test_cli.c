@@ -108,7 +108,7 @@ static void test_range_message(void **state)
     assert_non_null(strstr(out, "--threads takes a whole number from 1 to 256, not '300'"));
     char *argv2[] = {OWB_SERVER_BIN, "serve", "--sync", "off", NULL};
     assert_int_equal(t_run_err(argv2, NULL, out, sizeof out), 2);
-    assert_non_null(strstr(out, "--sync takes full or normal, not 'off'"));
+    assert_non_null(strstr(out, "--sync takes normal or full, not 'off'"));
     char *argv3[] = {OWB_SERVER_BIN, "device", "--busy-timeout", "0", "list", NULL};
     assert_int_equal(t_run_err(argv3, NULL, out, sizeof out), 2);
     assert_non_null(strstr(out, "--busy-timeout takes a whole number from 1 to 600000"));

@@ -14,6 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "owb/json.h"
+
 enum { PG_BURST = 600 };
 
 /* One client of a burst: setups for one device through one instance. */
@@ -157,6 +161,92 @@ static void test_pg_connection_loss(void **state)
     free(log);
 }
 
+/* One server-sealed setup of dev-<dev> through base: its counter, 0 when
+ * it was not answered 200 (the database was away). */
+static uint64_t setup_counter(const char *base, int dev)
+{
+    char u[512], hdr[256], body[512];
+    const char *headers[] = {"Content-Type: application/json", hdr, NULL};
+    uint8_t app_key[32];
+    uint64_t counter = 0;
+    struct t_resp r;
+    cJSON *root = NULL;
+
+    snprintf(u, sizeof u, "%s/v1/setup/dev-%d", base, dev);
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", F.token);
+    randombytes_buf(app_key, sizeof app_key);
+    t_server_sealed_body(body, sizeof body, F.dev[dev].claim_code, app_key);
+    if (!t_http_try("POST", u, headers, body, strlen(body), &r))
+        return 0;
+    if (r.status == 200) {
+        assert_int_equal(owb_json_parse(r.body, r.len, &root), OWB_OK);
+        assert_int_equal(owb_json_uint(root, "counter", &counter), OWB_OK);
+        cJSON_Delete(root);
+    } else if (r.status != 503) {
+        fail_msg("%s: %ld %s", u, r.status, r.body);
+    }
+    t_resp_free(&r);
+    return counter;
+}
+
+/* Two instances taking turns at one device's setups: each counter above
+ * the one before, whichever instance (and clock) issued it. */
+static void test_pg_alternate(void **state)
+{
+    (void)state;
+    struct t_proc a, b;
+    char base_a[64], base_b[64];
+    uint64_t last = 0;
+
+    t_start_server(&a, "alt-a", "0");
+    t_start_server(&b, "alt-b", "0");
+    snprintf(base_a, sizeof base_a, "http://127.0.0.1:%u", a.port);
+    snprintf(base_b, sizeof base_b, "http://127.0.0.1:%u", b.port);
+    for (int i = 0; i < 40; i++) {
+        uint64_t c = setup_counter(i % 2 ? base_b : base_a, 1);
+        assert_true(c > last);
+        last = c;
+    }
+    t_stop(&a, SIGTERM);
+    t_stop(&b, SIGTERM);
+}
+
+/* PostgreSQL crashes (immediate shutdown) right after setups it committed
+ * without waiting for the WAL: crash recovery empties counter_floor, the
+ * next setup reserves from the durable mark, and every counter after is
+ * above every one answered before. */
+static void test_pg_crash(void **state)
+{
+    (void)state;
+    struct t_proc p;
+    char base[64];
+    uint64_t high = 0, c = 0;
+    int tries = 0;
+
+    t_serve(&p, "pg-crash", "--metrics-listen", "off", "--rate-limit", "0", "--busy-timeout",
+            "2000", NULL);
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", p.port);
+    for (int i = 0; i < 100; i++) {
+        c = setup_counter(base, 0);
+        assert_true(c > high);
+        high = c;
+    }
+    t_pg_crash(&F.pg);
+    assert_string_equal(t_pg_exec(&F.pg, "SELECT count(*) FROM counter_floor"), "0");
+    print_message("crash: answered up to %llu, the database holds %s\n", (unsigned long long)high,
+                  t_pg_exec(&F.pg, "SELECT counter FROM devices WHERE id = 'dev-0'"));
+    while ((c = setup_counter(base, 0)) == 0 && tries++ < 20)
+        ;
+    for (int i = 0; i < 20; i++) {
+        if (c <= high)
+            fail_msg("after the crash: counter %llu, %llu was answered before",
+                     (unsigned long long)c, (unsigned long long)high);
+        high = c;
+        c = setup_counter(base, 0);
+    }
+    assert_int_equal(t_stop(&p, SIGTERM), 0);
+}
+
 /* A setup of dev-0 through base, asked until it is answered 200 (at most
  * 50 times, each bounded): the number of tries. */
 static int setup_until_ok(const char *base)
@@ -249,10 +339,9 @@ static void test_pg_concurrent_init(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pg_two_instances),
-        cmocka_unit_test(test_pg_connection_loss),
-        cmocka_unit_test(test_pg_frozen),
-        cmocka_unit_test(test_pg_concurrent_init),
+        cmocka_unit_test(test_pg_two_instances), cmocka_unit_test(test_pg_alternate),
+        cmocka_unit_test(test_pg_crash),         cmocka_unit_test(test_pg_connection_loss),
+        cmocka_unit_test(test_pg_frozen),        cmocka_unit_test(test_pg_concurrent_init),
     };
     return T_WORLD_RUN(tests);
 }

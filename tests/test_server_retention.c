@@ -64,7 +64,7 @@ static void test_prune_command(void **state)
     checkin(F.base, 1, o2.counter, n2, &r);
     t_expect(&r, 409, "\"error\":\"replayed\"");
     t_issue_one("dev-1", F.dev[1].claim_code, &o3);
-    assert_int_equal(o3.counter, o2.counter + 1);
+    assert_true(o3.counter > o2.counter);
 
     /* The default keeps a month: nothing here is that old. */
     assert_int_equal(t_admin(NULL, out, sizeof out, "prune", NULL), 0);

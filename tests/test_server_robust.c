@@ -431,6 +431,8 @@ static void test_lock_contention(void **state)
     assert_int_equal(a.status, 200);
 
     /* Held past the 400 ms busy timeout: 503 + Retry-After everywhere. */
+    struct t_opened o;
+    uint64_t issued = t_issue_one("dev-0", F.dev[0].claim_code, &o);
     t_db_lock(db);
     a = (struct t_slow_setup){base, 0, 0};
     t_slow_setup_run(&a);
@@ -444,7 +446,7 @@ static void test_lock_contention(void **state)
     assert_non_null(strstr(r.headers, "Retry-After: "));
     uint8_t nonce[16];
     randombytes_buf(nonce, sizeof nonce);
-    t_checkin_body(body, sizeof body, &F.dev[0], 1, nonce, false);
+    t_checkin_body(body, sizeof body, &F.dev[0], issued, nonce, false);
     snprintf(u, sizeof u, "%s/v1/devices/dev-0/checkin", base);
     t_http("POST", u, NULL, body, strlen(body), &r);
     t_expect(&r, 503, NULL);

@@ -184,6 +184,15 @@ void t_pg_resume(struct t_pg *pg)
     postmaster(pg);
 }
 
+void t_pg_crash(struct t_pg *pg)
+{
+    assert_true(pg->pid > 0);
+    kill(pg->pid, SIGQUIT);
+    waitpid(pg->pid, NULL, 0);
+    pg->pid = 0;
+    postmaster(pg);
+}
+
 /* The processes whose parent is ppid get sig. */
 static void signal_children(pid_t ppid, int sig)
 {

@@ -27,6 +27,12 @@ void t_pg_start(struct t_pg *pg);
 void t_pg_pause(struct t_pg *pg);
 void t_pg_resume(struct t_pg *pg);
 
+/* Crashes the server (SIGQUIT: immediate shutdown, no checkpoint, what
+ * was not written of the WAL is lost, as in a power cut) and starts it
+ * again on the same port: it runs crash recovery, which empties unlogged
+ * tables. */
+void t_pg_crash(struct t_pg *pg);
+
 /* freeze: stops (SIGSTOP) every process of the cluster, the postmaster
  * first so that it starts no new one; else continues them (SIGCONT). A
  * frozen server keeps its sockets: connecting works, nothing answers. */
