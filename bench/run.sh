@@ -109,7 +109,7 @@ wrk_pair() {
 # and the same load spread over both against all of it on one.
 two_instances() { # dir url
     local d=$1 url=$2 spid2 url2
-    "$S" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --rate-limit 0 --quiet 2>"$d/server2.log" &
+    "$S" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --rate-limit 0 --checkin-rate 0 --quiet 2>"$d/server2.log" &
     spid2=$!
     pids+=("$spid2")
     url2="http://127.0.0.1:$(port_of "$d/server2.log")"
@@ -145,7 +145,7 @@ fleet_bench() { # fleet size [pg]: the key prefix is srv_<n> or srv_pg<n>
     mapfile -t ids < <(cut -d' ' -f1 "$d/targets.txt")
     "$S" device assign "${ids[@]}" --network home >/dev/null
     token=$("$S" token create --label bench | head -1)
-    "$S" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --rate-limit 0 --quiet 2>"$d/server.log" &
+    "$S" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --rate-limit 0 --checkin-rate 0 --quiet 2>"$d/server.log" &
     spid=$!
     pids+=("$spid")
     url="http://127.0.0.1:$(port_of "$d/server.log")"
@@ -309,8 +309,8 @@ table() {
     for n in 1000 "$BIG" pg1000 "pg$BIG"; do
         [ -n "$(med "srv_${n}_healthz_rps")" ] || continue
         case $n in
-        pg*) echo "### 2. owb-server on PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}'), fleet of ${n#pg} devices (wrk -t2 -c32, ${DUR} s, --rate-limit 0, one local server, default settings)" ;;
-        *) echo "### 2. owb-server, fleet of $n devices (wrk -t2 -c32, ${DUR} s, --rate-limit 0, SQLite, synchronous=FULL)" ;;
+        pg*) echo "### 2. owb-server on PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}'), fleet of ${n#pg} devices (wrk -t2 -c32, ${DUR} s, --rate-limit 0 --checkin-rate 0, one local server, default settings)" ;;
+        *) echo "### 2. owb-server, fleet of $n devices (wrk -t2 -c32, ${DUR} s, --rate-limit 0 --checkin-rate 0, SQLite, --sync normal)" ;;
         esac
         echo
         echo "| request | req/s median | min | max | p50 ms (median) | p99 ms (median) |"
