@@ -151,8 +151,18 @@ static enum owb_err hb_record(void *conn, struct hb_tx *t)
     rc = t->drv->run(conn, OWB_ST_HB_COUNTER, &a, owb_store_read_i64, &issued, &n);
     if (rc == OWB_OK && n == 0)
         return OWB_ERR_NOENT;
-    if (rc == OWB_OK && (hb->running > (uint64_t)issued || hb->held > (uint64_t)issued))
-        return OWB_ERR_CONFLICT;
+    /* Above the device's counter but below the durable mark: a counter
+     * issued before a power cut took its row away (store.h issue). The
+     * proof holds, so the device has it: its counter is raised to it. */
+    if (rc == OWB_OK && hb->held > (uint64_t)issued) {
+        a.n = 0;
+        owb_arg_text(&a, hb->id);
+        owb_arg_i64(&a, (int64_t)hb->held);
+        rc = t->drv->run(conn, OWB_ST_RECOVER_DEVICE, &a, NULL, NULL, &n);
+        if (rc == OWB_OK && n == 0)
+            return OWB_ERR_CONFLICT;
+        a.n = 1;
+    }
     n = 0;
     /* All zero is never issued: such a heartbeat only asks for one. */
     if (rc == OWB_OK && !sodium_is_zero(hb->challenge, OWB_HB_CHALLENGE_BYTES))

@@ -509,6 +509,26 @@ static void test_token_label_migration(void **state)
     assert_int_equal(OPS->token_add(F.s, h[0], "dup", 100, &id[0]), OWB_ERR_EXISTS);
 }
 
+/* A heartbeat of dev-a saying it runs `running` and holds `held`, with
+ * challenge c, next n: the store's answer, and the challenge it gives back
+ * in cur. */
+static enum owb_err hb_counters(uint8_t c, uint8_t n, int64_t now, uint64_t running, uint64_t held,
+                                uint8_t cur[16])
+{
+    uint8_t sent[16], next[16];
+    struct owb_rollout_due due;
+    const struct owb_hb_in in = {.id = "dev-a",
+                                 .running = running,
+                                 .held = held,
+                                 .reason = held > running ? "network_not_found" : "",
+                                 .challenge = memset(sent, c, sizeof sent),
+                                 .next = memset(next, n, sizeof next),
+                                 .from = "127.0.0.1",
+                                 .now = now};
+
+    return OPS->heartbeat(F.s, &in, cur, &due);
+}
+
 /* A heartbeat of dev-a with challenge c, next n: the store's answer, and
  * the challenge it gives back in cur. */
 static enum owb_err hb_at(uint8_t c, uint8_t n, int64_t now, uint8_t cur[16])
@@ -1078,6 +1098,31 @@ static void test_checkin_lost_session(void **state)
     assert_true(c3 > c2);
 }
 
+/* A heartbeat that holds a counter a power cut took from the record: the
+ * device's proof holds (the route checked it), the counter lies below the
+ * durable mark, so the record is raised to it; above the mark it is a
+ * conflict. */
+static void test_heartbeat_after_power_cut(void **state)
+{
+    struct owb_import_item it = item("dev-a", OWB_SUITE_SYM, 1);
+    struct owb_device_row d;
+    uint8_t cur[16];
+    uint64_t c1, c2;
+
+    (void)state;
+    import_ok(&it, 1);
+    c1 = issue_at("dev-a", 0x01, 1000);
+    c2 = issue_at("dev-a", 0x02, 1001);
+    lose_tail("dev-a", c1);
+    assert_int_equal(hb_counters(0, 1, 2000, c1, (uint64_t)OWB_COUNTER_LIMIT - 1, cur),
+                     OWB_ERR_CONFLICT);
+    assert_int_equal(hb_counters(0, 1, 2000, c1, c2, cur), OWB_ERR_STALE_CHALLENGE);
+    assert_int_equal(hb_counters(1, 2, 2001, c1, c2, cur), OWB_OK);
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_int_equal(d.counter, c2);
+    assert_true(issue_at("dev-a", 0x03, 3000) > c2);
+}
+
 /* No counter at or above 2^53: the last one below is issued, then the
  * store refuses. */
 static void test_counter_limit(void **state)
@@ -1250,6 +1295,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_counter_clock_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkin_lost_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counter_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat_after_power_cut, setup, teardown),
 #ifndef OWB_TEST_PG
         cmocka_unit_test_setup_teardown(test_counter_power_cut, setup, teardown),
 #endif
