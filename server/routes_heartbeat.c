@@ -216,6 +216,7 @@ static enum owb_err record(struct owb_app *app, const struct owb_http_request *r
         /* One interval: a device that got the bundle says so in its
          * next heartbeat; one still without it then lost the answer. */
         .resend_before = now - (int64_t)app->cfg.heartbeat_s,
+        .silent_before = owb_app_online_since(app),
     };
     return app->store->ops->heartbeat(app->store, &in, current, due);
 }

@@ -146,6 +146,10 @@ struct owb_hb_in {
      * is sent again only when it was issued at or before this time: the
      * device may not have had the answer yet. */
     int64_t resend_before;
+    /* Devices not heard from since (two intervals) hold no wave back once
+     * their wave has been out that long: they get their bundle when they
+     * come back, and the next wave need not wait for them. */
+    int64_t silent_before;
 };
 
 /* What the device's rollout asks for after a heartbeat: a bundle, when

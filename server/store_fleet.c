@@ -90,11 +90,14 @@ static enum owb_err hb_rollout(void *conn, struct hb_tx *t)
         owb_arg_i64(&a, hb->now);
         rc = t->drv->run(conn, OWB_ST_RO_MARK, &a, NULL, NULL, NULL);
     }
-    if (rc == OWB_OK && strcmp(state, "pending") != 0) {
+    /* Any device of the rollout may move it on: the one that finished its
+     * wave, or one of a later wave while a silent device holds it. */
+    if (rc == OWB_OK && strcmp(f.ro_state, "running") == 0) {
         a.n = 0;
         owb_arg_i64(&a, f.rollout_id);
-        owb_arg_i64(&a, f.wave);
+        owb_arg_i64(&a, f.ro_wave);
         owb_arg_i64(&a, hb->now);
+        owb_arg_i64(&a, hb->silent_before);
         rc = t->drv->run(conn, OWB_ST_RO_ADVANCE, &a, NULL, NULL, NULL);
     }
     if (rc == OWB_OK && strcmp(state, "pending") == 0 && strcmp(f.ro_state, "running") == 0 &&

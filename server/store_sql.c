@@ -99,6 +99,9 @@ static const char *const migrations[] = {
     ("CREATE TABLE counter_mark (mark {int} NOT NULL);"
      "INSERT INTO counter_mark SELECT coalesce(max(counter), 0) + 1 FROM devices;"
      "CREATE {unlogged} TABLE counter_floor (floor_mark {int} NOT NULL);"),
+    /* 10: a wave's pending devices found without reading the whole
+     * rollout (checked at each heartbeat of one of its devices). */
+    ("CREATE INDEX rollout_devices_wave ON rollout_devices(rollout_id, wave, state);"),
 };
 
 size_t owb_store_migrations(void)
@@ -220,12 +223,16 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
     [OWB_ST_RO_MARK] = {"UPDATE rollout_devices SET state = $3, reason = $4, updated_at = $5 "
                         "WHERE rollout_id = $1 AND device_id = $2",
                         "ittti"},
-    /* The next wave, once no device of this one is still pending. */
+    /* The next wave, once no device of this one is still pending, but for
+     * devices silent since $4 when the wave has been out since then too
+     * (updated_at: when it was released, paused or resumed). */
     [OWB_ST_RO_ADVANCE] = {"UPDATE rollouts SET wave = wave + 1, updated_at = $3 WHERE id = $1 "
                            "AND state = 'running' AND wave = $2 AND wave + 1 < waves "
-                           "AND NOT EXISTS (SELECT 1 FROM rollout_devices WHERE rollout_id = $1 "
-                           "  AND wave = $2 AND state = 'pending')",
-                           "iii"},
+                           "AND NOT EXISTS (SELECT 1 FROM rollout_devices rd JOIN devices d "
+                           "  ON d.id = rd.device_id WHERE rd.rollout_id = $1 AND rd.wave = $2 "
+                           "  AND rd.state = 'pending' AND (rollouts.updated_at > $4 "
+                           "  OR coalesce(d.heard_at, 0) >= $4))",
+                           "iiii"},
     [OWB_ST_RO_CLAIM] = {"UPDATE rollout_devices SET counter = $4, issued_at = $5, "
                          "updated_at = $5 WHERE rollout_id = $1 AND device_id = $2 "
                          "AND counter = $3 AND state = 'pending' AND EXISTS (SELECT 1 FROM "

@@ -508,6 +508,48 @@ static void test_waves_pause_abort(void **state)
     assert_non_null(strstr(out, "rollout 1: network home"));
 }
 
+/* A device that stays off holds no wave back for ever: once its wave has
+ * been out for two heartbeat intervals and it has not been heard from in
+ * that time, the next wave goes; it gets its bundle when it comes back. */
+static void test_silent_device_wave(void **state)
+{
+    (void)state;
+    struct owb_heartbeat_answer a;
+    char out[16384], sql[160];
+    long long id = 0;
+    struct t_db *db;
+
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "assign", "dev-0", "dev-1",
+                             "--network", "home", "--batch", "1", NULL),
+                     0);
+    assert_non_null(strstr(out, "2 device(s) in 2 wave(s) of up to 1"));
+    assert_int_equal(sscanf(strstr(out, "rollout "), "rollout %lld started", &id), 1);
+    beat(1, &a);
+    beat(1, &a);
+    assert_false(a.has_rollout); /* wave 2, and dev-0 of wave 1 is not done */
+    /* Two intervals later, dev-0 still silent. */
+    snprintf(sql, sizeof sql,
+             "UPDATE rollouts SET updated_at = updated_at - 100000 WHERE id = %lld", id);
+    db = t_db_open();
+    t_db_sql(db, sql);
+    t_db_sql(db, "UPDATE devices SET heard_at = 1 WHERE id = 'dev-0'");
+    t_db_close(db);
+    beat(1, &a); /* moves the rollout on */
+    beat(1, &a);
+    take(1, &a, true);
+    beat(1, &a);
+    snprintf(sql, sizeof sql, "%lld", id);
+    status(sql, out, sizeof out);
+    assert_non_null(strstr(out, "wave 2 of 2"));
+    assert_non_null(strstr(out, "not_heard_from=1 applied=1"));
+    /* dev-0 comes back and catches up. */
+    beat(0, &a);
+    take(0, &a, true);
+    beat(0, &a);
+    status(sql, out, sizeof out);
+    assert_non_null(strstr(out, "applied=2"));
+}
+
 #ifdef OWB_TEST_PG
 /* Two instances answer the same devices' heartbeats at once: each
  * heartbeat is accepted by one instance only, and each device gets one
@@ -544,6 +586,7 @@ int main(void)
 #ifdef OWB_TEST_PG
         cmocka_unit_test(test_pg_two_instances),
 #endif
+        cmocka_unit_test(test_silent_device_wave),
     };
     return T_WORLD_RUN(tests);
 }
