@@ -155,7 +155,7 @@ net_add() { # NAME SSID SECURITY PASS [hidden]: the PSK from a file, byte for by
 # --- the device ------------------------------------------------------------
 # Which device the helpers below mean: by default the one in the VM's own
 # namespace (wlan0, wlan1, $W/dev); use_dev N switches to fleet device N.
-DEV_NS= DEV_DIR=$W/dev STA=wlan0 APIF=wlan1
+DEV_NS='' DEV_DIR=$W/dev STA=wlan0 APIF=wlan1
 use_dev() { DEV_NS=dev$1 DEV_DIR=$W/dev$1 STA=sta$1 APIF=ap$1; }
 in_dev() { if [ -n "$DEV_NS" ]; then ip netns exec "$DEV_NS" "$@"; else "$@"; fi; }
 
