@@ -196,6 +196,10 @@ void *owb_agent_worker(void *arg);
  * "not found" apart); OWB_REASON_NONE when joined. Rolls nothing back. */
 enum owb_fail_reason owb_worker_apply_join(struct owb_agent *a, const struct owb_job *job,
                                            const struct timespec *t0);
+/* After a rollback: waits, up to --join-timeout, until the settings put
+ * back are joined again (a heartbeat sent before would find no network, and
+ * two unanswered ones read as "the network is down"); true when joined. */
+bool owb_worker_rejoin(struct owb_agent *a);
 /* Sleeps up to ms, waking early when the agent stops; false when stopping. */
 bool owb_agent_nap(struct owb_agent *a, unsigned ms);
 /* Milliseconds since t0 (CLOCK_MONOTONIC). */

@@ -157,13 +157,19 @@ static void apply_held(struct owb_agent *a, struct owb_job *job)
     }
     if (a->backend->ops->rollback(a->backend) != OWB_OK)
         fprintf(stderr, "owb-device: rollback reported an error\n");
+    /* The next heartbeat must go over the working network, not race its
+     * re-association: on real Wi-Fi that race made every heartbeat after a
+     * failed try unanswered, and the held settings were tried again at
+     * once, round and round, never back on the working network. */
+    bool back = owb_worker_rejoin(a);
     pthread_mutex_lock(&a->mu);
     a->hb_reason = reason;
     pthread_mutex_unlock(&a->mu);
     fprintf(stderr,
-            "owb-device: rollout bundle %llu failed: %s; previous settings restored "
+            "owb-device: rollout bundle %llu failed: %s; previous settings restored, %s "
             "(%ld ms); held for the next try\n",
-            (unsigned long long)job->counter, owb_reason_name(reason), owb_since_ms(&t0));
+            (unsigned long long)job->counter, owb_reason_name(reason),
+            back ? "joined again" : "not joined again", owb_since_ms(&t0));
 }
 
 /* Tries the held bundle (or the answer's, accepted first); false when

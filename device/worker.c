@@ -75,21 +75,36 @@ static bool ssid_visible(struct owb_agent *a, const char *ssid)
     return false;
 }
 
-/* Waits for the join; OWB_REASON_NONE when joined. */
-static enum owb_fail_reason wait_for_join(struct owb_agent *a, const struct owb_job *job)
+/* Polls the backend's join check until it is joined, fails for good, or
+ * --join-timeout is up; its last answer. */
+static enum owb_join poll_join(struct owb_agent *a)
 {
     time_t deadline = time(NULL) + (time_t)a->cfg.join_timeout_s;
     enum owb_join j;
 
     for (;;) {
         j = a->backend->ops->check(a->backend, false);
-        if (j == OWB_JOIN_OK)
-            return OWB_REASON_NONE;
         if (j != OWB_JOIN_PENDING && j != OWB_JOIN_ERROR)
-            return reason_of(j);
+            return j;
         if (time(NULL) >= deadline || !owb_agent_nap(a, JOIN_POLL_MS))
-            break;
+            return j;
     }
+}
+
+bool owb_worker_rejoin(struct owb_agent *a)
+{
+    return poll_join(a) == OWB_JOIN_OK;
+}
+
+/* Waits for the join; OWB_REASON_NONE when joined. */
+static enum owb_fail_reason wait_for_join(struct owb_agent *a, const struct owb_job *job)
+{
+    enum owb_join j = poll_join(a);
+
+    if (j == OWB_JOIN_OK)
+        return OWB_REASON_NONE;
+    if (j != OWB_JOIN_PENDING && j != OWB_JOIN_ERROR)
+        return reason_of(j);
     j = a->backend->ops->check(a->backend, true);
     if (j == OWB_JOIN_OK)
         return OWB_REASON_NONE;

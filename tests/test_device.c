@@ -1321,6 +1321,7 @@ struct fleet_srv {
     struct owb_heartbeat hb[HB_MAX];
     struct timespec at[HB_MAX];
     int posts, stale; /* heartbeat requests with a good proof; of them, stale */
+    int offline;      /* heartbeats sent while the previous network was coming back */
     bool lose_next;
     uint8_t challenge[16];               /* the current one; zero until the first stale answer */
     struct owb_heartbeat_answer *answer; /* sent once, then none */
@@ -1397,6 +1398,22 @@ static char *fleet_answer(struct fleet_srv *fs, const struct owb_heartbeat *hb, 
     return out;
 }
 
+/* The fake backend's previous network, rolled back to, is not back yet
+ * (fake_tool.c, rejoin()): on real Wi-Fi a heartbeat now finds no network. */
+static bool rejoining(void)
+{
+    char path[4096];
+    int left = 0;
+    snprintf(path, sizeof path, "%s/rejoining", D.fake_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%d", &left) != 1)
+            left = 0;
+        fclose(f);
+    }
+    return left > 0;
+}
+
 static void fleet_handler(void *ctx, const struct owb_http_request *req,
                           struct owb_http_response *resp)
 {
@@ -1420,7 +1437,9 @@ static void fleet_handler(void *ctx, const struct owb_http_request *req,
               owb_heartbeat_request_parse(req->body, req->body_len, suite, &hb, proof) == OWB_OK &&
               (fs->pk ? owb_pk_heartbeat_verify(fs->pk, D.id, &hb, proof)
                       : owb_heartbeat_verify(kc, D.id, &hb, proof)) == OWB_OK;
+    bool offline = ok && rejoining();
     pthread_mutex_lock(&fs->mu);
+    fs->offline += offline;
     if (!ok)
         fs->bad++;
     else
@@ -1680,6 +1699,18 @@ static void test_rollout_applied(void **state)
     free(b2);
 }
 
+/* After fleet_begin: the backend refuses every network from now on (wrong
+ * password), and the next heartbeat is answered with a rollout of bundle 2
+ * (app key ak2) to W_NEW; the bundle, for the caller to free. */
+static char *fleet_refused_rollout(struct fleet_srv *fs, const uint8_t ak2[32])
+{
+    fake("apply-to-file.check.exit", "11");
+    char *b = make_bundle(
+        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs->url});
+    fleet_rollout(fs, 2, b, ak2);
+    return b;
+}
+
 /* A rollout the backend refuses (wrong password): rolled back, the next
  * heartbeat says why, it is tried again at the following heartbeats, kept
  * across a restart, and applied once the network takes it. */
@@ -1692,10 +1723,7 @@ static void test_rollout_refused_retried(void **state)
     struct stat st;
 
     fleet_begin(&fs, ak, ak2, "refused", "1");
-    fake("apply-to-file.check.exit", "11");
-    char *b2 = make_bundle(
-        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
-    fleet_rollout(&fs, 2, b2, ak2);
+    char *b2 = fleet_refused_rollout(&fs, ak2);
     /* The next heartbeat after the try: running 1, held 2, wrong_password. */
     int n = 0;
     for (; n < 20 && fleet_wait(&fs, n + 1, 10); n++) {
@@ -1734,6 +1762,36 @@ static void test_rollout_refused_retried(void **state)
     assert_true(fs.checkin_counter == 2);
     assert_int_equal(fs.bad, 0);
     pthread_mutex_unlock(&fs.mu);
+    t_stop(&D.proc, SIGTERM);
+    fleet_stop(&fs);
+    free(b2);
+}
+
+/* After a failed try the previous network takes a while to come back
+ * (re-association, DHCP: seconds on real Wi-Fi). The agent waits for it,
+ * up to --join-timeout, before its next heartbeat. It did not: in the
+ * Wi-Fi VM's fleet scenario every heartbeat after a failed try then found
+ * no network, two unanswered read as "the network is down", the held
+ * settings were tried again at once, and the device never got back. */
+static void test_rollout_failed_waits_for_previous_network(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32];
+
+    fleet_begin(&fs, ak, ak2, "rejoin", "1");
+    /* Back after 3 checks (0.5 s apart), within the join timeout (3 s). */
+    fake("apply-to-file.rejoin", "3");
+    char *b2 = fleet_refused_rollout(&fs, ak2);
+    /* Three tries, each rolled back, each followed by heartbeats. */
+    assert_true(wait_calls("rollback", 3, 30));
+    assert_true(fleet_wait(&fs, fleet_count(&fs) + 1, 10));
+    pthread_mutex_lock(&fs.mu);
+    int offline = fs.offline, bad = fs.bad;
+    pthread_mutex_unlock(&fs.mu);
+    assert_int_equal(offline, 0);
+    assert_int_equal(bad, 0);
+    assert_true(wait_log("previous settings restored, joined again"));
     t_stop(&D.proc, SIGTERM);
     fleet_stop(&fs);
     free(b2);
@@ -1864,10 +1922,7 @@ static void test_network_down_retries_at_once(void **state)
     uint8_t ak[32], ak2[32];
 
     fleet_begin(&fs, ak, ak2, "netdown", "4");
-    fake("apply-to-file.check.exit", "11");
-    char *b = make_bundle(
-        &(struct bundle_spec){.counter = 2, .app_key = ak2, .w = W_NEW, .checkin_url = fs.url});
-    fleet_rollout(&fs, 2, b, ak2);
+    char *b = fleet_refused_rollout(&fs, ak2);
     assert_true(wait_log("rollout bundle 2 failed: wrong_password"));
     owb_httpd_stop(fs.h, 0);
     fs.h = NULL;
@@ -1912,6 +1967,7 @@ int main(void)
         cmocka_unit_test_setup(test_phone_failure_reason, fresh),
         cmocka_unit_test_setup(test_rollout_applied, fresh),
         cmocka_unit_test_setup(test_rollout_refused_retried, fresh),
+        cmocka_unit_test_setup(test_rollout_failed_waits_for_previous_network, fresh),
         cmocka_unit_test_setup(test_pk_heartbeat_rollout, fresh),
         cmocka_unit_test_setup(test_setup_mode_wins, fresh),
         cmocka_unit_test_setup(test_network_down_retries_at_once, fresh),

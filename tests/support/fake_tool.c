@@ -9,7 +9,8 @@
  * As uci it keeps "key=value" state in $OWB_FAKE_DIR/uci.state so that
  * get/set/delete behave like the real thing. As "apply-to-file" (the demo
  * and the tests' command backend) apply writes the settings it got to
- * $OWB_FAKE_DIR/applied.json. */
+ * $OWB_FAKE_DIR/applied.json, and a rollback can leave the previous
+ * network a while to come back (rejoin() below). */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -159,6 +160,45 @@ static void write_applied(void)
     cJSON_Delete(o);
 }
 
+static void put_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* As apply-to-file, a previous network that takes a while to come back:
+ * with apply-to-file.rejoin holding N, a rollback leaves it re-associating
+ * ($OWB_FAKE_DIR/rejoining holds the checks left), the next N checks say
+ * "still trying" (10), then they say joined (0) until the next apply. The
+ * exit status of a check answered so, or -1. */
+static int rejoin(const char *action)
+{
+    char path[4096], conf[4096], *v;
+    int left;
+
+    snprintf(path, sizeof path, "%s/rejoining", dir());
+    snprintf(conf, sizeof conf, "%s/apply-to-file.rejoin", dir());
+    if (!strcmp(action, "apply"))
+        unlink(path);
+    if (!strcmp(action, "rollback") && (v = slurp(conf))) {
+        put_text(path, v);
+        free(v);
+    }
+    if (strcmp(action, "check") != 0 || !(v = slurp(path)))
+        return -1;
+    left = atoi(v);
+    free(v);
+    if (left <= 0)
+        return 0;
+    char text[16];
+    snprintf(text, sizeof text, "%d", left - 1);
+    put_text(path, text);
+    return 10;
+}
+
 /* A daemon stand-in (udhcpc, udhcpd) notes a SIGTERM in
  * OWB_FAKE_DIR/NAME.terminated: a child that inherited a blocked SIGTERM
  * never would. */
@@ -177,7 +217,7 @@ int main(int argc, char **argv)
 {
     const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     char *v;
-    int code = 0;
+    int code = 0, rejoined = -1;
 
     log_call(name, argc, argv);
     snprintf(term_path, sizeof term_path, "%s/%s.terminated", dir(), name);
@@ -190,6 +230,8 @@ int main(int argc, char **argv)
         code = fake_uci(argc, argv);
     if (!strcmp(name, "apply-to-file") && argc > 1 && !strcmp(argv[1], "apply"))
         write_applied();
+    if (!strcmp(name, "apply-to-file") && argc > 1)
+        rejoined = rejoin(argv[1]);
     if ((v = lookup(name, argc, argv, "out"))) {
         fputs(v, stdout);
         free(v);
@@ -198,5 +240,5 @@ int main(int argc, char **argv)
         code = atoi(v);
         free(v);
     }
-    return code;
+    return rejoined >= 0 ? rejoined : code;
 }

@@ -61,11 +61,15 @@ own() { # own PHY NAME: the device's radio stays here, renamed
     ip link set "$2" up
 }
 
+# world [FLEET]: the six radios every scenario has; FLEET more devices
+# (scenario_fleet) get two radios each, a station staN and a setup AP apN,
+# in a namespace devN of their own.
 world() {
-    local phys
-    kmod mac80211_hwsim radios=6
+    local phys fleet=${1:-0} i radios
+    radios=$(( 6 + 2 * fleet ))
+    kmod mac80211_hwsim radios=$radios
     mapfile -t phys < <(ls /sys/class/ieee80211 | sort -V)
-    [ "${#phys[@]}" -eq 6 ] || die "expected 6 radios, got ${#phys[@]}"
+    [ "${#phys[@]}" -eq "$radios" ] || die "expected $radios radios, got ${#phys[@]}"
     for ns in prem phone other; do ip netns add $ns; ip -n $ns link set lo up; done
     give prem "${phys[0]}" wlan0
     give prem "${phys[1]}" wlan1
@@ -73,6 +77,12 @@ world() {
     own "${phys[3]}" wlan1
     give phone "${phys[4]}" wlan0
     give other "${phys[5]}" wlan0
+    for (( i = 1; i <= fleet; i++ )); do
+        ip netns add "dev$i"
+        ip -n "dev$i" link set lo up
+        give "dev$i" "${phys[4 + 2 * i]}" "sta$i"
+        give "dev$i" "${phys[5 + 2 * i]}" "ap$i"
+    done
     ip link add mob0 netns phone type veth peer name mob1 netns prem
     ip -n phone addr add 172.30.0.2/24 dev mob0
     ip -n prem addr add 172.30.0.1/24 dev mob1
@@ -128,7 +138,7 @@ server() { # the server in prem, with network "office" (A) and an installer toke
     net_add office "$ssid" "$sec" "$pass" "$hidden"
     TOKEN=$($B/server/owb-server token create --label vm 2>/dev/null)
     ip netns exec prem $B/server/owb-server serve --listen 0.0.0.0:8080 --public-url "$SERVER" \
-        --rate-limit 0 >$W/srv/server.log 2>&1 &
+        --rate-limit 0 ${HEARTBEAT:+--heartbeat "$HEARTBEAT"} >$W/srv/server.log 2>&1 &
     wait_for "owb-server" 20 ip netns exec phone curl -fs -o /dev/null "$SERVER/healthz"
     say "server ready"
 }
@@ -143,11 +153,18 @@ net_add() { # NAME SSID SECURITY PASS [hidden]: the PSK from a file, byte for by
 }
 
 # --- the device ------------------------------------------------------------
+# Which device the helpers below mean: by default the one in the VM's own
+# namespace (wlan0, wlan1, $W/dev); use_dev N switches to fleet device N.
+DEV_NS='' DEV_DIR=$W/dev STA=wlan0 APIF=wlan1
+use_dev() { DEV_NS=dev$1 DEV_DIR=$W/dev$1 STA=sta$1 APIF=ap$1; }
+in_dev() { if [ -n "$DEV_NS" ]; then ip netns exec "$DEV_NS" "$@"; else "$@"; fi; }
+
 # device SUITE BACKEND: mints and imports a device, starts its Wi-Fi stack
 # the way docs/device.md says, then owb-device; waits for its setup AP.
 device() {
-    local suite=${1:-sym} backend=${2:-wpa_supplicant} d=$W/dev
-    local -a suite_args=() wifi_args=()
+    local suite=${1:-sym} backend=${2:-wpa_supplicant} d=$DEV_DIR
+    local -a suite_args=() wifi_args=() ns=()
+    [ -z "$DEV_NS" ] || ns=(ip netns exec "$DEV_NS")
     mkdir -p "$d"
     mkdir -m 700 "$d/state" "$d/factory"
     if [ "$suite" = pk ]; then
@@ -167,8 +184,10 @@ device() {
         # docs/device.md: one wpa_supplicant per interface, a config file each.
         printf 'ctrl_interface=/run/wpa_supplicant\nupdate_config=0\n' >$d/etc/wpa_supplicant.conf
         printf 'ctrl_interface=/run/wpa_supplicant\nupdate_config=0\n' >$d/etc/owb-setup-ap.conf
-        wpa_supplicant -B -i wlan0 -c $d/etc/wpa_supplicant.conf -P $d/wpa0.pid
-        wpa_supplicant -B -i wlan1 -c $d/etc/owb-setup-ap.conf -P $d/wpa1.pid
+        # (Fleet devices: their interface names keep the control sockets,
+        # /run/wpa_supplicant/IFACE, apart; the file system is shared.)
+        "${ns[@]}" wpa_supplicant -B -i "$STA" -c $d/etc/wpa_supplicant.conf -P $d/wpa0.pid
+        "${ns[@]}" wpa_supplicant -B -i "$APIF" -c $d/etc/owb-setup-ap.conf -P $d/wpa1.pid
         wifi_args=(--wifi-backend wpa_supplicant --wpa-config "$d/etc/wpa_supplicant.conf"
                    --wpa-ap-config "$d/etc/owb-setup-ap.conf" --run-dir "$d/run")
         ;;
@@ -177,22 +196,22 @@ device() {
         wifi_args=(--wifi-backend nmcli --nm-dir /etc/NetworkManager/system-connections)
         ;;
     esac
-    $B/device/owb-device --key-file "$d/factory/$ID.key" --state-dir $d/state \
-        --iface wlan0 --ap-iface wlan1 "${wifi_args[@]}" \
+    "${ns[@]}" $B/device/owb-device --key-file "$d/factory/$ID.key" --state-dir $d/state \
+        --iface "$STA" --ap-iface "$APIF" "${wifi_args[@]}" \
         --join-timeout "${JOIN_TIMEOUT:-40}" --checkin-timeout "${CHECKIN_TIMEOUT:-30}" \
-        >$d/device.log 2>&1 &
+        ${HEARTBEAT:+--heartbeat "$HEARTBEAT"} >$d/device.log 2>&1 &
     echo $! >$d/device.pid
     wait_for "the device's setup AP" 60 phone_sees "$AP_SSID"
     say "device $ID: setup AP seen by the phone"
 }
 device_pid() { cat $W/dev/device.pid; }
 
-status() { curl -fsS --max-time 5 "$DEVICE_URL/v1/status"; }
+status() { in_dev curl -fsS --max-time 5 "$DEVICE_URL/v1/status"; }
 state_is() { status 2>/dev/null | grep -q "\"state\":\"$1\""; }
-device_ip() { ip -4 -o addr show dev wlan0 | awk '{print $4}'; }
+device_ip() { in_dev ip -4 -o addr show dev "$STA" | awk '{print $4}'; }
 has_ip_in() { device_ip | grep -q "^$1\."; }
-reaches_server() { curl -fs --max-time 3 -o /dev/null "$SERVER/healthz"; }
-setup_ap_up() { wpa_cli -i wlan1 status 2>/dev/null | grep -q '^mode=AP'; }
+reaches_server() { in_dev curl -fs --max-time 3 -o /dev/null "$SERVER/healthz"; }
+setup_ap_up() { wpa_cli -i "$APIF" status 2>/dev/null | grep -q '^mode=AP'; }
 
 # --- the phone -------------------------------------------------------------
 phone_sees() { # the phone's radio sees SSID (iw scans without a supplicant)
@@ -252,16 +271,17 @@ last_state_read() { sed -n 's/^\[device\] state: //p' $W/phone.out | tail -n 1; 
 # setup AP until the end, read the device checking in or joined and ended
 # at joined (checked in); the setup AP goes down after that.
 expect_online() {
-    local name=$1 net=${2:-192.168.50}
+    local name=$1 net=${2:-192.168.50} ip
     wait_for "session online" 90 session_online
     metric "online_$name" $(( $(now_ms) - T202 ))
     # Under NetworkManager the agent's address goes with the setup AP: then
     # its log says what /v1/status would.
-    state_is joined || grep -q '^owb-device: provisioned with bundle' $W/dev/device.log ||
+    state_is joined || grep -q '^owb-device: provisioned with bundle' "$DEV_DIR/device.log" ||
         { status; die "device not in state joined"; }
     has_ip_in "$net" || die "device has no address in $net.0/24: $(device_ip)"
-    grep -q "^owb-server: $net\.1[0-9][0-9] POST /v1/devices/{id}/checkin 200" $W/srv/server.log ||
-        die "no check-in from $net.0/24 in the server log"
+    ip=$(device_ip | head -n 1)
+    grep -qF "owb-server: ${ip%/*} POST /v1/devices/{id}/checkin 200" $W/srv/server.log ||
+        die "no check-in from the device's address ${ip%/*} in the server log"
     phone_outcome online
     [ "$(last_state_read)" = joined ] || die "the phone's last state read is not joined"
     wait_for "the setup AP down" 30 setup_ap_down
@@ -531,4 +551,136 @@ scenario_nm_wrong_password() {
     expect_failed wrong_password nm_wrong_password
     visible_has "Office A" || die "visible_networks lacks Office A"
     wait_for "the phone reaches the device again" 60 phone_reaches_device
+}
+
+# --- the fleet (issue 20): heartbeats and rollouts over the air --------------
+srv() { $B/server/owb-server "$@"; }
+# rollout_line RID ID: the device's line in `rollout status RID`.
+rollout_line() { srv rollout status "$1" | grep -F "  $2 "; }
+rollout_says() { rollout_line "$1" "$2" | grep -qF "$3"; }
+# all_say RID TEXT N...: every fleet device N's line in the rollout says TEXT.
+all_say() {
+    local rid=$1 text=$2 n
+    shift 2
+    for n in "$@"; do rollout_says "$rid" "${FLEET_ID[$n]}" "$text" || return 1; done
+}
+heard_online() { srv device list --heard online | grep -qF "${FLEET_ID[$1]} "; }
+all_heard_online() { local n; for n in "$@"; do heard_online "$n" || return 1; done; }
+# on_a N: fleet device N is joined, has an address on A and reaches the server.
+on_a() { use_dev "$1"; state_is joined && has_ip_in 192.168.50 && reaches_server; }
+all_on_a() { local n; for n in "$@"; do on_a "$n" || return 1; done; }
+# ap_repass NAME PASS: the access point restarted with another passphrase,
+# as an administrator changes a router's password (its DHCP server stays).
+ap_repass() {
+    local d=$W/ap-$1
+    ap_stop "$1"
+    sed -i "s/^wpa_passphrase=.*/wpa_passphrase=$2/" "$d/hostapd.conf"
+    ip netns exec prem hostapd -B -P "$d/hostapd.pid" "$d/hostapd.conf" >>"$d/hostapd.log"
+    wait_for "AP $1 enabled" 20 ap_enabled "$1"
+}
+# fleet_start N: fleet device N minted, imported, its agent started (its
+# setup AP up); fleet_setup N: then set up the usual way, through the phone.
+fleet_start() {
+    use_dev "$1"
+    device sym
+    FLEET_ID[$1]=$ID FLEET_CLAIM[$1]=$CLAIM
+}
+fleet_setup() {
+    use_dev "$1"
+    ID=${FLEET_ID[$1]} CLAIM=${FLEET_CLAIM[$1]} AP_SSID="OWB-${FLEET_ID[$1]}"
+    provision server
+    expect_online "fleet_setup_$1"
+}
+rollout_id() { sed -n 's/^rollout \([0-9]*\) started.*/\1/p'; }
+
+# Three devices online on A; `network update` publishes a new password
+# before the access point has it: the devices get it at their next
+# heartbeat, fail to join (wrong_password), roll back to A and keep
+# beating. Then A's hostapd restarts with the new password: all three move
+# by themselves. A fourth, assigned to a network no access point in reach
+# broadcasts, rolls back and says network_not_found. Each device is a real
+# owb-device with the wpa_supplicant backend in a namespace of its own
+# (a station radio and a setup-AP radio each); what is asserted is what an
+# administrator sees (the server's CLI) and each device's /v1/status.
+scenario_fleet() {
+    local -a FLEET_ID=() FLEET_CLAIM=() out
+    local rid rid2 t0 n
+    export HEARTBEAT=6
+    world 4
+    ap prem wlan0 A 192.168.50 "Office A" wpa2-psk "office-pass-1"
+    server "Office A" wpa2-psk "office-pass-1"
+    # Started together (their setup APs come up side by side), set up one
+    # after the other by the one phone.
+    for n in 1 2 3; do fleet_start $n; done
+    for n in 1 2 3; do fleet_setup $n; done
+    wait_for "three devices heard online" 60 all_heard_online 1 2 3
+    srv device list --heard online
+
+    # The rollout is published before the access point changes.
+    printf '%s' "office-pass-2" >$W/srv/psk2
+    srv network update office --psk-file $W/srv/psk2 | tee $W/update.out
+    rid=$(rollout_id <$W/update.out)
+    [ -n "$rid" ] || die "network update started no rollout"
+    t0=$(now_ms)
+    wait_for "all three failed: wrong_password" 180 all_say "$rid" "failed: wrong_password" 1 2 3
+    metric fleet_early_failed $(( $(now_ms) - t0 ))
+    srv rollout status "$rid"
+    # Rolled back to A, still working: joined, an address on A, the
+    # server reached, heard. Each on its own: a device tries the held
+    # settings again after every heartbeat, off A for each try (with
+    # --heartbeat 6 most of the time; with the default 900 s, seconds in
+    # fifteen minutes), so the three are seldom all on A at one instant.
+    for n in 1 2 3; do
+        wait_for "device $n back on A" 120 on_a $n
+        say "device $n: $(status)"
+        wait_for "device $n heard online after its failures" 60 heard_online $n
+    done
+
+    # Now the access point gets the new password: nobody touches a device.
+    ap_repass A "office-pass-2"
+    t0=$(now_ms)
+    wait_for "all three applied" 240 all_say "$rid" applied 1 2 3
+    metric fleet_moved $(( $(now_ms) - t0 ))
+    srv rollout status "$rid" | tee $W/rollout.out
+    grep -q "^rollout $rid: .* applied=3$" $W/rollout.out || die "the rollout does not count three applied"
+    wait_for "all three on A' (joined, an address, the server reached)" 60 all_on_a 1 2 3
+    for n in 1 2 3; do
+        use_dev $n
+        # The device runs the rollout's bundle: its counter is the one sent.
+        mapfile -t out < <(rollout_line "$rid" "${FLEET_ID[$n]}" | sed -n 's/.* counter=\([0-9]*\) .*/\1/p')
+        status | grep -qE "\"counter\":${out[0]},\"running\":${out[0]}[,}]" ||
+            { status; die "device $n does not run bundle ${out[0]}"; }
+        grep -q "wpa_state=COMPLETED" < <(wpa_cli -i "$STA" status) || die "device $n not associated"
+    done
+    wait_for "all three heard online on A'" 60 all_heard_online 1 2 3
+    srv device list --heard online
+
+    # A fourth device, set up on A' through the phone, then assigned to a
+    # network whose SSID nothing in its reach broadcasts.
+    JOIN_TIMEOUT=15 fleet_start 4
+    fleet_setup 4
+    net_add ghost "Nowhere Net" wpa2-psk "ghost-pass-1"
+    srv device assign "${FLEET_ID[4]}" --network ghost | tee $W/assign.out
+    rid2=$(rollout_id <$W/assign.out)
+    [ -n "$rid2" ] || die "device assign started no rollout"
+    t0=$(now_ms)
+    wait_for "the fourth failed: network_not_found" 180 \
+        rollout_says "$rid2" "${FLEET_ID[4]}" "failed: network_not_found (retrying)"
+    metric fleet_not_found $(( $(now_ms) - t0 ))
+    srv rollout status "$rid2"
+    wait_for "the fourth back on A'" 120 on_a 4
+    wait_for "the fourth heard online" 60 heard_online 4
+    # What `device show` says of it: heard online over A', running its
+    # setup's bundle, the new one held and why it does not run.
+    wait_for "device show: online, network_not_found" 60 shows_not_found "${FLEET_ID[4]}"
+    cat $W/show.out
+    use_dev 4
+    status | grep -q '"running":1,' || { status; die "device 4 does not run its setup's bundle"; }
+    say "device 4: $(status)"
+}
+shows_not_found() {
+    srv device show "$1" >$W/show.out &&
+        grep -q '^heartbeat: *online, last .* from 192\.168\.50\.' $W/show.out &&
+        grep -q '^running: *1$' $W/show.out &&
+        grep -q '^held: .*not running: network_not_found' $W/show.out
 }

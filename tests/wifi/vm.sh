@@ -120,7 +120,7 @@ for s in "$@"; do
         fail=1
         echo "---- $s: its log" >&2
         tail -n 80 "$out/$s.log" >&2 2>/dev/null || true
-        for f in dev_device.log dev_nm.log; do
+        for f in dev_device.log dev_nm.log dev1_device.log dev2_device.log dev3_device.log dev4_device.log; do
             [ -s "$out/$s.files/$f" ] || continue
             echo "---- $s: $f" >&2
             tail -n 40 "$out/$s.files/$f" >&2
