@@ -7,7 +7,7 @@
  *       blob seals a W under the app key in DIR/app_key.txt, for the
  *       app-sealed mode); DIR/keys.txt: "id hex-device-key" of the sample.
  *   owb-bench-prep checkins SERVER TOKEN DIR COUNT
- *       asks SERVER for one bundle for each of the first 16 sampled
+ *       asks SERVER for one bundle for each of the first 256 sampled
  *       devices and writes DIR/checkins.txt: COUNT "path body" lines, each
  *       a check-in with a valid MAC and a fresh nonce.
  *   owb-bench-prep provision SERVER DEVICE-URL ID CLAIM STAMP
@@ -40,7 +40,7 @@
 #include "curl_http.h"
 
 #define W_TEXT "{\"ssid\":\"Bench Net\",\"security\":\"wpa2-psk\",\"psk\":\"bench-passphrase\"}"
-#define CHECKIN_DEVICES 16
+#define CHECKIN_DEVICES 256
 
 static int fail(const char *what)
 {

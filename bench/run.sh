@@ -83,6 +83,15 @@ wrk_run() { # mode url dir -> notes srv_<fleet>_<mode>_{rps,p50,p99}
     esac
 }
 
+# serve_bench LOG: an owb-server of the current OWB_DB without rate limits,
+# its pid and URL in served_pid and served_url.
+serve_bench() {
+    "$S" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --rate-limit 0 --checkin-rate 0 --quiet 2>"$1" &
+    served_pid=$!
+    pids+=("$served_pid")
+    served_url="http://127.0.0.1:$(port_of "$1")"
+}
+
 # wrk_pair tag mode dir url1 url2: two wrk processes (-t1 -c16 each) at
 # once, one at each URL (the same URL twice for one instance), so one
 # instance and two are loaded alike: notes <tag>_<mode>_rps (the sum) and
@@ -109,10 +118,8 @@ wrk_pair() {
 # and the same load spread over both against all of it on one.
 two_instances() { # dir url
     local d=$1 url=$2 spid2 url2
-    "$S" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --rate-limit 0 --checkin-rate 0 --quiet 2>"$d/server2.log" &
-    spid2=$!
-    pids+=("$spid2")
-    url2="http://127.0.0.1:$(port_of "$d/server2.log")"
+    serve_bench "$d/server2.log"
+    spid2=$served_pid url2=$served_url
     for run in $(seq "$RUNS"); do
         say "PostgreSQL: one instance against two, run $run of $RUNS"
         for m in setup-server setup-app; do
@@ -145,10 +152,8 @@ fleet_bench() { # fleet size [pg]: the key prefix is srv_<n> or srv_pg<n>
     mapfile -t ids < <(cut -d' ' -f1 "$d/targets.txt")
     "$S" device assign "${ids[@]}" --network home >/dev/null
     token=$("$S" token create --label bench | head -1)
-    "$S" serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --rate-limit 0 --checkin-rate 0 --quiet 2>"$d/server.log" &
-    spid=$!
-    pids+=("$spid")
-    url="http://127.0.0.1:$(port_of "$d/server.log")"
+    serve_bench "$d/server.log"
+    spid=$served_pid url=$served_url
     for run in $(seq "$RUNS"); do
         say "fleet of $n (${2:-sqlite}): wrk run $run of $RUNS"
         wrk_run healthz "$url" "$d" "$tag"
