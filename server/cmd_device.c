@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "owb/httpd.h"
 #include "owb/json.h"
 #include "owb/keyfile.h"
 #include "owb/mem.h"
@@ -104,8 +105,8 @@ static void heartbeat_json(cJSON *o, const struct owb_device_row *d, int64_t sin
     json_time(o, "heard_at", d->heard_at);
     if (d->heard_at) {
         cJSON_AddStringToObject(o, "heard_from", d->heard_from);
-        cJSON_AddNumberToObject(o, "running", (double)d->running);
-        cJSON_AddNumberToObject(o, "held", (double)d->held);
+        owb_json_add_u64(o, "running", d->running);
+        owb_json_add_u64(o, "held", d->held);
         if (d->reason[0])
             cJSON_AddStringToObject(o, "reason", d->reason);
     }
@@ -121,7 +122,7 @@ static cJSON *device_json(const struct owb_device_row *d, int64_t since)
     cJSON_AddStringToObject(o, "id", d->id);
     cJSON_AddStringToObject(o, "suite", owb_suite_name(d->suite));
     cJSON_AddStringToObject(o, "state", d->state);
-    cJSON_AddNumberToObject(o, "counter", (double)d->counter);
+    owb_json_add_u64(o, "counter", d->counter);
     if (d->network[0])
         cJSON_AddStringToObject(o, "network", d->network);
     else
@@ -288,7 +289,7 @@ static cJSON *sessions_json(const struct recent *r)
         cJSON *o = cJSON_CreateObject();
         if (!o)
             break;
-        cJSON_AddNumberToObject(o, "counter", (double)r->rows[i].counter);
+        owb_json_add_u64(o, "counter", r->rows[i].counter);
         cJSON_AddStringToObject(o, "mode", r->rows[i].mode);
         cJSON_AddStringToObject(o, "state", r->rows[i].state);
         json_time(o, "created_at", r->rows[i].created_at);

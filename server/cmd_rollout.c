@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "owb/httpd.h"
 #include "owb/json.h"
 
 #define PROG "owb-server rollout"
@@ -126,9 +127,9 @@ static cJSON *member_json(const struct owb_rollout_row *ro, const struct owb_rol
     cJSON_AddStringToObject(o, "status", bucket_names[b]);
     if (b == B_FAILED)
         cJSON_AddStringToObject(o, "reason", m->reason);
-    cJSON_AddNumberToObject(o, "counter", (double)m->counter);
-    cJSON_AddNumberToObject(o, "running", (double)m->running);
-    cJSON_AddNumberToObject(o, "held", (double)m->held);
+    owb_json_add_u64(o, "counter", m->counter);
+    owb_json_add_u64(o, "running", m->running);
+    owb_json_add_u64(o, "held", m->held);
     if (m->heard_at)
         cJSON_AddNumberToObject(o, "heard_at", (double)m->heard_at);
     else
