@@ -91,8 +91,11 @@ static enum owb_err hb_rollout(void *conn, struct hb_tx *t)
         rc = t->drv->run(conn, OWB_ST_RO_MARK, &a, NULL, NULL, NULL);
     }
     /* Any device of the rollout may move it on: the one that finished its
-     * wave, or one of a later wave while a silent device holds it. */
-    if (rc == OWB_OK && strcmp(f.ro_state, "running") == 0) {
+     * wave, or one of another wave while a silent device holds it. A
+     * device of the current wave still pending holds it itself (it was
+     * just heard): no statement for it. */
+    bool holds = strcmp(state, "pending") == 0 && f.wave == f.ro_wave;
+    if (rc == OWB_OK && strcmp(f.ro_state, "running") == 0 && !holds) {
         a.n = 0;
         owb_arg_i64(&a, f.rollout_id);
         owb_arg_i64(&a, f.ro_wave);
