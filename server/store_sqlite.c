@@ -923,10 +923,11 @@ static void *checkpointer(void *arg)
         s->wal_frames = 0;
         pthread_mutex_unlock(&s->ckpt_mu);
         int log = 0, done = 0;
-        int r = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
-                                          frames >= CKPT_RESTART_FRAMES ? SQLITE_CHECKPOINT_RESTART
-                                                                        : SQLITE_CHECKPOINT_PASSIVE,
-                                          &log, &done);
+        int r = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        /* A RESTART holds writers off while it copies: the passive pass
+         * before it leaves only what was committed meanwhile to copy. */
+        if ((r == SQLITE_OK || r == SQLITE_BUSY) && frames >= CKPT_RESTART_FRAMES)
+            r = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
         if (r != SQLITE_OK && r != SQLITE_BUSY)
             fprintf(stderr, "owb-server: sqlite checkpoint: %s\n", sqlite3_errmsg(s->ckpt_db));
         pthread_mutex_lock(&s->ckpt_mu);
