@@ -552,27 +552,38 @@ static bool wal_copied(struct sq_store *s)
     return r == SQLITE_OK && log - done <= TRUNCATE_LEFT_FRAMES;
 }
 
+/* A RESTART or TRUNCATE checkpoint on db (NULL: the writer's) with this
+ * process's writes held back: they wait on write_mu and go on the moment
+ * it is done, where SQLite's busy handler would sleep in steps of up to
+ * 100 ms. Readers and other processes are waited for TRUNCATE_WAIT_MS at
+ * most; then the WAL stays as it is until the next try. */
+static int wal_reset(struct sq_store *s, sqlite3 *db, int mode)
+{
+    struct conn *w = acquire_writer(s, 0);
+    sqlite3 *on = db ? db : w->db;
+    int r;
+
+    sqlite3_busy_timeout(on, TRUNCATE_WAIT_MS);
+    r = sqlite3_wal_checkpoint_v2(on, NULL, mode, NULL, NULL);
+    sqlite3_busy_timeout(on, db ? TRUNCATE_WAIT_MS : w->busy_ms);
+    release_writer(s);
+    if (r != SQLITE_OK && r != SQLITE_BUSY)
+        fprintf(stderr, "owb-server: sqlite checkpoint: %s\n", sqlite3_errmsg(on));
+    return r;
+}
+
 /* After pruning: the WAL back to zero bytes. SQLite reuses the pages the
  * deletes freed (the free list) for new rows, so the database file stops
  * growing; the WAL only shrinks when a checkpoint truncates it. Passive
- * checkpoints copy it back while setups go on; then, with this process's
- * writes held back, a truncating one copies the little left and cuts it
- * (setups wait for that, never for the bulk of the copy). */
+ * checkpoints copy it back while setups go on; then a truncating one
+ * copies the little left and cuts it (setups wait for that, never for the
+ * bulk of the copy). */
 static void sq_prune_done(struct owb_store *base)
 {
     struct sq_store *s = S(base);
-    struct conn *c;
-    int r;
 
-    if (!wal_copied(s))
-        return;
-    c = acquire_writer(s, 0);
-    sqlite3_busy_timeout(c->db, TRUNCATE_WAIT_MS);
-    r = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    sqlite3_busy_timeout(c->db, c->busy_ms);
-    if (r != SQLITE_OK && r != SQLITE_BUSY)
-        fprintf(stderr, "owb-server: sqlite checkpoint: %s\n", sqlite3_errmsg(c->db));
-    release_writer(s);
+    if (wal_copied(s))
+        (void)wal_reset(s, NULL, SQLITE_CHECKPOINT_TRUNCATE);
 }
 
 static const struct owb_store_driver sq_driver = {
@@ -924,12 +935,12 @@ static void *checkpointer(void *arg)
         pthread_mutex_unlock(&s->ckpt_mu);
         int log = 0, done = 0;
         int r = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-        /* A RESTART holds writers off while it copies: the passive pass
-         * before it leaves only what was committed meanwhile to copy. */
-        if ((r == SQLITE_OK || r == SQLITE_BUSY) && frames >= CKPT_RESTART_FRAMES)
-            r = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
         if (r != SQLITE_OK && r != SQLITE_BUSY)
             fprintf(stderr, "owb-server: sqlite checkpoint: %s\n", sqlite3_errmsg(s->ckpt_db));
+        /* The passive pass copied the bulk without holding anyone up; the
+         * RESTART after it copies only what was committed meanwhile. */
+        else if (frames >= CKPT_RESTART_FRAMES)
+            (void)wal_reset(s, s->ckpt_db, SQLITE_CHECKPOINT_RESTART);
         pthread_mutex_lock(&s->ckpt_mu);
     }
     pthread_mutex_unlock(&s->ckpt_mu);
@@ -942,6 +953,7 @@ static enum owb_err checkpointer_start(struct sq_store *s, const struct owb_stor
     enum owb_err rc = open_conn(cfg, false, &s->ckpt_db, diag);
     if (rc != OWB_OK)
         return rc;
+    sqlite3_busy_timeout(s->ckpt_db, TRUNCATE_WAIT_MS);
     sqlite3_wal_autocheckpoint(s->writer.db, 0);
     sqlite3_wal_hook(s->writer.db, on_wal_commit, s);
     if (pthread_create(&s->ckpt_thread, NULL, checkpointer, s) != 0) {
