@@ -26,16 +26,8 @@ static bool match(const char *path, const char *prefix, const char *suffix, char
 
 static bool token_shape_ok(const char *t)
 {
-    size_t n = strlen(t);
-    if (n != OWB_SESSION_SIZE - 1)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = t[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return false;
-    }
-    return true;
+    struct owb_session_key key;
+    return owb_session_parse(t, &key);
 }
 
 static bool any_segment(const char *s)

@@ -1,8 +1,7 @@
 /* GET /v1/sessions/{session}: the setup page polls this until the device
- * has checked in. The token is a bearer capability: only its hash is
- * looked up, and it never appears in logs. */
-#include <string.h>
-
+ * has checked in. The token is a bearer capability: its row is found by
+ * the device and counter it names and the hash of its secret, and it
+ * never appears in logs. */
 #include "app.h"
 #include "owb/json.h"
 
@@ -10,13 +9,14 @@ void route_session(struct owb_app *app, const struct owb_http_request *req,
                    struct owb_http_response *resp, const char *token)
 {
     struct owb_session_row row;
-    uint8_t hash[OWB_HASH_BYTES];
+    struct owb_session_key key;
     cJSON *o;
     enum owb_err rc;
     (void)req;
 
-    owb_token_hash(token, strlen(token), hash);
-    rc = app->store->ops->session_get(app->store, hash, &row);
+    /* The router let only a token of either shape through. */
+    rc = owb_session_parse(token, &key) ? app->store->ops->session_get(app->store, &key, &row)
+                                        : OWB_ERR_NOENT;
     if (rc != OWB_OK) {
         owb_route_error(resp, rc == OWB_ERR_NOENT ? OWB_ERR_NOT_FOUND : OWB_ERR_UNAVAILABLE,
                         rc == OWB_ERR_NOENT ? "No such session." : NULL);

@@ -279,12 +279,15 @@ enum owb_err owb_setup_derive(struct owb_app *app, struct setup_work *w, struct 
  * bundle is only ever handed out under a counter the database holds. */
 enum owb_err owb_setup_issue(struct owb_app *app, const char *mode, struct setup_work *w)
 {
+    char secret[OWB_SESSION_SECRET_SIZE];
     uint8_t session_hash[OWB_HASH_BYTES];
     enum owb_err rc;
 
-    owb_session_new(w->session, session_hash);
+    owb_session_new(secret, session_hash);
     rc = app->store->ops->issue(app->store, w->id, session_hash, mode, w->payload.issued_at,
                                 &w->counter);
+    if (rc == OWB_OK)
+        owb_session_token(w->session, secret, w->counter, w->id);
     return rc == OWB_ERR_NOENT ? OWB_ERR_UNKNOWN_DEVICE : rc;
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,15 +243,57 @@ void owb_token_hash(const char *token, size_t len, uint8_t hash[static OWB_HASH_
     crypto_generichash(hash, OWB_HASH_BYTES, (const uint8_t *)token, len, NULL, 0);
 }
 
-void owb_session_new(char token[static OWB_SESSION_SIZE], uint8_t hash[static OWB_HASH_BYTES])
+void owb_session_new(char secret[static OWB_SESSION_SECRET_SIZE],
+                     uint8_t hash[static OWB_HASH_BYTES])
 {
     uint8_t raw[OWB_TOKEN_RAW_BYTES];
 
     randombytes_buf(raw, sizeof raw);
-    sodium_bin2base64(token, OWB_SESSION_SIZE, raw, sizeof raw,
+    sodium_bin2base64(secret, OWB_SESSION_SECRET_SIZE, raw, sizeof raw,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof raw);
-    owb_token_hash(token, strlen(token), hash);
+    owb_token_hash(secret, strlen(secret), hash);
+}
+
+void owb_session_token(char token[static OWB_SESSION_SIZE], const char *secret, uint64_t counter,
+                       const char *id)
+{
+    snprintf(token, OWB_SESSION_SIZE, "%s.%" PRIu64 ".%s", secret, counter, id);
+}
+
+static bool b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+bool owb_session_parse(const char *token, struct owb_session_key *key)
+{
+    const size_t n = OWB_SESSION_SECRET_SIZE - 1;
+    const char *p = token + n, *id;
+    uint64_t counter = 0;
+
+    memset(key, 0, sizeof *key);
+    for (size_t i = 0; i < n; i++)
+        if (!b64url_char(token[i]))
+            return false;
+    if (*p != '\0') {
+        /* A decimal counter without leading zeros, below 2^53. */
+        if (*p++ != '.' || *p < '1' || *p > '9')
+            return false;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            counter = counter * 10 + (uint64_t)(*p - '0');
+            if (counter >= (uint64_t)OWB_COUNTER_LIMIT)
+                return false;
+        }
+        id = p + 1;
+        if (*p != '.' || !owb_device_id_valid_str(id) || strlen(id) > OWB_DEVICE_ID_MAX)
+            return false;
+        memcpy(key->device_id, id, strlen(id) + 1);
+        key->counter = counter;
+    }
+    owb_token_hash(token, n, key->hash);
+    return true;
 }
 
 void owb_token_new(char token[static OWB_TOKEN_SIZE], uint8_t hash[static OWB_HASH_BYTES])

@@ -22,6 +22,7 @@
 
 #include "owb/base64.h"
 #include "owb/err.h"
+#include "owb/id.h"
 #include "owb/kdf.h"
 #include "store.h"
 
@@ -29,7 +30,11 @@
 #define OWB_TOKEN_RAW_BYTES 32
 #define OWB_TOKEN_PREFIX "owbt_"
 #define OWB_TOKEN_SIZE (5 + OWB_B64_ENCODED_SIZE(OWB_TOKEN_RAW_BYTES))
-#define OWB_SESSION_SIZE OWB_B64_ENCODED_SIZE(OWB_TOKEN_RAW_BYTES)
+/* A session token: its secret (43 chars), then ".<counter>.<device id>",
+ * so that its row is found by the unique (device, counter) index and no
+ * index over random hashes is written at every setup. */
+#define OWB_SESSION_SECRET_SIZE OWB_B64_ENCODED_SIZE(OWB_TOKEN_RAW_BYTES)
+#define OWB_SESSION_SIZE (OWB_SESSION_SECRET_SIZE + 1 + 16 + 1 + OWB_DEVICE_ID_MAX)
 
 struct owb_master;
 
@@ -96,8 +101,16 @@ void owb_key_fingerprint(const struct owb_master *m, const uint8_t *key, size_t 
 
 /* A fresh installer token "owbt_<43 chars>" and its hash. */
 void owb_token_new(char token[static OWB_TOKEN_SIZE], uint8_t hash[static OWB_HASH_BYTES]);
-/* A fresh session token (43 chars) and its hash. */
-void owb_session_new(char token[static OWB_SESSION_SIZE], uint8_t hash[static OWB_HASH_BYTES]);
+/* A fresh session secret (43 chars) and its hash, the one the store keeps. */
+void owb_session_new(char secret[static OWB_SESSION_SECRET_SIZE],
+                     uint8_t hash[static OWB_HASH_BYTES]);
+/* The token handed out for the session of device id under counter. */
+void owb_session_token(char token[static OWB_SESSION_SIZE], const char *secret, uint64_t counter,
+                       const char *id);
+/* A token as the store looks it up; false when it has neither shape (the
+ * bare 43-char secret of a session issued before migration 11 gives an
+ * empty device id). */
+bool owb_session_parse(const char *token, struct owb_session_key *key);
 void owb_token_hash(const char *token, size_t len, uint8_t hash[static OWB_HASH_BYTES]);
 
 #endif

@@ -110,6 +110,15 @@ struct owb_session_row {
     int64_t created_at, online_at;
 };
 
+/* How a session is found: its device and counter (the unique index), and
+ * the hash of its token's secret. A session issued before migration 11
+ * is found by the hash alone (device_id empty). */
+struct owb_session_key {
+    char device_id[OWB_DEVICE_ID_SIZE];
+    uint64_t counter;
+    uint8_t hash[OWB_HASH_BYTES];
+};
+
 struct owb_token_row {
     int64_t id;
     char label[OWB_LABEL_STORED_MAX + 1];
@@ -275,7 +284,7 @@ struct owb_store_ops {
     enum owb_err (*issue)(struct owb_store *s, const char *id,
                           const uint8_t session_hash[OWB_HASH_BYTES], const char *mode, int64_t now,
                           uint64_t *counter);
-    enum owb_err (*session_get)(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
+    enum owb_err (*session_get)(struct owb_store *s, const struct owb_session_key *key,
                                 struct owb_session_row *row);
     /* One transaction: OWB_ERR_CONFLICT when no session was issued with this
      * counter, OWB_ERR_REPLAYED when the nonce was seen for this device;

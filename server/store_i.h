@@ -70,6 +70,7 @@ enum owb_stmt {
     OWB_ST_CLAIM_STATE,
     OWB_ST_CLAIM_CLEAR,
     OWB_ST_SESSION_GET,
+    OWB_ST_SESSION_GET_LEGACY,
     OWB_ST_SESSION_LIST,
     OWB_ST_PRUNE_SESSIONS_END,
     OWB_ST_PRUNE_SESSIONS,
@@ -317,7 +318,7 @@ enum owb_err owb_store_claim_attempt(struct owb_store *s, const char *id, int64_
 enum owb_err owb_store_claim_reset(struct owb_store *s, const char *id);
 enum owb_err owb_store_claim_state(struct owb_store *s, const char *id, int64_t since,
                                    unsigned *attempts, int64_t *next_at);
-enum owb_err owb_store_session_get(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
+enum owb_err owb_store_session_get(struct owb_store *s, const struct owb_session_key *key,
                                    struct owb_session_row *row);
 enum owb_err owb_store_device_find(struct owb_store *s, const struct owb_device_filter *f,
                                    owb_device_cb cb, void *ctx);

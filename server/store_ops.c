@@ -316,10 +316,22 @@ enum owb_err owb_store_network_get(struct owb_store *s, const char *name,
     return get_one(s, OWB_ST_NET_GET, name, NULL, read_network, row, sizeof *row);
 }
 
-enum owb_err owb_store_session_get(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
+enum owb_err owb_store_session_get(struct owb_store *s, const struct owb_session_key *key,
                                    struct owb_session_row *row)
 {
-    return get_one(s, OWB_ST_SESSION_GET, NULL, hash, read_session, row, sizeof *row);
+    struct owb_store_args a = {0};
+    size_t n;
+    enum owb_err rc;
+
+    if (!key->device_id[0])
+        return get_one(s, OWB_ST_SESSION_GET_LEGACY, NULL, key->hash, read_session, row,
+                       sizeof *row);
+    memset(row, 0, sizeof *row);
+    owb_arg_text(&a, key->device_id);
+    owb_arg_i64(&a, (int64_t)key->counter);
+    owb_arg_blob(&a, key->hash, OWB_HASH_BYTES);
+    rc = owb_store_exec(s, false, OWB_ST_SESSION_GET, &a, read_session, row, &n);
+    return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
 }
 
 /* Devices are listed a page at a time (by id, from after the last one

@@ -102,6 +102,21 @@ static const char *const migrations[] = {
     /* 10: a wave's pending devices found without reading the whole
      * rollout (checked at each heartbeat of one of its devices). */
     ("CREATE INDEX rollout_devices_wave ON rollout_devices(rollout_id, wave, state);"),
+    /* 11: sessions found by (device_id, counter), whose index grows at
+     * each device's end, instead of by the token's hash, whose index took
+     * a random page at every setup. Sessions from before keep their hash
+     * lookup (legacy, a partial index that new rows never touch). */
+    ("CREATE TABLE sessions_v11 (token_hash {blob} NOT NULL,"
+     "  device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+     "  counter {int} NOT NULL, mode TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'issued',"
+     "  created_at {int} NOT NULL, online_at {int}, legacy {bool} NOT NULL DEFAULT {false});"
+     "INSERT INTO sessions_v11 SELECT token_hash, device_id, counter, mode, state, created_at,"
+     "  online_at, NOT {false} FROM sessions;"
+     "DROP TABLE sessions;"
+     "ALTER TABLE sessions_v11 RENAME TO sessions;"
+     "CREATE UNIQUE INDEX sessions_device_counter ON sessions(device_id, counter);"
+     "CREATE INDEX sessions_created ON sessions(created_at);"
+     "CREATE INDEX sessions_legacy ON sessions(token_hash) WHERE legacy;"),
 };
 
 size_t owb_store_migrations(void)
@@ -174,7 +189,12 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
                             "FROM claim_guard WHERE device_id = $1",
                             "ti"},
     [OWB_ST_CLAIM_CLEAR] = {"DELETE FROM claim_guard WHERE device_id = $1", "t"},
-    [OWB_ST_SESSION_GET] = {"SELECT " OWB_SESSION_COLS " FROM sessions WHERE token_hash = $1", "b"},
+    [OWB_ST_SESSION_GET] = {"SELECT " OWB_SESSION_COLS " FROM sessions WHERE device_id = $1 "
+                            "AND counter = $2 AND token_hash = $3",
+                            "tib"},
+    [OWB_ST_SESSION_GET_LEGACY] = {"SELECT " OWB_SESSION_COLS " FROM sessions "
+                                   "WHERE token_hash = $1 AND legacy",
+                                   "b"},
     [OWB_ST_SESSION_LIST] = {"SELECT " OWB_SESSION_COLS " FROM sessions WHERE device_id = $1 "
                              "ORDER BY counter DESC LIMIT $2",
                              "ti"},
@@ -187,7 +207,8 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
                                    "WHERE created_at >= $1 AND created_at <= $2 "
                                    "ORDER BY created_at LIMIT $3) page",
                                    "iii"},
-    [OWB_ST_PRUNE_SESSIONS] = {"DELETE FROM sessions WHERE token_hash IN (SELECT s.token_hash "
+    [OWB_ST_PRUNE_SESSIONS] = {"DELETE FROM sessions WHERE (device_id, counter) IN (SELECT "
+                               "s.device_id, s.counter "
                                "FROM sessions s WHERE s.created_at >= $1 AND s.created_at <= $2 "
                                "AND s.counter < (SELECT d.counter FROM devices d "
                                "WHERE d.id = s.device_id) LIMIT $3)",

@@ -17,7 +17,7 @@ struct racer {
     pthread_barrier_t *go;
     const char *body; /* a check-in body, or NULL for setups */
     uint64_t counters[PER_RACER];
-    char sessions[PER_RACER][64];
+    char sessions[PER_RACER][T_SESSION_SIZE];
     long status;
 };
 

@@ -28,7 +28,7 @@ struct pg_client {
     bool may_lose; /* its instance is killed during the burst */
     _Atomic int answered;
     uint64_t counters[PG_BURST];
-    char sessions[PG_BURST][64];
+    char sessions[PG_BURST][T_SESSION_SIZE];
 };
 
 static void *pg_client_run(void *arg)

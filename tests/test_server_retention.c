@@ -108,7 +108,7 @@ static void wait_for(const char *url, long status, const char *text)
 static void test_serve_prunes(void **state)
 {
     struct t_proc p;
-    char base[64], sessions[2][64], u[256];
+    char base[64], sessions[2][128], u[256];
     uint64_t counters[2];
     _Atomic int answered = 0;
     struct t_resp r;

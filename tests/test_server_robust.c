@@ -222,7 +222,7 @@ struct burst {
     struct t_proc *p;
     int answered;
     uint64_t counters[1000];
-    char sessions[1000][64];
+    char sessions[1000][T_SESSION_SIZE];
 };
 
 static void *burst_run(void *arg)
@@ -243,7 +243,8 @@ static void *burst_run(void *arg)
             cJSON *o = NULL;
             if (owb_json_parse(r.body, r.len, &o) == OWB_OK &&
                 owb_json_uint(o, "counter", &b->counters[b->answered]) == OWB_OK) {
-                snprintf(b->sessions[b->answered], 64, "%s", owb_json_string(o, "session"));
+                snprintf(b->sessions[b->answered], sizeof b->sessions[0], "%s",
+                         owb_json_string(o, "session"));
                 __atomic_add_fetch(&b->answered, 1, __ATOMIC_SEQ_CST);
             }
             cJSON_Delete(o);

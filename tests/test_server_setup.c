@@ -166,7 +166,7 @@ enum { KILL_SERIES = 400 };
 struct kill_series {
     _Atomic int answered;
     uint64_t counters[KILL_SERIES];
-    char sessions[KILL_SERIES][64];
+    char sessions[KILL_SERIES][T_SESSION_SIZE];
 };
 
 static void *kill_series_run(void *arg)

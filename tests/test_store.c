@@ -38,12 +38,12 @@ static struct {
 /* An array of MACs as device_assign takes it. */
 #define MACS(m) ((const uint8_t(*)[OWB_ROW_MAC_BYTES])(m))
 
-static int setup(void **state)
-{
-    struct owb_store_config cfg = {.connections = 2, .busy_ms = 2000, .create = true};
-    char diag[256];
+/* Each tag's last session (issue_at), for session_of. */
+static struct owb_session_key issued[256];
 
-    (void)state;
+/* F.db names a database of its own, still empty. */
+static void new_database(void)
+{
     F.seq++;
 #ifdef OWB_TEST_PG
     char sql[64];
@@ -53,6 +53,16 @@ static int setup(void **state)
 #else
     snprintf(F.db, sizeof F.db, "%s/t%d.db", F.dir, F.seq);
 #endif
+}
+
+static int setup(void **state)
+{
+    struct owb_store_config cfg = {.connections = 2, .busy_ms = 2000, .create = true};
+    char diag[256];
+
+    (void)state;
+    memset(issued, 0, sizeof issued);
+    new_database();
     cfg.path = F.db;
     if (owb_store_open(&cfg, &F.s, diag) != OWB_OK) {
         print_error("open %s: %s\n", F.db, diag);
@@ -64,7 +74,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    F.s->ops->close(F.s);
+    if (F.s)
+        F.s->ops->close(F.s);
     F.s = NULL;
     return 0;
 }
@@ -86,6 +97,17 @@ static void raw_sql(const char *sql)
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 #endif
+}
+
+/* The key of id's session under counter whose secret hashes to h. */
+static const struct owb_session_key *skey(struct owb_session_key *k, const char *id,
+                                          uint64_t counter, const uint8_t *h)
+{
+    memset(k, 0, sizeof *k);
+    snprintf(k->device_id, sizeof k->device_id, "%s", id);
+    k->counter = counter;
+    memcpy(k->hash, h, OWB_HASH_BYTES);
+    return k;
 }
 
 /* A device as an import brings it: sym with a claim, or pk without. */
@@ -638,8 +660,9 @@ static void test_claim(void **state)
 static void test_issue_session_checkin(void **state)
 {
     struct owb_import_item it = item("dev-a", OWB_SUITE_SYM, 1);
-    uint8_t s1[OWB_HASH_BYTES], s2[OWB_HASH_BYTES], n1[16], n2[16];
+    uint8_t s1[OWB_HASH_BYTES], s2[OWB_HASH_BYTES], s3[OWB_HASH_BYTES], n1[16], n2[16];
     uint64_t counter = 99, c1, c2;
+    struct owb_session_key k;
     struct owb_session_row sr;
     struct owb_device_row d;
 
@@ -657,21 +680,25 @@ static void test_issue_session_checkin(void **state)
     assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
     assert_int_equal(d.counter, c2);
     assert_string_equal(d.state, "issued");
-    assert_int_equal(OPS->session_get(F.s, s2, &sr), OWB_OK);
+    assert_int_equal(OPS->session_get(F.s, skey(&k, "dev-a", c2, s2), &sr), OWB_OK);
     assert_string_equal(sr.device_id, "dev-a");
     assert_int_equal(sr.counter, c2);
     assert_string_equal(sr.mode, "app-sealed");
     assert_string_equal(sr.state, "issued");
     assert_int_equal(sr.created_at, 5001);
     assert_int_equal(sr.online_at, 0);
-    memset(s2, 0x33, sizeof s2);
-    assert_int_equal(OPS->session_get(F.s, s2, &sr), OWB_ERR_NOENT);
+    /* The right device and counter with another secret's hash; the right
+     * hash under another counter; the hash alone (a legacy lookup). */
+    memset(s3, 0x33, sizeof s3);
+    assert_int_equal(OPS->session_get(F.s, skey(&k, "dev-a", c2, s3), &sr), OWB_ERR_NOENT);
+    assert_int_equal(OPS->session_get(F.s, skey(&k, "dev-a", c1, s2), &sr), OWB_ERR_NOENT);
+    assert_int_equal(OPS->session_get(F.s, skey(&k, "", 0, s2), &sr), OWB_ERR_NOENT);
 
     /* No session with that counter (below the device's: not one a power
      * cut lost); then online; then the same nonce. */
     assert_int_equal(OPS->checkin(F.s, "dev-a", c1 - 1, n1, 6000), OWB_ERR_CONFLICT);
     assert_int_equal(OPS->checkin(F.s, "dev-a", c1, n1, 6000), OWB_OK);
-    assert_int_equal(OPS->session_get(F.s, s1, &sr), OWB_OK);
+    assert_int_equal(OPS->session_get(F.s, skey(&k, "dev-a", c1, s1), &sr), OWB_OK);
     assert_string_equal(sr.state, "online");
     assert_int_equal(sr.online_at, 6000);
     assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
@@ -857,20 +884,92 @@ static uint64_t issue_at(const char *id, uint8_t tag, int64_t now)
 
     assert_int_equal(OPS->issue(F.s, id, fill(h, sizeof h, tag), "server-sealed", now, &counter),
                      OWB_OK);
+    skey(&issued[tag], id, counter, h);
     return counter;
 }
 
 static enum owb_err session_of(uint8_t tag)
 {
-    uint8_t h[OWB_HASH_BYTES];
     struct owb_session_row sr;
-    return OPS->session_get(F.s, fill(h, sizeof h, tag), &sr);
+    assert_true(issued[tag].device_id[0] != '\0');
+    return OPS->session_get(F.s, &issued[tag], &sr);
 }
 
 static enum owb_err checkin_at(const char *id, uint64_t counter, uint8_t nonce, int64_t now)
 {
     uint8_t n[16];
     return OPS->checkin(F.s, id, counter, fill(n, sizeof n, nonce), now);
+}
+
+/* Migration 11 on a database of version 10 whose sessions were issued
+ * the old way (the token's hash their only key): each is still found by
+ * its hash alone, a new session is found only by device, counter and hash
+ * (not by its hash alone), and pruning still takes the old ones. */
+static void test_session_migration(void **state)
+{
+    struct owb_store_config cfg = {.connections = 2, .busy_ms = 2000};
+    struct owb_session_key k;
+    struct owb_session_row sr;
+    struct owb_prune_result res;
+    uint8_t h[OWB_HASH_BYTES];
+    char diag[256];
+    size_t v11 = 0;
+#ifdef OWB_TEST_PG
+    const struct owb_store_dialect *d = &owb_dialect_pg;
+#define VERSION_TABLE "owb_schema"
+#else
+    const struct owb_store_dialect *d = &owb_dialect_sqlite;
+#define VERSION_TABLE "schema_version"
+#endif
+    char sql[256];
+
+    (void)state;
+    while (!strstr(owb_store_migration(v11), "sessions_v11"))
+        v11++;
+    F.s->ops->close(F.s);
+    F.s = NULL;
+    new_database();
+    for (size_t v = 0; v <= v11; v++) {
+        char *x = owb_store_sql_expand(
+            d, v < v11 ? owb_store_migration(v)
+                       /* dev-a with sessions under counters 1 and 2, hashes "A..." and "B...". */
+                       : "INSERT INTO devices(id, sealed_key, key_fp, counter, state, created_at, "
+                         "updated_at) VALUES('dev-a', CAST('k' AS {blob}), CAST('f' AS {blob}), "
+                         "2, 'issued', 10, 10);"
+                         "INSERT INTO sessions(token_hash, device_id, counter, mode, created_at) "
+                         "VALUES(CAST('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' AS {blob}), 'dev-a', 1, "
+                         "'app-sealed', 10), (CAST('BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB' AS {blob}), "
+                         "'dev-a', 2, 'app-sealed', 11)");
+        assert_non_null(x);
+        raw_sql(x);
+        free(x);
+    }
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE " VERSION_TABLE " (version INTEGER NOT NULL);"
+             "INSERT INTO " VERSION_TABLE " VALUES (%zu)",
+             v11);
+    raw_sql(sql);
+    cfg.path = F.db;
+    assert_int_equal(owb_store_open(&cfg, &F.s, diag), OWB_OK);
+
+    assert_int_equal(OPS->session_get(F.s, skey(&k, "", 0, fill(h, sizeof h, 'A')), &sr), OWB_OK);
+    assert_string_equal(sr.device_id, "dev-a");
+    assert_int_equal(sr.counter, 1);
+    assert_int_equal(OPS->session_get(F.s, skey(&k, "", 0, fill(h, sizeof h, 'B')), &sr), OWB_OK);
+    assert_int_equal(sr.counter, 2);
+    assert_int_equal(OPS->session_get(F.s, skey(&k, "", 0, fill(h, sizeof h, 'C')), &sr),
+                     OWB_ERR_NOENT);
+    uint64_t c3 = issue_at("dev-a", 'C', 20);
+    assert_true(c3 > 2);
+    assert_int_equal(session_of('C'), OWB_OK);
+    assert_int_equal(OPS->session_get(F.s, skey(&k, "", 0, fill(h, sizeof h, 'C')), &sr),
+                     OWB_ERR_NOENT);
+    /* The old sessions go (dev-a's newest is now C's); C stays. */
+    assert_int_equal(OPS->prune(F.s, 15, 100, &res), OWB_OK);
+    assert_int_equal(res.sessions, 2);
+    assert_int_equal(OPS->session_get(F.s, skey(&k, "", 0, fill(h, sizeof h, 'A')), &sr),
+                     OWB_ERR_NOENT);
+    assert_int_equal(session_of('C'), OWB_OK);
 }
 
 /* One pass, its counts checked; the transactions it took. */
@@ -1286,6 +1385,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_label_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_label_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat_challenge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_find, setup, teardown),

@@ -34,7 +34,8 @@ put('server', 'setup-app', 'POST /v1/setup/Omega-2231\n' +
     json.dumps({'claim': '0123456789ABCDEF', 'wifi': c['wifi_blob']}))
 put('server', 'checkin', 'POST /v1/devices/Omega-2231/checkin\n' +
     json.dumps({'counter': 1, 'nonce': 'wMHCw8TFxsfIycrLzM3Ozw', 'mac': c['checkin_mac']}))
-put('server', 'session', 'GET /v1/sessions/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n')
+put('server', 'session', 'GET /v1/sessions/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.1796046390140711.Omega-2231\n')
+put('server', 'session-legacy', 'GET /v1/sessions/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n')
 put('server', 'page', 'GET /s/Omega-2231\n')
 put('server', 'metrics', 'GET /metrics\n')
 put('json', 'checkin', '{"counter":1,"nonce":"AAAAAAAAAAAAAAAAAAAAAA","mac":"x"}')

@@ -257,7 +257,7 @@ void t_checkin_body(char *out, size_t cap, const struct owb_record *dev, uint64_
 }
 
 void t_setup_series(const char *base, int dev, int n, bool may_lose, _Atomic int *answered,
-                    uint64_t *counters, char (*sessions)[64])
+                    uint64_t *counters, char (*sessions)[T_SESSION_SIZE])
 {
     char u[512], hdr[256], body[512];
     const char *headers[] = {"Content-Type: application/json", hdr, NULL};
@@ -279,7 +279,7 @@ void t_setup_series(const char *base, int dev, int n, bool may_lose, _Atomic int
             fail_msg("%s: %ld %s", u, r.status, r.body);
         assert_int_equal(owb_json_parse(r.body, r.len, &root), OWB_OK);
         assert_int_equal(owb_json_uint(root, "counter", &counters[i]), OWB_OK);
-        snprintf(sessions[i], 64, "%s", owb_json_string(root, "session"));
+        snprintf(sessions[i], T_SESSION_SIZE, "%s", owb_json_string(root, "session"));
         cJSON_Delete(root);
         t_resp_free(&r);
         (*answered)++;

@@ -27,6 +27,9 @@
 /* The world server's --claim-window, in seconds. */
 #define T_CLAIM_WINDOW "2"
 
+/* Room for a session token as the server hands it out. */
+#define T_SESSION_SIZE 128
+
 /* Room for any owb-server argv the helpers build. */
 enum { T_ARGV_MAX = 48 };
 
@@ -97,7 +100,7 @@ void t_server_sealed_body(char *out, size_t cap, const char *claim, const uint8_
 struct t_opened {
     uint64_t counter;
     struct owb_payload p;
-    char session[128];
+    char session[T_SESSION_SIZE];
     char ap_ssid[64], ap_pass[64];
 };
 
@@ -118,7 +121,7 @@ void t_checkin_body(char *out, size_t cap, const struct owb_record *dev, uint64_
  * counted as they come (another thread may watch it). When may_lose (its
  * server is killed meanwhile), a request with no answer ends the series. */
 void t_setup_series(const char *base, int dev, int n, bool may_lose, _Atomic int *answered,
-                    uint64_t *counters, char (*sessions)[64]);
+                    uint64_t *counters, char (*sessions)[T_SESSION_SIZE]);
 
 /* qsort comparison of uint64_t. */
 int t_cmp_u64(const void *a, const void *b);
