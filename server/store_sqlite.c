@@ -52,8 +52,8 @@ static const char *const own_sql[ST__COUNT - OWB_ST__SHARED] = {
                          "VALUES($1, $2, $3, $4, $5, $6, $7, $8, unixepoch(), unixepoch()) "
                          "ON CONFLICT(id) DO NOTHING",
     OWN(ST_DEV_FP) = "SELECT key_fp FROM devices WHERE id = $1",
-    /* Issue and check-in as several statements under one savepoint of a
-     * group-committed batch (write_batched). */
+    /* Issue and check-in as several statements, jobs of a group-committed
+     * batch (write_batched). */
     /* $3 the clock in microseconds, $4 the floor, $5 the durable mark: no
      * row when the counter would reach the mark (reserve first). */
     OWN(ST_ISSUE_BUMP) = "UPDATE devices SET counter = max(counter + 1, $3, $4), state = CASE "
@@ -64,10 +64,13 @@ static const char *const own_sql[ST__COUNT - OWB_ST__SHARED] = {
     OWN(ST_CHECKIN_SESSION) = "SELECT 1 FROM sessions WHERE device_id = $1 AND counter = $2",
     OWN(ST_CHECKIN_NONCE) = "INSERT INTO checkin_nonces(device_id, nonce, counter, at) "
                             "VALUES($1, $2, $3, $4)",
-    OWN(ST_CHECKIN_ONLINE) = "UPDATE sessions SET state = 'online', online_at = "
-                             "coalesce(online_at, $3) WHERE device_id = $1 AND counter = $2",
+    /* Neither row is rewritten when nothing changes (store_pg.c P_CHECKIN):
+     * fewer pages in the WAL. */
+    OWN(ST_CHECKIN_ONLINE) = "UPDATE sessions SET state = 'online', online_at = $3 "
+                             "WHERE device_id = $1 AND counter = $2 AND state <> 'online'",
     OWN(ST_CHECKIN_DEVICE) = "UPDATE devices SET state = 'online', online_at = $2, "
-                             "updated_at = $2 WHERE id = $1",
+                             "updated_at = $2 WHERE id = $1 AND (state <> 'online' "
+                             "OR online_at IS NOT $2)",
 };
 
 struct conn {
@@ -76,9 +79,9 @@ struct conn {
     int busy_ms; /* the writer's busy timeout (pruning shortens it for a moment) */
 };
 
-/* One write of a batch: fn runs inside the batch's transaction under its
- * own savepoint, so that its failure (a replayed nonce, an unknown device)
- * undoes only its own changes. */
+/* One write of a batch: fn runs inside the batch's transaction, and its
+ * failure (a replayed nonce, an unknown device) undoes only its own
+ * changes (run_jobs). */
 struct wjob {
     owb_store_conn_fn fn;
     void *arg;
@@ -326,6 +329,41 @@ static bool tx_failure(enum owb_err rc)
     return rc == OWB_ERR_IO || rc == OWB_ERR_UNAVAILABLE || rc == OWB_ERR_NOMEM;
 }
 
+/* The batch's jobs in the open transaction. With savepoints, a job's
+ * failure undoes only its own changes. Without (the first try: they cost
+ * two statements and an allocation a job), a job that failed after it had
+ * changed rows sets *redo and ends the run: the caller rolls back and
+ * runs the batch again with them. Most failures (a replayed nonce, an
+ * unknown device) change nothing. The jobs may run twice: each is a
+ * function of its arguments and the database. */
+static enum owb_err run_jobs(struct conn *c, struct wjob *batch, bool savepoints, bool *redo)
+{
+    enum owb_err rc = OWB_OK;
+
+    for (struct wjob *j = batch; j; j = j->next) {
+        if (rc == OWB_OK && savepoints)
+            rc = run_simple(c, ST_SAVEPOINT);
+        if (rc != OWB_OK) {
+            j->rc = rc;
+            continue;
+        }
+        int changes = sqlite3_total_changes(c->db);
+        j->rc = j->fn(c, j->arg);
+        if (j->rc != OWB_OK && !savepoints && sqlite3_total_changes(c->db) != changes &&
+            !tx_failure(j->rc)) {
+            *redo = true;
+            return OWB_OK;
+        }
+        if (j->rc != OWB_OK && savepoints)
+            (void)run_simple(c, ST_ROLLBACK_TO);
+        if (savepoints && run_simple(c, ST_RELEASE) != OWB_OK)
+            rc = OWB_ERR_IO;
+        if (tx_failure(j->rc))
+            rc = j->rc;
+    }
+    return rc;
+}
+
 /* Runs a batch within the earliest deadline of its jobs: the lock is
  * waited for no longer than the most hurried of them may wait. */
 static void run_batch(struct sq_store *s, struct wjob *batch)
@@ -333,6 +371,7 @@ static void run_batch(struct sq_store *s, struct wjob *batch)
     int64_t first = batch->deadline;
     struct conn *c;
     enum owb_err rc;
+    bool redo = false;
 
     for (struct wjob *j = batch; j; j = j->next)
         first = j->deadline < first ? j->deadline : first;
@@ -344,19 +383,13 @@ static void run_batch(struct sq_store *s, struct wjob *batch)
     }
     wait_until(c, first);
     rc = sq_begin(c);
-
-    for (struct wjob *j = batch; j; j = j->next) {
+    if (rc == OWB_OK)
+        rc = run_jobs(c, batch, false, &redo);
+    if (rc == OWB_OK && redo) {
+        (void)run_simple(c, ST_ROLLBACK);
+        rc = sq_begin(c);
         if (rc == OWB_OK)
-            rc = run_simple(c, ST_SAVEPOINT);
-        if (rc != OWB_OK) {
-            j->rc = rc;
-            continue;
-        }
-        j->rc = j->fn(c, j->arg);
-        if (j->rc != OWB_OK)
-            (void)run_simple(c, ST_ROLLBACK_TO);
-        if (run_simple(c, ST_RELEASE) != OWB_OK || tx_failure(j->rc))
-            rc = tx_failure(j->rc) ? j->rc : OWB_ERR_IO;
+            rc = run_jobs(c, batch, true, &redo);
     }
     rc = sq_end(c, rc);
     /* Nothing of a batch is answered before its COMMIT is done. */

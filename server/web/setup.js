@@ -431,7 +431,9 @@ function start() {
   }
   claim = recall(deviceId).claim || '';
   const session = frag.get('s');
-  if (session && /^[A-Za-z0-9_-]{20,64}$/.test(session)) return returned(session, frag.get('r'), frag.getAll('n'));
+  // The server's token: a secret, then ".<counter>.<device id>" (server.md).
+  const shape = /^[A-Za-z0-9_-]{43}(\.[1-9][0-9]{0,15}\.[A-Za-z0-9._-]{1,32})?$/;
+  if (session && shape.test(session)) return returned(session, frag.get('r'), frag.getAll('n'));
   checkDevice();
 }
 
