@@ -36,8 +36,9 @@ static const struct owb_opt serve_opts[] = {
     OWB_OPT_STR_("device-ap-url", "URL", struct serve_opts, cfg.device_ap_url,
                  "the device agent's address on its setup AP (default http://192.168.3.1/)"),
     OWB_OPT_UINT_("threads", "N", struct serve_opts, cfg.threads, 1, 256,
-                  "HTTP worker threads (default 16; a thread waits for its commit, and more of "
-                  "them commit together)"),
+                  "HTTP worker threads (default 4 per CPU, 4 to 16; a thread waits for its "
+                  "commit, and more of them commit together, but each holds a PostgreSQL "
+                  "backend)"),
     OWB_OPT_UINT_("max-connections", "N", struct serve_opts, cfg.conn_limit, 1, 65536,
                   "open connections at most (default 256); past 7/8 of them the oldest is "
                   "closed, so a new client finds room"),
@@ -74,6 +75,16 @@ static const struct owb_opt serve_opts[] = {
     OWB_OPT_FLAG_("quiet", struct serve_opts, cfg.quiet, "no per-request log lines"),
 };
 
+/* Handler threads: on PostgreSQL each holds a backend, and more backends
+ * than the CPUs can run preempt each other while they hold its locks
+ * (check-ins on 2 CPUs: 16 threads 9 000/s with p99 16-25 ms, 8 threads
+ * 11 300/s with p99 9 ms); SQLite setups were the same either way. */
+static unsigned default_threads(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus <= 1 ? 4 : cpus >= 4 ? 16 : (unsigned)cpus * 4;
+}
+
 /* Options into so and o; OWB_CLI_RUN when serving may start. */
 static int parse_options(int argc, char **argv, struct serve_opts *so, struct cli_db *o)
 {
@@ -89,7 +100,7 @@ static int parse_options(int argc, char **argv, struct serve_opts *so, struct cl
     cli_db_defaults(o);
     *so = (struct serve_opts){.cfg = {.listen = "127.0.0.1:8080",
                                       .device_ap_url = "http://192.168.3.1/",
-                                      .threads = 16,
+                                      .threads = default_threads(),
                                       .conn_limit = 256,
                                       .per_ip_limit = 64,
                                       .timeout_s = 10,

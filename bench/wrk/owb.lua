@@ -68,8 +68,8 @@ end
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "wrk_result rps=%.1f requests=%d p50_ms=%.3f p99_ms=%.3f non2xx=%d socket_errors=%d\n",
+    "wrk_result rps=%.1f requests=%d p50_ms=%.3f p99_ms=%.3f p90_ms=%.3f p999_ms=%.3f non2xx=%d socket_errors=%d\n",
     summary.requests / (summary.duration / 1e6), summary.requests,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(90) / 1000, latency:percentile(99.9) / 1000,
     e.status, e.connect + e.read + e.write + e.timeout))
 end

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,9 +112,14 @@ void t_start(struct t_proc *p, const char *dir, const char *name, char *const ar
     snprintf(p->log, sizeof p->log, "%s/%s.log", dir, name);
     fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     assert_true(fd >= 0);
+    pid_t parent = getpid();
     p->pid = fork();
     assert_true(p->pid >= 0);
     if (p->pid == 0) {
+        /* A test that dies before its teardown takes its servers along:
+         * left running, they load the machine under every test after. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(126);
         /* stdout too: a server left running must not hold the test's pipe. */
         dup2(fd, 1);
         dup2(fd, 2);
