@@ -139,7 +139,7 @@ server() { # the server in prem, with network "office" (A) and an installer toke
     TOKEN=$($B/server/owb-server token create --label vm 2>/dev/null)
     ip netns exec prem $B/server/owb-server serve --listen 0.0.0.0:8080 --public-url "$SERVER" \
         --rate-limit 0 ${HEARTBEAT:+--heartbeat "$HEARTBEAT"} >$W/srv/server.log 2>&1 &
-    wait_for "owb-server" 20 ip netns exec phone curl -fs -o /dev/null "$SERVER/healthz"
+    wait_for "owb-server" 20 ip netns exec phone curl -fs --max-time 3 -o /dev/null "$SERVER/healthz"
     say "server ready"
 }
 net_add() { # NAME SSID SECURITY PASS [hidden]: the PSK from a file, byte for byte
@@ -211,11 +211,13 @@ state_is() { status 2>/dev/null | grep -q "\"state\":\"$1\""; }
 device_ip() { in_dev ip -4 -o addr show dev "$STA" | awk '{print $4}'; }
 has_ip_in() { device_ip | grep -q "^$1\."; }
 reaches_server() { in_dev curl -fs --max-time 3 -o /dev/null "$SERVER/healthz"; }
-setup_ap_up() { wpa_cli -i "$APIF" status 2>/dev/null | grep -q '^mode=AP'; }
+setup_ap_up() { timeout 10 wpa_cli -i "$APIF" status 2>/dev/null | grep -q '^mode=AP'; }
 
 # --- the phone -------------------------------------------------------------
 phone_sees() { # the phone's radio sees SSID (iw scans without a supplicant)
-    ip netns exec phone iw dev wlan0 scan 2>/dev/null | grep -qF "SSID: $1"
+    # iw waits for the scan's end; a scan the kernel never reports as done
+    # or aborted would hold wait_for (and the VM) past every bound.
+    timeout 20 ip netns exec phone iw dev wlan0 scan 2>/dev/null | grep -qF "SSID: $1"
 }
 phone_reset() { # leaves whatever network the phone joined
     local p=$W/phone/wpa.pid
@@ -226,7 +228,7 @@ phone_reset() { # leaves whatever network the phone joined
     fi
     ip -n phone -4 addr flush dev wlan0
 }
-phone_wpa_gone() { ! wpa_cli -p /run/phone-wpa -i wlan0 ping >/dev/null 2>&1; }
+phone_wpa_gone() { ! timeout 10 wpa_cli -p /run/phone-wpa -i wlan0 ping >/dev/null 2>&1; }
 
 # provision MODE [app options...]: the phone's part as a person goes through
 # it: the setup page, the device's setup AP, the hand-off; then, still on
@@ -251,7 +253,7 @@ provision() {
 }
 phone_handed_off() { grep -q '^session:' $W/phone.out || phone_done; }
 phone_done() { grep -q '^outcome:' $W/phone.out || ! kill -0 "$PHONE_PID" 2>/dev/null; }
-session_online() { ip netns exec phone curl -fs "$SERVER/v1/sessions/$SESSION" | grep -q '"state":"online"'; }
+session_online() { ip netns exec phone curl -fs --max-time 5 "$SERVER/v1/sessions/$SESSION" | grep -q '"state":"online"'; }
 
 # phone_outcome WANT: the phone's owb-demo-client has ended with "outcome:
 # WANT" (exit 0 for online, 1 for a failure); prints the states it read.
@@ -650,7 +652,7 @@ scenario_fleet() {
         mapfile -t out < <(rollout_line "$rid" "${FLEET_ID[$n]}" | sed -n 's/.* counter=\([0-9]*\) .*/\1/p')
         status | grep -qE "\"counter\":${out[0]},\"running\":${out[0]}[,}]" ||
             { status; die "device $n does not run bundle ${out[0]}"; }
-        grep -q "wpa_state=COMPLETED" < <(wpa_cli -i "$STA" status) || die "device $n not associated"
+        grep -q "wpa_state=COMPLETED" < <(timeout 10 wpa_cli -i "$STA" status) || die "device $n not associated"
     done
     wait_for "all three heard online on A'" 60 all_heard_online 1 2 3
     srv device list --heard online
