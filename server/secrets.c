@@ -287,7 +287,7 @@ bool owb_session_parse(const char *token, struct owb_session_key *key)
                 return false;
         }
         id = p + 1;
-        if (*p != '.' || !owb_device_id_valid_str(id) || strlen(id) > OWB_DEVICE_ID_MAX)
+        if (*p != '.' || !owb_device_id_valid_str(id))
             return false;
         memcpy(key->device_id, id, strlen(id) + 1);
         key->counter = counter;

@@ -114,20 +114,28 @@ static enum owb_err change_by_key(struct owb_store *s, unsigned id, const char *
 /* A query keyed by one text (or, with blob, by a hash) that reads its one
  * row with rd into out (size bytes, cleared first); OWB_ERR_NOENT when
  * there is none. */
-static enum owb_err get_one(struct owb_store *s, unsigned id, const char *key, const uint8_t *blob,
+/* One row by statement id with arguments a into out; NOENT when none. */
+static enum owb_err get_row(struct owb_store *s, unsigned id, const struct owb_store_args *a,
                             owb_store_row_fn rd, void *out, size_t size)
 {
-    struct owb_store_args a = {0};
     size_t n;
     enum owb_err rc;
 
     memset(out, 0, size);
+    rc = owb_store_exec(s, false, id, a, rd, out, &n);
+    return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
+}
+
+static enum owb_err get_one(struct owb_store *s, unsigned id, const char *key, const uint8_t *blob,
+                            owb_store_row_fn rd, void *out, size_t size)
+{
+    struct owb_store_args a = {0};
+
     if (blob)
         owb_arg_blob(&a, blob, OWB_HASH_BYTES);
     else
         owb_arg_text(&a, key);
-    rc = owb_store_exec(s, false, id, &a, rd, out, &n);
-    return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
+    return get_row(s, id, &a, rd, out, size);
 }
 
 enum owb_err owb_store_read_i64(void *ctx, const struct owb_store_cols *c, void *res)
@@ -320,18 +328,14 @@ enum owb_err owb_store_session_get(struct owb_store *s, const struct owb_session
                                    struct owb_session_row *row)
 {
     struct owb_store_args a = {0};
-    size_t n;
-    enum owb_err rc;
 
     if (!key->device_id[0])
         return get_one(s, OWB_ST_SESSION_GET_LEGACY, NULL, key->hash, read_session, row,
                        sizeof *row);
-    memset(row, 0, sizeof *row);
     owb_arg_text(&a, key->device_id);
     owb_arg_i64(&a, (int64_t)key->counter);
     owb_arg_blob(&a, key->hash, OWB_HASH_BYTES);
-    rc = owb_store_exec(s, false, OWB_ST_SESSION_GET, &a, read_session, row, &n);
-    return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
+    return get_row(s, OWB_ST_SESSION_GET, &a, read_session, row, sizeof *row);
 }
 
 /* Devices are listed a page at a time (by id, from after the last one
