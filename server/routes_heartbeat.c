@@ -101,7 +101,7 @@ static enum owb_err make_rollout(struct owb_app *app, const struct owb_device_ro
     if (rc != OWB_OK)
         goto out;
     w->id = dev->id;
-    w->dev = *dev;
+    w->read.dev = *dev;
     w->pk = dev->suite == OWB_SUITE_PK;
     randombytes_buf(w->nonces, sizeof w->nonces);
     randombytes_buf(a->app_key, sizeof a->app_key);

@@ -73,25 +73,24 @@ void route_favicon(struct owb_app *app, const struct owb_http_request *req,
 void route_setup_state(struct owb_app *app, const struct owb_http_request *req,
                        struct owb_http_response *resp, const char *id)
 {
-    struct owb_device_row dev;
+    struct owb_setup_read rd;
     int64_t now = (int64_t)time(NULL), next_at = 0;
-    unsigned attempts = 0;
     cJSON *o = NULL;
     enum owb_err rc;
 
     if (owb_route_rate_limited(app, app->rl, req->client_addr, resp, NULL))
         return;
-    rc = owb_row_device_get(app->store, app->master, id, &dev);
-    if (rc == OWB_OK && dev.has_claim && app->cfg.claim_max)
-        rc = app->store->ops->claim_state(app->store, id, now - (int64_t)app->cfg.claim_window_s,
-                                          &attempts, &next_at);
+    rc = owb_row_setup_read(app->store, app->master, id, now - (int64_t)app->cfg.claim_window_s,
+                            NULL, &rd);
+    if (rc == OWB_OK && rd.dev.has_claim && app->cfg.claim_max)
+        next_at = rd.claim_next_at;
     if (rc == OWB_OK || rc == OWB_ERR_NOENT)
         o = cJSON_CreateObject();
     if (o) {
         cJSON_AddStringToObject(o, "device_id", id);
         cJSON_AddBoolToObject(o, "known", rc == OWB_OK);
         if (rc == OWB_OK) {
-            cJSON_AddBoolToObject(o, "claim_required", dev.has_claim);
+            cJSON_AddBoolToObject(o, "claim_required", rd.dev.has_claim);
             owb_json_add_u64(o, "locked_until", next_at > now ? (uint64_t)next_at : 0);
         }
         owb_json_add_u64(o, "now", (uint64_t)now);
@@ -99,5 +98,5 @@ void route_setup_state(struct owb_app *app, const struct owb_http_request *req,
     } else {
         owb_route_error(resp, rc == OWB_OK || rc == OWB_ERR_NOENT ? OWB_ERR_NOMEM : rc, NULL);
     }
-    sodium_memzero(&dev, sizeof dev);
+    sodium_memzero(&rd, sizeof rd);
 }

@@ -41,16 +41,17 @@ struct setup_request {
  * address also has a budget of wrong claims, so one noisy guesser is
  * stopped before it slows the device down for everyone. */
 static enum owb_err check_claim(struct owb_app *app, const struct owb_http_request *req,
-                                const struct owb_device_row *dev, const char *claim,
+                                const struct owb_setup_read *rd, int64_t now, const char *claim,
                                 struct owb_http_response *resp, const char **why)
 {
     static const char slowed[] =
         "Too many wrong claim codes for this device: it takes one try at a time now. Wait for "
         "the time in Retry-After and try again, or ask the administrator (owb-server device "
         "unlock).";
+    const struct owb_device_row *dev = &rd->dev;
     uint8_t hash[OWB_CLAIM_HASH_BYTES];
     unsigned attempts = 0;
-    int64_t now = (int64_t)time(NULL), retry_at = 0;
+    int64_t retry_at = 0;
     double wait;
     enum owb_err rc = OWB_OK;
     bool ok;
@@ -65,13 +66,14 @@ static enum owb_err check_claim(struct owb_app *app, const struct owb_http_reque
     }
     ok = claim && owb_claim_hash(dev->id, claim, strlen(claim), hash) == OWB_OK &&
          sodium_memcmp(hash, dev->claim_hash, sizeof hash) == 0;
-    if (app->cfg.claim_max && ok)
-        rc = app->store->ops->claim_state(
-            app->store, dev->id, now - (int64_t)app->cfg.claim_window_s, &attempts, &retry_at);
-    else if (app->cfg.claim_max)
+    if (app->cfg.claim_max && ok) {
+        attempts = rd->claim_attempts;
+        retry_at = rd->claim_next_at;
+    } else if (app->cfg.claim_max) {
         rc = app->store->ops->claim_attempt(app->store, dev->id, now, app->cfg.claim_window_s,
                                             app->cfg.claim_max, CLAIM_DELAY_CAP_S, &attempts,
                                             &retry_at);
+    }
     if (rc == OWB_OK && ok && retry_at > now)
         rc = OWB_ERR_LOCKED;
     if (rc == OWB_ERR_LOCKED) {
@@ -90,20 +92,21 @@ static enum owb_err check_claim(struct owb_app *app, const struct owb_http_reque
     return OWB_ERR_CLAIM_REJECTED;
 }
 
-static enum owb_err check_installer(struct owb_app *app, const struct owb_http_request *req)
+/* The installer token's hash, looked up with the device (store.h
+ * setup_read); false when the request holds none that could be one. */
+static bool installer_hash(const struct owb_http_request *req, uint8_t hash[OWB_HASH_BYTES])
 {
     const char *auth = owb_http_header(req, "Authorization");
-    uint8_t hash[OWB_HASH_BYTES];
     size_t n;
 
     if (!auth || strncmp(auth, "Bearer ", 7) != 0)
-        return OWB_ERR_UNAUTHORIZED;
+        return false;
     auth += 7;
     n = strlen(auth);
     if (n == 0 || n > 128)
-        return OWB_ERR_UNAUTHORIZED;
+        return false;
     owb_token_hash(auth, n, hash);
-    return app->store->ops->token_check(app->store, hash);
+    return true;
 }
 
 /* Server-sealed: the phone's app key. */
@@ -122,26 +125,27 @@ static enum owb_err seal_server_side(struct owb_app *app, const char *app_key_b6
 enum owb_err owb_setup_wifi(struct owb_app *app, struct setup_work *w, struct setup_secrets *s,
                             const char **why)
 {
-    struct owb_network_row net;
+    struct owb_network_row *net = &w->read.net;
     size_t psk_len = 0, json_len = 0;
     enum owb_err rc;
 
-    if (!w->dev.network[0]) {
+    if (!w->read.dev.network[0]) {
         *why = "No network is assigned to this device; ask the administrator to assign one.";
         return OWB_ERR_CONFLICT;
     }
-    rc = owb_row_network_get(app->store, app->master, w->dev.network, &net);
+    rc = w->net_read ? owb_row_network_read(app->master, w->read.dev.network, w->read.net_rc, net)
+                     : owb_row_network_get(app->store, app->master, w->read.dev.network, net);
     if (rc != OWB_OK)
         return rc == OWB_ERR_NOENT ? OWB_ERR_CONFLICT : rc;
-    memcpy(s->wifi.ssid, net.ssid, sizeof net.ssid);
-    s->wifi.ssid_len = strlen(net.ssid);
-    s->wifi.security = net.security;
-    s->wifi.hidden = net.hidden;
-    if (net.security != OWB_SEC_OPEN) {
-        rc = owb_atrest_open(app->master, "networks", net.name, &net.sealed_psk, s->psk,
+    memcpy(s->wifi.ssid, net->ssid, sizeof net->ssid);
+    s->wifi.ssid_len = strlen(net->ssid);
+    s->wifi.security = net->security;
+    s->wifi.hidden = net->hidden;
+    if (net->security != OWB_SEC_OPEN) {
+        rc = owb_atrest_open(app->master, "networks", net->name, &net->sealed_psk, s->psk,
                              OWB_PSK_MAX, &psk_len);
         if (rc != OWB_OK) {
-            fprintf(stderr, "owb-server: network %s: stored PSK does not open\n", net.name);
+            fprintf(stderr, "owb-server: network %s: stored PSK does not open\n", net->name);
             return OWB_ERR_INTERNAL;
         }
         memcpy(s->wifi.psk, s->psk, psk_len);
@@ -149,7 +153,7 @@ enum owb_err owb_setup_wifi(struct owb_app *app, struct setup_work *w, struct se
     rc = owb_wifi_to_json(&s->wifi, s->wifi_json, sizeof s->wifi_json, &json_len);
     if (rc != OWB_OK)
         return OWB_ERR_INTERNAL;
-    rc = owb_wifi_blob_seal(s->app_key, w->dev.id, (const uint8_t *)s->wifi_json, json_len,
+    rc = owb_wifi_blob_seal(s->app_key, w->read.dev.id, (const uint8_t *)s->wifi_json, json_len,
                             w->nonces, w->payload.wifi_blob, sizeof w->payload.wifi_blob,
                             &w->payload.wifi_blob_len);
     sodium_memzero(s->app_key, sizeof s->app_key);
@@ -162,9 +166,9 @@ static cJSON *build_answer(struct owb_app *app, struct setup_work *w, uint64_t c
     char ssid[OWB_AP_SSID_SIZE];
     cJSON *o = cJSON_CreateObject(), *ap;
 
-    if (!o || owb_ap_ssid(ssid, w->dev.id) != OWB_OK)
+    if (!o || owb_ap_ssid(ssid, w->read.dev.id) != OWB_OK)
         goto fail;
-    cJSON_AddStringToObject(o, "device_id", w->dev.id);
+    cJSON_AddStringToObject(o, "device_id", w->read.dev.id);
     owb_json_add_u64(o, "counter", counter);
     cJSON_AddStringToObject(o, "bundle", w->bundle_b64);
     ap = cJSON_AddObjectToObject(o, "device_ap");
@@ -215,19 +219,29 @@ static enum owb_err authorize(struct owb_app *app, const struct owb_http_request
                               struct setup_secrets *s, struct owb_http_response *resp,
                               const char **why)
 {
-    enum owb_err rc = owb_row_device_get(app->store, app->master, w->id, &w->dev);
+    struct owb_setup_read *rd = &w->read;
+    /* A server-sealed request without a token still reads the network
+     * with the device (and a hash no token has): one statement either way. */
+    uint8_t token_hash[OWB_HASH_BYTES] = {0};
+    bool has_token = r->server_sealed && installer_hash(req, token_hash);
+    int64_t now = (int64_t)time(NULL);
+    enum owb_err rc;
 
+    rc = owb_row_setup_read(app->store, app->master, w->id, now - (int64_t)app->cfg.claim_window_s,
+                            r->server_sealed ? token_hash : NULL, rd);
     if (rc == OWB_ERR_NOENT)
         return OWB_ERR_UNKNOWN_DEVICE;
     if (rc == OWB_OK)
-        rc = check_claim(app, req, &w->dev, r->claim, resp, why);
+        rc = check_claim(app, req, rd, now, r->claim, resp, why);
     if (rc != OWB_OK)
         return rc;
     /* Only a request that may get a bundle draws its nonces. */
     randombytes_buf(w->nonces, sizeof w->nonces);
     if (r->server_sealed) {
-        rc = check_installer(app, req);
-        return rc == OWB_OK ? seal_server_side(app, r->app_key_b64, w, s, why) : rc;
+        if (!has_token || !rd->token_ok)
+            return OWB_ERR_UNAUTHORIZED;
+        w->net_read = true;
+        return seal_server_side(app, r->app_key_b64, w, s, why);
     }
     if (owb_b64_decode(r->wifi_b64, strlen(r->wifi_b64), w->payload.wifi_blob,
                        sizeof w->payload.wifi_blob, &w->payload.wifi_blob_len) != OWB_OK ||
@@ -253,9 +267,9 @@ enum owb_err owb_setup_derive(struct owb_app *app, struct setup_work *w, struct 
         return OWB_ERR_INTERNAL;
     }
     if (w->pk) {
-        rc = owb_atrest_open_ap_passphrase(app->master, &w->dev, s->ap_pass);
+        rc = owb_atrest_open_ap_passphrase(app->master, &w->read.dev, s->ap_pass);
     } else {
-        rc = owb_atrest_open_device_key(app->master, &w->dev, s->device_key);
+        rc = owb_atrest_open_device_key(app->master, &w->read.dev, s->device_key);
         if (rc == OWB_OK) {
             owb_kdf_bundle_key(s->bundle_key, s->device_key);
             owb_kdf_ap_passphrase(s->ap_pass, s->device_key);
@@ -297,7 +311,7 @@ enum owb_err owb_setup_seal(struct owb_app *app, struct setup_work *w,
     enum owb_err rc;
 
     if (w->pk)
-        rc = owb_pk_bundle_seal(app->signing->sk, w->dev.public_key, w->id, w->counter,
+        rc = owb_pk_bundle_seal(app->signing->sk, w->read.dev.public_key, w->id, w->counter,
                                 (const uint8_t *)w->p_json, w->p_len, NULL,
                                 w->nonces + OWB_NONCE_BYTES, w->bundle, sizeof w->bundle,
                                 &w->bundle_len);
@@ -329,7 +343,7 @@ void route_setup(struct owb_app *app, const struct owb_http_request *req,
     rc = parse_request(req, &body, &r, &why);
     if (rc == OWB_OK)
         rc = authorize(app, req, &r, w, s, resp, &why);
-    w->pk = w->dev.suite == OWB_SUITE_PK;
+    w->pk = w->read.dev.suite == OWB_SUITE_PK;
     if (rc == OWB_OK)
         rc = owb_setup_derive(app, w, s);
     if (rc == OWB_OK)

@@ -110,28 +110,46 @@ enum owb_err owb_row_check_network(const struct owb_master *m, const struct owb_
     return check(row->has_mac, row->row_mac, want, why);
 }
 
+/* A row's check (rc), logged naming the row when it fails (*why, read
+ * once the check has set it). */
+static enum owb_err logged(enum owb_err rc, const char *table, const char *key,
+                           const char *const *why)
+{
+    if (rc != OWB_OK)
+        fprintf(stderr, "owb-server: %s row %s %s; refusing to use it\n", table, key, *why);
+    return rc;
+}
+
 enum owb_err owb_row_device_get(struct owb_store *s, const struct owb_master *m, const char *id,
                                 struct owb_device_row *row)
 {
     const char *why = NULL;
     enum owb_err rc = s->ops->device_get(s, id, row);
 
-    if (rc == OWB_OK && owb_row_check_device(m, row, &why) != OWB_OK) {
-        fprintf(stderr, "owb-server: devices row %s %s; refusing to use it\n", id, why);
-        rc = OWB_ERR_TAMPERED;
-    }
-    return rc;
+    return rc == OWB_OK ? logged(owb_row_check_device(m, row, &why), "devices", id, &why) : rc;
+}
+
+enum owb_err owb_row_network_read(const struct owb_master *m, const char *name, enum owb_err rc,
+                                  const struct owb_network_row *row)
+{
+    const char *why = NULL;
+
+    return rc == OWB_OK ? logged(owb_row_check_network(m, row, &why), "networks", name, &why) : rc;
 }
 
 enum owb_err owb_row_network_get(struct owb_store *s, const struct owb_master *m, const char *name,
                                  struct owb_network_row *row)
 {
-    const char *why = NULL;
-    enum owb_err rc = s->ops->network_get(s, name, row);
+    return owb_row_network_read(m, name, s->ops->network_get(s, name, row), row);
+}
 
-    if (rc == OWB_OK && owb_row_check_network(m, row, &why) != OWB_OK) {
-        fprintf(stderr, "owb-server: networks row %s %s; refusing to use it\n", name, why);
-        rc = OWB_ERR_TAMPERED;
-    }
-    return rc;
+enum owb_err owb_row_setup_read(struct owb_store *s, const struct owb_master *m, const char *id,
+                                int64_t claim_since, const uint8_t *token_hash,
+                                struct owb_setup_read *out)
+{
+    const char *why = NULL;
+    enum owb_err rc = s->ops->setup_read(s, id, claim_since, token_hash, out);
+
+    return rc == OWB_OK ? logged(owb_row_check_device(m, &out->dev, &why), "devices", id, &why)
+                        : rc;
 }

@@ -46,5 +46,12 @@ enum owb_err owb_row_device_get(struct owb_store *s, const struct owb_master *m,
                                 struct owb_device_row *row) OWB_MUST_CHECK;
 enum owb_err owb_row_network_get(struct owb_store *s, const struct owb_master *m, const char *name,
                                  struct owb_network_row *row) OWB_MUST_CHECK;
+/* A setup's reads (store.h setup_read), the device checked; the network,
+ * read with it as rc, is checked by owb_row_network_read when used. */
+enum owb_err owb_row_setup_read(struct owb_store *s, const struct owb_master *m, const char *id,
+                                int64_t claim_since, const uint8_t *token_hash,
+                                struct owb_setup_read *out) OWB_MUST_CHECK;
+enum owb_err owb_row_network_read(const struct owb_master *m, const char *name, enum owb_err rc,
+                                  const struct owb_network_row *row) OWB_MUST_CHECK;
 
 #endif

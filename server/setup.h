@@ -35,7 +35,10 @@ struct setup_secrets {
 struct setup_work {
     const char *id; /* validated by the router */
     bool pk;
-    struct owb_device_row dev;
+    /* The device; a setup reads its network with it (net_read), a
+     * rollout's bundle reads it in owb_setup_wifi. */
+    struct owb_setup_read read;
+    bool net_read;
     struct owb_payload payload;
     char p_json[OWB_PAYLOAD_MAX + 6];
     size_t p_len;

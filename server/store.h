@@ -119,6 +119,19 @@ struct owb_session_key {
     uint8_t hash[OWB_HASH_BYTES];
 };
 
+/* What a setup reads before it issues (setup_read below), from one
+ * statement: one snapshot, one round trip. */
+struct owb_setup_read {
+    struct owb_device_row dev;
+    /* The claim guard as claim_state answers it. */
+    unsigned claim_attempts;
+    int64_t claim_next_at;
+    /* Asked for with a token hash only (a server-sealed setup): */
+    bool token_ok;       /* a known token, not revoked */
+    enum owb_err net_rc; /* dev.network's row as network_get answers */
+    struct owb_network_row net;
+};
+
 struct owb_token_row {
     int64_t id;
     char label[OWB_LABEL_STORED_MAX + 1];
@@ -251,8 +264,6 @@ struct owb_store_ops {
     /* OWB_ERR_EXISTS when a token (revoked or not) has this label. */
     enum owb_err (*token_add)(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
                               const char *label, int64_t now, int64_t *id);
-    /* OWB_OK only for a known token that is not revoked. */
-    enum owb_err (*token_check)(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES]);
     enum owb_err (*token_list)(struct owb_store *s, owb_token_cb cb, void *ctx);
     /* Revokes the token with this label, else the one with this numeric
      * id: never more than one (labels are unique); *count says how many. */
@@ -286,6 +297,12 @@ struct owb_store_ops {
                           uint64_t *counter);
     enum owb_err (*session_get)(struct owb_store *s, const struct owb_session_key *key,
                                 struct owb_session_row *row);
+    /* The device (OWB_ERR_NOENT: none) with its claim guard counted from
+     * claim_since; with token_hash also the token and the device's
+     * network, whose row is decoded apart (out->net_rc), so that a bad one
+     * fails only the setup that uses it, after the claim was checked. */
+    enum owb_err (*setup_read)(struct owb_store *s, const char *id, int64_t claim_since,
+                               const uint8_t *token_hash, struct owb_setup_read *out);
     /* One transaction: OWB_ERR_CONFLICT when no session was issued with this
      * counter, OWB_ERR_REPLAYED when the nonce was seen for this device;
      * else records the nonce and marks the session and device online. A

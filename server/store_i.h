@@ -63,7 +63,6 @@ enum owb_stmt {
     OWB_ST_NET_REMOVE,
     OWB_ST_NET_MAC,
     OWB_ST_TOK_INSERT,
-    OWB_ST_TOK_CHECK,
     OWB_ST_TOK_LIST,
     OWB_ST_TOK_REVOKE,
     OWB_ST_CLAIM_ATTEMPT,
@@ -71,6 +70,7 @@ enum owb_stmt {
     OWB_ST_CLAIM_CLEAR,
     OWB_ST_SESSION_GET,
     OWB_ST_SESSION_GET_LEGACY,
+    OWB_ST_SETUP_READ,
     OWB_ST_SESSION_LIST,
     OWB_ST_PRUNE_SESSIONS_END,
     OWB_ST_PRUNE_SESSIONS,
@@ -164,6 +164,18 @@ struct owb_store_cols {
 /* Called for each row a statement returns. An error does not stop the
  * rows: the run goes on and answers the first error at its end. */
 typedef enum owb_err (*owb_store_row_fn)(void *ctx, const struct owb_store_cols *c, void *res);
+
+/* Columns read from a later place in a row (by on), for a statement whose
+ * row holds other columns before a table's: pass a struct owb_store_shift
+ * as res with owb_store_shifted as the getters. */
+struct owb_store_shift {
+    const struct owb_store_cols *c;
+    void *res;
+    int by;
+};
+extern const struct owb_store_cols owb_store_shifted;
+/* How many columns a list such as OWB_DEVICE_COLS names. */
+int owb_store_ncols(const char *list);
 
 /* The decoders. A row holding what this server never writes (an unknown
  * security or suite, a text longer than its field) is refused whole:
@@ -308,7 +320,6 @@ enum owb_err owb_store_network_list(struct owb_store *s, owb_network_cb cb, void
 enum owb_err owb_store_network_remove(struct owb_store *s, const char *name);
 enum owb_err owb_store_token_add(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES],
                                  const char *label, int64_t now, int64_t *id);
-enum owb_err owb_store_token_check(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES]);
 enum owb_err owb_store_token_list(struct owb_store *s, owb_token_cb cb, void *ctx);
 enum owb_err owb_store_token_revoke(struct owb_store *s, const char *id_or_label, int64_t now,
                                     size_t *count);
@@ -320,6 +331,8 @@ enum owb_err owb_store_claim_state(struct owb_store *s, const char *id, int64_t 
                                    unsigned *attempts, int64_t *next_at);
 enum owb_err owb_store_session_get(struct owb_store *s, const struct owb_session_key *key,
                                    struct owb_session_row *row);
+enum owb_err owb_store_setup_read(struct owb_store *s, const char *id, int64_t claim_since,
+                                  const uint8_t *token_hash, struct owb_setup_read *out);
 enum owb_err owb_store_device_find(struct owb_store *s, const struct owb_device_filter *f,
                                    owb_device_cb cb, void *ctx);
 enum owb_err owb_store_session_list(struct owb_store *s, const char *device_id, unsigned limit,
@@ -373,15 +386,15 @@ enum owb_err owb_store_recover(const struct owb_store_driver *drv, void *conn, c
         .row_mac_put = owb_store_row_mac_put, .network_add = owb_store_network_add,                \
         .network_get = owb_store_network_get, .network_list = owb_store_network_list,              \
         .network_remove = owb_store_network_remove, .token_add = owb_store_token_add,              \
-        .token_check = owb_store_token_check, .token_list = owb_store_token_list,                  \
-        .token_revoke = owb_store_token_revoke, .claim_attempt = owb_store_claim_attempt,          \
-        .claim_reset = owb_store_claim_reset, .claim_state = owb_store_claim_state,                \
-        .issue = issue_, .session_get = owb_store_session_get, .checkin = checkin_,                \
-        .device_find = owb_store_device_find, .session_list = owb_store_session_list,              \
-        .prune = owb_store_prune, .ping = ping_, .heartbeat = owb_store_heartbeat,                 \
-        .rollout_claim = owb_store_rollout_claim, .rollout_create = owb_store_rollout_create,      \
-        .rollout_get = owb_store_rollout_get, .rollout_list = owb_store_rollout_list,              \
-        .rollout_members = owb_store_rollout_members,                                              \
+        .token_list = owb_store_token_list, .token_revoke = owb_store_token_revoke,                \
+        .claim_attempt = owb_store_claim_attempt, .claim_reset = owb_store_claim_reset,            \
+        .claim_state = owb_store_claim_state, .issue = issue_,                                     \
+        .session_get = owb_store_session_get, .checkin = checkin_,                                 \
+        .setup_read = owb_store_setup_read, .device_find = owb_store_device_find,                  \
+        .session_list = owb_store_session_list, .prune = owb_store_prune, .ping = ping_,           \
+        .heartbeat = owb_store_heartbeat, .rollout_claim = owb_store_rollout_claim,                \
+        .rollout_create = owb_store_rollout_create, .rollout_get = owb_store_rollout_get,          \
+        .rollout_list = owb_store_rollout_list, .rollout_members = owb_store_rollout_members,      \
         .rollout_set_state = owb_store_rollout_set_state, .fleet_counts = owb_store_fleet_counts,  \
         .network_update = owb_store_network_update,                                                \
     }

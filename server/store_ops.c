@@ -111,10 +111,8 @@ static enum owb_err change_by_key(struct owb_store *s, unsigned id, const char *
     return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
 }
 
-/* A query keyed by one text (or, with blob, by a hash) that reads its one
- * row with rd into out (size bytes, cleared first); OWB_ERR_NOENT when
- * there is none. */
-/* One row by statement id with arguments a into out; NOENT when none. */
+/* One row by statement id with arguments a, read with rd into out (size
+ * bytes, cleared first); OWB_ERR_NOENT when there is none. */
 static enum owb_err get_row(struct owb_store *s, unsigned id, const struct owb_store_args *a,
                             owb_store_row_fn rd, void *out, size_t size)
 {
@@ -126,6 +124,7 @@ static enum owb_err get_row(struct owb_store *s, unsigned id, const struct owb_s
     return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
 }
 
+/* get_row keyed by one text (or, with blob, by a hash). */
 static enum owb_err get_one(struct owb_store *s, unsigned id, const char *key, const uint8_t *blob,
                             owb_store_row_fn rd, void *out, size_t size)
 {
@@ -336,6 +335,51 @@ enum owb_err owb_store_session_get(struct owb_store *s, const struct owb_session
     owb_arg_i64(&a, (int64_t)key->counter);
     owb_arg_blob(&a, key->hash, OWB_HASH_BYTES);
     return get_row(s, OWB_ST_SESSION_GET, &a, read_session, row, sizeof *row);
+}
+
+struct setup_reading {
+    struct owb_setup_read *out;
+    bool net;
+};
+
+static enum owb_err read_setup(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    struct setup_reading *r = ctx;
+    struct owb_setup_read *out = r->out;
+    struct owb_store_shift at = {c, res, 3};
+    enum owb_err rc;
+
+    out->token_ok = !c->null(res, 0) && c->i64(res, 0) == 1;
+    out->claim_attempts = (unsigned)c->i64(res, 1);
+    out->claim_next_at = c->i64(res, 2);
+    rc = owb_store_read_device(&owb_store_shifted, &at, &out->dev);
+    if (rc != OWB_OK || !r->net)
+        return rc;
+    at.by += owb_store_ncols(OWB_DEVICE_COLS);
+    out->net_rc = c->null(res, at.by) ? OWB_ERR_NOENT
+                                      : owb_store_read_network(&owb_store_shifted, &at, &out->net);
+    return OWB_OK;
+}
+
+enum owb_err owb_store_setup_read(struct owb_store *s, const char *id, int64_t claim_since,
+                                  const uint8_t *token_hash, struct owb_setup_read *out)
+{
+    struct owb_store_args a = {0};
+    struct setup_reading r = {out, token_hash != NULL};
+    size_t n = 0;
+    enum owb_err rc;
+
+    owb_arg_text(&a, id);
+    owb_arg_i64(&a, claim_since);
+    if (token_hash)
+        owb_arg_blob(&a, token_hash, OWB_HASH_BYTES);
+    else
+        owb_arg_null(&a);
+    owb_arg_bool(&a, r.net);
+    memset(out, 0, sizeof *out);
+    out->net_rc = OWB_ERR_NOENT;
+    rc = owb_store_exec(s, false, OWB_ST_SETUP_READ, &a, read_setup, &r, &n);
+    return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
 }
 
 /* Devices are listed a page at a time (by id, from after the last one
@@ -554,22 +598,6 @@ enum owb_err owb_store_token_add(struct owb_store *s, const uint8_t hash[OWB_HAS
     rc = owb_store_exec(s, true, OWB_ST_TOK_INSERT, &a, owb_store_read_i64, id, NULL);
     if (rc != OWB_OK)
         *id = 0;
-    return rc;
-}
-
-static enum owb_err read_revoked(void *ctx, const struct owb_store_cols *c, void *res)
-{
-    *(bool *)ctx = !c->null(res, 0);
-    return OWB_OK;
-}
-
-enum owb_err owb_store_token_check(struct owb_store *s, const uint8_t hash[OWB_HASH_BYTES])
-{
-    bool revoked = false;
-    enum owb_err rc = get_one(s, OWB_ST_TOK_CHECK, NULL, hash, read_revoked, &revoked, 0);
-
-    if (rc == OWB_ERR_NOENT || (rc == OWB_OK && revoked))
-        return OWB_ERR_UNAUTHORIZED;
     return rc;
 }
 

@@ -279,3 +279,40 @@ enum owb_err owb_store_read_member(const struct owb_store_cols *c, void *res,
     row->held = (uint64_t)c->i64(res, 9);
     return rd_end(&r, "rollout_devices", row->device_id, row, sizeof *row);
 }
+
+/* --- columns further along a row --- */
+
+static const char *shift_text(void *res, int col)
+{
+    const struct owb_store_shift *s = res;
+    return s->c->text(s->res, s->by + col);
+}
+
+static const uint8_t *shift_blob(void *res, int col, size_t *len)
+{
+    const struct owb_store_shift *s = res;
+    return s->c->blob(s->res, s->by + col, len);
+}
+
+static int64_t shift_i64(void *res, int col)
+{
+    const struct owb_store_shift *s = res;
+    return s->c->i64(s->res, s->by + col);
+}
+
+static bool shift_null(void *res, int col)
+{
+    const struct owb_store_shift *s = res;
+    return s->c->null(s->res, s->by + col);
+}
+
+const struct owb_store_cols owb_store_shifted = {shift_text, shift_blob, shift_i64, shift_null};
+
+int owb_store_ncols(const char *list)
+{
+    int n = 1;
+
+    for (; *list; list++)
+        n += *list == ',';
+    return n;
+}

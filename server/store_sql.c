@@ -164,7 +164,6 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
     [OWB_ST_TOK_INSERT] = {"INSERT INTO tokens(hash, label, created_at) VALUES($1, $2, $3) "
                            "RETURNING id",
                            "bti"},
-    [OWB_ST_TOK_CHECK] = {"SELECT revoked_at FROM tokens WHERE hash = $1", "b"},
     [OWB_ST_TOK_LIST] = {"SELECT " OWB_TOKEN_COLS " FROM tokens ORDER BY id", ""},
     /* The label first, then the id: one token at most, even when a label
      * from before reads as another token's id. */
@@ -195,6 +194,20 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
     [OWB_ST_SESSION_GET_LEGACY] = {"SELECT " OWB_SESSION_COLS " FROM sessions "
                                    "WHERE token_hash = $1 AND legacy",
                                    "b"},
+    /* A setup's reads in one (store.h setup_read): $1 the device, $2 the
+     * claim window's start, $3 the token's hash (NULL: not asked), $4
+     * whether the network is asked. Columns: the token (1 known and not
+     * revoked, 0 revoked, NULL unknown), the claim guard, the device's,
+     * the network's (NULL when not asked or none). */
+    [OWB_ST_SETUP_READ] = {"SELECT (SELECT CASE WHEN revoked_at IS NULL THEN 1 ELSE 0 END "
+                           "  FROM tokens WHERE hash = $3), "
+                           "CASE WHEN g.window_start > $2 THEN g.attempts ELSE 0 END, g.next_at, "
+                           "dv.*, nw.* "
+                           "FROM (SELECT " OWB_DEVICE_COLS " FROM devices WHERE id = $1) dv "
+                           "LEFT JOIN claim_guard g ON g.device_id = dv.id "
+                           "LEFT JOIN (SELECT " OWB_NETWORK_COLS " FROM networks) nw "
+                           "  ON $4 AND nw.name = dv.network",
+                           "tibo"},
     [OWB_ST_SESSION_LIST] = {"SELECT " OWB_SESSION_COLS " FROM sessions WHERE device_id = $1 "
                              "ORDER BY counter DESC LIMIT $2",
                              "ti"},

@@ -172,6 +172,22 @@ static void add_network(const char *name, enum owb_security sec)
     assert_int_equal(OPS->network_add(F.s, &row), OWB_OK);
 }
 
+/* Whether a setup's read takes the token with hash h (dev-t, made here
+ * when missing, is the device it reads). */
+static enum owb_err token_check(const uint8_t *h)
+{
+    struct owb_setup_read rd;
+    enum owb_err rc = OPS->setup_read(F.s, "dev-t", 0, h, &rd);
+
+    if (rc == OWB_ERR_NOENT) {
+        struct owb_import_item it = item("dev-t", OWB_SUITE_SYM, 0x74);
+        import_ok(&it, 1);
+        rc = OPS->setup_read(F.s, "dev-t", 0, h, &rd);
+    }
+    assert_int_equal(rc, OWB_OK);
+    return rd.token_ok ? OWB_OK : OWB_ERR_UNAUTHORIZED;
+}
+
 /* What a listing handed over, one name a line. */
 struct seen {
     char names[1024];
@@ -442,18 +458,18 @@ static void test_token(void **state)
     assert_true(id2 > id1);
     assert_int_equal(OPS->token_add(F.s, h1, "again", 300, &none), OWB_ERR_EXISTS);
     assert_int_equal(none, 0);
-    assert_int_equal(OPS->token_check(F.s, h1), OWB_OK);
-    assert_int_equal(OPS->token_check(F.s, h3), OWB_ERR_UNAUTHORIZED);
+    assert_int_equal(token_check(h1), OWB_OK);
+    assert_int_equal(token_check(h3), OWB_ERR_UNAUTHORIZED);
     /* By label, then by numeric id; a second revoke finds nothing. */
     assert_int_equal(OPS->token_revoke(F.s, "installer-1", 400, &count), OWB_OK);
     assert_int_equal(count, 1);
-    assert_int_equal(OPS->token_check(F.s, h1), OWB_ERR_UNAUTHORIZED);
+    assert_int_equal(token_check(h1), OWB_ERR_UNAUTHORIZED);
     snprintf(id_text, sizeof id_text, "%lld", (long long)id2);
     assert_int_equal(OPS->token_revoke(F.s, id_text, 500, &count), OWB_OK);
     assert_int_equal(count, 1);
     assert_int_equal(OPS->token_revoke(F.s, id_text, 600, &count), OWB_OK);
     assert_int_equal(count, 0);
-    assert_int_equal(OPS->token_check(F.s, h2), OWB_ERR_UNAUTHORIZED);
+    assert_int_equal(token_check(h2), OWB_ERR_UNAUTHORIZED);
     assert_int_equal(OPS->token_add(F.s, h3, "installer-3", 700, &id3), OWB_OK);
     assert_int_equal(OPS->token_list(F.s, see_token, &seen), OWB_OK);
     snprintf(want, sizeof want,
@@ -484,15 +500,15 @@ static void test_token_label_unique(void **state)
     assert_int_equal(OPS->token_add(F.s, h[2], id_text, 100, &id[2]), OWB_OK);
     assert_int_equal(OPS->token_revoke(F.s, id_text, 200, &count), OWB_OK);
     assert_int_equal(count, 1);
-    assert_int_equal(OPS->token_check(F.s, h[0]), OWB_OK);
-    assert_int_equal(OPS->token_check(F.s, h[2]), OWB_ERR_UNAUTHORIZED);
+    assert_int_equal(token_check(h[0]), OWB_OK);
+    assert_int_equal(token_check(h[2]), OWB_ERR_UNAUTHORIZED);
     /* That one revoked, the text still names it, not the other. */
     assert_int_equal(OPS->token_revoke(F.s, id_text, 300, &count), OWB_OK);
     assert_int_equal(count, 0);
-    assert_int_equal(OPS->token_check(F.s, h[0]), OWB_OK);
+    assert_int_equal(token_check(h[0]), OWB_OK);
     assert_int_equal(OPS->token_revoke(F.s, "alice", 400, &count), OWB_OK);
     assert_int_equal(count, 1);
-    assert_int_equal(OPS->token_check(F.s, h[0]), OWB_ERR_UNAUTHORIZED);
+    assert_int_equal(token_check(h[0]), OWB_ERR_UNAUTHORIZED);
 }
 
 /* The migration that made labels unique, on a database from before that
@@ -607,6 +623,18 @@ static void test_heartbeat_challenge(void **state)
     raw_sql("CREATE TABLE heartbeat_nonces (x INTEGER)");
 }
 
+/* The claim guard as claim_state reads it, and a setup's read agreeing. */
+static enum owb_err claim_state(int64_t since, unsigned *attempts, int64_t *next)
+{
+    struct owb_setup_read rd;
+    enum owb_err rc = OPS->claim_state(F.s, "dev-a", since, attempts, next);
+
+    assert_int_equal(OPS->setup_read(F.s, "dev-a", since, NULL, &rd), OWB_OK);
+    assert_int_equal(rd.claim_attempts, *attempts);
+    assert_int_equal(rd.claim_next_at, *next);
+    return rc;
+}
+
 /* A wrong claim at now: its outcome, the count and the retry time. */
 static enum owb_err claim(int64_t now, unsigned *attempts, int64_t *retry_at)
 {
@@ -621,7 +649,7 @@ static void test_claim(void **state)
 
     (void)state;
     import_ok(&it, 1);
-    assert_int_equal(OPS->claim_state(F.s, "dev-a", 0, &attempts, &next), OWB_OK);
+    assert_int_equal(claim_state(0, &attempts, &next), OWB_OK);
     assert_int_equal(attempts, 0);
     assert_int_equal(next, 0);
     /* The first three in the window pass; the fourth passes and starts a
@@ -635,11 +663,11 @@ static void test_claim(void **state)
     assert_int_equal(at, 1002);
     assert_int_equal(claim(1002, &attempts, &at), OWB_OK);
     assert_int_equal(attempts, 5);
-    assert_int_equal(OPS->claim_state(F.s, "dev-a", 1002 - 600, &attempts, &next), OWB_OK);
+    assert_int_equal(claim_state(1002 - 600, &attempts, &next), OWB_OK);
     assert_int_equal(attempts, 5);
     assert_int_equal(next, 1006);
     assert_int_equal(claim(1006, &attempts, &at), OWB_OK);
-    assert_int_equal(OPS->claim_state(F.s, "dev-a", 1006 - 600, &attempts, &next), OWB_OK);
+    assert_int_equal(claim_state(1006 - 600, &attempts, &next), OWB_OK);
     assert_int_equal(next, 1014);
     /* Doubling on, up to the cap. */
     const int64_t delays[] = {16, 32, 60, 60};
@@ -647,7 +675,7 @@ static void test_claim(void **state)
     for (size_t i = 0; i < sizeof delays / sizeof delays[0]; i++) {
         assert_int_equal(claim(now, &attempts, &at), OWB_OK);
         assert_int_equal(attempts, 7 + i);
-        assert_int_equal(OPS->claim_state(F.s, "dev-a", now - 600, &attempts, &next), OWB_OK);
+        assert_int_equal(claim_state(now - 600, &attempts, &next), OWB_OK);
         assert_int_equal(next - now, delays[i]);
         now = next;
     }
@@ -656,7 +684,7 @@ static void test_claim(void **state)
     assert_int_equal(attempts, 1);
     assert_int_equal(claim(now + 600, &attempts, &at), OWB_OK);
     assert_int_equal(OPS->claim_reset(F.s, "dev-a"), OWB_OK);
-    assert_int_equal(OPS->claim_state(F.s, "dev-a", 0, &attempts, &next), OWB_OK);
+    assert_int_equal(claim_state(0, &attempts, &next), OWB_OK);
     assert_int_equal(attempts, 0);
     assert_int_equal(OPS->claim_reset(F.s, "dev-zz"), OWB_OK);
     /* A claim on a device that is not there. */
@@ -1355,6 +1383,73 @@ static void test_prune_elsewhere(void **state)
 /* The rule for a stored value this server never writes: never a guess.
  * The row reads as invalid (OWB_ERR_TAMPERED, nothing of it filled in),
  * a listing leaves it out and says so, and it can still be removed. */
+/* A setup's one read: the device with its claim guard, and only when a
+ * token is asked for, the token and the device's network, whose row is
+ * judged apart from the device's. */
+static void test_setup_read(void **state)
+{
+    struct owb_import_item items[2] = {item("dev-a", OWB_SUITE_SYM, 1),
+                                       item("dev-b", OWB_SUITE_PK, 2)};
+    const char *a[] = {"dev-a"};
+    uint8_t macs[1][OWB_ROW_MAC_BYTES] = {{0}};
+    uint8_t tok[OWB_HASH_BYTES], other[OWB_HASH_BYTES];
+    struct owb_setup_read rd;
+    struct owb_device_row d;
+    unsigned attempts = 0;
+    int64_t id = 0, at = 0;
+    size_t count = 0;
+    char missing[OWB_DEVICE_ID_SIZE];
+
+    (void)state;
+    memset(tok, 0x21, sizeof tok);
+    memset(other, 0x22, sizeof other);
+    import_ok(items, 2);
+    add_network("office", OWB_SEC_WPA2_PSK);
+    assert_int_equal(OPS->device_assign(F.s, a, 1, "office", MACS(macs), missing), OWB_OK);
+    assert_int_equal(OPS->token_add(F.s, tok, "installer", 100, &id), OWB_OK);
+
+    assert_int_equal(OPS->setup_read(F.s, "dev-zz", 0, tok, &rd), OWB_ERR_NOENT);
+    /* Without a token: the device as device_get reads it, no network. */
+    assert_int_equal(OPS->setup_read(F.s, "dev-a", 0, NULL, &rd), OWB_OK);
+    assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
+    assert_memory_equal(&rd.dev, &d, sizeof d);
+    assert_false(rd.token_ok);
+    assert_int_equal(rd.net_rc, OWB_ERR_NOENT);
+    assert_int_equal(rd.claim_attempts, 0);
+    /* With one: the token, and the network as network_get reads it. */
+    assert_int_equal(OPS->claim_attempt(F.s, "dev-a", 1000, 600, 3, 60, &attempts, &at), OWB_OK);
+    assert_int_equal(OPS->setup_read(F.s, "dev-a", 500, tok, &rd), OWB_OK);
+    assert_true(rd.token_ok);
+    assert_int_equal(rd.claim_attempts, 1);
+    assert_int_equal(rd.net_rc, OWB_OK);
+    assert_string_equal(rd.net.name, "office");
+    assert_string_equal(rd.net.ssid, "ssid of office");
+    assert_int_equal(rd.net.security, OWB_SEC_WPA2_PSK);
+    assert_int_equal(rd.net.sealed_psk.len, 64);
+    assert_true(rd.net.has_mac);
+    /* Outside the claim window the count reads 0. */
+    assert_int_equal(OPS->setup_read(F.s, "dev-a", 1000, tok, &rd), OWB_OK);
+    assert_int_equal(rd.claim_attempts, 0);
+    assert_false((OPS->setup_read(F.s, "dev-a", 0, other, &rd), rd.token_ok));
+    /* A device without a network. */
+    assert_int_equal(OPS->setup_read(F.s, "dev-b", 0, tok, &rd), OWB_OK);
+    assert_true(rd.token_ok);
+    assert_int_equal(rd.dev.suite, OWB_SUITE_PK);
+    assert_int_equal(rd.net_rc, OWB_ERR_NOENT);
+    /* A revoked token; a network row this server never wrote fails the
+     * network alone; a device row so fails the read. */
+    assert_int_equal(OPS->token_revoke(F.s, "installer", 200, &count), OWB_OK);
+    raw_sql("UPDATE networks SET security = 'wpa9-future' WHERE name = 'office'");
+    assert_int_equal(OPS->setup_read(F.s, "dev-a", 0, tok, &rd), OWB_OK);
+    assert_false(rd.token_ok);
+    assert_string_equal(rd.dev.id, "dev-a");
+    assert_int_equal(rd.net_rc, OWB_ERR_TAMPERED);
+    assert_string_equal(rd.net.name, "");
+    raw_sql("UPDATE devices SET suite = 'quantum' WHERE id = 'dev-b'");
+    assert_int_equal(OPS->setup_read(F.s, "dev-b", 0, tok, &rd), OWB_ERR_TAMPERED);
+    assert_string_equal(rd.dev.id, "");
+}
+
 static void test_unknown_values(void **state)
 {
     struct owb_import_item items[2] = {item("dev-a", OWB_SUITE_SYM, 1),
@@ -1405,6 +1500,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issue_session_checkin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setup_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_label_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_label_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_migration, setup, teardown),
