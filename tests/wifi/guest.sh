@@ -2,7 +2,7 @@
 # Stage 2 of the Wi-Fi test VM (after switch_root, on this machine's own
 # root, read-only): writable places on tmpfs, the Wi-Fi modules, then each
 # scenario named on the kernel command line, each in its own subshell with
-# a time bound. Results go to the "out" 9p share; then the VM powers off.
+# a time bound of its own. Results go to the "out" 9p share; then the VM powers off.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LC_ALL=C
 for arg in $(cat /proc/cmdline); do
@@ -36,11 +36,28 @@ echo "guest: up after $(cut -d' ' -f1 /proc/uptime) s" >>$OUT/console-guest.log
 
 # shellcheck source=tests/wifi/scenarios.sh
 . "$SRC/tests/wifi/scenarios.sh"
+# Each scenario in a process group of its own (job control), so that one
+# that hangs can be stopped, with the guest's processes written to its log
+# first (what it was waiting for), and the rest still run: the VM's budget
+# would otherwise take them all with it and leave no trace. The bound is
+# SCENARIO_BOUND_<name> (scenarios.sh) or 240 s.
+set -m
 IFS=, read -r -a list <<<"$SCEN"
 for s in "${list[@]}"; do
     t0=$(date +%s.%N)
-    ( set -eu; "scenario_$s" ) >"$OUT/$s.log" 2>&1 </dev/null
+    bound_var=SCENARIO_BOUND_$s
+    bound=${!bound_var:-240}
+    ( set -eu; "scenario_$s" ) >"$OUT/$s.log" 2>&1 </dev/null &
+    pid=$!
+    ( exec >/dev/null 2>&1; sleep "$bound"
+      { echo "guest: $s still running after its bound of $bound s; its processes:"; ps axf; } \
+          >>"$OUT/$s.log"
+      kill -9 -- "-$pid" ) &
+    watchdog=$!
+    wait "$pid"
     rc=$?
+    kill -9 -- "-$watchdog" 2>/dev/null
+    wait "$watchdog" 2>/dev/null
     secs=$(echo "$(date +%s.%N) $t0" | awk '{printf "%.1f", $1 - $2}')
     if [ $rc = 0 ]; then echo "ok $s (${secs} s)"; else echo "FAIL $s (exit $rc, ${secs} s)"; fi >>$OUT/results
     # Logs only: the keys minted in there are the test's and go nowhere.
