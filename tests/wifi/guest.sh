@@ -59,7 +59,9 @@ for s in "${list[@]}"; do
     kill -9 -- "-$watchdog" 2>/dev/null
     wait "$watchdog" 2>/dev/null
     secs=$(echo "$(date +%s.%N) $t0" | awk '{printf "%.1f", $1 - $2}')
-    if [ $rc = 0 ]; then echo "ok $s (${secs} s)"; else echo "FAIL $s (exit $rc, ${secs} s)"; fi >>$OUT/results
+    why="exit $rc"
+    grep -q "still running after its bound" "$OUT/$s.log" && why="stopped at its bound of $bound s"
+    if [ $rc = 0 ]; then echo "ok $s (${secs} s)"; else echo "FAIL $s ($why, ${secs} s)"; fi >>$OUT/results
     # Logs only: the keys minted in there are the test's and go nowhere.
     mkdir -p "$OUT/$s.files"
     find /tmp/w -name '*.log' -o -name '*.out' -o -name '*.conf' 2>/dev/null |
