@@ -595,7 +595,9 @@ fleet_setup() {
 }
 rollout_id() { sed -n 's/^rollout \([0-9]*\) started.*/\1/p'; }
 
-# The fleet takes 330-430 s under TCG: its own bound (guest.sh).
+# The fleet takes 330-430 s under TCG: its own bound (guest.sh reads it
+# by name).
+# shellcheck disable=SC2034
 SCENARIO_BOUND_fleet=700
 
 # Three devices online on A; `network update` publishes a new password
