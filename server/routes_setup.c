@@ -109,17 +109,75 @@ static bool installer_hash(const struct owb_http_request *req, uint8_t hash[OWB_
     return true;
 }
 
-/* Server-sealed: the phone's app key. */
-static enum owb_err seal_server_side(struct owb_app *app, const char *app_key_b64,
-                                     struct setup_work *w, struct setup_secrets *s,
-                                     const char **why)
+/* The mode's own input, decoded: the phone's app key (server-sealed) or
+ * its wifi blob (app-sealed). */
+static enum owb_err decode_input(const struct setup_request *r, struct setup_work *w,
+                                 struct setup_secrets *s, const char **why)
 {
-    if (!app_key_b64 || owb_b64_decode_exact(app_key_b64, strlen(app_key_b64), s->app_key,
-                                             sizeof s->app_key) != OWB_OK) {
-        *why = "app_key must be 32 bytes of base64url.";
+    if (r->server_sealed) {
+        if (owb_b64_decode_exact(r->app_key_b64, strlen(r->app_key_b64), s->app_key,
+                                 sizeof s->app_key) != OWB_OK) {
+            *why = "app_key must be 32 bytes of base64url.";
+            return OWB_ERR_BAD_REQUEST;
+        }
+        return OWB_OK;
+    }
+    if (owb_b64_decode(r->wifi_b64, strlen(r->wifi_b64), w->payload.wifi_blob,
+                       sizeof w->payload.wifi_blob, &w->payload.wifi_blob_len) != OWB_OK ||
+        w->payload.wifi_blob_len < OWB_NONCE_BYTES + OWB_TAG_BYTES) {
+        *why = "wifi must be a base64url wifi blob.";
         return OWB_ERR_BAD_REQUEST;
     }
-    return owb_setup_wifi(app, w, s, why);
+    return OWB_OK;
+}
+
+static const char *mode_name(const struct setup_request *r)
+{
+    return r->server_sealed ? "server-sealed" : "app-sealed";
+}
+
+/* Where the store can (PostgreSQL), a setup that will pass reads and
+ * issues in one statement: one round trip and one statement's start-up
+ * instead of two. Only a request whose own parts are right tries it (a
+ * claim its address may still send, a token for server-sealed, a
+ * well-formed app key or wifi blob); anything else, and any setup the
+ * statement turns down, goes the long way, which also says why. What
+ * fails after it (a row that does not check, a PSK that does not open)
+ * leaves a counter and a session no bundle went out under: harmless, a
+ * device only needs its counters to grow. OWB_ERR_NOENT: not issued here. */
+static enum owb_err read_and_issue(struct owb_app *app, const struct owb_http_request *req,
+                                   const struct setup_request *r, const uint8_t *token_hash,
+                                   int64_t now, struct setup_work *w, struct setup_secrets *s)
+{
+    struct owb_setup_ask ask = {
+        w->id, NULL, now - (int64_t)app->cfg.claim_window_s, now, token_hash, NULL, mode_name(r)};
+    uint8_t claim_hash[OWB_CLAIM_HASH_BYTES], session_hash[OWB_HASH_BYTES];
+    char secret[OWB_SESSION_SECRET_SIZE];
+    const char *why = NULL;
+    double wait;
+    enum owb_err rc;
+
+    if (!app->store->ops->setup_issue || (r->server_sealed && !token_hash) ||
+        (app->claim_rl && !owb_ratelimit_peek(app->claim_rl, req->client_addr, &wait)))
+        return OWB_ERR_NOENT;
+    if (r->claim) {
+        if (owb_claim_hash(w->id, r->claim, strlen(r->claim), claim_hash) != OWB_OK)
+            return OWB_ERR_NOENT;
+        ask.claim_hash = claim_hash;
+    }
+    if (decode_input(r, w, s, &why) != OWB_OK)
+        return OWB_ERR_NOENT;
+    owb_session_new(secret, session_hash);
+    ask.session_hash = session_hash;
+    w->payload.has_issued_at = true;
+    w->payload.issued_at = now;
+    rc = owb_row_setup_issue(app->store, app->master, &ask, &w->read, &w->counter);
+    if (rc == OWB_OK)
+        owb_session_token(w->session, secret, w->counter, w->id);
+    else
+        w->payload.has_issued_at = false;
+    sodium_memzero(secret, sizeof secret);
+    return rc;
 }
 
 enum owb_err owb_setup_wifi(struct owb_app *app, struct setup_work *w, struct setup_secrets *s,
@@ -227,29 +285,28 @@ static enum owb_err authorize(struct owb_app *app, const struct owb_http_request
     int64_t now = (int64_t)time(NULL);
     enum owb_err rc;
 
-    rc = owb_row_setup_read(app->store, app->master, w->id, now - (int64_t)app->cfg.claim_window_s,
-                            r->server_sealed ? token_hash : NULL, rd);
-    if (rc == OWB_ERR_NOENT)
-        return OWB_ERR_UNKNOWN_DEVICE;
-    if (rc == OWB_OK)
-        rc = check_claim(app, req, rd, now, r->claim, resp, why);
+    rc = read_and_issue(app, req, r, has_token ? token_hash : NULL, now, w, s);
+    if (rc == OWB_ERR_NOENT) {
+        rc = owb_row_setup_read(app->store, app->master, w->id,
+                                now - (int64_t)app->cfg.claim_window_s,
+                                r->server_sealed ? token_hash : NULL, rd);
+        if (rc == OWB_ERR_NOENT)
+            return OWB_ERR_UNKNOWN_DEVICE;
+        if (rc == OWB_OK)
+            rc = check_claim(app, req, rd, now, r->claim, resp, why);
+        if (rc == OWB_OK && r->server_sealed && (!has_token || !rd->token_ok))
+            rc = OWB_ERR_UNAUTHORIZED;
+        if (rc == OWB_OK)
+            rc = decode_input(r, w, s, why);
+    }
     if (rc != OWB_OK)
         return rc;
     /* Only a request that may get a bundle draws its nonces. */
     randombytes_buf(w->nonces, sizeof w->nonces);
-    if (r->server_sealed) {
-        if (!has_token || !rd->token_ok)
-            return OWB_ERR_UNAUTHORIZED;
-        w->net_read = true;
-        return seal_server_side(app, r->app_key_b64, w, s, why);
-    }
-    if (owb_b64_decode(r->wifi_b64, strlen(r->wifi_b64), w->payload.wifi_blob,
-                       sizeof w->payload.wifi_blob, &w->payload.wifi_blob_len) != OWB_OK ||
-        w->payload.wifi_blob_len < OWB_NONCE_BYTES + OWB_TAG_BYTES) {
-        *why = "wifi must be a base64url wifi blob.";
-        return OWB_ERR_BAD_REQUEST;
-    }
-    return OWB_OK;
+    if (!r->server_sealed)
+        return OWB_OK;
+    w->net_read = true;
+    return owb_setup_wifi(app, w, s, why);
 }
 
 /* Derive: pk, the device's public key is all the bundle needs and its AP
@@ -282,8 +339,11 @@ enum owb_err owb_setup_derive(struct owb_app *app, struct setup_work *w, struct 
                  app->cfg.public_url, w->id);
     if (n < 0 || (size_t)n >= sizeof w->payload.checkin_url)
         return OWB_ERR_INTERNAL;
-    w->payload.has_issued_at = true;
-    w->payload.issued_at = (int64_t)time(NULL);
+    /* A setup that issued as it read has its time already. */
+    if (!w->payload.has_issued_at) {
+        w->payload.has_issued_at = true;
+        w->payload.issued_at = (int64_t)time(NULL);
+    }
     if (owb_payload_to_json(&w->payload, w->p_json, sizeof w->p_json, &w->p_len) != OWB_OK)
         return OWB_ERR_INTERNAL;
     return OWB_OK;
@@ -346,8 +406,8 @@ void route_setup(struct owb_app *app, const struct owb_http_request *req,
     w->pk = w->read.dev.suite == OWB_SUITE_PK;
     if (rc == OWB_OK)
         rc = owb_setup_derive(app, w, s);
-    if (rc == OWB_OK)
-        rc = owb_setup_issue(app, r.server_sealed ? "server-sealed" : "app-sealed", w);
+    if (rc == OWB_OK && !w->counter)
+        rc = owb_setup_issue(app, mode_name(&r), w);
     if (rc == OWB_OK)
         rc = owb_setup_seal(app, w, s);
     if (rc != OWB_OK)

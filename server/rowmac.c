@@ -153,3 +153,14 @@ enum owb_err owb_row_setup_read(struct owb_store *s, const struct owb_master *m,
     return rc == OWB_OK ? logged(owb_row_check_device(m, &out->dev, &why), "devices", id, &why)
                         : rc;
 }
+
+enum owb_err owb_row_setup_issue(struct owb_store *s, const struct owb_master *m,
+                                 const struct owb_setup_ask *ask, struct owb_setup_read *out,
+                                 uint64_t *counter)
+{
+    const char *why = NULL;
+    enum owb_err rc = s->ops->setup_issue(s, ask, out, counter);
+
+    return rc == OWB_OK ? logged(owb_row_check_device(m, &out->dev, &why), "devices", ask->id, &why)
+                        : rc;
+}

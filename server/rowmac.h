@@ -51,6 +51,12 @@ enum owb_err owb_row_network_get(struct owb_store *s, const struct owb_master *m
 enum owb_err owb_row_setup_read(struct owb_store *s, const struct owb_master *m, const char *id,
                                 int64_t claim_since, const uint8_t *token_hash,
                                 struct owb_setup_read *out) OWB_MUST_CHECK;
+/* A setup's read and issue in one (store.h setup_issue), the device
+ * checked as above: a row that fails may have had a counter issued, and
+ * no bundle goes out under it. */
+enum owb_err owb_row_setup_issue(struct owb_store *s, const struct owb_master *m,
+                                 const struct owb_setup_ask *ask, struct owb_setup_read *out,
+                                 uint64_t *counter) OWB_MUST_CHECK;
 enum owb_err owb_row_network_read(const struct owb_master *m, const char *name, enum owb_err rc,
                                   const struct owb_network_row *row) OWB_MUST_CHECK;
 

@@ -132,6 +132,16 @@ struct owb_setup_read {
     struct owb_network_row net;
 };
 
+/* A setup that reads as it issues (setup_issue below). */
+struct owb_setup_ask {
+    const char *id;
+    const uint8_t *claim_hash; /* the claim sent, hashed; NULL: none sent */
+    int64_t claim_since, now;  /* the claim window's start; now, in seconds */
+    const uint8_t *token_hash; /* server-sealed: the installer token's; else NULL */
+    const uint8_t *session_hash;
+    const char *mode;
+};
+
 struct owb_token_row {
     int64_t id;
     char label[OWB_LABEL_STORED_MAX + 1];
@@ -303,6 +313,17 @@ struct owb_store_ops {
      * fails only the setup that uses it, after the claim was checked. */
     enum owb_err (*setup_read)(struct owb_store *s, const char *id, int64_t claim_since,
                                const uint8_t *token_hash, struct owb_setup_read *out);
+    /* setup_read and issue in one statement, for a setup that will pass:
+     * the device is there with no claim or this claim hash, no wrong
+     * claim counts against it, and with a token hash the token is known
+     * and not revoked and the device's network is there. Else, or when a
+     * counter reservation is due, nothing is written and the answer is
+     * OWB_ERR_NOENT: the caller reads, checks and issues apart, which
+     * also says why a setup is refused. out as setup_read answers it
+     * (claim_attempts 0), the device as the issue left it. NULL where a backend has none: on SQLite
+     * a setup's read stays off the one writer connection. */
+    enum owb_err (*setup_issue)(struct owb_store *s, const struct owb_setup_ask *ask,
+                                struct owb_setup_read *out, uint64_t *counter);
     /* One transaction: OWB_ERR_CONFLICT when no session was issued with this
      * counter, OWB_ERR_REPLAYED when the nonce was seen for this device;
      * else records the nonce and marks the session and device online. A

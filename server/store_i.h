@@ -177,6 +177,15 @@ extern const struct owb_store_cols owb_store_shifted;
 /* How many columns a list such as OWB_DEVICE_COLS names. */
 int owb_store_ncols(const char *list);
 
+/* A setup_read row (store.h): the token's state, the claim guard's two
+ * columns, the device's, then with net the network's. */
+struct owb_setup_reading {
+    struct owb_setup_read *out;
+    bool net;
+};
+enum owb_err owb_store_read_setup(void *ctx, const struct owb_store_cols *c,
+                                  void *res) OWB_MUST_CHECK;
+
 /* The decoders. A row holding what this server never writes (an unknown
  * security or suite, a text longer than its field) is refused whole:
  * OWB_ERR_TAMPERED, and a line on stderr naming it. Never a guess: an
@@ -376,7 +385,7 @@ enum owb_err owb_store_recover(const struct owb_store_driver *drv, void *conn, c
 
 /* A backend's owb_store_ops: the operations above, and its own name,
  * close, issue, check-in and ping. */
-#define OWB_STORE_OPS(name_, close_, issue_, checkin_, ping_)                                      \
+#define OWB_STORE_OPS(name_, close_, issue_, checkin_, ping_, setup_issue_)                        \
     {                                                                                              \
         .name = name_, .close = close_, .meta_get = owb_store_meta_get,                            \
         .meta_put = owb_store_meta_put, .import_begin = owb_store_import_begin,                    \
@@ -396,7 +405,7 @@ enum owb_err owb_store_recover(const struct owb_store_driver *drv, void *conn, c
         .rollout_create = owb_store_rollout_create, .rollout_get = owb_store_rollout_get,          \
         .rollout_list = owb_store_rollout_list, .rollout_members = owb_store_rollout_members,      \
         .rollout_set_state = owb_store_rollout_set_state, .fleet_counts = owb_store_fleet_counts,  \
-        .network_update = owb_store_network_update,                                                \
+        .network_update = owb_store_network_update, .setup_issue = setup_issue_,                   \
     }
 
 #endif

@@ -337,14 +337,9 @@ enum owb_err owb_store_session_get(struct owb_store *s, const struct owb_session
     return get_row(s, OWB_ST_SESSION_GET, &a, read_session, row, sizeof *row);
 }
 
-struct setup_reading {
-    struct owb_setup_read *out;
-    bool net;
-};
-
-static enum owb_err read_setup(void *ctx, const struct owb_store_cols *c, void *res)
+enum owb_err owb_store_read_setup(void *ctx, const struct owb_store_cols *c, void *res)
 {
-    struct setup_reading *r = ctx;
+    struct owb_setup_reading *r = ctx;
     struct owb_setup_read *out = r->out;
     struct owb_store_shift at = {c, res, 3};
     enum owb_err rc;
@@ -365,7 +360,7 @@ enum owb_err owb_store_setup_read(struct owb_store *s, const char *id, int64_t c
                                   const uint8_t *token_hash, struct owb_setup_read *out)
 {
     struct owb_store_args a = {0};
-    struct setup_reading r = {out, token_hash != NULL};
+    struct owb_setup_reading r = {out, token_hash != NULL};
     size_t n = 0;
     enum owb_err rc;
 
@@ -378,7 +373,7 @@ enum owb_err owb_store_setup_read(struct owb_store *s, const char *id, int64_t c
     owb_arg_bool(&a, r.net);
     memset(out, 0, sizeof *out);
     out->net_rc = OWB_ERR_NOENT;
-    rc = owb_store_exec(s, false, OWB_ST_SETUP_READ, &a, read_setup, &r, &n);
+    rc = owb_store_exec(s, false, OWB_ST_SETUP_READ, &a, owb_store_read_setup, &r, &n);
     return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
 }
 

@@ -49,6 +49,7 @@
 /* This backend's own statements, numbered after the shared ones. */
 enum pg_stmt {
     P_ISSUE = OWB_ST__SHARED,
+    P_SETUP_ISSUE,
     P_CHECKIN,
     P_IMPORT_CONFLICT,
     P_IMPORT_INSERT,
@@ -63,6 +64,16 @@ enum pg_stmt {
 #define DB_NOW_US(skew)                                                                            \
     "(CAST(extract(epoch FROM statement_timestamp()) * 1000000 AS BIGINT) + " skew ")"
 
+/* A bundle's counter (docs/protocol.md, "Counters"): past the last one,
+ * the clock and the floor; a row is bumped only below the durable mark
+ * and while crash recovery has not emptied counter_floor. */
+#define BUMP_NEXT(skew) "GREATEST(devices.counter + 1, " DB_NOW_US(skew) ", f.low)"
+#define BUMP(skew, now)                                                                            \
+    "counter = " BUMP_NEXT(skew) ", state = CASE devices.state WHEN 'online' THEN "                \
+                                 "devices.state ELSE 'issued' END, updated_at = " now
+#define BUMP_FROM "(SELECT max(floor_mark) AS low FROM counter_floor) f, counter_mark m"
+#define BUMP_BELOW(skew) "f.low IS NOT NULL AND " BUMP_NEXT(skew) " < m.mark"
+
 #define OWN(id) [(id)-OWB_ST__SHARED]
 
 /* pg_advisory_xact_lock keys: migrations "owb1", pruning "owb2" in ASCII. */
@@ -74,18 +85,43 @@ static const struct owb_stmt_def own_stmts[P__COUNT - OWB_ST__SHARED] = {
      * $5 the clock's skew. No row when the device is not there, when the
      * counter would reach the durable mark, or when crash recovery emptied
      * counter_floor: then reserve first (pg_issue). */
-    OWN(P_ISSUE) = {"WITH d AS (UPDATE devices SET counter = GREATEST(counter + 1, " DB_NOW_US(
-                        "$5") ", f.low), state = CASE state WHEN 'online' THEN state ELSE "
-                              "'issued' END, updated_at = $4 "
-                              "FROM (SELECT max(floor_mark) AS low FROM counter_floor) f, "
-                              "counter_mark m WHERE id = $2 AND f.low IS NOT NULL AND "
-                              "GREATEST(counter + 1, " DB_NOW_US(
-                                  "$5") ", f.low) < m.mark "
-                                        "RETURNING counter) "
+    OWN(P_ISSUE) = {"WITH d AS (UPDATE devices SET " BUMP(
+                        "$5",
+                        "$4") " FROM " BUMP_FROM
+                              " WHERE devices.id = $2 AND " BUMP_BELOW(
+                                  "$5") " RETURNING devices.counter) "
                                         "INSERT INTO sessions(token_hash, device_id, counter, "
                                         "mode, created_at) "
                                         "SELECT $1, $2, counter, $3, $4 FROM d RETURNING counter",
                     "bttii"},
+    /* A setup's read and issue (store.h setup_issue): $1 the device, $2
+     * the claim's hash, $3 the claim window's start, $4 now, $5 the
+     * token's hash (NULL: app-sealed), $6 the session's hash, $7 the
+     * mode, $8 the clock's skew. The row: setup_read's, then the
+     * counter. The claim hash is compared in SQL, not in constant time:
+     * what timing could tell is a hash of a code too long to search. */
+    OWN(P_SETUP_ISSUE) =
+        {"WITH d AS (UPDATE devices SET " BUMP(
+             "$8", "$4") " FROM " BUMP_FROM
+                         " WHERE devices.id = $1 AND " BUMP_BELOW(
+                             "$8") " AND (claim_hash IS NULL OR "
+                                   "  (claim_hash = $2 AND NOT EXISTS (SELECT 1 FROM claim_guard g "
+                                   "  WHERE g.device_id = $1 AND (g.window_start > $3 OR g.next_at "
+                                   "> $4)))) "
+                                   "  AND ($5::bytea IS NULL OR (EXISTS (SELECT 1 FROM tokens "
+                                   "WHERE hash = $5 "
+                                   "  AND revoked_at IS NULL) AND EXISTS (SELECT 1 FROM networks n "
+                                   "  WHERE n.name = devices.network))) "
+                                   "RETURNING " OWB_DEVICE_COLS "), "
+                                   "s AS (INSERT INTO sessions(token_hash, device_id, counter, "
+                                   "mode, created_at) "
+                                   "  SELECT $6, $1, counter, $7, $4 FROM d RETURNING counter) "
+                                   "SELECT CASE WHEN $5::bytea IS NULL THEN NULL ELSE 1 END, 0, 0, "
+                                   "d.*, nw.*, s.counter "
+                                   "FROM s CROSS JOIN d LEFT JOIN (SELECT " OWB_NETWORK_COLS
+                                   " FROM networks) nw "
+                                   "  ON $5::bytea IS NOT NULL AND nw.name = d.network",
+         "tbiibbti"},
     /* A check-in that changes nothing (the session already online, the
      * device already online at that second) writes neither row: every
      * UPDATE is a new row version here, and rows rewritten at each of
@@ -781,6 +817,50 @@ static enum owb_err pg_issue(struct owb_store *base, const char *id,
     return rc;
 }
 
+struct setup_issued {
+    struct owb_setup_reading r;
+    uint64_t counter;
+};
+
+static enum owb_err read_setup_issued(void *ctx, const struct owb_store_cols *c, void *res)
+{
+    struct setup_issued *si = ctx;
+    int at = 3 + owb_store_ncols(OWB_DEVICE_COLS) + owb_store_ncols(OWB_NETWORK_COLS);
+
+    si->counter = (uint64_t)c->i64(res, at);
+    return owb_store_read_setup(&si->r, c, res);
+}
+
+/* One statement, or nothing written (store.h setup_issue). */
+static enum owb_err pg_setup_issue(struct owb_store *base, const struct owb_setup_ask *ask,
+                                   struct owb_setup_read *out, uint64_t *counter)
+{
+    struct owb_store_args a = {0};
+    struct setup_issued si = {{out, ask->token_hash != NULL}, 0};
+    size_t n = 0;
+    enum owb_err rc;
+
+    owb_arg_text(&a, ask->id);
+    if (ask->claim_hash)
+        owb_arg_blob(&a, ask->claim_hash, OWB_CLAIM_HASH_BYTES);
+    else
+        owb_arg_null(&a);
+    owb_arg_i64(&a, ask->claim_since);
+    owb_arg_i64(&a, ask->now);
+    if (ask->token_hash)
+        owb_arg_blob(&a, ask->token_hash, OWB_HASH_BYTES);
+    else
+        owb_arg_null(&a);
+    owb_arg_blob(&a, ask->session_hash, OWB_HASH_BYTES);
+    owb_arg_text(&a, ask->mode);
+    owb_arg_i64(&a, owb_store_clock_skew_us());
+    memset(out, 0, sizeof *out);
+    out->net_rc = OWB_ERR_NOENT;
+    rc = owb_store_exec(base, true, P_SETUP_ISSUE, &a, read_setup_issued, &si, &n);
+    *counter = rc == OWB_OK && n == 1 ? si.counter : 0;
+    return rc == OWB_OK && n != 1 ? OWB_ERR_NOENT : rc;
+}
+
 static enum owb_err read_checkin(void *ctx, const struct owb_store_cols *c, void *res)
 {
     enum owb_err *out = ctx;
@@ -856,7 +936,7 @@ static enum owb_err pg_ping(struct owb_store *base)
 }
 
 static const struct owb_store_ops pg_ops =
-    OWB_STORE_OPS("postgresql", pg_close, pg_issue, pg_checkin, pg_ping);
+    OWB_STORE_OPS("postgresql", pg_close, pg_issue, pg_checkin, pg_ping, pg_setup_issue);
 
 /* The schema's version, creating its table (at 0) when create allows;
  * *exists false when there is none. */

@@ -826,7 +826,7 @@ static void sq_close(struct owb_store *base)
 }
 
 static const struct owb_store_ops sqlite_ops =
-    OWB_STORE_OPS("sqlite", sq_close, sq_issue, sq_checkin, sq_ping);
+    OWB_STORE_OPS("sqlite", sq_close, sq_issue, sq_checkin, sq_ping, NULL);
 
 static enum owb_err exec_sql(sqlite3 *db, const char *sql, char *diag)
 {

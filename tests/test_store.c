@@ -1450,6 +1450,133 @@ static void test_setup_read(void **state)
     assert_string_equal(rd.dev.id, "");
 }
 
+/* A setup's read and issue in one (PostgreSQL's setup_issue): issued
+ * only when the setup would pass, and then read as setup_read reads;
+ * turned down with nothing written otherwise. SQLite has none. */
+static enum owb_err setup_issue(const char *id, const uint8_t *claim, const uint8_t *token,
+                                uint8_t tag, struct owb_setup_read *rd, uint64_t *counter)
+{
+    uint8_t h[OWB_HASH_BYTES];
+    struct owb_setup_ask ask = {id,
+                                claim,
+                                400,
+                                1000,
+                                token,
+                                fill(h, sizeof h, tag),
+                                token ? "server-sealed" : "app-sealed"};
+
+    return OPS->setup_issue(F.s, &ask, rd, counter);
+}
+
+static uint64_t counter_of(const char *id)
+{
+    struct owb_device_row d;
+
+    assert_int_equal(OPS->device_get(F.s, id, &d), OWB_OK);
+    return d.counter;
+}
+
+static void test_setup_issue(void **state)
+{
+    struct owb_import_item items[2] = {item("dev-a", OWB_SUITE_SYM, 1),
+                                       item("dev-b", OWB_SUITE_PK, 2)};
+    const char *a[] = {"dev-a"};
+    uint8_t macs[1][OWB_ROW_MAC_BYTES] = {{0}};
+    uint8_t tok[OWB_HASH_BYTES], other[OWB_HASH_BYTES], claim[OWB_CLAIM_HASH_BYTES],
+        wrong[OWB_CLAIM_HASH_BYTES];
+    struct owb_session_key key = {.device_id = "dev-a"};
+    struct owb_session_row sr;
+    struct owb_setup_read rd, want;
+    unsigned attempts = 0;
+    int64_t id = 0, at = 0;
+    uint64_t c = 0, last;
+    size_t count = 0;
+    char missing[OWB_DEVICE_ID_SIZE];
+    struct seen seen = {0};
+
+    (void)state;
+#ifndef OWB_TEST_PG
+    assert_null(OPS->setup_issue);
+    return;
+#endif
+    fill(tok, sizeof tok, 0x21);
+    fill(other, sizeof other, 0x22);
+    fill(claim, sizeof claim, 0x43);
+    fill(wrong, sizeof wrong, 0x44);
+    import_ok(items, 2);
+    add_network("office", OWB_SEC_WPA2_PSK);
+    assert_int_equal(OPS->device_assign(F.s, a, 1, "office", MACS(macs), missing), OWB_OK);
+    assert_int_equal(OPS->token_add(F.s, tok, "installer", 100, &id), OWB_OK);
+    last = issue_at("dev-a", 0x01, 900);
+
+    /* Server-sealed, all right: the counter issued and its session
+     * recorded, the rows read as setup_read reads them (the device as the
+     * issue left it). */
+    assert_int_equal(setup_issue("dev-a", claim, tok, 0x31, &rd, &c), OWB_OK);
+    assert_int_equal(OPS->setup_read(F.s, "dev-a", 400, tok, &want), OWB_OK);
+    assert_memory_equal(&rd.dev, &want.dev, sizeof want.dev);
+    assert_string_equal(rd.dev.state, "issued");
+    assert_memory_equal(&rd.net, &want.net, sizeof want.net);
+    assert_true(rd.token_ok);
+    assert_int_equal(rd.net_rc, OWB_OK);
+    assert_int_equal(rd.claim_attempts, 0);
+    assert_true(c > last);
+    assert_int_equal(counter_of("dev-a"), c);
+    key.counter = c;
+    fill(key.hash, sizeof key.hash, 0x31);
+    assert_int_equal(OPS->session_get(F.s, &key, &sr), OWB_OK);
+    assert_string_equal(sr.mode, "server-sealed");
+    assert_int_equal(sr.created_at, 1000);
+    last = c;
+
+    /* Turned down, nothing written: a wrong or missing claim, an unknown
+     * or revoked token (below), a device without a network, none at all. */
+    assert_int_equal(setup_issue("dev-a", wrong, tok, 0x32, &rd, &c), OWB_ERR_NOENT);
+    assert_int_equal(c, 0);
+    assert_int_equal(setup_issue("dev-a", NULL, NULL, 0x32, &rd, &c), OWB_ERR_NOENT);
+    assert_int_equal(setup_issue("dev-a", claim, other, 0x32, &rd, &c), OWB_ERR_NOENT);
+    assert_int_equal(setup_issue("dev-b", NULL, tok, 0x32, &rd, &c), OWB_ERR_NOENT);
+    assert_int_equal(setup_issue("dev-zz", NULL, NULL, 0x32, &rd, &c), OWB_ERR_NOENT);
+    assert_int_equal(counter_of("dev-a"), last);
+    assert_int_equal(OPS->session_list(F.s, "dev-a", 10, see_session, &seen), OWB_OK);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(OPS->session_list(F.s, "dev-b", 10, see_session, &seen), OWB_OK);
+    assert_int_equal(seen.n, 2);
+
+    /* A device with no claim, app-sealed: no token, no network read. */
+    assert_int_equal(setup_issue("dev-b", NULL, NULL, 0x33, &rd, &c), OWB_OK);
+    assert_int_equal(rd.dev.suite, OWB_SUITE_PK);
+    assert_int_equal(rd.net_rc, OWB_ERR_NOENT);
+    assert_false(rd.token_ok);
+
+    /* A wrong claim counted in the window turns the right one down, as
+     * does a delay still running; past both it passes. */
+    assert_int_equal(OPS->claim_attempt(F.s, "dev-a", 500, 600, 3, 60, &attempts, &at), OWB_OK);
+    assert_int_equal(setup_issue("dev-a", claim, NULL, 0x34, &rd, &c), OWB_ERR_NOENT);
+    raw_sql("UPDATE claim_guard SET window_start = 300, next_at = 1001");
+    assert_int_equal(setup_issue("dev-a", claim, NULL, 0x34, &rd, &c), OWB_ERR_NOENT);
+    raw_sql("UPDATE claim_guard SET next_at = 1000");
+    assert_int_equal(setup_issue("dev-a", claim, NULL, 0x34, &rd, &c), OWB_OK);
+    assert_true(c > last);
+    last = c;
+
+    /* A reservation due (crash recovery emptied the floor): turned down,
+     * and issue, which reserves, goes on from there. */
+    raw_sql("DELETE FROM counter_floor");
+    assert_int_equal(setup_issue("dev-a", claim, tok, 0x35, &rd, &c), OWB_ERR_NOENT);
+    assert_int_equal(counter_of("dev-a"), last);
+    last = issue_at("dev-a", 0x36, 1000);
+    assert_int_equal(setup_issue("dev-a", claim, tok, 0x37, &rd, &c), OWB_OK);
+    assert_true(c > last);
+
+    /* A revoked token; a device row this server never wrote is refused
+     * (the caller hands out no bundle under the counter it was given). */
+    assert_int_equal(OPS->token_revoke(F.s, "installer", 200, &count), OWB_OK);
+    assert_int_equal(setup_issue("dev-a", claim, tok, 0x38, &rd, &c), OWB_ERR_NOENT);
+    raw_sql("UPDATE devices SET suite = 'quantum' WHERE id = 'dev-b'");
+    assert_int_equal(setup_issue("dev-b", NULL, NULL, 0x39, &rd, &c), OWB_ERR_TAMPERED);
+}
+
 static void test_unknown_values(void **state)
 {
     struct owb_import_item items[2] = {item("dev-a", OWB_SUITE_SYM, 1),
@@ -1501,6 +1628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_issue_session_checkin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setup_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setup_issue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_label_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_label_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_migration, setup, teardown),
