@@ -121,6 +121,9 @@ struct owb_agent {
     uint8_t hb_challenge[16];
     bool has_held; /* the "held" file holds bundle `counter` */
     bool rolling;  /* a rollout is being applied: busy */
+    /* Failed tries of the held bundle in a row, and how many heartbeats
+     * to let pass before the next (rollout.c, retry_wait). */
+    unsigned held_fails, held_skip;
 };
 
 /* Loads the key file and the stored counter, creates the backend. The

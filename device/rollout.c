@@ -4,9 +4,10 @@
  * then applied with the worker's join check. Joined and checked in over
  * the new network: it runs. Otherwise the settings that work are put back,
  * the bundle stays held, the next heartbeat says why, and it is tried
- * again at every heartbeat and at once when the current network stops
- * working. Setup mode and a phone's job come first: no rollout is taken
- * or tried while either is under way. */
+ * again after heartbeats (each failure doubling how many, up to every
+ * eighth) and at once when the current network stops working. Setup mode
+ * and a phone's job come first: no rollout is taken or tried while either
+ * is under way. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,13 @@
 #include "owb/base64.h"
 #include "owb/heartbeat.h"
 #include "owb/mem.h"
+
+/* Each try of settings that do not work takes the device off its working
+ * network for up to the join timeout: after the n-th failure in a row the
+ * next waits min(2^(n-1), 8) heartbeats (1, 2, 4, 8, 8, ...), so a device
+ * whose new settings cannot work yet spends its time on the old network.
+ * A network that stops working is not waited for (owb_heartbeat_beat). */
+#define HELD_WAIT_MAX_LOG2 3
 
 /* {"bundle":"...","app_key":"..."}: the bundle in base64url and room. */
 #define HELD_BODY_MAX (OWB_B64_ENCODED_SIZE(OWB_BUNDLE_MAX) + 128)
@@ -90,6 +98,8 @@ static enum owb_err accept_rollout(struct owb_agent *a, const struct owb_heartbe
         a->counter = job->counter;
         a->has_held = true;
         a->hb_reason = OWB_REASON_NONE;
+        a->held_fails = 0;
+        a->held_skip = 0;
     }
     pthread_mutex_unlock(&a->mu);
     if (rc != OWB_OK)
@@ -131,6 +141,8 @@ static void adopt(struct owb_agent *a, const struct owb_job *job, const struct t
         fprintf(stderr, "owb-device: could not remove the held rollout bundle\n");
     pthread_mutex_lock(&a->mu);
     a->has_held = false;
+    a->held_fails = 0;
+    a->held_skip = 0;
     a->state = OWB_STATE_JOINED;
     a->reason = OWB_REASON_NONE;
     pthread_mutex_unlock(&a->mu);
@@ -164,12 +176,18 @@ static void apply_held(struct owb_agent *a, struct owb_job *job)
     bool back = owb_worker_rejoin(a);
     pthread_mutex_lock(&a->mu);
     a->hb_reason = reason;
+    a->held_fails++;
+    unsigned log2 = a->held_fails - 1 < HELD_WAIT_MAX_LOG2 ? a->held_fails - 1 : HELD_WAIT_MAX_LOG2;
+    a->held_skip = (1u << log2) - 1;
+    unsigned wait = a->held_skip + 1;
     pthread_mutex_unlock(&a->mu);
     fprintf(stderr,
             "owb-device: rollout bundle %llu failed: %s; previous settings restored, %s "
-            "(%ld ms); held for the next try\n",
+            "(%ld ms); held, tried again after %u heartbeat%s or when the network stops "
+            "working\n",
             (unsigned long long)job->counter, owb_reason_name(reason),
-            back ? "joined again" : "not joined again", owb_since_ms(&t0));
+            back ? "joined again" : "not joined again", owb_since_ms(&t0), wait,
+            wait == 1 ? "" : "s");
 }
 
 /* Tries the held bundle (or the answer's, accepted first); false when
@@ -204,6 +222,20 @@ out:
     if (job)
         owb_secret_free(job);
     return tried;
+}
+
+/* Whether this heartbeat is one the held bundle waits for (HELD_WAIT_MAX_LOG2),
+ * counting it when not. */
+static bool held_due(struct owb_agent *a)
+{
+    bool due;
+
+    pthread_mutex_lock(&a->mu);
+    due = a->held_skip == 0;
+    if (!due)
+        a->held_skip--;
+    pthread_mutex_unlock(&a->mu);
+    return due;
 }
 
 /* Two heartbeats in a row went unanswered: is the device still on its
@@ -244,7 +276,7 @@ void owb_heartbeat_beat(struct owb_agent *a)
      * refused (replayed) and the held one is tried as usual. */
     if (rc == OWB_OK && ans->has_rollout)
         tried = try_rollout(a, ans) || tried;
-    if (held && !tried && (!quick || down))
+    if (held && !tried && (down || (!quick && held_due(a))))
         (void)try_rollout(a, NULL);
     /* One unanswered heartbeat is asked again soon; while the network is
      * down the held settings are tried that often. */

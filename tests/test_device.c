@@ -1738,8 +1738,8 @@ static void test_rollout_refused_retried(void **state)
     assert_true(fs.hb[n].running == 1 && fs.hb[n].reason == OWB_HB_WRONG_PASSWORD);
     pthread_mutex_unlock(&fs.mu);
     assert_true(count_calls("rollback") >= 1);
-    /* Tried again at the following heartbeats (apply: the phone's, the
-     * first try, then one per heartbeat). */
+    /* Tried again after the next heartbeat and the third (apply: the
+     * phone's, the first try, then the two; the tries back off). */
     assert_true(wait_calls("apply", 4, 10));
     char *applied = applied_ssid();
     free(applied);
@@ -1761,6 +1761,40 @@ static void test_rollout_refused_retried(void **state)
     pthread_mutex_lock(&fs.mu);
     assert_true(fs.checkin_counter == 2);
     assert_int_equal(fs.bad, 0);
+    pthread_mutex_unlock(&fs.mu);
+    t_stop(&D.proc, SIGTERM);
+    fleet_stop(&fs);
+    free(b2);
+}
+
+/* Settings that keep failing are tried less and less often: after the
+ * n-th failure in a row the next try waits min(2^(n-1), 8) heartbeats,
+ * so the tries follow the heartbeats 1, 3, 7 and 15 after the rollout's.
+ * Each try takes the device off its working network; tried at every
+ * heartbeat, a device whose new access point is not there yet would be
+ * off it for most of a short interval. */
+static void test_rollout_retries_back_off(void **state)
+{
+    (void)state;
+    struct fleet_srv fs;
+    uint8_t ak[32], ak2[32];
+
+    fleet_begin(&fs, ak, ak2, "backoff", "1");
+    char *b2 = fleet_refused_rollout(&fs, ak2);
+    assert_true(wait_calls("rollback", 1, 20));
+    pthread_mutex_lock(&fs.mu);
+    int at = fs.answer_at;
+    pthread_mutex_unlock(&fs.mu);
+    assert_true(at >= 0);
+    /* Heartbeat at + 13 has come: every try after the heartbeats up to
+     * at + 12 is over, the next (after at + 15) not begun. The phone's
+     * apply, the first try, then after at + 1, at + 3 and at + 7. */
+    assert_true(fleet_wait(&fs, at + 14, 60));
+    assert_int_equal(count_calls("apply"), 5);
+    assert_true(wait_log("held, tried again after 8 heartbeats"));
+    pthread_mutex_lock(&fs.mu);
+    assert_int_equal(fs.bad, 0);
+    assert_true(fs.hb[at + 13].held == 2 && fs.hb[at + 13].reason == OWB_HB_WRONG_PASSWORD);
     pthread_mutex_unlock(&fs.mu);
     t_stop(&D.proc, SIGTERM);
     fleet_stop(&fs);
@@ -1968,6 +2002,7 @@ int main(void)
         cmocka_unit_test_setup(test_rollout_applied, fresh),
         cmocka_unit_test_setup(test_rollout_refused_retried, fresh),
         cmocka_unit_test_setup(test_rollout_failed_waits_for_previous_network, fresh),
+        cmocka_unit_test_setup(test_rollout_retries_back_off, fresh),
         cmocka_unit_test_setup(test_pk_heartbeat_rollout, fresh),
         cmocka_unit_test_setup(test_setup_mode_wins, fresh),
         cmocka_unit_test_setup(test_network_down_retries_at_once, fresh),

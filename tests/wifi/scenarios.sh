@@ -634,9 +634,8 @@ scenario_fleet() {
     srv rollout status "$rid"
     # Rolled back to A, still working: joined, an address on A, the
     # server reached, heard. Each on its own: a device tries the held
-    # settings again after every heartbeat, off A for each try (with
-    # --heartbeat 6 most of the time; with the default 900 s, seconds in
-    # fifteen minutes), so the three are seldom all on A at one instant.
+    # settings again after heartbeats 1, 3, 7, 15... after the first try,
+    # off A for each, so the three are seldom all on A at one instant.
     for n in 1 2 3; do
         wait_for "device $n back on A" 120 on_a $n
         say "device $n: $(status)"
