@@ -18,7 +18,8 @@
  *     server (the connection kept) before this side gives up;
  *   - the counter bump and the session row are one statement (UPDATE ...
  *     RETURNING inside the INSERT), so the row lock orders concurrent
- *     bundles for a device on any instance; the counter comes from the
+ *     bundles for a device on any instance; a setup that will pass reads
+ *     in that statement too (setup_issue); the counter comes from the
  *     database's clock, so instances need not agree on theirs; a check-in
  *     is one statement too, its nonce refused by the primary key (ON
  *     CONFLICT DO NOTHING);
