@@ -100,6 +100,48 @@ int64_t cli_now(void)
     return (int64_t)time(NULL);
 }
 
+void cli_time_format(char out[static CLI_TIME_SIZE], int64_t t)
+{
+    struct tm tm;
+    time_t ts = (time_t)t;
+
+    if (!t || !gmtime_r(&ts, &tm) || strftime(out, CLI_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, CLI_TIME_SIZE, "-");
+}
+
+bool cli_time_parse(const char *s, int64_t *t)
+{
+    struct tm tm = {0};
+    char *end = NULL;
+    int n = 0;
+
+    if (s[0] == '@') {
+        long long v;
+        errno = 0;
+        v = strtoll(s + 1, &end, 10);
+        if (errno || end == s + 1 || *end || v < 0)
+            return false;
+        *t = (int64_t)v;
+        return true;
+    }
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+        s[n] || n != 20 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    struct tm want = tm, back;
+    time_t ts = timegm(&tm);
+    /* timegm reads February 31st as March 3rd: a date that does not come
+     * back the same is refused. */
+    if (ts < 0 || !gmtime_r(&ts, &back) || back.tm_mday != want.tm_mday ||
+        back.tm_mon != want.tm_mon)
+        return false;
+    *t = (int64_t)ts;
+    return true;
+}
+
 enum owb_err cli_open(struct cli_db *o, bool create, unsigned connections, bool sync_full,
                       struct owb_srv *srv)
 {

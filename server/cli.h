@@ -80,6 +80,13 @@ enum owb_err cli_read_secret(const char *path, const char *prompt, char *out, si
 
 int64_t cli_now(void);
 
+/* A time in seconds as RFC 3339 UTC ("2026-11-30T19:00:00Z"; "-" for 0),
+ * and back: that form only, or "@" and seconds since 1970. False when it
+ * is neither. */
+#define CLI_TIME_SIZE 32
+void cli_time_format(char out[static CLI_TIME_SIZE], int64_t t);
+bool cli_time_parse(const char *s, int64_t *t);
+
 /* Room for one more element of size bytes in *arr (n used of *cap),
  * doubling it; false when out of memory (*arr unchanged). */
 bool cli_grow(void **arr, size_t *cap, size_t n, size_t size);

@@ -73,17 +73,6 @@ static const struct owb_opt device_opts[] = {
 
 #define IMPORT_BATCH 1024
 
-static void fmt_time(char *out, size_t cap, int64_t t)
-{
-    struct tm tm;
-    time_t ts = (time_t)t;
-    if (!t) {
-        snprintf(out, cap, "-");
-        return;
-    }
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&ts, &tm));
-}
-
 /* A time as JSON: a number of seconds, null for never (0). */
 static void json_time(cJSON *o, const char *key, int64_t t)
 {
@@ -187,13 +176,13 @@ static struct claims read_claims(struct owb_srv *srv, const char *id)
 
 static void print_claim_state(const struct claims *c)
 {
-    char until[32];
+    char until[CLI_TIME_SIZE];
 
     if (!c->read) {
         printf("claims:     (cannot read)\n");
         return;
     }
-    fmt_time(until, sizeof until, c->next_at);
+    cli_time_format(until, c->next_at);
     if (c->next_at > c->now)
         printf("claims:     %u wrong claim(s) in the window; slowed down: next try after %s "
                "('device unlock' lifts it)\n",
@@ -211,10 +200,10 @@ static const char *row_verdict(const struct owb_master *m, const struct owb_devi
 
 static void print_device_full(const struct owb_master *m, const struct owb_device_row *d)
 {
-    char created[32], updated[32], online[32];
-    fmt_time(created, sizeof created, d->created_at);
-    fmt_time(updated, sizeof updated, d->updated_at);
-    fmt_time(online, sizeof online, d->online_at);
+    char created[CLI_TIME_SIZE], updated[CLI_TIME_SIZE], online[CLI_TIME_SIZE];
+    cli_time_format(created, d->created_at);
+    cli_time_format(updated, d->updated_at);
+    cli_time_format(online, d->online_at);
     printf("id:         %s\nsuite:      %s\nstate:      %s\ncounter:    %llu\nnetwork:    %s\n"
            "claim code: %s\nkey:        %s\ncreated:    %s\nupdated:    %s\n"
            "online:     %s\nrow:        %s\n",
@@ -226,9 +215,9 @@ static void print_device_full(const struct owb_master *m, const struct owb_devic
 
 static void print_heartbeat(const struct owb_device_row *d, int64_t since)
 {
-    char heard[32];
+    char heard[CLI_TIME_SIZE];
 
-    fmt_time(heard, sizeof heard, d->heard_at);
+    cli_time_format(heard, d->heard_at);
     if (!d->heard_at) {
         printf("heartbeat:  never\n");
         return;
@@ -260,9 +249,9 @@ static void print_sessions(const struct recent *r)
     }
     printf("sessions:   %s\n", r->n ? "the latest, newest first" : "none");
     for (size_t i = 0; i < r->n; i++) {
-        char created[32], online[32];
-        fmt_time(created, sizeof created, r->rows[i].created_at);
-        fmt_time(online, sizeof online, r->rows[i].online_at);
+        char created[CLI_TIME_SIZE], online[CLI_TIME_SIZE];
+        cli_time_format(created, r->rows[i].created_at);
+        cli_time_format(online, r->rows[i].online_at);
         printf("  counter=%-6llu mode=%-13s state=%-7s created=%s online=%s\n",
                (unsigned long long)r->rows[i].counter, r->rows[i].mode, r->rows[i].state, created,
                online);

@@ -32,11 +32,9 @@ static const struct owb_opt token_opts[] = {
 
 static void print_token(void *ctx, const struct owb_token_row *t)
 {
-    char when[32];
-    struct tm tm;
-    time_t ts = (time_t)t->created_at;
+    char when[CLI_TIME_SIZE];
     (void)ctx;
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&ts, &tm));
+    cli_time_format(when, t->created_at);
     printf("%-6lld %-24s %s %s\n", (long long)t->id, t->label, when,
            t->revoked_at ? "revoked" : "valid");
 }

@@ -11,5 +11,6 @@ int cmd_token_main(int argc, char **argv);
 int cmd_signing_main(int argc, char **argv);
 int cmd_seal_rows_main(int argc, char **argv);
 int cmd_prune_main(int argc, char **argv);
+int cmd_counters_main(int argc, char **argv);
 
 #endif

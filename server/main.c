@@ -14,6 +14,7 @@ static const struct owb_command commands[] = {
     {"signing-key", cmd_signing_main, "print the pk suite's server public key"},
     {"seal-rows", cmd_seal_rows_main, "vouch for rows written before row MACs"},
     {"prune", cmd_prune_main, "remove sessions and check-in nonces past the retention period"},
+    {"counters", cmd_counters_main, "show the counter mark, or raise it after a restore"},
 };
 
 int main(int argc, char **argv)

@@ -95,6 +95,7 @@ enum owb_stmt {
     OWB_ST_DEV_COUNTER,
     OWB_ST_MARK_GET,
     OWB_ST_MARK_RAISE,
+    OWB_ST_FLOOR_RAISE,
     OWB_ST_RECOVER_DEVICE,
     OWB_ST_RECOVER_SESSION,
     OWB_ST__SHARED
@@ -346,6 +347,7 @@ enum owb_err owb_store_device_find(struct owb_store *s, const struct owb_device_
                                    owb_device_cb cb, void *ctx);
 enum owb_err owb_store_session_list(struct owb_store *s, const char *device_id, unsigned limit,
                                     owb_session_cb cb, void *ctx);
+enum owb_err owb_store_counter_mark(struct owb_store *s, int64_t past_us, int64_t *mark);
 enum owb_err owb_store_prune(struct owb_store *s, int64_t cutoff, unsigned batch,
                              struct owb_prune_result *res);
 /* Heartbeats and rollouts (store_fleet.c). */
@@ -401,9 +403,10 @@ enum owb_err owb_store_recover(const struct owb_store_driver *drv, void *conn, c
         .session_get = owb_store_session_get, .checkin = checkin_,                                 \
         .setup_read = owb_store_setup_read, .device_find = owb_store_device_find,                  \
         .session_list = owb_store_session_list, .prune = owb_store_prune, .ping = ping_,           \
-        .heartbeat = owb_store_heartbeat, .rollout_claim = owb_store_rollout_claim,                \
-        .rollout_create = owb_store_rollout_create, .rollout_get = owb_store_rollout_get,          \
-        .rollout_list = owb_store_rollout_list, .rollout_members = owb_store_rollout_members,      \
+        .counter_mark = owb_store_counter_mark, .heartbeat = owb_store_heartbeat,                  \
+        .rollout_claim = owb_store_rollout_claim, .rollout_create = owb_store_rollout_create,      \
+        .rollout_get = owb_store_rollout_get, .rollout_list = owb_store_rollout_list,              \
+        .rollout_members = owb_store_rollout_members,                                              \
         .rollout_set_state = owb_store_rollout_set_state, .fleet_counts = owb_store_fleet_counts,  \
         .network_update = owb_store_network_update, .setup_issue = setup_issue_,                   \
     }

@@ -377,6 +377,39 @@ enum owb_err owb_store_setup_read(struct owb_store *s, const char *id, int64_t c
     return rc == OWB_OK && n == 0 ? OWB_ERR_NOENT : rc;
 }
 
+/* --- the counter mark --- */
+
+struct raise {
+    const struct owb_store_driver *drv;
+    int64_t past_us, *mark;
+};
+
+static enum owb_err raise_fn(void *conn, void *arg)
+{
+    const struct raise *r = arg;
+    struct owb_store_args a = {0};
+    enum owb_err rc = r->drv->begin(conn);
+
+    owb_arg_i64(&a, r->past_us + 1);
+    if (rc == OWB_OK && r->past_us > 0)
+        rc = r->drv->run(conn, OWB_ST_MARK_RAISE, &a, NULL, NULL, NULL);
+    if (rc == OWB_OK && r->past_us > 0)
+        rc = r->drv->run(conn, OWB_ST_FLOOR_RAISE, &a, NULL, NULL, NULL);
+    if (rc == OWB_OK)
+        rc = r->drv->run(conn, OWB_ST_MARK_GET, NULL, owb_store_read_i64, r->mark, NULL);
+    return r->drv->end(conn, rc);
+}
+
+enum owb_err owb_store_counter_mark(struct owb_store *s, int64_t past_us, int64_t *mark)
+{
+    struct raise r = {DRV(s), past_us, mark};
+
+    *mark = 0;
+    if (past_us < 0 || past_us >= OWB_COUNTER_LIMIT - 1)
+        return OWB_ERR_INVALID_ARG;
+    return DRV(s)->call(s, true, raise_fn, &r);
+}
+
 /* Devices are listed a page at a time (by id, from after the last one
  * seen), so that no result is ever the whole fleet: PostgreSQL would hand
  * it over in one piece, and a SQLite read held that long would keep the

@@ -306,6 +306,8 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
     [OWB_ST_DEV_COUNTER] = {"SELECT counter FROM devices WHERE id = $1", "t"},
     [OWB_ST_MARK_GET] = {"SELECT mark FROM counter_mark", ""},
     [OWB_ST_MARK_RAISE] = {"UPDATE counter_mark SET mark = $1 WHERE mark < $1", "i"},
+    /* PostgreSQL's floor (SQLite reads its floor from the mark at open). */
+    [OWB_ST_FLOOR_RAISE] = {"UPDATE counter_floor SET floor_mark = $1 WHERE floor_mark < $1", "i"},
     /* A counter the server may have issued: above the device's (the rows
      * of a lost transaction are lost together), below the durable mark. */
     [OWB_ST_RECOVER_DEVICE] = {"UPDATE devices SET counter = $2 WHERE id = $1 AND counter < $2 "

@@ -6,6 +6,7 @@
  * (test_server_admin_pg). */
 #include "server_fixture.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,13 +296,54 @@ static void test_import_busy(void **state)
     assert_non_null(strstr(out, "imported 0 new device(s), 4 already present"));
 }
 
+/* The counter mark shown, raised past a time (a database restored from
+ * a backup), and the setups after it issued above that time: on
+ * PostgreSQL at once, on SQLite once the server starts again (it reads
+ * its floor at start). Last: every later counter is in the year 2200. */
+static void test_counters_raise(void **state)
+{
+    char out[1024], err[1024];
+    struct t_opened o;
+    const uint64_t past = 7258118400999999ULL; /* 2200-01-01T00:00:00Z, its last us */
+
+    (void)state;
+    assert_int_equal(t_admin(NULL, out, sizeof out, "counters", NULL), 0);
+    assert_non_null(strstr(out, "counter mark: "));
+    assert_int_equal(admin_err(err, sizeof err, "counters", "--raise-past", "tomorrow", NULL), 2);
+    assert_non_null(strstr(err, "not 'tomorrow'"));
+    assert_int_equal(
+        admin_err(err, sizeof err, "counters", "--raise-past", "2300-01-01T00:00:00Z", NULL), 2);
+    assert_non_null(strstr(err, "out of the counters' range"));
+
+    assert_int_equal(
+        t_admin(NULL, out, sizeof out, "counters", "--raise-past", "2200-01-01T00:00:00Z", NULL),
+        0);
+    assert_non_null(strstr(out, "counter mark raised to 7258118401000000 (2200-01-01T00:00:01Z)"));
+#ifdef OWB_TEST_PG
+    assert_non_null(strstr(out, "from each instance's next setup"));
+#else
+    assert_non_null(strstr(out, "once owb-server starts again"));
+    /* The running server still issues from the floor it read at start. */
+    assert_true(t_issue_one("dev-0", F.dev[0].claim_code, &o) <= past);
+    assert_int_equal(t_stop(&F.srv, SIGTERM), 0);
+    t_start_server(&F.srv, "after-raise", "0");
+    snprintf(F.base, sizeof F.base, "http://127.0.0.1:%u", F.srv.port);
+#endif
+    uint64_t c = t_issue_one("dev-0", F.dev[0].claim_code, &o);
+    assert_true(c > past);
+    assert_true(t_issue_one("dev-0", F.dev[0].claim_code, &o) > c);
+    /* An earlier time changes nothing. */
+    assert_int_equal(
+        t_admin(NULL, out, sizeof out, "counters", "--raise-past", "@7258118300", NULL), 0);
+    assert_non_null(strstr(out, "already past 2199-12-31T23:58:20Z; nothing changed"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_device_list_filters),
-        cmocka_unit_test(test_device_show_sessions),
-        cmocka_unit_test(test_token_labels_unique),
-        cmocka_unit_test(test_import_busy),
+        cmocka_unit_test(test_device_list_filters), cmocka_unit_test(test_device_show_sessions),
+        cmocka_unit_test(test_token_labels_unique), cmocka_unit_test(test_import_busy),
+        cmocka_unit_test(test_counters_raise), /* last: it raises the counters */
     };
     return T_WORLD_RUN(tests);
 }
