@@ -75,6 +75,18 @@ enum pg_stmt {
 #define BUMP_FROM "(SELECT max(floor_mark) AS low FROM counter_floor) f, counter_mark m"
 #define BUMP_BELOW(skew) "f.low IS NOT NULL AND " BUMP_NEXT(skew) " < m.mark"
 
+/* What lets a setup through (routes_setup.c), for P_SETUP_ISSUE: the
+ * claim's hash or none, no wrong claim counted in the window, no delay
+ * running; with a token hash, the token known and not revoked and the
+ * device's network there. The hash is compared in SQL, not in constant
+ * time: what timing could tell is a hash of a code too long to search. */
+#define SETUP_PASSES                                                                               \
+    "(claim_hash IS NULL OR (claim_hash = $2 AND NOT EXISTS (SELECT 1 FROM claim_guard g "         \
+    "  WHERE g.device_id = $1 AND (g.window_start > $3 OR g.next_at > $4)))) "                     \
+    "AND ($5::bytea IS NULL OR (EXISTS (SELECT 1 FROM tokens WHERE hash = $5 "                     \
+    "  AND revoked_at IS NULL) AND EXISTS (SELECT 1 FROM networks n "                              \
+    "  WHERE n.name = devices.network)))"
+
 #define OWN(id) [(id)-OWB_ST__SHARED]
 
 /* pg_advisory_xact_lock keys: migrations "owb1", pruning "owb2" in ASCII. */
@@ -86,43 +98,30 @@ static const struct owb_stmt_def own_stmts[P__COUNT - OWB_ST__SHARED] = {
      * $5 the clock's skew. No row when the device is not there, when the
      * counter would reach the durable mark, or when crash recovery emptied
      * counter_floor: then reserve first (pg_issue). */
-    OWN(P_ISSUE) = {"WITH d AS (UPDATE devices SET " BUMP(
-                        "$5",
-                        "$4") " FROM " BUMP_FROM
-                              " WHERE devices.id = $2 AND " BUMP_BELOW(
-                                  "$5") " RETURNING devices.counter) "
-                                        "INSERT INTO sessions(token_hash, device_id, counter, "
-                                        "mode, created_at) "
-                                        "SELECT $1, $2, counter, $3, $4 FROM d RETURNING counter",
+    /* Laid out by hand: clang-format breaks a string at each macro's
+     * arguments. */
+    /* clang-format off */
+    OWN(P_ISSUE) = {"WITH d AS (UPDATE devices SET " BUMP("$5", "$4") " FROM " BUMP_FROM
+                    " WHERE devices.id = $2 AND " BUMP_BELOW("$5") " RETURNING devices.counter) "
+                    "INSERT INTO sessions(token_hash, device_id, counter, mode, created_at) "
+                    "SELECT $1, $2, counter, $3, $4 FROM d RETURNING counter",
                     "bttii"},
     /* A setup's read and issue (store.h setup_issue): $1 the device, $2
      * the claim's hash, $3 the claim window's start, $4 now, $5 the
      * token's hash (NULL: app-sealed), $6 the session's hash, $7 the
      * mode, $8 the clock's skew. The row: setup_read's, then the
-     * counter. The claim hash is compared in SQL, not in constant time:
-     * what timing could tell is a hash of a code too long to search. */
-    OWN(P_SETUP_ISSUE) =
-        {"WITH d AS (UPDATE devices SET " BUMP(
-             "$8", "$4") " FROM " BUMP_FROM
-                         " WHERE devices.id = $1 AND " BUMP_BELOW(
-                             "$8") " AND (claim_hash IS NULL OR "
-                                   "  (claim_hash = $2 AND NOT EXISTS (SELECT 1 FROM claim_guard g "
-                                   "  WHERE g.device_id = $1 AND (g.window_start > $3 OR g.next_at "
-                                   "> $4)))) "
-                                   "  AND ($5::bytea IS NULL OR (EXISTS (SELECT 1 FROM tokens "
-                                   "WHERE hash = $5 "
-                                   "  AND revoked_at IS NULL) AND EXISTS (SELECT 1 FROM networks n "
-                                   "  WHERE n.name = devices.network))) "
-                                   "RETURNING " OWB_DEVICE_COLS "), "
-                                   "s AS (INSERT INTO sessions(token_hash, device_id, counter, "
-                                   "mode, created_at) "
-                                   "  SELECT $6, $1, counter, $7, $4 FROM d RETURNING counter) "
-                                   "SELECT CASE WHEN $5::bytea IS NULL THEN NULL ELSE 1 END, 0, 0, "
-                                   "d.*, nw.*, s.counter "
-                                   "FROM s CROSS JOIN d LEFT JOIN (SELECT " OWB_NETWORK_COLS
-                                   " FROM networks) nw "
-                                   "  ON $5::bytea IS NOT NULL AND nw.name = d.network",
-         "tbiibbti"},
+     * counter. */
+    OWN(P_SETUP_ISSUE) = {"WITH d AS (UPDATE devices SET " BUMP("$8", "$4") " FROM " BUMP_FROM
+                          " WHERE devices.id = $1 AND " BUMP_BELOW("$8") " AND " SETUP_PASSES
+                          " RETURNING " OWB_DEVICE_COLS "), "
+                          "s AS (INSERT INTO sessions(token_hash, device_id, counter, mode, "
+                          "  created_at) SELECT $6, $1, counter, $7, $4 FROM d RETURNING counter) "
+                          "SELECT CASE WHEN $5::bytea IS NULL THEN NULL ELSE 1 END, 0, 0, d.*, "
+                          "  nw.*, s.counter FROM s CROSS JOIN d "
+                          "LEFT JOIN (SELECT " OWB_NETWORK_COLS " FROM networks) nw "
+                          "  ON $5::bytea IS NOT NULL AND nw.name = d.network",
+                          "tbiibbti"},
+    /* clang-format on */
     /* A check-in that changes nothing (the session already online, the
      * device already online at that second) writes neither row: every
      * UPDATE is a new row version here, and rows rewritten at each of
