@@ -120,13 +120,20 @@ static enum owb_err logged(enum owb_err rc, const char *table, const char *key,
     return rc;
 }
 
+/* A device row read with rc, checked when it was read: the twin of
+ * owb_row_network_read for the three ways a device is read. */
+static enum owb_err device_read(const struct owb_master *m, const char *id, enum owb_err rc,
+                                const struct owb_device_row *row)
+{
+    const char *why = NULL;
+
+    return rc == OWB_OK ? logged(owb_row_check_device(m, row, &why), "devices", id, &why) : rc;
+}
+
 enum owb_err owb_row_device_get(struct owb_store *s, const struct owb_master *m, const char *id,
                                 struct owb_device_row *row)
 {
-    const char *why = NULL;
-    enum owb_err rc = s->ops->device_get(s, id, row);
-
-    return rc == OWB_OK ? logged(owb_row_check_device(m, row, &why), "devices", id, &why) : rc;
+    return device_read(m, id, s->ops->device_get(s, id, row), row);
 }
 
 enum owb_err owb_row_network_read(const struct owb_master *m, const char *name, enum owb_err rc,
@@ -147,20 +154,12 @@ enum owb_err owb_row_setup_read(struct owb_store *s, const struct owb_master *m,
                                 int64_t claim_since, const uint8_t *token_hash,
                                 struct owb_setup_read *out)
 {
-    const char *why = NULL;
-    enum owb_err rc = s->ops->setup_read(s, id, claim_since, token_hash, out);
-
-    return rc == OWB_OK ? logged(owb_row_check_device(m, &out->dev, &why), "devices", id, &why)
-                        : rc;
+    return device_read(m, id, s->ops->setup_read(s, id, claim_since, token_hash, out), &out->dev);
 }
 
 enum owb_err owb_row_setup_issue(struct owb_store *s, const struct owb_master *m,
                                  const struct owb_setup_ask *ask, struct owb_setup_read *out,
                                  uint64_t *counter)
 {
-    const char *why = NULL;
-    enum owb_err rc = s->ops->setup_issue(s, ask, out, counter);
-
-    return rc == OWB_OK ? logged(owb_row_check_device(m, &out->dev, &why), "devices", ask->id, &why)
-                        : rc;
+    return device_read(m, ask->id, s->ops->setup_issue(s, ask, out, counter), &out->dev);
 }
