@@ -284,11 +284,11 @@ static void test_pg_frozen(void **state)
     assert_int_equal(t_readyz(base), 200);
 
     t_pg_freeze(&F.pg, true);
-    t_bound_start(&b, base, 30, 1500 + 1500);
+    t_bound_start(&b, base, 30, 1500 + 500);
     t_bound_wait(&b, 4);
     t_bound_stop(&b);
     t_pg_freeze(&F.pg, false);
-    t_bound_check(&b);
+    t_bound_check(&b, &p);
     assert_true(b.sum.unavailable > 0);
     assert_true(b.sum.ready_503 > 0);
     assert_int_equal(b.sum.ready_200, 0);

@@ -492,12 +492,12 @@ static void test_bound_under_lock(void **state)
     assert_int_equal(t_readyz(base), 200);
     db = t_db_open();
     t_db_lock(db);
-    t_bound_start(&b, base, 30, 1500 + 1500);
+    t_bound_start(&b, base, 30, 1500 + 500);
     t_bound_wait(&b, 4);
     t_bound_stop(&b);
     t_db_sql(db, "ROLLBACK");
     t_db_close(db);
-    t_bound_check(&b);
+    t_bound_check(&b, &p);
     assert_true(b.sum.unavailable > 0);
 #ifdef OWB_TEST_PG
     assert_true(b.sum.ready_200 > 0); /* the database answers */

@@ -139,9 +139,14 @@ void *t_slow_setup_run(void *arg);
  * each sending in turn a setup of dev-0, a session read and GET /readyz,
  * one after another on new connections, each timed from its own start,
  * until t_bound_stop(), which sums up what they saw in b->sum. Then
- * t_bound_check() fails the test unless every request got an HTTP answer,
- * within bound_ms of its own start, and every 503 said Retry-After. */
-enum { T_BOUND_CLIENTS = 32 };
+ * t_bound_check() fails the test unless every request got an HTTP answer
+ * and every 503 said Retry-After, the server's log shows each request
+ * answered within bound_ms of its arrival, and each client had its answer
+ * within bound_ms + T_BOUND_NET_MS of its own start. The second bound is
+ * looser because it also holds what the server does not control: the
+ * connection's handshake (a SYN the kernel drops is sent again after 1 s)
+ * and the 30 client threads' own turns on a loaded machine. */
+enum { T_BOUND_CLIENTS = 32, T_BOUND_NET_MS = 2000 };
 struct t_bound_client {
     const char *base;
     _Atomic bool *stop;
@@ -160,7 +165,10 @@ void t_bound_start(struct t_bound *b, const char *base, int n, double bound_ms);
 /* Waits until every client has had n answers, or 60 s. */
 void t_bound_wait(struct t_bound *b, int n);
 void t_bound_stop(struct t_bound *b);
-void t_bound_check(const struct t_bound *b);
+void t_bound_check(const struct t_bound *b, const struct t_proc *server);
+/* The longest time the server's log gives for answering a request (its
+ * lines "... STATUS N.NNms"), and how many such lines it has. */
+double t_log_worst_ms(const char *log, int *lines);
 
 /* GET base/readyz: its status; a 503 must say Retry-After. */
 long t_readyz(const char *base);
