@@ -342,6 +342,14 @@ struct owb_store_ops {
     /* A device's sessions, newest (highest counter) first, at most limit. */
     enum owb_err (*session_list)(struct owb_store *s, const char *device_id, unsigned limit,
                                  owb_session_cb cb, void *ctx);
+    /* The durable counter mark (docs/threat-model.md, "Counters across
+     * crashes"); with past_us above 0 first raised, with the floor, so
+     * that no counter at or below past_us is issued: on PostgreSQL from
+     * every instance's next setup, on SQLite from the server's next start
+     * (it reads its floor from the mark when it opens the file). For a
+     * database restored from a backup, whose mark is as old as the backup.
+     * One transaction, waited to disk. */
+    enum owb_err (*counter_mark)(struct owb_store *s, int64_t past_us, int64_t *mark);
     /* Removes what no answer needs any more: sessions created at or before
      * cutoff, except each device's newest (the one with the device's
      * counter), and check-in nonces recorded at or before cutoff whose
@@ -352,14 +360,6 @@ struct owb_store_ops {
      * checkpoints and truncates its WAL. When another process prunes at
      * the same time (PostgreSQL) or holds the write lock (SQLite), the
      * pass stops where it is and answers OWB_OK with res->skipped. */
-    /* The durable counter mark (docs/threat-model.md, "Counters across
-     * crashes"); with past_us above 0 first raised, with the floor, so
-     * that no counter at or below past_us is issued: on PostgreSQL from
-     * every instance's next setup, on SQLite from the server's next start
-     * (it reads its floor from the mark when it opens the file). For a
-     * database restored from a backup, whose mark is as old as the backup.
-     * One transaction, waited to disk. */
-    enum owb_err (*counter_mark)(struct owb_store *s, int64_t past_us, int64_t *mark);
     enum owb_err (*prune)(struct owb_store *s, int64_t cutoff, unsigned batch,
                           struct owb_prune_result *res);
     /* Readiness, as cheap as it gets: OWB_OK when the store would take a
