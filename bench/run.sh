@@ -71,13 +71,31 @@ for _ in $(seq "$RUNS"); do
 done
 
 # --- 2. server under wrk, 5. its memory -------------------------------------
-wrk_run() { # mode url dir -> notes srv_<fleet>_<mode>_{rps,p50,p99}
-    local mode=$1 url=$2 dir=$3 fleet=$4 line
+# CPU time in clock ticks: of the given processes (all their threads), and
+# of the whole machine. Throughput on a shared machine moves from minute to
+# minute; the CPU a request costs, and whose, moves much less.
+ticks_of() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+ticks_all() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+# The database's: PostgreSQL's postmaster, its children, and the children
+# that ended (autovacuum workers), which the postmaster's own line counts.
+ticks_db() {
+    case ${OWB_DB:-} in postgresql:*) ;; *) echo 0; return ;; esac
+    echo $(($(ticks_of $(pgrep -P "$pg_pid")) + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pg_pid/stat")))
+}
+us_per() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {if (n > 0) printf "%.0f", t * 1e6 / hz / n}'; }
+
+wrk_run() { # mode url dir fleet -> notes srv_<fleet>_<mode>_{rps,p50_ms,p99_ms,...,cpu_*_us}
+    local mode=$1 url=$2 dir=$3 fleet=$4 line s0 d0 a0 n
     local -a kvs
+    s0=$(ticks_of "$served_pid") d0=$(ticks_db) a0=$(ticks_all)
     line=$(OWB_BENCH_MODE=$mode OWB_BENCH_DIR=$dir OWB_BENCH_TOKEN=$token OWB_BENCH_THREADS=2 \
         wrk -t2 -c32 -d"${DUR}s" -s bench/wrk/owb.lua "$url" | grep '^wrk_result')
     read -ra kvs <<<"$line"
     for kv in "${kvs[@]:1}"; do note "srv_${fleet}_${mode}_${kv%%=*}" "${kv#*=}"; done
+    n=$(echo "$line" | grep -o 'requests=[0-9]*' | cut -d= -f2)
+    note "srv_${fleet}_${mode}_cpu_server_us" "$(us_per $(($(ticks_of "$served_pid") - s0)) "$n")"
+    note "srv_${fleet}_${mode}_cpu_db_us" "$(us_per $(($(ticks_db) - d0)) "$n")"
+    note "srv_${fleet}_${mode}_cpu_all_us" "$(us_per $(($(ticks_all) - a0)) "$n")"
     case $mode in setup-* | checkin) [ "$(echo "$line" | grep -o 'non2xx=[0-9]*')" = non2xx=0 ] ||
         { say "$mode: answers other than 2xx: $line"; exit 1; } ;;
     esac
@@ -141,7 +159,7 @@ fleet_bench() { # fleet size [pg]: the key prefix is srv_<n> or srv_pg<n>
     if [ "${2:-}" = pg ]; then
         tag=pg$n
         pg_sql "DROP DATABASE IF EXISTS owb$n" "CREATE DATABASE owb$n"
-        OWB_DB="postgresql://postgres@127.0.0.1:$pg_port/owb$n"
+        OWB_DB="postgresql://postgres@$pg_host:$pg_port/owb$n"
     fi
     "$S" init >/dev/null
     t0=$(now)
@@ -204,6 +222,11 @@ if [ -n "$pg_bin" ]; then
     as_pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
     as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
         -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+    pg_pid=$(head -1 "$pg_dir/data/postmaster.pid")
+    # owb-server reaches it over its Unix socket, as a server beside its
+    # database would (docs/server.md); OWB_BENCH_PG_TCP=1: over 127.0.0.1.
+    pg_host=${pg_dir//\//%2F}
+    [ -z "${OWB_BENCH_PG_TCP:-}" ] || pg_host=127.0.0.1
     fleet_bench 1000 pg
     fleet_bench "$BIG" pg
     as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null
@@ -314,16 +337,18 @@ table() {
     for n in 1000 "$BIG" pg1000 "pg$BIG"; do
         [ -n "$(med "srv_${n}_healthz_rps")" ] || continue
         case $n in
-        pg*) echo "### 2. owb-server on PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}'), fleet of ${n#pg} devices (wrk -t2 -c32, ${DUR} s, --rate-limit 0 --checkin-rate 0, one local server, default settings)" ;;
+        pg*) echo "### 2. owb-server on PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}'), fleet of ${n#pg} devices (wrk -t2 -c32, ${DUR} s, --rate-limit 0 --checkin-rate 0, one local server with default settings, reached over $([ "${pg_host:-}" = 127.0.0.1 ] && echo 127.0.0.1 || echo "its Unix socket"))" ;;
         *) echo "### 2. owb-server, fleet of $n devices (wrk -t2 -c32, ${DUR} s, --rate-limit 0 --checkin-rate 0, SQLite, --sync normal)" ;;
         esac
         echo
-        echo "| request | req/s median | min | max | p50 ms (median) | p99 ms (median) |"
-        echo "|---|---|---|---|---|---|"
+        echo "| request | req/s median | min | max | p50 ms (median) | p99 ms (median) | CPU µs a request: owb-server, database, whole machine (median) |"
+        echo "|---|---|---|---|---|---|---|"
         for m in healthz setup-server setup-app checkin; do
             read -ra s <<<"$(stats "srv_${n}_${m}_rps")"
             [ "${#s[@]}" = 3 ] || continue
-            echo "| $m | ${s[0]} | ${s[1]} | ${s[2]} | $(med "srv_${n}_${m}_p50_ms") | $(med "srv_${n}_${m}_p99_ms") |"
+            echo "| $m | ${s[0]} | ${s[1]} | ${s[2]} | $(med "srv_${n}_${m}_p50_ms") | $(med "srv_${n}_${m}_p99_ms") |" \
+                "$(med "srv_${n}_${m}_cpu_server_us"), $(case $n in pg*) med "srv_${n}_${m}_cpu_db_us" ;; *) echo "(SQLite is in owb-server)" ;; esac)," \
+                "$(med "srv_${n}_${m}_cpu_all_us") |"
         done
         echo
         echo "Against /healthz in the same run (target >= 0.30, and p99 under 15 ms):" \
