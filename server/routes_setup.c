@@ -362,6 +362,7 @@ enum owb_err owb_setup_issue(struct owb_app *app, const char *mode, struct setup
                                 &w->counter);
     if (rc == OWB_OK)
         owb_session_token(w->session, secret, w->counter, w->id);
+    sodium_memzero(secret, sizeof secret);
     return rc == OWB_ERR_NOENT ? OWB_ERR_UNKNOWN_DEVICE : rc;
 }
 

@@ -982,7 +982,9 @@ static void *checkpointer(void *arg)
         pthread_mutex_lock(&s->ckpt_mu);
         /* The count the commits before the restart left is of a WAL that
          * has started over: a second pass would copy nothing and hold
-         * the writer up once more. The next commit counts anew. */
+         * the writer up once more. The next commit counts anew. A commit
+         * counted between the restart and this lock is dropped with it;
+         * the 1 s timed wait's passive pass copies its frames anyway. */
         if (restarted)
             s->wal_frames = 0;
     }

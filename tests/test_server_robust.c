@@ -220,7 +220,7 @@ static void test_master_key_refusals(void **state)
 
 struct burst {
     struct t_proc *p;
-    int answered;
+    _Atomic int answered;
     uint64_t counters[1000];
     char sessions[1000][T_SESSION_SIZE];
 };
@@ -245,7 +245,7 @@ static void *burst_run(void *arg)
                 owb_json_uint(o, "counter", &b->counters[b->answered]) == OWB_OK) {
                 snprintf(b->sessions[b->answered], sizeof b->sessions[0], "%s",
                          owb_json_string(o, "session"));
-                __atomic_add_fetch(&b->answered, 1, __ATOMIC_SEQ_CST);
+                b->answered++;
             }
             cJSON_Delete(o);
         }
@@ -267,8 +267,7 @@ static void test_kill_mid_burst(void **state)
     t_start_server(&p, "burst", "0");
     b->p = &p;
     pthread_create(&t, NULL, burst_run, b);
-    while (__atomic_load_n(&b->answered, __ATOMIC_SEQ_CST) < 40)
-        nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    t_wait_count(&b->answered, 40, "setups answered before the SIGKILL");
     assert_int_equal(t_stop(&p, SIGKILL), 128 + SIGKILL);
     pthread_join(t, NULL);
     t_start_server(&p, "burst-after", "0");

@@ -190,8 +190,7 @@ static void test_counters_after_sigkill(void **state)
 
     assert_non_null(k);
     pthread_create(&t, NULL, kill_series_run, k);
-    while (k->answered < 40)
-        nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
+    t_wait_count(&k->answered, 40, "setups answered before the SIGKILL");
     assert_int_equal(t_stop(&F.srv, SIGKILL), 128 + SIGKILL);
     pthread_join(t, NULL);
     for (int i = 0; i < k->answered; i++) {

@@ -373,6 +373,15 @@ void t_bound_start(struct t_bound *b, const char *base, int n, double bound_ms)
     }
 }
 
+void t_wait_count(_Atomic int *count, int n, const char *what)
+{
+    for (int waited = 0; *count < n; waited += 2) {
+        if (waited > 60000)
+            fail_msg("%s: %d of %d in 60 s", what, (int)*count, n);
+        nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
+    }
+}
+
 void t_bound_wait(struct t_bound *b, int n)
 {
     for (int waited = 0, least = 0; least < n; waited += 10) {

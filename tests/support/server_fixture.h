@@ -162,6 +162,10 @@ struct t_bound {
     struct t_bound_client sum; /* after t_bound_stop */
 };
 void t_bound_start(struct t_bound *b, const char *base, int n, double bound_ms);
+/* Waits until *count (another thread's tally) reaches n; fails the test
+ * after 60 s, naming what it waited for. */
+void t_wait_count(_Atomic int *count, int n, const char *what);
+
 /* Waits until every client has had n answers, or 60 s. */
 void t_bound_wait(struct t_bound *b, int n);
 void t_bound_stop(struct t_bound *b);
