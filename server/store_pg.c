@@ -184,6 +184,8 @@ struct pg_store {
 #define FIT_SLACK_MS(busy) ((busy) / 4 < 200 ? (busy) / 4 : 200)
 
 #define PG(x) ((struct pg_store *)(x))
+#define APP_NAME_FMT "owb-server (schema %zu)"
+
 /* A connection to dsn: made at once (blocking, bounded by connect_timeout)
  * or only started, for connect_by. */
 static PGconn *connect_pg(const char *dsn, unsigned busy_ms, bool async, bool blocking)
@@ -195,7 +197,12 @@ static PGconn *connect_pg(const char *dsn, unsigned busy_ms, bool async, bool bl
                           "keepalives_count", "tcp_user_timeout",
                           "application_name", "options",
                           "dbname",           NULL};
-    const char *vals[] = {"5", "1", "10", "5", "3", "10000", "owb-server", options, dsn, NULL};
+    char app_name[64];
+    const char *vals[] = {"5", "1", "10", "5", "3", "10000", app_name, options, dsn, NULL};
+
+    /* The schema it runs on, for migrate(): an upgrade waits for the
+     * connections of other versions to be gone. */
+    snprintf(app_name, sizeof app_name, APP_NAME_FMT, owb_store_migrations());
 
     snprintf(options, sizeof options,
              "-c statement_timeout=%u -c lock_timeout=%u -c idle_in_transaction_session_timeout="
@@ -964,8 +971,29 @@ static enum owb_err schema_version(struct pconn *c, bool create, bool *exists, s
     return rc;
 }
 
+/* How many connections to this database other owb-server versions hold
+ * (older ones named themselves "owb-server"; a DSN's application_name
+ * hides one from this). */
+static enum owb_err other_versions(struct pconn *c, long *n)
+{
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+             "AND application_name LIKE 'owb-server%%' AND application_name <> '" APP_NAME_FMT "'",
+             owb_store_migrations());
+    PGresult *r = pg_exec(c, sql);
+    enum owb_err rc = map_res(c, r);
+
+    *n = rc == OWB_OK && PQntuples(r) == 1 ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return rc;
+}
+
 /* Brings the schema up to date under the advisory lock. Without create,
- * a database that was never initialised is refused (OWB_ERR_BAD_FILE). */
+ * a database that was never initialised is refused (OWB_ERR_BAD_FILE).
+ * Nor is a schema in use migrated under instances of an older version,
+ * whose statements would meet tables they do not know: that waits until
+ * they are stopped (OWB_ERR_BUSY). */
 static enum owb_err migrate(struct pconn *c, bool create, char *diag)
 {
     size_t have = 0, want = owb_store_migrations();
@@ -985,6 +1013,18 @@ static enum owb_err migrate(struct pconn *c, bool create, char *diag)
         owb_diagf(diag, "schema version %zu is newer than this owb-server (%zu)", have, want);
         said = true;
         rc = OWB_ERR_BAD_FILE;
+    }
+    if (rc == OWB_OK && have > 0 && have < want) {
+        long others = 0;
+        rc = other_versions(c, &others);
+        if (rc == OWB_OK && others > 0) {
+            owb_diagf(diag,
+                      "schema version %zu is to be migrated to %zu, but other owb-server versions "
+                      "hold %ld connection(s) to it: stop every older instance first",
+                      have, want, others);
+            said = true;
+            rc = OWB_ERR_BUSY;
+        }
     }
     for (size_t v = have; rc == OWB_OK && v < want; v++) {
         char bump[64], *sql = owb_store_sql_expand(&owb_dialect_pg, owb_store_migration(v));
