@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "assign.h"
 #include "cli.h"
 #include "commands.h"
 #include "owb/httpd.h"
@@ -452,34 +453,6 @@ out:
         owb_secret_free(im.rec);
     fclose(f);
     return failed ? OWB_EXIT_FAIL : OWB_EXIT_OK;
-}
-
-/* Each device's row MAC is computed anew with its new network, from the
- * row as it is now, which must itself be authentic: assign never vouches
- * for a row someone else changed. moved[] gets the ids whose network
- * changes (*n_moved of them). */
-static enum owb_err assign_macs(struct owb_srv *srv, const char *const *ids, size_t n,
-                                const char *network, uint8_t (*macs)[OWB_ROW_MAC_BYTES],
-                                const char **moved, size_t *n_moved, char *missing,
-                                size_t missing_cap, const char **why)
-{
-    struct owb_device_row d;
-    enum owb_err rc = OWB_OK;
-
-    *n_moved = 0;
-    for (size_t i = 0; rc == OWB_OK && i < n; i++) {
-        rc = srv->store->ops->device_get(srv->store, ids[i], &d);
-        if (rc == OWB_OK)
-            rc = owb_row_check_device(srv->master, &d, why);
-        snprintf(missing, missing_cap, "%s", ids[i]);
-        if (rc != OWB_OK)
-            break;
-        if (strcmp(d.network, network) != 0)
-            moved[(*n_moved)++] = ids[i];
-        snprintf(d.network, sizeof d.network, "%s", network);
-        owb_row_mac_device(srv->master, &d, macs[i]);
-    }
-    return rc;
 }
 
 /* Devices already set up that move to another network start a rollout. */

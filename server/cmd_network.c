@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "assign.h"
 #include "cli.h"
 #include "commands.h"
 #include "owb/keyfile.h"
@@ -159,22 +160,46 @@ static int verb_list(void *ctx, int argc, char **argv)
                : OWB_EXIT_FAIL;
 }
 
+/* Its devices are left with no network first, each row with a new MAC
+ * (a device assigned to it meanwhile is cleared in the next round); then
+ * the network goes, unless one was assigned again since. */
 static int verb_remove(void *ctx, int argc, char **argv)
 {
     struct network_cmd *n = ctx;
-    enum owb_err rc;
+    struct owb_srv *srv = &n->a.srv;
+    char what[OWB_DEVICE_ID_SIZE + OWB_NETWORK_NAME_MAX], reason[256];
+    const char *why = "";
+    size_t cleared = 0, total = 0;
+    enum owb_err rc = OWB_OK;
 
     (void)argc;
     if (name_check(argv[0]) != OWB_CLI_RUN)
         return OWB_EXIT_USAGE;
     if (!cli_admin_open(&n->a))
         return OWB_EXIT_FAIL;
-    rc = n->a.srv.store->ops->network_remove(n->a.srv.store, argv[0]);
-    if (rc != OWB_OK)
-        return owb_cli_fail(PROG, "%s: %s", argv[0],
-                            rc == OWB_ERR_NOENT ? "no such network" : owb_strerror(rc));
-    printf("network %s removed\n", argv[0]);
-    return OWB_EXIT_OK;
+    for (int round = 0; round < 3; round++) {
+        rc = assign_clear_network(srv, argv[0], &cleared, what, sizeof what, &why);
+        total += cleared;
+        if (rc == OWB_OK)
+            rc = srv->store->ops->network_remove(srv->store, argv[0]);
+        if (rc != OWB_ERR_EXISTS)
+            break;
+    }
+    if (rc == OWB_OK) {
+        printf("network %s removed; %zu device(s) assigned to it now have none\n", argv[0], total);
+        return OWB_EXIT_OK;
+    }
+    if (rc == OWB_ERR_NOENT && !what[0])
+        return owb_cli_fail(PROG, "%s: no such network", argv[0]);
+    if (rc == OWB_ERR_TAMPERED && what[0])
+        snprintf(reason, sizeof reason, "device %s: %s", what, why);
+    else
+        snprintf(reason, sizeof reason, "%s",
+                 rc == OWB_ERR_TAMPERED ? why
+                 : rc == OWB_ERR_EXISTS ? "devices are being assigned to it as it is removed"
+                                        : owb_strerror(rc));
+    return owb_cli_fail(PROG, "%s is kept: %s; %zu of its device(s) were left with no network",
+                        argv[0], reason, total);
 }
 
 /* The network's settings as they are, the old PSK opened. */
@@ -271,7 +296,8 @@ static const struct owb_verb network_verbs[] = {
     {"update", "NAME", verb_update,
      "change a network's settings and roll them out to the devices set up on it"},
     {"list", "", verb_list, "one line a network (never its PSK)"},
-    {"remove", "NAME", verb_remove, "forget a network"},
+    {"remove", "NAME", verb_remove,
+     "forget a network; the devices assigned to it are left with none"},
 };
 
 static const struct cli_admin_cmd network_spec = {.prog = PROG,

@@ -269,6 +269,9 @@ struct owb_store_ops {
     enum owb_err (*network_add)(struct owb_store *s, const struct owb_network_row *row);
     enum owb_err (*network_get)(struct owb_store *s, const char *name, struct owb_network_row *row);
     enum owb_err (*network_list)(struct owb_store *s, owb_network_cb cb, void *ctx);
+    /* OWB_ERR_EXISTS while a device is assigned to it: a device's row MAC
+     * covers its network, so the schema's ON DELETE SET NULL would leave
+     * the device refused as tampered. Clear them first (assign.h). */
     enum owb_err (*network_remove)(struct owb_store *s, const char *name);
 
     /* OWB_ERR_EXISTS when a token (revoked or not) has this label. */

@@ -525,7 +525,15 @@ enum owb_err owb_store_device_remove(struct owb_store *s, const char *id)
 
 enum owb_err owb_store_network_remove(struct owb_store *s, const char *name)
 {
-    return change_by_key(s, OWB_ST_NET_REMOVE, name);
+    enum owb_err rc = change_by_key(s, OWB_ST_NET_REMOVE, name);
+    struct owb_store_args a = {0};
+    size_t n = 0;
+
+    if (rc != OWB_ERR_NOENT)
+        return rc;
+    owb_arg_text(&a, name);
+    rc = owb_store_exec(s, false, OWB_ST_NET_EXISTS, &a, NULL, NULL, &n);
+    return rc == OWB_OK && n > 0 ? OWB_ERR_EXISTS : OWB_ERR_NOENT;
 }
 
 /* --- devices assigned to a network --- */

@@ -159,7 +159,10 @@ const struct owb_stmt_def owb_store_stmts[OWB_ST__SHARED] = {
                            "tttboib"},
     [OWB_ST_NET_GET] = {"SELECT " OWB_NETWORK_COLS " FROM networks WHERE name = $1", "t"},
     [OWB_ST_NET_LIST] = {"SELECT " OWB_NETWORK_COLS " FROM networks ORDER BY name", ""},
-    [OWB_ST_NET_REMOVE] = {"DELETE FROM networks WHERE name = $1", "t"},
+    /* Not while a device is assigned to it (store.h network_remove). */
+    [OWB_ST_NET_REMOVE] = {"DELETE FROM networks WHERE name = $1 "
+                           "AND NOT EXISTS (SELECT 1 FROM devices WHERE network = $1)",
+                           "t"},
     [OWB_ST_NET_MAC] = {"UPDATE networks SET row_mac = $2 WHERE name = $1", "tb"},
     [OWB_ST_TOK_INSERT] = {"INSERT INTO tokens(hash, label, created_at) VALUES($1, $2, $3) "
                            "RETURNING id",

@@ -296,6 +296,52 @@ static void test_import_busy(void **state)
     assert_non_null(strstr(out, "imported 0 new device(s), 4 already present"));
 }
 
+/* network remove: the devices assigned to it are left with no network,
+ * their rows sealed anew (the schema's ON DELETE SET NULL alone left them
+ * refused as tampered, for good); a device row someone else changed keeps
+ * the network, and every row, as they were. */
+static void test_network_remove_clears_devices(void **state)
+{
+    char out[4096], err[1024];
+    struct t_db *db = t_db_open();
+
+    (void)state;
+    assert_int_equal(t_admin("attic passphrase\n", out, sizeof out, "network", "add", "attic",
+                             "--ssid", "Attic", "--security", "wpa2-psk", NULL),
+                     0);
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "assign", "dev-2", "dev-3",
+                             "--network", "attic", NULL),
+                     0);
+    t_db_sql(db, "CREATE TABLE saved_claim AS SELECT claim_hash FROM devices WHERE id = 'dev-3'");
+    t_db_sql(db, "UPDATE devices SET claim_hash = NULL WHERE id = 'dev-3'");
+    assert_int_equal(admin_err(err, sizeof err, "network", "remove", "attic", NULL), 1);
+    if (!strstr(err, "attic is kept: device dev-3: does not match its row MAC") ||
+        !strstr(err, "0 of its device(s) were left with no network"))
+        fail_msg("want the network kept because of dev-3: %s", err);
+    assert_int_equal(t_admin(NULL, out, sizeof out, "device", "list", "--network", "attic", NULL),
+                     0);
+    assert_non_null(strstr(out, "dev-2 "));
+    t_db_sql(db, "UPDATE devices SET claim_hash = (SELECT claim_hash FROM saved_claim) "
+                 "WHERE id = 'dev-3'");
+    t_db_sql(db, "DROP TABLE saved_claim");
+    t_db_close(db);
+
+    assert_int_equal(t_admin(NULL, out, sizeof out, "network", "remove", "attic", NULL), 0);
+    assert_non_null(strstr(out, "network attic removed; 2 device(s) assigned to it now have none"));
+    for (int i = 2; i <= 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "dev-%d", i);
+        assert_int_equal(t_admin(NULL, out, sizeof out, "device", "show", id, NULL), 0);
+        if (!strstr(out, "row:        matches its row MAC") || !strstr(out, "network:    -"))
+            fail_msg("%s after its network was removed: %s", id, out);
+    }
+    assert_int_equal(admin_err(err, sizeof err, "network", "remove", "attic", NULL), 1);
+    assert_non_null(strstr(err, "attic: no such network"));
+    /* Back where the world had them. */
+    assert_int_equal(
+        t_admin(NULL, out, sizeof out, "device", "assign", "dev-3", "--network", "home", NULL), 0);
+}
+
 /* The counter mark shown, raised past a time (a database restored from
  * a backup), and the setups after it issued above that time: on
  * PostgreSQL at once, on SQLite once the server starts again (it reads
@@ -341,8 +387,11 @@ static void test_counters_raise(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_device_list_filters), cmocka_unit_test(test_device_show_sessions),
-        cmocka_unit_test(test_token_labels_unique), cmocka_unit_test(test_import_busy),
+        cmocka_unit_test(test_device_list_filters),
+        cmocka_unit_test(test_device_show_sessions),
+        cmocka_unit_test(test_token_labels_unique),
+        cmocka_unit_test(test_import_busy),
+        cmocka_unit_test(test_network_remove_clears_devices),
         cmocka_unit_test(test_counters_raise), /* last: it raises the counters */
     };
     return T_WORLD_RUN(tests);

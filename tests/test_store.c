@@ -376,10 +376,15 @@ static void test_device_assign(void **state)
     assert_int_equal(OPS->device_get(F.s, "dev-a", &d), OWB_OK);
     assert_string_equal(d.network, "");
     assert_memory_equal(d.row_mac, macs[0], OWB_ROW_MAC_BYTES);
-    /* Removing a network unassigns its devices. */
-    assert_int_equal(OPS->network_remove(F.s, "office"), OWB_OK);
+    /* A network is not removed while a device is assigned to it (its row
+     * MAC covers the network: the caller clears it first, with a new MAC);
+     * then it is, and an unknown one is NOENT. */
+    assert_int_equal(OPS->network_remove(F.s, "office"), OWB_ERR_EXISTS);
     assert_int_equal(OPS->device_get(F.s, "dev-b", &d), OWB_OK);
-    assert_string_equal(d.network, "");
+    assert_string_equal(d.network, "office");
+    assert_int_equal(OPS->device_assign(F.s, both + 1, 1, NULL, MACS(macs), missing), OWB_OK);
+    assert_int_equal(OPS->network_remove(F.s, "office"), OWB_OK);
+    assert_int_equal(OPS->network_remove(F.s, "office"), OWB_ERR_NOENT);
 }
 
 static void test_row_mac_put(void **state)
