@@ -101,34 +101,62 @@ out:
     return status;
 }
 
-/* One POST through the helper; 200 when it reports success, else -1. Its
- * standard output is the answer's body, when one is wanted. */
+/* curl's answer as -w "\n%{http_code}" leaves it: the body, a newline,
+ * the status. The body is cut at that newline; -1 when there is none. */
+static int curl_status(char *out, size_t *len)
+{
+    char *nl = strrchr(out, '\n');
+    int code;
+
+    if (!nl || strlen(nl + 1) != 3 || strspn(nl + 1, "0123456789") != 3)
+        return -1;
+    code = atoi(nl + 1);
+    *nl = '\0';
+    *len = (size_t)(nl - out);
+    return code >= 100 && code <= 599 ? code : -1;
+}
+
+/* One POST through the helper; its standard output is the answer's body.
+ * curl gives every answer's status and body (a heartbeat's first answer
+ * is a 409 whose body the agent needs); uclient-fetch only tells success
+ * (200 here) from anything else (-1). */
 static int post_https(struct owb_agent *a, const char *url, const char *body, struct answer *ans)
 {
     const char *helper = a->cfg.https_helper ? a->cfg.https_helper : "curl";
-    const char *sink = ans->buf ? "-" : "/dev/null";
-    char timeout[16], data[512];
-    int code = -1;
+    char timeout[16], data[512], unwanted[512];
+    int code = -1, status = -1;
     struct owb_spawn sp = {.tool_dir = a->cfg.backend_cfg.tool_dir,
-                           .out = ans->buf,
-                           .out_cap = ans->cap,
+                           .out = ans->buf ? ans->buf : unwanted,
+                           .out_cap = ans->buf ? ans->cap : sizeof unwanted,
                            .timeout_ms = (IO_TIMEOUT_S + 5) * 1000};
 
     snprintf(timeout, sizeof timeout, "%d", IO_TIMEOUT_S);
     if (strstr(helper, "uclient-fetch")) {
         if ((size_t)snprintf(data, sizeof data, "--post-data=%s", body) >= sizeof data)
             return -1;
-        char *argv[] = {
-            (char *)(uintptr_t)helper, "-q", "-O", (char *)(uintptr_t)sink, "-T", timeout, data,
-            (char *)(uintptr_t)url,    NULL};
+        char *argv[] = {(char *)(uintptr_t)helper,
+                        "-q",
+                        "-O",
+                        ans->buf ? "-" : "/dev/null",
+                        "-T",
+                        timeout,
+                        data,
+                        (char *)(uintptr_t)url,
+                        NULL};
         sp.argv = argv;
         if (owb_spawn_run(&sp, &code) != OWB_OK)
             return -1;
+        if (ans->buf)
+            ans->len = strlen(ans->buf);
+        status = code == 0 && (!ans->buf || ans->len + 1 < ans->cap) ? 200 : -1;
     } else {
+        size_t len = 0;
         char *argv[] = {(char *)(uintptr_t)helper,
-                        "-fsS",
+                        "-sS",
                         "-o",
-                        (char *)(uintptr_t)sink,
+                        "-",
+                        "-w",
+                        "\n%{http_code}",
                         "--max-time",
                         timeout,
                         "-H",
@@ -141,10 +169,13 @@ static int post_https(struct owb_agent *a, const char *url, const char *body, st
         sp.in = body;
         if (owb_spawn_run(&sp, &code) != OWB_OK)
             return -1;
+        /* A full buffer may have cut the status off: that is no answer. */
+        if (code == 0 && strlen(sp.out) + 1 < sp.out_cap)
+            status = curl_status(sp.out, &len);
+        if (ans->buf)
+            ans->len = status < 0 ? 0 : len;
     }
-    if (ans->buf)
-        ans->len = strlen(ans->buf);
-    return code == 0 && (!ans->buf || ans->len + 1 < ans->cap) ? 200 : -1;
+    return status;
 }
 
 int owb_post_json(struct owb_agent *a, const char *url, const char *body, char *answer, size_t cap,

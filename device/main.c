@@ -79,7 +79,8 @@ static const struct owb_opt device_opts[] = {
     OWB_OPT_STR_("run-dir", "DIR", struct device_opts, cfg.backend_cfg.run_dir,
                  "the DHCP server's config and leases (default /run/owb)"),
     OWB_OPT_STR_("https-helper", "PROG", struct device_opts, cfg.https_helper,
-                 "posts https check-ins: curl (default) or uclient-fetch"),
+                 "posts https check-ins and heartbeats: curl (default), or uclient-fetch "
+                 "(check-ins only: it drops the body of a heartbeat's 409)"),
     OWB_OPT_UINT_("heartbeat", "S", struct device_opts, cfg.heartbeat_s, 0, 86400,
                   "seconds between heartbeats once provisioned, each wait 0.75 S to 1.25 S "
                   "(default 900; 0 = none)"),
