@@ -39,7 +39,14 @@ enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *
     memset(a, 0, sizeof *a);
     a->cfg = *cfg;
     pthread_mutex_init(&a->mu, NULL);
-    pthread_cond_init(&a->cv, NULL);
+    /* Waits and deadlines run on the monotonic clock: a board without a
+     * real-time clock has its wall clock stepped by NTP right as it joins
+     * the premises network, months forward or back. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (cfg->fail_cap) {
         a->fail_rl = owb_ratelimit_new(OWB_FAIL_SLOTS, cfg->fail_cap / 60.0, cfg->fail_cap);
         if (!a->fail_rl) {
@@ -105,7 +112,7 @@ void owb_agent_open_setup(struct owb_agent *a)
     owb_agent_raise_ap(a);
     pthread_mutex_lock(&a->mu);
     a->setup_open = true;
-    a->setup_deadline = a->cfg.setup_window_s ? time(NULL) + a->cfg.setup_window_s : 0;
+    a->setup_deadline = a->cfg.setup_window_s ? owb_agent_now_s() + a->cfg.setup_window_s : 0;
     if (a->state != OWB_STATE_FAILED)
         a->state = OWB_STATE_SETUP;
     pthread_mutex_unlock(&a->mu);
@@ -126,7 +133,7 @@ void owb_agent_raise_ap(struct owb_agent *a)
                 AP_RETRY_S);
     pthread_mutex_lock(&a->mu);
     a->ap_pending = !ok;
-    a->ap_retry_at = time(NULL) + AP_RETRY_S;
+    a->ap_retry_at = owb_agent_now_s() + AP_RETRY_S;
     pthread_mutex_unlock(&a->mu);
 }
 
@@ -135,14 +142,15 @@ void owb_agent_tick(struct owb_agent *a)
     bool close_now, retry_ap;
 
     pthread_mutex_lock(&a->mu);
-    retry_ap = a->setup_open && a->ap_pending && time(NULL) >= a->ap_retry_at && !owb_agent_busy(a);
+    retry_ap =
+        a->setup_open && a->ap_pending && owb_agent_now_s() >= a->ap_retry_at && !owb_agent_busy(a);
     pthread_mutex_unlock(&a->mu);
     if (retry_ap)
         owb_agent_raise_ap(a);
 
     pthread_mutex_lock(&a->mu);
-    close_now =
-        a->setup_open && a->setup_deadline && time(NULL) >= a->setup_deadline && !owb_agent_busy(a);
+    close_now = a->setup_open && a->setup_deadline && owb_agent_now_s() >= a->setup_deadline &&
+                !owb_agent_busy(a);
     if (close_now) {
         a->setup_open = false;
         a->setup_deadline = 0;
@@ -176,4 +184,12 @@ void owb_agent_destroy(struct owb_agent *a)
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     memset(a, 0, sizeof *a);
+}
+
+time_t owb_agent_now_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec;
 }

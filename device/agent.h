@@ -110,7 +110,7 @@ struct owb_agent {
     enum owb_fail_reason hb_reason;
     char hb_url[OWB_URL_MAX + 1]; /* "" = no heartbeats (the "server" file) */
     bool hb_armed;                /* hb_at is set */
-    struct timespec hb_at;        /* CLOCK_REALTIME of the next heartbeat */
+    struct timespec hb_at;        /* CLOCK_MONOTONIC of the next heartbeat */
     unsigned hb_interval_s;       /* --heartbeat, or the server's wish */
     unsigned hb_unreachable;      /* heartbeats in a row that got no answer */
     bool hb_quick;                /* the next heartbeat comes after S/8 */
@@ -205,6 +205,9 @@ enum owb_fail_reason owb_worker_apply_join(struct owb_agent *a, const struct owb
 bool owb_worker_rejoin(struct owb_agent *a);
 /* Sleeps up to ms, waking early when the agent stops; false when stopping. */
 bool owb_agent_nap(struct owb_agent *a, unsigned ms);
+/* Seconds on the monotonic clock, for the agent's deadlines (the wall
+ * clock is stepped by NTP when a board without a real-time clock joins). */
+time_t owb_agent_now_s(void);
 /* Milliseconds since t0 (CLOCK_MONOTONIC). */
 long owb_since_ms(const struct timespec *t0);
 

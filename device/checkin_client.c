@@ -55,14 +55,22 @@ static int connect_to(const char *host, const char *port)
 }
 
 /* Reads the response (Connection: close: until EOF, or only its status
- * line when nobody wants the body); the status, or -1. */
+ * line when nobody wants the body); the status, or -1. The whole of it
+ * within IO_TIMEOUT_S, not each read: a peer sending a byte now and then
+ * would otherwise hold the agent for as long as it liked. */
 static int read_response(int fd, struct answer *ans)
 {
     char line[256];
     char *buf = ans->buf ? ans->buf : line;
     size_t cap = ans->buf ? ans->cap : sizeof line, got = 0;
+    struct timespec t0;
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     while (got < cap - 1) {
+        long left_ms = IO_TIMEOUT_S * 1000L - owb_since_ms(&t0);
+        struct timeval tv = {left_ms / 1000, (left_ms % 1000) * 1000};
+        if (left_ms <= 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+            return -1;
         ssize_t r = recv(fd, buf + got, cap - 1 - got, 0);
         if (r <= 0)
             break;
@@ -195,7 +203,7 @@ int owb_post_json(struct owb_agent *a, const char *url, const char *body, char *
 
 enum owb_err owb_checkin_send(struct owb_agent *a, const char *url, uint64_t counter)
 {
-    time_t deadline = time(NULL) + (time_t)a->cfg.checkin_timeout_s;
+    time_t deadline = owb_agent_now_s() + (time_t)a->cfg.checkin_timeout_s;
     unsigned backoff_ms = 500;
 
     for (int attempt = 1;; attempt++) {
@@ -227,7 +235,7 @@ enum owb_err owb_checkin_send(struct owb_agent *a, const char *url, uint64_t cou
         /* The server said no for good: a wrong MAC or a counter it never issued. */
         if (status == 400 || status == 401 || status == 404)
             return OWB_ERR_AUTH_FAILED;
-        if (time(NULL) >= deadline)
+        if (owb_agent_now_s() >= deadline)
             return OWB_ERR_UNAVAILABLE;
         unsigned jitter = randombytes_uniform(backoff_ms / 2 + 1);
         struct timespec ts = {(backoff_ms + jitter) / 1000,

@@ -54,7 +54,7 @@ void owb_heartbeat_arm(struct owb_agent *a, unsigned s)
         a->hb_armed = false;
         return;
     }
-    clock_gettime(CLOCK_REALTIME, &a->hb_at);
+    clock_gettime(CLOCK_MONOTONIC, &a->hb_at);
     a->hb_at.tv_sec += (time_t)(ms / 1000);
     a->hb_at.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (a->hb_at.tv_nsec >= 1000000000L) {
@@ -70,7 +70,7 @@ bool owb_heartbeat_due(const struct owb_agent *a)
 
     if (!a->hb_armed)
         return false;
-    clock_gettime(CLOCK_REALTIME, &now);
+    clock_gettime(CLOCK_MONOTONIC, &now);
     return now.tv_sec > a->hb_at.tv_sec ||
            (now.tv_sec == a->hb_at.tv_sec && now.tv_nsec >= a->hb_at.tv_nsec);
 }

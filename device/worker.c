@@ -39,12 +39,13 @@ static enum owb_fail_reason reason_of(enum owb_join j)
     }
 }
 
-/* The CLOCK_REALTIME time ms from now, for pthread_cond_timedwait(). */
+/* The CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait() on
+ * a->cv (agent.c sets its clock). */
 static struct timespec deadline_in(unsigned ms)
 {
     struct timespec until;
 
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += ms / 1000;
     until.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
@@ -79,14 +80,14 @@ static bool ssid_visible(struct owb_agent *a, const char *ssid)
  * --join-timeout is up; its last answer. */
 static enum owb_join poll_join(struct owb_agent *a)
 {
-    time_t deadline = time(NULL) + (time_t)a->cfg.join_timeout_s;
+    time_t deadline = owb_agent_now_s() + (time_t)a->cfg.join_timeout_s;
     enum owb_join j;
 
     for (;;) {
         j = a->backend->ops->check(a->backend, false);
         if (j != OWB_JOIN_PENDING && j != OWB_JOIN_ERROR)
             return j;
-        if (time(NULL) >= deadline || !owb_agent_nap(a, JOIN_POLL_MS))
+        if (owb_agent_now_s() >= deadline || !owb_agent_nap(a, JOIN_POLL_MS))
             return j;
     }
 }
@@ -157,7 +158,7 @@ static void fail(struct owb_agent *a, enum owb_fail_reason reason, const struct 
     a->reason = reason;
     a->hb_reason = reason; /* the next heartbeat says why held is not running */
     a->setup_open = true;
-    a->setup_deadline = a->cfg.setup_window_s ? time(NULL) + a->cfg.setup_window_s : 0;
+    a->setup_deadline = a->cfg.setup_window_s ? owb_agent_now_s() + a->cfg.setup_window_s : 0;
     pthread_mutex_unlock(&a->mu);
     fprintf(stderr, "owb-device: provisioning failed: %s; previous settings restored (%ld ms)\n",
             owb_reason_name(reason), owb_since_ms(t0));
