@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 extern char **environ;
 
 static long long now_ms(void)
@@ -147,6 +149,8 @@ static bool read_until(const struct owb_spawn *sp, int fd, pid_t pid, long long 
             got += k;
             sp->out[got] = '\0';
         }
+        /* It may hold a PSK read back, or a rollout's answer with its app key. */
+        sodium_memzero(buf, sizeof buf);
     }
 }
 

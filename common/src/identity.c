@@ -1,6 +1,9 @@
 #include "identity_i.h"
 
+#include <stdbool.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "owb/base64.h"
 #include "owb/json.h"
@@ -43,8 +46,10 @@ enum owb_err owb_identity_parse(const cJSON *root, enum owb_suite *suite,
     if (*suite == OWB_SUITE_PK) {
         /* Minted, not derived: 16 random bytes in base64url. */
         s = owb_json_string(root, "ap_passphrase");
-        if (!s || strlen(s) != OWB_AP_PASSPHRASE_LEN ||
-            !owb_identity_b64(root, "ap_passphrase", raw, sizeof raw)) {
+        bool ok = s && strlen(s) == OWB_AP_PASSPHRASE_LEN &&
+                  owb_identity_b64(root, "ap_passphrase", raw, sizeof raw);
+        sodium_memzero(raw, sizeof raw); /* decoded only to check it */
+        if (!ok) {
             owb_diagf(diag, "ap_passphrase: missing or not 16 bytes of base64url");
             return OWB_ERR_BAD_FILE;
         }
