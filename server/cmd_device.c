@@ -479,7 +479,12 @@ static int device_assign(struct owb_srv *srv, const char *const *ids, size_t n, 
         if (network[0] && n_moved)
             rc = rollout_start(srv, "assign", network, moved, n_moved, ro);
         free(moved);
-        return rc == OWB_OK ? 0 : owb_cli_fail(PROG " assign", "rollout: %s", owb_strerror(rc));
+        return rc == OWB_OK ? 0
+                            : owb_cli_fail(PROG " assign",
+                                           "rollout: %s; the assignment is done, but the %zu "
+                                           "device(s) already set up were sent no rollout and "
+                                           "keep their old network",
+                                           owb_strerror(rc), n_moved);
     }
     free(moved);
     if (rc == OWB_ERR_NOENT || rc == OWB_ERR_TAMPERED)

@@ -155,9 +155,8 @@ static int verb_list(void *ctx, int argc, char **argv)
     (void)argc, (void)argv;
     if (!cli_admin_open(&n->a))
         return OWB_EXIT_FAIL;
-    return n->a.srv.store->ops->network_list(n->a.srv.store, print_network, NULL) == OWB_OK
-               ? OWB_EXIT_OK
-               : OWB_EXIT_FAIL;
+    enum owb_err rc = n->a.srv.store->ops->network_list(n->a.srv.store, print_network, NULL);
+    return rc == OWB_OK ? OWB_EXIT_OK : owb_cli_fail(PROG, "list: %s", owb_strerror(rc));
 }
 
 /* Its devices are left with no network first, each row with a new MAC

@@ -90,9 +90,8 @@ static int verb_list(void *ctx, int argc, char **argv)
     (void)argc, (void)argv;
     if (!cli_admin_open(&t->a))
         return OWB_EXIT_FAIL;
-    return t->a.srv.store->ops->token_list(t->a.srv.store, print_token, NULL) == OWB_OK
-               ? OWB_EXIT_OK
-               : OWB_EXIT_FAIL;
+    enum owb_err rc = t->a.srv.store->ops->token_list(t->a.srv.store, print_token, NULL);
+    return rc == OWB_OK ? OWB_EXIT_OK : owb_cli_fail(PROG, "list: %s", owb_strerror(rc));
 }
 
 static int verb_revoke(void *ctx, int argc, char **argv)

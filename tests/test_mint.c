@@ -167,6 +167,23 @@ static void test_device_end_to_end(void **state)
     rec = t_read_file(path, &len);
     assert_non_null(strstr(rec, "\"device_id\":\"second\""));
     assert_non_null(strstr(rec, id));
+    assert_non_null(strstr(rec, key_b64));
+    free(rec);
+    /* --force replaces the key and its record: still one line for the id,
+     * with the new key, so the server imports the file. */
+    char *replace[] = {
+        OWB_MINT_BIN, "device", "--id", id, "--force", "--server", "https://setup.example.com",
+        "--out-dir",  out_dir,  NULL};
+    assert_int_equal(t_run(replace, NULL, out, sizeof out), 0);
+    assert_non_null(strstr(out, "replaces the earlier one of this id"));
+    rec = t_read_file(path, &len);
+    char want[64];
+    snprintf(want, sizeof want, "{\"device_id\":\"%s\",", id);
+    char *first = strstr(rec, want);
+    assert_non_null(first);
+    assert_null(strstr(first + 1, want));
+    assert_null(strstr(rec, key_b64)); /* the old key is gone */
+    assert_non_null(strstr(rec, "\"device_id\":\"second\""));
     free(rec);
     owb_keyfile_free(kf);
 }

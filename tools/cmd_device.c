@@ -42,17 +42,23 @@ static const struct owb_opt device_opts[] = {
     OWB_OPT_FLAG_("force", struct device_opts, force, "replace an existing key file"),
 };
 
-/* Appends line to DIR/records.jsonl: the whole file is rewritten atomically
- * under a lock, so a crash leaves the old file or the new one. */
-static enum owb_err append_record(const char *dir, const char *line, size_t len)
+/* Adds id's record line to DIR/records.jsonl in place of any earlier one
+ * of id (a key replaced with --force: two records of one id with two keys
+ * would make the server refuse the whole file). The file is rewritten
+ * atomically under a lock, so a crash leaves the old file or the new one.
+ * *replaced: an earlier record of id was there. */
+static enum owb_err put_record(const char *dir, const char *id, const char *line, size_t len,
+                               bool *replaced)
 {
-    char path[4096], lock[4096], *old = NULL, *all = NULL;
-    size_t old_len = 0;
+    char path[4096], lock[4096], prefix[OWB_DEVICE_ID_SIZE + 16], *old = NULL, *all = NULL;
+    size_t old_len = 0, all_len = 0, plen;
     int fd;
     enum owb_err rc;
 
+    *replaced = false;
     snprintf(path, sizeof path, "%s/records.jsonl", dir);
     snprintf(lock, sizeof lock, "%s/.records.lock", dir);
+    plen = (size_t)snprintf(prefix, sizeof prefix, "{\"device_id\":\"%s\",", id);
     fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || flock(fd, LOCK_EX) != 0) {
         if (fd >= 0)
@@ -67,11 +73,21 @@ static enum owb_err append_record(const char *dir, const char *line, size_t len)
         if (!all)
             rc = OWB_ERR_NOMEM;
     }
+    for (size_t at = 0; rc == OWB_OK && at < old_len;) {
+        const char *nl = memchr(old + at, '\n', old_len - at);
+        size_t n = nl ? (size_t)(nl - (old + at)) + 1 : old_len - at;
+        if (n >= plen && memcmp(old + at, prefix, plen) == 0) {
+            *replaced = true;
+        } else {
+            memcpy(all + all_len, old + at, n);
+            all_len += n;
+        }
+        at += n;
+    }
     if (rc == OWB_OK) {
-        if (old_len)
-            memcpy(all, old, old_len);
-        memcpy(all + old_len, line, len);
-        rc = owb_file_write_atomic(path, all, old_len + len, 0600, OWB_WRITE_REPLACE);
+        memcpy(all + all_len, line, len);
+        all_len += len;
+        rc = owb_file_write_atomic(path, all, all_len, 0600, OWB_WRITE_REPLACE);
     }
     if (old)
         owb_clear_free(old, old_len);
@@ -129,6 +145,7 @@ static int write_device(const struct device_opts *o, const struct owb_keyfile *k
     char path[4096], url[OWB_SETUP_URL_MAX], ssid[OWB_AP_SSID_SIZE], diag[OWB_DIAG_SIZE];
     char line[OWB_RECORD_LINE_MAX + 2];
     size_t len = 0;
+    bool replaced = false;
     int ret;
 
     snprintf(path, sizeof path, "%s/%s.key", o->t.dir, kf->device_id);
@@ -139,14 +156,15 @@ static int write_device(const struct device_opts *o, const struct owb_keyfile *k
         return ret;
     ret = OWB_EXIT_FAIL;
     if (owb_mint_record(kf, line, sizeof line, &len) != OWB_OK ||
-        append_record(o->t.dir, line, len) != OWB_OK)
+        put_record(o->t.dir, kf->device_id, line, len, &replaced) != OWB_OK)
         owb_cli_fail(PROG, "%s/records.jsonl: cannot write: %s", o->t.dir, strerror(errno));
     else if (owb_ap_ssid(ssid, kf->device_id) == OWB_OK)
         ret = OWB_EXIT_OK;
     sodium_memzero(line, sizeof line);
     if (ret == OWB_EXIT_OK)
-        printf("id:        %s\nsetup URL: %s\nAP SSID:   %s\nkey file:  %s/%s.key\n", kf->device_id,
-               url, ssid, o->t.dir, kf->device_id);
+        printf("id:        %s\nsetup URL: %s\nAP SSID:   %s\nkey file:  %s/%s.key\n%s",
+               kf->device_id, url, ssid, o->t.dir, kf->device_id,
+               replaced ? "record:    replaces the earlier one of this id in records.jsonl\n" : "");
     return ret;
 }
 
