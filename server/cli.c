@@ -51,7 +51,7 @@ static const struct owb_opt db_opts[] = {
                  "SQLite database file, or a postgresql:// URI (default $OWB_DB or owb.db)"),
     OWB_OPT_UINT_("busy-timeout", "MS", struct cli_db, busy_ms, 1, 600000,
                   "how long to wait for a database lock held by another process before "
-                  "answering 503 (default 5000)"),
+                  "giving up (serve: answering 503; default 5000)"),
 };
 
 struct owb_opt_group cli_db_group(struct cli_db *o, enum cli_db_use use)
