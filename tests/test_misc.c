@@ -184,6 +184,18 @@ static void test_strict_json(void **state)
             cJSON_Delete(root);
     }
     free(big);
+    /* Depth is counted on the text before parsing (the device parses on a
+     * small stack): 16 levels pass, 17 do not, brackets and escaped quotes
+     * in strings are not levels. */
+    char deep[64];
+    snprintf(deep, sizeof deep, "%.16s1%.16s", "[[[[[[[[[[[[[[[[", "]]]]]]]]]]]]]]]]");
+    assert_int_equal(owb_json_parse(deep, strlen(deep), &root), OWB_OK);
+    cJSON_Delete(root);
+    snprintf(deep, sizeof deep, "%.17s1%.17s", "[[[[[[[[[[[[[[[[[", "]]]]]]]]]]]]]]]]]");
+    assert_int_equal(owb_json_parse(deep, strlen(deep), &root), OWB_ERR_BAD_REQUEST);
+    const char in_string[] = "{\"a\":\"\\\"[[[[[[[[[[[[[[[[[[[[{{{{\"}";
+    assert_int_equal(owb_json_parse(in_string, strlen(in_string), &root), OWB_OK);
+    cJSON_Delete(root);
     const char nul[] = "{\"a\":1}\0";
     assert_int_equal(owb_json_parse(nul, sizeof nul - 1, &root), OWB_ERR_BAD_REQUEST);
     /* An escaped backslash before u0000 is text, not a NUL. */

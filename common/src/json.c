@@ -23,6 +23,33 @@ static bool has_escaped_nul(const char *t, size_t len)
     return false;
 }
 
+/* Deeper than OWB_JSON_MAX_DEPTH, counted on the text before cJSON parses
+ * it: cJSON recurses once per level up to its own limit (1000), and the
+ * device parses on an HTTP thread with musl's 128 KiB stack. Brackets in
+ * strings do not count. */
+static bool too_deep(const char *t, size_t len)
+{
+    int depth = 0;
+    bool in_string = false;
+
+    for (size_t i = 0; i < len; i++) {
+        if (in_string) {
+            if (t[i] == '\\')
+                i++;
+            else if (t[i] == '"')
+                in_string = false;
+        } else if (t[i] == '"') {
+            in_string = true;
+        } else if (t[i] == '{' || t[i] == '[') {
+            if (++depth > OWB_JSON_MAX_DEPTH)
+                return true;
+        } else if (t[i] == '}' || t[i] == ']') {
+            depth--;
+        }
+    }
+    return false;
+}
+
 static int by_key(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -79,7 +106,7 @@ enum owb_err owb_json_parse(const char *text, size_t len, cJSON **out)
     /* All JSON is UTF-8 (the contract): a member the reader ignores must
      * not carry bytes another reader would take differently. */
     if (!text || len == 0 || memchr(text, '\0', len) || has_escaped_nul(text, len) ||
-        !owb_utf8_valid((const uint8_t *)text, len))
+        too_deep(text, len) || !owb_utf8_valid((const uint8_t *)text, len))
         goto out;
     root = cJSON_ParseWithLengthOpts(text, len, &end, false);
     if (!root || !end || end < text || (size_t)(end - text) > len)
