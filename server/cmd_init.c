@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -20,12 +21,15 @@ static const char init_about[] =
 
 /* Everything init will write must be writable before it writes the first
  * key: the folders are made (0700) and checked, and a PostgreSQL database
- * is reached, so a failure leaves no half-made installation behind. */
+ * is reached, so a failure leaves no half-made installation behind. Nor is
+ * a master key made for a database that already has one elsewhere: the
+ * new key would not open it, and would stand in the way as the default. */
 static enum owb_err prepare(const struct cli_db *o, const char *key_path, const char *signing_path,
                             bool pg)
 {
     const char *files[] = {key_path, signing_path, pg ? NULL : o->db};
     char diag[OWB_DIAG_SIZE];
+    bool db_made = false, key_missing = access(key_path, F_OK) != 0;
     enum owb_err rc = OWB_OK;
 
     for (size_t i = 0; rc == OWB_OK && i < OWB_ARRAY_LEN(files); i++)
@@ -35,10 +39,21 @@ static enum owb_err prepare(const struct cli_db *o, const char *key_path, const 
         struct owb_store_config cfg = {.path = o->db, .connections = 1, .busy_ms = o->busy_ms};
         struct owb_store *store = NULL;
         rc = owb_store_open(&cfg, &store, diag);
+        db_made = rc == OWB_OK;
         if (rc == OWB_ERR_BAD_FILE)
             rc = OWB_OK; /* reached, and not initialised yet: init is here for that */
         if (store)
             store->ops->close(store);
+    } else if (rc == OWB_OK) {
+        struct stat st;
+        db_made = stat(o->db, &st) == 0 && st.st_size > 0;
+    }
+    if (rc == OWB_OK && db_made && key_missing) {
+        owb_diagf(diag,
+                  "the database exists and has a master key, but none is at %s (give its file "
+                  "with --master-key)",
+                  key_path);
+        rc = OWB_ERR_EXISTS;
     }
     if (rc != OWB_OK)
         owb_cli_fail(PROG, "%s; nothing written", diag);

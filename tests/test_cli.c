@@ -278,6 +278,16 @@ static void test_init_folders(void **state)
     snprintf(out, sizeof out, "%s/etc/owb/owb-signing.key", dir);
     assert_int_equal(access(out, F_OK), 0);
 
+    /* The database made, its master key elsewhere: no new key is made (it
+     * would not open the database), and it says where it looked. */
+    snprintf(master, sizeof master, "%s/elsewhere/owb-master.key", dir);
+    assert_int_equal(t_run_err(argv, NULL, out, sizeof out), 1);
+    if (!strstr(out, "has a master key, but none is at") || !strstr(out, "nothing written"))
+        fail_msg("want the missing key named: %s", out);
+    assert_int_equal(access(master, F_OK), -1);
+    snprintf(out, sizeof out, "%s/elsewhere/owb-signing.key", dir);
+    assert_int_equal(access(out, F_OK), -1);
+
     /* The database's folder under a file: nothing written, and it says why. */
     snprintf(blocker, sizeof blocker, "%s/not-a-folder", dir);
     assert_int_equal(owb_file_write_atomic(blocker, "x", 1, 0600, OWB_WRITE_NO_REPLACE), OWB_OK);
