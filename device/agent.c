@@ -64,7 +64,8 @@ enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *
         return rc;
     a->keys = owb_secret_alloc(sizeof *a->keys);
     a->job = owb_secret_alloc(sizeof *a->job);
-    if (!a->keys || !a->job) {
+    a->running_job = owb_secret_alloc(sizeof *a->running_job);
+    if (!a->keys || !a->job || !a->running_job) {
         owb_diagf(diag, "out of secure memory");
         return OWB_ERR_NOMEM;
     }
@@ -180,6 +181,8 @@ void owb_agent_destroy(struct owb_agent *a)
         owb_secret_free(a->keys);
     if (a->job)
         owb_secret_free(a->job);
+    if (a->running_job)
+        owb_secret_free(a->running_job);
     owb_ratelimit_free(a->fail_rl);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);

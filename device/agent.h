@@ -92,6 +92,9 @@ struct owb_agent {
     size_t n_visible;
     bool have_scan;
     struct owb_job *job;
+    /* The worker's copy of the job it runs (secure memory, made with the
+     * agent so that the worker cannot fail to start for the lack of it). */
+    struct owb_job *running_job;
     bool job_pending, stopping;
     /* Joined, the setup AP still up until the phone has read it (worker.c):
      * the first /v1/status that says "joined" sets joined_read. */

@@ -297,11 +297,9 @@ static bool next_work(struct owb_agent *a, struct owb_job *job, bool *beat)
 void *owb_agent_worker(void *arg)
 {
     struct owb_agent *a = arg;
-    struct owb_job *job = owb_secret_alloc(sizeof *job);
+    struct owb_job *job = a->running_job;
     bool beat;
 
-    if (!job)
-        return NULL;
     while (next_work(a, job, &beat)) {
         if (beat) {
             owb_heartbeat_beat(a);
@@ -310,6 +308,5 @@ void *owb_agent_worker(void *arg)
         run_job(a, job);
         sodium_memzero(job, sizeof *job);
     }
-    owb_secret_free(job);
     return NULL;
 }
