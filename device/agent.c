@@ -39,6 +39,7 @@ enum owb_err owb_agent_init(struct owb_agent *a, const struct owb_agent_config *
     memset(a, 0, sizeof *a);
     a->cfg = *cfg;
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->ap_mu, NULL);
     /* Waits and deadlines run on the monotonic clock: a board without a
      * real-time clock has its wall clock stepped by NTP right as it joins
      * the premises network, months forward or back. */
@@ -107,11 +108,16 @@ void owb_agent_open_setup(struct owb_agent *a)
 {
     pthread_mutex_lock(&a->mu);
     bool busy = owb_agent_busy(a);
+    /* A lowering decided from now on (the linger after a join, the
+     * window's end) sees ap_opening and leaves the AP; one decided before
+     * holds ap_mu, so this raise comes after it. */
+    a->ap_opening = !busy;
     pthread_mutex_unlock(&a->mu);
     if (busy)
         return;
     owb_agent_raise_ap(a);
     pthread_mutex_lock(&a->mu);
+    a->ap_opening = false;
     a->setup_open = true;
     a->setup_deadline = a->cfg.setup_window_s ? owb_agent_now_s() + a->cfg.setup_window_s : 0;
     if (a->state != OWB_STATE_FAILED)
@@ -127,7 +133,9 @@ void owb_agent_open_setup(struct owb_agent *a)
 
 void owb_agent_raise_ap(struct owb_agent *a)
 {
+    pthread_mutex_lock(&a->ap_mu);
     bool ok = a->backend->ops->ap_up(a->backend, a->ap_ssid, a->keys->ap_passphrase) == OWB_OK;
+    pthread_mutex_unlock(&a->ap_mu);
 
     if (!ok)
         fprintf(stderr, "owb-device: could not raise the setup AP; trying again in %d s\n",
@@ -152,6 +160,14 @@ void owb_agent_tick(struct owb_agent *a)
     pthread_mutex_lock(&a->mu);
     close_now = a->setup_open && a->setup_deadline && owb_agent_now_s() >= a->setup_deadline &&
                 !owb_agent_busy(a);
+    pthread_mutex_unlock(&a->mu);
+    if (!close_now)
+        return;
+    /* Decided again under ap_mu: the button may be opening it anew. */
+    pthread_mutex_lock(&a->ap_mu);
+    pthread_mutex_lock(&a->mu);
+    close_now = a->setup_open && a->setup_deadline && owb_agent_now_s() >= a->setup_deadline &&
+                !owb_agent_busy(a) && !a->ap_opening;
     if (close_now) {
         a->setup_open = false;
         a->setup_deadline = 0;
@@ -163,6 +179,7 @@ void owb_agent_tick(struct owb_agent *a)
         if (a->backend->ops->ap_down(a->backend) != OWB_OK)
             fprintf(stderr, "owb-device: could not take the setup AP down\n");
     }
+    pthread_mutex_unlock(&a->ap_mu);
 }
 
 void owb_agent_destroy(struct owb_agent *a)
@@ -185,6 +202,7 @@ void owb_agent_destroy(struct owb_agent *a)
         owb_secret_free(a->running_job);
     owb_ratelimit_free(a->fail_rl);
     pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->ap_mu);
     pthread_cond_destroy(&a->cv);
     memset(a, 0, sizeof *a);
 }

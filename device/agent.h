@@ -80,6 +80,11 @@ struct owb_agent {
     struct owb_backend *backend;
 
     pthread_mutex_t mu;
+    /* Held around raising or lowering the setup AP, together with the
+     * decision to lower it, so that the button's raise and a lowering
+     * decided meanwhile cannot cross (taken before mu). */
+    pthread_mutex_t ap_mu;
+    bool ap_opening; /* the button's raise is under way (setup_open after it) */
     pthread_cond_t cv;
     enum owb_agent_state state;
     enum owb_fail_reason reason;

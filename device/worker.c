@@ -180,12 +180,14 @@ static void linger_then_ap_down(struct owb_agent *a)
     pthread_mutex_unlock(&a->mu);
     if (read)
         owb_agent_nap(a, READ_GRACE_MS);
+    pthread_mutex_lock(&a->ap_mu);
     pthread_mutex_lock(&a->mu);
     a->ap_linger = false;
-    down = a->state == OWB_STATE_JOINED && !a->setup_open;
+    down = a->state == OWB_STATE_JOINED && !a->setup_open && !a->ap_opening;
     pthread_mutex_unlock(&a->mu);
     if (down && a->backend->ops->ap_down(a->backend) != OWB_OK)
         fprintf(stderr, "owb-device: could not take the setup AP down\n");
+    pthread_mutex_unlock(&a->ap_mu);
     if (down)
         fprintf(stderr, "owb-device: setup AP down (%s)\n",
                 read ? "the phone read joined" : "nobody asked");
